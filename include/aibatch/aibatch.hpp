@@ -1,0 +1,10 @@
+// The umbrella header of aibatch: everything a user needs.
+#pragma once
+
+#include <aibatch/config.hpp>
+#include <aibatch/dotenv.hpp>
+#include <aibatch/endpoint.hpp>
+#include <aibatch/error.hpp>
+#include <aibatch/http_client.hpp>
+#include <aibatch/task.hpp>
+#include <aibatch/version.hpp>
