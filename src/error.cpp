@@ -1,5 +1,7 @@
 #include <aibatch/error.hpp>
 
+#include <ostream>
+
 namespace aibatch {
 namespace {
 
@@ -76,6 +78,10 @@ error::error(boost::system::error_code ec, diagnostics diag)
 
 error::error(errc e, std::string message)
     : error(make_error_code(e), diagnostics{std::move(message), {}, 0, {}}) {}
+
+std::ostream& operator<<(std::ostream& os, errc e) {
+    return os << "aibatch:" << static_cast<int>(e) << " (" << make_error_code(e).message() << ")";
+}
 
 void throw_if_error(boost::system::error_code ec, const diagnostics& diag) {
     if (ec)

@@ -402,23 +402,28 @@ task<std::string_view> response_stream::read_some() {
         co_return std::string_view{};
     }
     auto& body = st.parser.get().body();
-    body.data = st.buf.data();
-    body.size = st.buf.size();
     auto& conn = *st.conn;
-    conn.tcp().expires_after(st.owner->opts.timeouts.idle);
-    auto [ec, n] = co_await conn.with_stream(
-        [&](auto& s) { return http::async_read(s, conn.buffer, st.parser, use_tuple); });
-    (void)n;
-    if (ec == http::error::need_buffer)
-        ec = {};
-    if (ec) {
-        st.done = true;
-        auto owner = st.owner;
-        st.conn.reset(); // a connection that failed mid-body is never reused
-        owner->request_failed({ec, true}, st.request, true);
+    // Deliver whatever arrives: read_some returns after each socket read, so a slow
+    // trickle reaches the caller at once instead of waiting to fill the buffer.
+    std::size_t got = 0;
+    while (got == 0 && !st.parser.is_done()) {
+        body.data = st.buf.data();
+        body.size = st.buf.size();
+        conn.tcp().expires_after(st.owner->opts.timeouts.idle);
+        auto [ec, n] = co_await conn.with_stream(
+            [&](auto& s) { return http::async_read_some(s, conn.buffer, st.parser, use_tuple); });
+        (void)n;
+        if (ec == http::error::need_buffer)
+            ec = {};
+        if (ec) {
+            st.done = true;
+            auto owner = st.owner;
+            st.conn.reset(); // a connection that failed mid-body is never reused
+            owner->request_failed({ec, true}, st.request, true);
+        }
+        got = st.buf.size() - body.size;
     }
     conn.tcp().expires_never();
-    std::size_t got = st.buf.size() - body.size;
     if (st.parser.is_done()) {
         st.finish();
         if (got == 0)

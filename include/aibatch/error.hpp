@@ -9,6 +9,7 @@
 #include <boost/system/error_code.hpp>
 #include <boost/system/system_error.hpp>
 
+#include <iosfwd>
 #include <string>
 #include <type_traits>
 
@@ -53,6 +54,9 @@ const boost::system::error_category& error_category() noexcept;
 inline boost::system::error_code make_error_code(errc e) noexcept {
     return {static_cast<int>(e), error_category()};
 }
+
+/// Prints "aibatch:N (message)".
+std::ostream& operator<<(std::ostream& os, errc e);
 
 /// What accompanies an error_code: the human story of one failure.
 struct diagnostics {

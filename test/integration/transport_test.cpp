@@ -1,0 +1,309 @@
+// Layer 1 against real sockets on 127.0.0.1: TLS verification, keep-alive, timeouts,
+// body limits, streaming, cancellation.
+#include <aibatch/http_client.hpp>
+
+#include "../support/run_task.hpp"
+#include "../support/test_pki.hpp"
+#include "../support/test_server.hpp"
+
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <chrono>
+#include <thread>
+
+using namespace std::chrono_literals;
+using aibatch::errc;
+using aibatch::http_client;
+using aibatch::http_request;
+using aibatch::http_response;
+using aibatch::test::run_task;
+using aibatch::test::test_pki;
+using aibatch::test::test_server;
+using aibatch::test::test_server_options;
+
+namespace {
+
+http_request get(std::string target) {
+    http_request r;
+    r.target = std::move(target);
+    return r;
+}
+
+test_server_options tls_server() {
+    const auto& pki = test_pki::get();
+    return {true, pki.server_cert, pki.server_key, false};
+}
+
+aibatch::transport_options trusting_test_ca() {
+    aibatch::transport_options o;
+    o.ca_file = test_pki::get().ca_cert.string();
+    return o;
+}
+
+// Runs `body` and checks it throws aibatch::error with `expected`; returns the message.
+template <class F>
+std::string expect_error(F&& body, boost::system::error_code expected) {
+    try {
+        body();
+    } catch (const aibatch::error& e) {
+        BOOST_TEST(e.code() == expected, "got " << e.code().message() << ": " << e.what());
+        return e.what();
+    }
+    BOOST_FAIL("no error, expected " + expected.message());
+    return {};
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(transport_tls)
+
+BOOST_AUTO_TEST_CASE(https_succeeds_with_the_right_ca_and_host_name) {
+    test_server server(tls_server());
+    boost::asio::io_context ioc;
+    http_client client(ioc.get_executor(), server.url(), trusting_test_ca());
+    auto res = run_task(ioc, client.request(get("/hello")));
+    BOOST_TEST(res.status == 200u);
+    BOOST_TEST(res.body == "hello");
+}
+
+BOOST_AUTO_TEST_CASE(https_fails_when_the_host_name_does_not_match) {
+    test_server server(tls_server());
+    boost::asio::io_context ioc;
+    // The certificate names "localhost" only; 127.0.0.1 is not in it.
+    http_client client(ioc.get_executor(), server.url_by_ip(), trusting_test_ca());
+    auto msg = expect_error([&] { run_task(ioc, client.request(get("/hello"))); },
+                            errc::tls_handshake);
+    BOOST_TEST(msg.find("127.0.0.1") != std::string::npos, msg);
+}
+
+BOOST_AUTO_TEST_CASE(https_fails_with_an_untrusted_certificate) {
+    test_server server(tls_server());
+    boost::asio::io_context ioc;
+    http_client system_store_only(ioc.get_executor(), server.url());
+    auto msg = expect_error([&] { run_task(ioc, system_store_only.request(get("/hello"))); },
+                            errc::tls_handshake);
+    BOOST_TEST(msg.find("not trusted") != std::string::npos, msg);
+
+    aibatch::transport_options other;
+    other.ca_file = test_pki::get().other_ca_cert.string();
+    http_client wrong_ca(ioc.get_executor(), server.url(), other);
+    expect_error([&] { run_task(ioc, wrong_ca.request(get("/hello"))); }, errc::tls_handshake);
+    BOOST_TEST(server.accepted() == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(unreadable_ca_file_is_a_config_error) {
+    boost::asio::io_context ioc;
+    aibatch::transport_options o;
+    o.ca_file = "/nonexistent/ca.pem";
+    expect_error([&] { http_client c(ioc.get_executor(), "https://localhost:1", o); },
+                 errc::invalid_config);
+}
+
+BOOST_AUTO_TEST_CASE(plain_http_to_a_remote_host_is_refused_before_connecting) {
+    boost::asio::io_context ioc;
+    expect_error([&] { http_client c(ioc.get_executor(), "http://api.anthropic.com"); },
+                 errc::insecure_http);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(transport_keep_alive)
+
+BOOST_AUTO_TEST_CASE(connections_are_reused_across_requests) {
+    for (bool tls : {false, true}) {
+        test_server server(tls ? tls_server() : test_server_options{});
+        boost::asio::io_context ioc;
+        http_client client(ioc.get_executor(), server.url(), trusting_test_ca());
+        for (int i = 0; i < 5; ++i) {
+            auto res = run_task(ioc, client.request(get("/hello")));
+            BOOST_TEST(res.body == "hello");
+        }
+        BOOST_TEST(server.accepted() == 1u, "tls=" << tls);
+        BOOST_TEST(client.connections_opened() == 1u);
+        BOOST_TEST(client.idle_connections() == 1u);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(a_closed_idle_connection_is_replaced_transparently) {
+    test_server server;
+    boost::asio::io_context ioc;
+    http_client client(ioc.get_executor(), server.url());
+    BOOST_TEST(run_task(ioc, client.request(get("/close-after"))).body == "bye");
+    std::this_thread::sleep_for(50ms); // let the server's close arrive
+    BOOST_TEST(run_task(ioc, client.request(get("/hello"))).body == "hello");
+    BOOST_TEST(server.accepted() == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(requests_carry_host_user_agent_and_given_headers) {
+    test_server server;
+    boost::asio::io_context ioc;
+    http_client client(ioc.get_executor(), server.url());
+    auto req = get("/headers");
+    req.headers.add("x-custom", "42");
+    auto res = run_task(ioc, client.request(req));
+    BOOST_TEST(res.body.find("Host: 127.0.0.1:" + std::to_string(server.port())) !=
+               std::string::npos, res.body);
+    BOOST_TEST(res.body.find("User-Agent: aibatch/") != std::string::npos, res.body);
+    BOOST_TEST(res.body.find("x-custom: 42") != std::string::npos, res.body);
+    BOOST_TEST(res.headers.find("REQUEST-ID").value_or("") == "req_test");
+}
+
+BOOST_AUTO_TEST_CASE(post_body_and_method_arrive) {
+    test_server server;
+    boost::asio::io_context ioc;
+    http_client client(ioc.get_executor(), server.url());
+    http_request req;
+    req.method = "POST";
+    req.target = "/echo";
+    req.body = R"({"a":1})";
+    auto res = run_task(ioc, client.request(req));
+    BOOST_TEST(res.body == "POST /echo\n{\"a\":1}");
+}
+
+BOOST_AUTO_TEST_CASE(non_2xx_status_is_returned_not_thrown) {
+    test_server server;
+    boost::asio::io_context ioc;
+    http_client client(ioc.get_executor(), server.url());
+    auto res = run_task(ioc, client.request(get("/status?code=529")));
+    BOOST_TEST(res.status == 529u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(transport_limits)
+
+BOOST_AUTO_TEST_CASE(connect_timeout_when_the_handshake_never_answers) {
+    test_server_options silent;
+    silent.silent = true;
+    test_server server(silent);
+    boost::asio::io_context ioc;
+    auto o = trusting_test_ca();
+    o.timeouts.connect = 300ms;
+    http_client client(ioc.get_executor(), "https://localhost:" + std::to_string(server.port()), o);
+    auto t0 = std::chrono::steady_clock::now();
+    expect_error([&] { run_task(ioc, client.request(get("/hello"))); }, errc::connect_timeout);
+    BOOST_TEST((std::chrono::steady_clock::now() - t0) < 5s);
+}
+
+BOOST_AUTO_TEST_CASE(request_timeout_when_the_response_is_late) {
+    test_server server;
+    boost::asio::io_context ioc;
+    aibatch::transport_options o;
+    o.timeouts.request = 200ms;
+    http_client client(ioc.get_executor(), server.url(), o);
+    expect_error([&] { run_task(ioc, client.request(get("/delay?ms=2000"))); },
+                 errc::request_timeout);
+}
+
+BOOST_AUTO_TEST_CASE(idle_timeout_when_a_streamed_body_stalls) {
+    test_server server;
+    boost::asio::io_context ioc;
+    aibatch::transport_options o;
+    o.timeouts.idle = 200ms;
+    http_client client(ioc.get_executor(), server.url(), o);
+    std::string got;
+    auto read_all = [&]() -> aibatch::task<void> {
+        auto stream = co_await client.open(get("/stall"));
+        for (;;) {
+            auto piece = co_await stream.read_some();
+            if (piece.empty())
+                break;
+            got += piece;
+        }
+    };
+    expect_error([&] { run_task(ioc, read_all()); }, errc::idle_timeout);
+    BOOST_TEST(got == "partial");
+}
+
+BOOST_AUTO_TEST_CASE(collected_body_over_the_limit_fails) {
+    test_server server;
+    boost::asio::io_context ioc;
+    aibatch::transport_options o;
+    o.max_body_size = 100'000;
+    http_client client(ioc.get_executor(), server.url(), o);
+    expect_error([&] { run_task(ioc, client.request(get("/big?bytes=100001"))); },
+                 errc::body_too_large);
+    auto ok = run_task(ioc, client.request(get("/big?bytes=100000")));
+    BOOST_TEST(ok.body.size() == 100'000u);
+}
+
+BOOST_AUTO_TEST_CASE(large_chunked_body_streams_in_bounded_pieces) {
+    test_server server(tls_server());
+    boost::asio::io_context ioc;
+    http_client client(ioc.get_executor(), server.url(), trusting_test_ca());
+    constexpr std::size_t total = 64 * 1024 * 1024;
+    std::size_t seen = 0, largest = 0, pieces = 0;
+    bool pattern_ok = true;
+    auto read_all = [&]() -> aibatch::task<void> {
+        auto stream = co_await client.open(get("/big?bytes=" + std::to_string(total)));
+        BOOST_TEST(stream.status() == 200u);
+        for (;;) {
+            auto piece = co_await stream.read_some();
+            if (piece.empty())
+                break;
+            for (std::size_t k = 0; k < piece.size(); k += 4099)
+                pattern_ok = pattern_ok && piece[k] == static_cast<char>('a' + (seen + k) % 26);
+            seen += piece.size();
+            largest = std::max(largest, piece.size());
+            ++pieces;
+        }
+        BOOST_TEST(stream.done());
+    };
+    run_task(ioc, read_all());
+    BOOST_TEST(seen == total);
+    BOOST_TEST(pattern_ok);
+    BOOST_TEST(largest <= 64u * 1024u);
+    BOOST_TEST(pieces > 100u);
+    // The connection went back to the pool once the body was read to the end.
+    BOOST_TEST(client.idle_connections() == 1u);
+    BOOST_TEST(run_task(ioc, client.request(get("/hello"))).body == "hello");
+    BOOST_TEST(server.accepted() == 1u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(transport_cancellation)
+
+BOOST_AUTO_TEST_CASE(cancellation_slot_aborts_a_pending_request) {
+    test_server server;
+    boost::asio::io_context ioc;
+    http_client client(ioc.get_executor(), server.url());
+    boost::asio::cancellation_signal signal;
+    boost::system::error_code got;
+    aibatch::diagnostics diag;
+    auto t0 = std::chrono::steady_clock::now();
+    client.async_request(get("/delay?ms=5000"), diag,
+                         boost::asio::bind_cancellation_slot(
+                             signal.slot(), [&](boost::system::error_code ec, http_response) {
+                                 got = ec;
+                             }));
+    boost::asio::steady_timer timer(ioc, 100ms);
+    timer.async_wait([&](auto) { signal.emit(boost::asio::cancellation_type::terminal); });
+    ioc.run();
+    auto elapsed = std::chrono::steady_clock::now() - t0;
+    BOOST_TEST(got == boost::asio::error::operation_aborted, got.message());
+    BOOST_TEST(elapsed < 2s);
+    BOOST_TEST(client.idle_connections() == 0u); // a canceled connection is not reused
+}
+
+BOOST_AUTO_TEST_CASE(completion_token_reports_success_with_the_response) {
+    test_server server;
+    boost::asio::io_context ioc;
+    http_client client(ioc.get_executor(), server.url());
+    aibatch::diagnostics diag;
+    std::string body;
+    client.async_request(get("/hello"), diag,
+                         [&](boost::system::error_code ec, http_response r) {
+                             BOOST_TEST(!ec);
+                             body = r.body;
+                         });
+    ioc.run();
+    BOOST_TEST(body == "hello");
+}
+
+BOOST_AUTO_TEST_SUITE_END()

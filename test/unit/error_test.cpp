@@ -1,0 +1,46 @@
+#include <aibatch/detail/async_run.hpp>
+#include <aibatch/error.hpp>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/test/unit_test.hpp>
+
+BOOST_AUTO_TEST_SUITE(error_model)
+
+BOOST_AUTO_TEST_CASE(error_codes_are_in_the_aibatch_category) {
+    boost::system::error_code ec = aibatch::errc::rate_limited;
+    BOOST_TEST(std::string(ec.category().name()) == "aibatch");
+    BOOST_TEST(ec.message().find("429") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(exception_carries_the_diagnostics) {
+    aibatch::diagnostics d{"slow down", "req_123", 429, "rate_limit_error"};
+    aibatch::error e(aibatch::errc::rate_limited, d);
+    BOOST_TEST(e.code() == aibatch::errc::rate_limited);
+    BOOST_TEST(e.diag().request_id == "req_123");
+    std::string what = e.what();
+    BOOST_TEST(what.find("slow down") != std::string::npos);
+    BOOST_TEST(what.find("req_123") != std::string::npos);
+    BOOST_TEST(what.find("rate_limit_error") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(async_run_maps_exceptions_to_error_code_and_diagnostics) {
+    boost::asio::io_context ioc;
+    aibatch::diagnostics diag;
+    boost::system::error_code got;
+    int value = -1;
+    auto op = []() -> aibatch::task<int> {
+        throw aibatch::error(aibatch::errc::not_found, "no batch msgbatch_x");
+        co_return 1;
+    };
+    aibatch::detail::async_run<int>(ioc.get_executor(), op(), diag,
+                                    [&](boost::system::error_code ec, int v) {
+                                        got = ec;
+                                        value = v;
+                                    });
+    ioc.run();
+    BOOST_TEST(got == aibatch::errc::not_found);
+    BOOST_TEST(diag.message == "no batch msgbatch_x");
+    BOOST_TEST(value == 0);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
