@@ -1,0 +1,111 @@
+// aibatch-emulator as a library: a faithful local Message Batches API on loopback, for
+// tests, examples and benchmarks. Start one in-process on an ephemeral port:
+//
+//     aibatch::emulator::options opts;           // 127.0.0.1, port 0 = pick one
+//     opts.processing_time = std::chrono::milliseconds(200);
+//     aibatch::emulator::server emu(opts);
+//     emu.start();                                // serves on its own thread
+//     client_config cfg; cfg.base_url = emu.url(); ...
+//
+// The server's state is guarded by a mutex: the methods below may be called from any
+// thread while it runs.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace aibatch::emulator {
+
+/// One scripted fault. Parsed from the command line's `--fault SPEC`:
+///   status:CODE:N[:ENDPOINT]   the next N requests get CODE with the API's error body
+///                              (429 carries retry-after: 1). N may be a fraction
+///                              (0.25) = that share of all requests, for good.
+///   drop:N[:ENDPOINT]          the next N requests: connection closed before any response
+///   drop-after:N[:ENDPOINT]    the next N requests are carried out, then the connection
+///                              is closed before the response (an ambiguous failure)
+///   cut-results:BYTES          the next results stream is cut after BYTES body bytes
+///   delay:MS:N[:ENDPOINT]      the next N responses wait MS milliseconds first
+///   trickle:BYTES:N            the next N results streams send BYTES bytes per 10 ms
+///   expire:N                   the next N batches created expire: items not processed
+///                              when processing time is up come back `expired`
+/// ENDPOINT: create, retrieve, list, cancel, delete, results, messages, count_tokens.
+struct fault {
+    enum class kind { status, drop, drop_after, cut_results, delay, trickle, expire };
+    kind what = kind::status;
+    unsigned status = 0;           ///< for status
+    std::uint64_t count = 1;       ///< how many requests / streams / batches
+    double fraction = 0;           ///< for status: > 0 means a share of requests, forever
+    std::uint64_t bytes = 0;       ///< for cut-results and trickle
+    std::chrono::milliseconds delay{0};
+    std::string endpoint;          ///< empty = any endpoint
+};
+
+/// Parses a --fault SPEC; throws std::invalid_argument naming the problem.
+fault parse_fault(std::string_view spec);
+
+struct options {
+    std::string host = "127.0.0.1";
+    unsigned short port = 0; ///< 0 = pick a free port
+    std::string api_key;     ///< when set, other x-api-key values get 401
+    std::filesystem::path tls_cert, tls_key; ///< both set = serve HTTPS
+    std::chrono::milliseconds processing_time{std::chrono::seconds(2)};
+    /// How long `canceling` lasts before the batch ends.
+    std::chrono::milliseconds cancel_time{std::chrono::milliseconds(100)};
+    std::uint64_t seed = 0;
+    std::uint64_t max_batch_requests = 100'000;
+    std::uint64_t max_batch_bytes = 256'000'000;
+    std::vector<fault> faults;
+    /// When set, one JSON line per request is appended (method, path, status, ...).
+    std::filesystem::path log_file;
+};
+
+/// One request the emulator served (the in-memory log).
+struct log_entry {
+    std::string method;
+    std::string path;
+    unsigned status = 0;       ///< 0 when the connection was dropped
+    std::string endpoint;      ///< create, retrieve, ... or empty
+    std::string batch_id;      ///< the batch concerned, when there is one
+    std::uint64_t requests = 0; ///< create: number of requests in the batch
+};
+
+class server {
+public:
+    /// Binds the listening socket (so url() is known at once). Throws on a port in use,
+    /// unreadable TLS files, and the like.
+    explicit server(options opts);
+    ~server();
+    server(const server&) = delete;
+    server& operator=(const server&) = delete;
+
+    /// Serves on a thread of its own until stop() or destruction.
+    void start();
+    /// Serves on the calling thread until stop() (from another thread or a signal).
+    void run();
+    void stop();
+
+    /// "http://127.0.0.1:PORT" (or https://localhost:PORT with TLS).
+    std::string url() const;
+    unsigned short port() const;
+
+    void add_fault(fault f);
+    /// Every request served so far, in order.
+    std::vector<log_entry> log() const;
+    /// Number of batches created so far (successful creates).
+    std::size_t batches_created() const;
+    /// Number of batches that exist (created and not deleted).
+    std::size_t batch_count() const;
+
+    struct impl;
+
+private:
+    std::unique_ptr<impl> impl_;
+};
+
+} // namespace aibatch::emulator

@@ -1,0 +1,74 @@
+// The emulator's simulated model: deterministic answers that conform to the schema a
+// request asks for, the per-item validation the real API does, and token estimates.
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace aibatch::emulator {
+
+/// A small deterministic random generator (splitmix64).
+class rng {
+public:
+    explicit rng(std::uint64_t seed) : state_(seed) {}
+    std::uint64_t next();
+    /// Uniform in [0, n); n > 0.
+    std::uint64_t below(std::uint64_t n) { return next() % n; }
+    bool coin() { return (next() & 1) != 0; }
+    /// `prefix` followed by `len` base62 characters ("msg_01...").
+    std::string id(std::string_view prefix, std::size_t len = 24);
+
+private:
+    std::uint64_t state_;
+};
+
+/// Stable 64-bit hash of bytes (FNV-1a), combined with a seed.
+std::uint64_t hash_bytes(std::string_view bytes, std::uint64_t seed = 0);
+
+/// A JSON value that conforms to `schema` (the subset models and aibatch use: type
+/// (one or a list, "null" included), enum, const, properties, required,
+/// additionalProperties (false, true or a schema), items, prefixItems, minItems,
+/// maxItems, anyOf, oneOf, allOf (first), $ref into #/$defs or #/definitions,
+/// minLength, maxLength, minimum, maximum, exclusiveMinimum, exclusiveMaximum).
+/// Deterministic for a given seed; recursion is cut off at a fixed depth.
+boost::json::value generate_conforming(const boost::json::value& schema, std::uint64_t seed);
+
+/// A per-item failure as the API reports it inside an `errored` result.
+struct item_error {
+    std::string type;    ///< e.g. "invalid_request_error"
+    std::string message; ///< e.g. "max_tokens: Field required"
+};
+
+/// Checks one request's `params` as the API does per item: required fields, known
+/// model, positive max_tokens, non-empty alternating messages starting with "user",
+/// non-empty content, tools and tool_choice consistent, temperature range, output
+/// format shape. std::nullopt when the params are fine.
+std::optional<item_error> validate_params(const boost::json::value& params);
+
+/// Whether `model` is one of the ids of the API's `Model` schema.
+bool is_known_model(std::string_view model);
+
+/// What the scripted lines of the last user message ask for.
+struct script {
+    std::optional<std::string> output; ///< EMULATOR_OUTPUT: <json>  (raw JSON text)
+    std::optional<std::string> result; ///< EMULATOR_RESULT: errored|expired|canceled
+};
+script read_script(const boost::json::object& params);
+
+/// Estimated input tokens of a request (about 4 characters a token).
+std::uint64_t count_input_tokens(const boost::json::object& params);
+
+/// The simulated answer to valid params: a complete `Message` object (id, type, role,
+/// model, content, stop_reason, stop_sequence, stop_details, container, usage).
+/// Forced tool use yields one tool_use block conforming to the tool's input_schema;
+/// output_config.format json_schema yields one text block of conforming JSON; otherwise
+/// a short text. An EMULATOR_OUTPUT line replaces the generated JSON or text.
+boost::json::object simulate_message(const boost::json::object& params, std::uint64_t seed,
+                                     std::string_view service_tier = "batch");
+
+} // namespace aibatch::emulator

@@ -1,0 +1,116 @@
+#include "batch_store.hpp"
+
+#include <aibatch/emulator/simulated_model.hpp>
+
+#include <ctime>
+
+namespace aibatch::emulator {
+
+namespace json = boost::json;
+
+std::string rfc3339(sys_clock::time_point t) {
+    auto secs = std::chrono::time_point_cast<std::chrono::seconds>(t);
+    auto micros =
+        std::chrono::duration_cast<std::chrono::microseconds>(t - secs).count();
+    std::time_t tt = sys_clock::to_time_t(secs);
+    std::tm tm{};
+    gmtime_r(&tt, &tm);
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                  static_cast<long long>(micros));
+    return buf;
+}
+
+const json::object& batch_record::request(std::size_t i) const {
+    return body.get_object().at("requests").get_array()[i].get_object();
+}
+
+std::string_view batch_record::custom_id(std::size_t i) const {
+    return request(i).at("custom_id").get_string();
+}
+
+sys_clock::time_point batch_record::ends_at() const {
+    if (cancel_done_at && *cancel_done_at < processing_ends_at)
+        return *cancel_done_at;
+    return processing_ends_at;
+}
+
+const char* batch_record::status(sys_clock::time_point now) const {
+    if (now >= ends_at())
+        return "ended";
+    return cancel_initiated_at ? "canceling" : "in_progress";
+}
+
+void batch_record::compute_outcomes() const {
+    std::size_t n = size();
+    outcomes_.assign(n, item_outcome::succeeded);
+    // Item at processing position k completes at created + span * (k + 1) / n. With the
+    // expire fault, processing runs at half speed and stops at processing_ends_at.
+    auto span = processing_ends_at - created_at;
+    if (expire)
+        span *= 2;
+    sys_clock::time_point stop = processing_ends_at;
+    bool canceled = cancel_initiated_at && *cancel_initiated_at < processing_ends_at;
+    if (canceled)
+        stop = *cancel_initiated_at;
+    for (std::size_t k = 0; k < n; ++k) {
+        std::uint32_t i = completion_order[k];
+        auto done_at = created_at + span * static_cast<long>(k + 1) / static_cast<long>(n);
+        if (done_at > stop && (canceled || expire)) {
+            outcomes_[i] = canceled ? item_outcome::canceled : item_outcome::expired;
+            continue;
+        }
+        const auto& params = request(i).at("params");
+        if (params.is_object()) {
+            auto sc = read_script(params.get_object());
+            if (sc.result == "errored") {
+                outcomes_[i] = item_outcome::errored;
+                continue;
+            }
+            if (sc.result == "expired") {
+                outcomes_[i] = item_outcome::expired;
+                continue;
+            }
+            if (sc.result == "canceled") {
+                outcomes_[i] = item_outcome::canceled;
+                continue;
+            }
+        }
+        outcomes_[i] = validate_params(params) ? item_outcome::errored : item_outcome::succeeded;
+    }
+}
+
+item_outcome batch_record::outcome(std::size_t i) const {
+    if (outcomes_.empty() && size() > 0)
+        compute_outcomes();
+    return outcomes_[i];
+}
+
+json::object batch_record::to_json(sys_clock::time_point now, const std::string& origin) const {
+    json::object o;
+    o["id"] = id;
+    o["type"] = "message_batch";
+    bool is_ended = ended(now);
+    o["processing_status"] = status(now);
+    std::uint64_t counts[4] = {0, 0, 0, 0};
+    if (is_ended)
+        for (std::size_t i = 0; i < size(); ++i)
+            ++counts[static_cast<int>(outcome(i))];
+    o["request_counts"] = json::object{{"processing", is_ended ? 0 : size()},
+                                       {"succeeded", counts[0]},
+                                       {"errored", counts[1]},
+                                       {"canceled", counts[2]},
+                                       {"expired", counts[3]}};
+    o["ended_at"] = is_ended ? json::value(rfc3339(ends_at())) : json::value(nullptr);
+    o["created_at"] = rfc3339(created_at);
+    o["expires_at"] = rfc3339(expires_at);
+    o["archived_at"] = nullptr;
+    o["cancel_initiated_at"] =
+        cancel_initiated_at ? json::value(rfc3339(*cancel_initiated_at)) : json::value(nullptr);
+    o["results_url"] = is_ended ? json::value(origin + "/v1/messages/batches/" + id + "/results")
+                                : json::value(nullptr);
+    return o;
+}
+
+} // namespace aibatch::emulator

@@ -1,0 +1,56 @@
+// The emulator's batches: creation, the clock that moves them from in_progress to
+// ended, cancellation, deletion, listing, and the outcome of each item.
+#pragma once
+
+#include <boost/json/monotonic_resource.hpp>
+#include <boost/json/value.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace aibatch::emulator {
+
+using sys_clock = std::chrono::system_clock;
+
+/// RFC 3339 with microseconds, UTC: "2024-08-20T18:37:24.100435Z".
+std::string rfc3339(sys_clock::time_point t);
+
+enum class item_outcome : std::uint8_t { succeeded, errored, canceled, expired };
+
+struct batch_record {
+    std::string id;
+    std::uint64_t seed = 0;
+    sys_clock::time_point created_at, expires_at, processing_ends_at;
+    std::optional<sys_clock::time_point> cancel_initiated_at;
+    std::optional<sys_clock::time_point> cancel_done_at; ///< canceling -> ended
+    bool expire = false; ///< the expire fault: unprocessed items come back expired
+
+    boost::json::monotonic_resource arena; ///< owns the parsed body
+    boost::json::value body;               ///< {"requests":[...]} as posted
+    std::vector<std::uint32_t> completion_order; ///< item indices in processing order
+
+    std::size_t size() const { return completion_order.size(); }
+    const boost::json::object& request(std::size_t i) const;
+    std::string_view custom_id(std::size_t i) const;
+
+    /// When processing ended (or will end), cancellation and expiry included.
+    sys_clock::time_point ends_at() const;
+    bool ended(sys_clock::time_point now) const { return now >= ends_at(); }
+    /// in_progress, canceling or ended.
+    const char* status(sys_clock::time_point now) const;
+    /// Outcome of item i (valid once ended). Computed once, then cached.
+    item_outcome outcome(std::size_t i) const;
+
+    /// The MessageBatch object as the API returns it.
+    boost::json::object to_json(sys_clock::time_point now, const std::string& origin) const;
+
+private:
+    void compute_outcomes() const;
+    mutable std::vector<item_outcome> outcomes_;
+};
+
+} // namespace aibatch::emulator

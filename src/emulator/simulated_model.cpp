@@ -1,0 +1,592 @@
+#include <aibatch/emulator/simulated_model.hpp>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+
+namespace aibatch::emulator {
+
+namespace json = boost::json;
+
+std::uint64_t rng::next() {
+    std::uint64_t z = (state_ += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+std::string rng::id(std::string_view prefix, std::size_t len) {
+    static constexpr char alphabet[] =
+        "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    std::string s(prefix);
+    s += "01"; // the API's ids start with a version marker
+    for (std::size_t i = 2; i < len; ++i)
+        s += alphabet[below(62)];
+    return s;
+}
+
+std::uint64_t hash_bytes(std::string_view bytes, std::uint64_t seed) {
+    std::uint64_t h = 1469598103934665603ULL ^ (seed * 0x9E3779B97F4A7C15ULL);
+    for (unsigned char c : bytes) {
+        h ^= c;
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+namespace {
+
+constexpr int max_depth = 6;
+
+const std::array<const char*, 12> words = {"alpha", "bravo", "charlie", "delta", "echo",
+                                          "foxtrot", "golf", "hotel", "india", "juliet",
+                                          "kilo", "lima"};
+
+class generator {
+public:
+    generator(const json::value& root, std::uint64_t seed) : root_(root), rng_(seed) {}
+
+    json::value gen(const json::value& schema, int depth) {
+        if (!schema.is_object())
+            return json::value(nullptr); // `true` schema: anything; null is simplest
+        const auto& s = schema.get_object();
+        if (auto* ref = s.if_contains("$ref"); ref && ref->is_string())
+            return gen(resolve(ref->get_string()), depth + 1);
+        if (auto* c = s.if_contains("const"))
+            return *c;
+        if (auto* e = s.if_contains("enum"); e && e->is_array() && !e->get_array().empty()) {
+            const auto& a = e->get_array();
+            return a[rng_.below(a.size())];
+        }
+        for (const char* key : {"anyOf", "oneOf"}) {
+            if (auto* alts = s.if_contains(key); alts && alts->is_array() && !alts->get_array().empty()) {
+                const auto& a = alts->get_array();
+                // Deep down, prefer a null alternative to stop recursion.
+                if (depth >= max_depth)
+                    for (const auto& alt : a)
+                        if (alt.is_object() && alt.get_object().contains("type") &&
+                            alt.get_object().at("type") == "null")
+                            return nullptr;
+                return gen(a[rng_.below(a.size())], depth + 1);
+            }
+        }
+        if (auto* all = s.if_contains("allOf"); all && all->is_array() && !all->get_array().empty())
+            return gen(all->get_array()[0], depth + 1);
+
+        std::string type = pick_type(s, depth);
+        if (type == "null")
+            return nullptr;
+        if (type == "boolean")
+            return rng_.coin();
+        if (type == "integer")
+            return gen_integer(s);
+        if (type == "number")
+            return gen_number(s);
+        if (type == "string")
+            return gen_string(s);
+        if (type == "array")
+            return gen_array(s, depth);
+        return gen_object(s, depth);
+    }
+
+private:
+    const json::value& resolve(json::string_view ref) {
+        static const json::value empty = json::object();
+        for (std::string_view prefix : {"#/$defs/", "#/definitions/"}) {
+            if (ref.starts_with(prefix)) {
+                std::string_view name = ref.substr(prefix.size());
+                std::string_view section = prefix.substr(2, prefix.size() - 3);
+                if (const auto* defs = root_.is_object() ? root_.get_object().if_contains(section)
+                                                         : nullptr;
+                    defs && defs->is_object())
+                    if (const auto* d = defs->get_object().if_contains(name))
+                        return *d;
+            }
+        }
+        if (ref == "#")
+            return root_;
+        return empty;
+    }
+
+    std::string pick_type(const json::object& s, int depth) {
+        const json::value* t = s.if_contains("type");
+        if (!t) {
+            if (s.contains("properties"))
+                return "object";
+            if (s.contains("items"))
+                return "array";
+            return "string";
+        }
+        if (t->is_string())
+            return std::string(t->get_string());
+        if (t->is_array() && !t->get_array().empty()) {
+            const auto& a = t->get_array();
+            if (depth >= max_depth)
+                for (const auto& x : a)
+                    if (x == "null")
+                        return "null";
+            const auto& chosen = a[rng_.below(a.size())];
+            return chosen.is_string() ? std::string(chosen.get_string()) : "null";
+        }
+        return "string";
+    }
+
+    static std::optional<double> num(const json::object& s, const char* key) {
+        if (auto* v = s.if_contains(key); v && v->is_number())
+            return v->to_number<double>();
+        return std::nullopt;
+    }
+
+    json::value gen_integer(const json::object& s) {
+        double lo = num(s, "minimum").value_or(0), hi = num(s, "maximum").value_or(100);
+        if (auto x = num(s, "exclusiveMinimum"))
+            lo = std::floor(*x) + 1;
+        if (auto x = num(s, "exclusiveMaximum"))
+            hi = std::ceil(*x) - 1;
+        auto l = static_cast<std::int64_t>(std::ceil(lo));
+        auto h = static_cast<std::int64_t>(std::floor(hi));
+        if (h < l)
+            h = l;
+        return l + static_cast<std::int64_t>(rng_.below(static_cast<std::uint64_t>(h - l) + 1));
+    }
+
+    json::value gen_number(const json::object& s) {
+        double lo = num(s, "minimum").value_or(0), hi = num(s, "maximum").value_or(1);
+        if (auto x = num(s, "exclusiveMinimum"))
+            lo = *x + (hi - *x) * 0.001;
+        if (auto x = num(s, "exclusiveMaximum"))
+            hi = *x - (*x - lo) * 0.001;
+        if (hi < lo)
+            hi = lo;
+        double f = static_cast<double>(rng_.below(1000)) / 1000.0;
+        return std::round((lo + (hi - lo) * f) * 1000.0) / 1000.0;
+    }
+
+    json::value gen_string(const json::object& s) {
+        std::size_t min_len = static_cast<std::size_t>(num(s, "minLength").value_or(1));
+        std::size_t max_len = static_cast<std::size_t>(num(s, "maxLength").value_or(40));
+        if (max_len < min_len)
+            max_len = min_len;
+        std::string out;
+        if (auto* f = s.if_contains("format"); f && *f == "date-time")
+            out = "2026-01-15T12:00:00Z";
+        while (out.size() < min_len || (out.size() < 12 && out.size() < max_len)) {
+            if (!out.empty())
+                out += ' ';
+            out += words[rng_.below(words.size())];
+        }
+        if (out.size() > max_len)
+            out.resize(max_len);
+        while (out.size() < min_len)
+            out += 'x';
+        return json::string(out);
+    }
+
+    json::value gen_array(const json::object& s, int depth) {
+        std::size_t lo = static_cast<std::size_t>(num(s, "minItems").value_or(0));
+        std::size_t hi = static_cast<std::size_t>(num(s, "maxItems").value_or(double(lo + 3)));
+        if (hi < lo)
+            hi = lo;
+        if (depth >= max_depth)
+            hi = lo;
+        std::size_t n = lo + rng_.below(hi - lo + 1);
+        json::array a;
+        const json::value* prefix = s.if_contains("prefixItems");
+        static const json::value any = json::object();
+        const json::value* items = s.if_contains("items");
+        for (std::size_t i = 0; i < n; ++i) {
+            if (prefix && prefix->is_array() && i < prefix->get_array().size())
+                a.push_back(gen(prefix->get_array()[i], depth + 1));
+            else
+                a.push_back(gen(items ? *items : any, depth + 1));
+        }
+        return a;
+    }
+
+    json::value gen_object(const json::object& s, int depth) {
+        json::object o;
+        const json::object* props = nullptr;
+        if (auto* p = s.if_contains("properties"); p && p->is_object())
+            props = &p->get_object();
+        auto required = [&](std::string_view name) {
+            if (auto* r = s.if_contains("required"); r && r->is_array())
+                for (const auto& x : r->get_array())
+                    if (x.is_string() && x.get_string() == name)
+                        return true;
+            return false;
+        };
+        if (props)
+            for (const auto& [name, sub] : *props)
+                if (required(name) || (depth < max_depth && rng_.coin()))
+                    o[name] = gen(sub, depth + 1);
+        if (auto* ap = s.if_contains("additionalProperties"); ap && ap->is_object() && !props) {
+            std::size_t n = depth >= max_depth ? 0 : rng_.below(3);
+            for (std::size_t i = 0; i < n; ++i)
+                o[std::string(words[rng_.below(words.size())]) + std::to_string(i)] =
+                    gen(*ap, depth + 1);
+        }
+        return o;
+    }
+
+    const json::value& root_;
+    rng rng_;
+};
+
+const std::array known_models = {
+#include "known_models.inc"
+};
+
+// All the text of a message's content: a string, or the text blocks of an array.
+std::string content_text(const json::value& content) {
+    if (content.is_string())
+        return std::string(content.get_string());
+    std::string out;
+    if (content.is_array())
+        for (const auto& b : content.get_array())
+            if (b.is_object())
+                if (auto* t = b.get_object().if_contains("text"); t && t->is_string()) {
+                    out += t->get_string();
+                    out += '\n';
+                }
+    return out;
+}
+
+std::optional<std::string> line_value(std::string_view text, std::string_view key) {
+    std::size_t pos = 0;
+    while (pos < text.size()) {
+        std::size_t end = text.find('\n', pos);
+        if (end == std::string_view::npos)
+            end = text.size();
+        std::string_view line = text.substr(pos, end - pos);
+        while (!line.empty() && (line.front() == ' ' || line.front() == '\t'))
+            line.remove_prefix(1);
+        if (line.starts_with(key)) {
+            line.remove_prefix(key.size());
+            while (!line.empty() && (line.front() == ' ' || line.back() == '\r' || line.back() == ' ')) {
+                if (line.front() == ' ')
+                    line.remove_prefix(1);
+                else
+                    line.remove_suffix(1);
+            }
+            return std::string(line);
+        }
+        pos = end + 1;
+    }
+    return std::nullopt;
+}
+
+std::uint64_t tokens_for(std::size_t chars) { return (chars + 3) / 4; }
+
+} // namespace
+
+json::value generate_conforming(const json::value& schema, std::uint64_t seed) {
+    return generator(schema, seed).gen(schema, 0);
+}
+
+bool is_known_model(std::string_view model) {
+    return std::find(known_models.begin(), known_models.end(), model) != known_models.end();
+}
+
+std::optional<item_error> validate_params(const json::value& pv) {
+    auto bad = [](std::string msg) { return item_error{"invalid_request_error", std::move(msg)}; };
+    if (!pv.is_object())
+        return bad("params: Input should be a valid dictionary");
+    const auto& p = pv.get_object();
+    static const std::array allowed = {"model", "messages", "max_tokens", "cache_control",
+                                       "container", "inference_geo", "metadata", "output_config",
+                                       "service_tier", "stop_sequences", "stream", "system",
+                                       "temperature", "thinking", "tool_choice", "tools",
+                                       "top_k", "top_p", "mcp_servers", "context_management"};
+    for (const auto& [k, v] : p)
+        if (std::find(allowed.begin(), allowed.end(), std::string_view(k)) == allowed.end())
+            return bad(std::string(k) + ": Extra inputs are not permitted");
+
+    const auto* model = p.if_contains("model");
+    if (!model)
+        return bad("model: Field required");
+    if (!model->is_string())
+        return bad("model: Input should be a valid string");
+    if (!is_known_model(model->get_string())) // the API answers unknown models with 404
+        return item_error{"not_found_error", "model: " + std::string(model->get_string())};
+
+    const auto* mt = p.if_contains("max_tokens");
+    if (!mt)
+        return bad("max_tokens: Field required");
+    if (!mt->is_int64() && !mt->is_uint64())
+        return bad("max_tokens: Input should be a valid integer");
+    if (mt->to_number<double>() < 1)
+        return bad("max_tokens: Input should be greater than or equal to 1");
+
+    const auto* msgs = p.if_contains("messages");
+    if (!msgs)
+        return bad("messages: Field required");
+    if (!msgs->is_array())
+        return bad("messages: Input should be a valid list");
+    const auto& ma = msgs->get_array();
+    if (ma.empty())
+        return bad("messages: at least one message is required");
+    std::string prev;
+    for (std::size_t i = 0; i < ma.size(); ++i) {
+        std::string where = "messages." + std::to_string(i);
+        if (!ma[i].is_object())
+            return bad(where + ": Input should be a valid dictionary");
+        const auto& m = ma[i].get_object();
+        const auto* role = m.if_contains("role");
+        if (!role || !role->is_string() || (*role != "user" && *role != "assistant"))
+            return bad(where + ".role: Input should be 'user' or 'assistant'");
+        std::string r(role->get_string());
+        if (i == 0 && r != "user")
+            return bad("messages: first message must use the \"user\" role");
+        if (r == prev)
+            return bad("messages: roles must alternate between \"user\" and \"assistant\", but "
+                       "found multiple \"" + r + "\" roles in a row");
+        prev = r;
+        const auto* content = m.if_contains("content");
+        if (!content)
+            return bad(where + ".content: Field required");
+        if (content->is_string()) {
+            if (content->get_string().empty() && i + 1 < ma.size())
+                return bad(where + ": all messages must have non-empty content except for the "
+                                   "optional final assistant message");
+            if (content->get_string().empty() && r == "user")
+                return bad(where + ": all messages must have non-empty content except for the "
+                                   "optional final assistant message");
+        } else if (content->is_array()) {
+            if (content->get_array().empty() && r == "user")
+                return bad(where + ": all messages must have non-empty content except for the "
+                                   "optional final assistant message");
+            for (std::size_t b = 0; b < content->get_array().size(); ++b) {
+                const auto& block = content->get_array()[b];
+                if (!block.is_object() || !block.get_object().contains("type"))
+                    return bad(where + ".content." + std::to_string(b) + ".type: Field required");
+                const auto& bo = block.get_object();
+                if (bo.at("type") == "text") {
+                    auto* t = bo.if_contains("text");
+                    if (!t || !t->is_string())
+                        return bad(where + ".content." + std::to_string(b) + ".text: Field required");
+                    if (t->get_string().empty())
+                        return bad(where + ".content." + std::to_string(b) +
+                                   ".text: text content blocks must be non-empty");
+                }
+            }
+        } else {
+            return bad(where + ".content: Input should be a valid string or list");
+        }
+    }
+
+    if (const auto* t = p.if_contains("temperature")) {
+        if (!t->is_number() || t->to_number<double>() < 0 || t->to_number<double>() > 1)
+            return bad("temperature: Input should be less than or equal to 1");
+    }
+    if (const auto* ss = p.if_contains("stop_sequences"); ss && !ss->is_array())
+        return bad("stop_sequences: Input should be a valid list");
+
+    std::vector<std::string> tool_names;
+    if (const auto* tools = p.if_contains("tools")) {
+        if (!tools->is_array())
+            return bad("tools: Input should be a valid list");
+        for (std::size_t i = 0; i < tools->get_array().size(); ++i) {
+            const auto& tv = tools->get_array()[i];
+            std::string where = "tools." + std::to_string(i);
+            if (!tv.is_object())
+                return bad(where + ": Input should be a valid dictionary");
+            const auto& t = tv.get_object();
+            auto* name = t.if_contains("name");
+            if (!name || !name->is_string() || name->get_string().empty())
+                return bad(where + ".name: Field required");
+            bool custom = !t.contains("type") || t.at("type") == "custom";
+            if (custom) {
+                auto* schema = t.if_contains("input_schema");
+                if (!schema)
+                    return bad(where + ".custom.input_schema: Field required");
+                if (!schema->is_object())
+                    return bad(where + ".custom.input_schema: Input should be a valid dictionary");
+                auto* st = schema->get_object().if_contains("type");
+                if (!st || *st != "object")
+                    return bad(where + ".custom.input_schema.type: Input should be 'object'");
+            }
+            tool_names.emplace_back(name->get_string());
+        }
+    }
+    if (const auto* tc = p.if_contains("tool_choice")) {
+        if (!tc->is_object() || !tc->get_object().contains("type"))
+            return bad("tool_choice: Input tag not found; expected 'auto', 'any', 'tool' or 'none'");
+        const auto& tco = tc->get_object();
+        auto type = tco.at("type");
+        if (type == "tool") {
+            auto* name = tco.if_contains("name");
+            if (!name || !name->is_string())
+                return bad("tool_choice.tool.name: Field required");
+            if (std::find(tool_names.begin(), tool_names.end(), name->get_string()) ==
+                tool_names.end())
+                return bad("tool_choice: tool '" + std::string(name->get_string()) +
+                           "' was not found in the provided `tools`");
+        } else if (type == "any") {
+            if (tool_names.empty())
+                return bad("tool_choice: 'any' requires at least one tool in `tools`");
+        } else if (type != "auto" && type != "none") {
+            return bad("tool_choice: Input tag '" + json::serialize(type) +
+                       "' found using 'type' does not match any of the expected tags: 'auto', "
+                       "'any', 'tool', 'none'");
+        }
+    }
+    if (const auto* oc = p.if_contains("output_config")) {
+        if (!oc->is_object())
+            return bad("output_config: Input should be a valid dictionary");
+        if (const auto* f = oc->get_object().if_contains("format"); f && !f->is_null()) {
+            if (!f->is_object() || !f->get_object().contains("type") ||
+                f->get_object().at("type") != "json_schema")
+                return bad("output_config.format.type: Input should be 'json_schema'");
+            const auto* schema = f->get_object().if_contains("schema");
+            if (!schema || !schema->is_object())
+                return bad("output_config.format.schema: Field required");
+        }
+    }
+    return std::nullopt;
+}
+
+script read_script(const json::object& params) {
+    script s;
+    const auto* msgs = params.if_contains("messages");
+    if (!msgs || !msgs->is_array())
+        return s;
+    const auto& ma = msgs->get_array();
+    for (auto it = ma.rbegin(); it != ma.rend(); ++it) {
+        if (!it->is_object())
+            continue;
+        const auto& m = it->get_object();
+        if (!m.contains("role") || m.at("role") != "user" || !m.contains("content"))
+            continue;
+        std::string text = content_text(m.at("content"));
+        s.output = line_value(text, "EMULATOR_OUTPUT:");
+        s.result = line_value(text, "EMULATOR_RESULT:");
+        break;
+    }
+    return s;
+}
+
+std::uint64_t count_input_tokens(const json::object& params) {
+    std::size_t chars = 0;
+    if (const auto* sys = params.if_contains("system"))
+        chars += sys->is_string() ? sys->get_string().size() : json::serialize(*sys).size();
+    if (const auto* msgs = params.if_contains("messages"); msgs && msgs->is_array())
+        for (const auto& m : msgs->get_array())
+            if (m.is_object() && m.get_object().contains("content"))
+                chars += content_text(m.get_object().at("content")).size() + 8;
+    if (const auto* tools = params.if_contains("tools"))
+        chars += json::serialize(*tools).size();
+    if (const auto* oc = params.if_contains("output_config"))
+        chars += json::serialize(*oc).size();
+    return tokens_for(chars) + 3;
+}
+
+json::object simulate_message(const json::object& params, std::uint64_t seed,
+                              std::string_view service_tier) {
+    rng r(seed);
+    json::object msg;
+    msg["id"] = r.id("msg_");
+    msg["type"] = "message";
+    msg["role"] = "assistant";
+    msg["model"] = params.contains("model") ? params.at("model") : json::value("unknown");
+
+    script sc = read_script(params);
+    auto scripted_json = [&]() -> std::optional<json::value> {
+        if (!sc.output)
+            return std::nullopt;
+        json::error_code ec;
+        auto v = json::parse(*sc.output, ec);
+        if (ec)
+            return json::value(json::string(*sc.output)); // not JSON: returned as a string
+        return v;
+    };
+
+    const json::object* forced_tool = nullptr;
+    if (const auto* tc = params.if_contains("tool_choice"); tc && tc->is_object()) {
+        const auto& tco = tc->get_object();
+        const auto* tools = params.if_contains("tools");
+        if (tools && tools->is_array() && !tools->get_array().empty()) {
+            if (tco.contains("type") && tco.at("type") == "tool" && tco.contains("name")) {
+                for (const auto& t : tools->get_array())
+                    if (t.is_object() && t.get_object().contains("name") &&
+                        t.get_object().at("name") == tco.at("name"))
+                        forced_tool = &t.get_object();
+            } else if (tco.contains("type") && tco.at("type") == "any") {
+                forced_tool = tools->get_array()[0].is_object() ? &tools->get_array()[0].get_object()
+                                                                : nullptr;
+            }
+        }
+    }
+    const json::value* format_schema = nullptr;
+    if (const auto* oc = params.if_contains("output_config"); oc && oc->is_object())
+        if (const auto* f = oc->get_object().if_contains("format"); f && f->is_object())
+            format_schema = f->get_object().if_contains("schema");
+
+    auto max_tokens = static_cast<std::uint64_t>(
+        params.contains("max_tokens") && params.at("max_tokens").is_number()
+            ? params.at("max_tokens").to_number<double>()
+            : 1024);
+    json::array content;
+    std::string stop_reason;
+    std::size_t out_chars = 0;
+    if (forced_tool) {
+        json::value input;
+        if (auto s = scripted_json())
+            input = std::move(*s);
+        else
+            input = generate_conforming(forced_tool->contains("input_schema")
+                                            ? forced_tool->at("input_schema")
+                                            : json::value(json::object()),
+                                        r.next());
+        out_chars = json::serialize(input).size();
+        stop_reason = "tool_use";
+        if (tokens_for(out_chars) > max_tokens) {
+            input = json::object(); // cut off before the input was complete
+            stop_reason = "max_tokens";
+        }
+        json::object block;
+        block["type"] = "tool_use";
+        block["id"] = r.id("toolu_");
+        block["name"] = forced_tool->at("name");
+        block["input"] = std::move(input);
+        block["caller"] = json::object{{"type", "direct"}};
+        content.push_back(std::move(block));
+    } else {
+        std::string text;
+        if (sc.output)
+            text = *sc.output;
+        else if (format_schema)
+            text = json::serialize(generate_conforming(*format_schema, r.next()));
+        else
+            text = "This is a simulated answer from aibatch-emulator (" +
+                   std::string(words[r.below(words.size())]) + ").";
+        stop_reason = "end_turn";
+        if (tokens_for(text.size()) > max_tokens) {
+            text.resize(max_tokens * 4);
+            stop_reason = "max_tokens";
+        }
+        out_chars = text.size();
+        content.push_back(json::object{{"type", "text"}, {"text", text}, {"citations", nullptr}});
+    }
+    msg["content"] = std::move(content);
+    msg["stop_reason"] = stop_reason;
+    msg["stop_sequence"] = nullptr;
+    msg["stop_details"] = nullptr;
+    msg["container"] = nullptr;
+    json::object usage;
+    usage["input_tokens"] = count_input_tokens(params);
+    usage["output_tokens"] = std::min<std::uint64_t>(tokens_for(out_chars) + 1, max_tokens);
+    usage["cache_creation_input_tokens"] = 0;
+    usage["cache_read_input_tokens"] = 0;
+    usage["cache_creation"] =
+        json::object{{"ephemeral_5m_input_tokens", 0}, {"ephemeral_1h_input_tokens", 0}};
+    usage["server_tool_use"] = nullptr;
+    usage["service_tier"] = service_tier;
+    usage["inference_geo"] = nullptr;
+    msg["usage"] = std::move(usage);
+    return msg;
+}
+
+} // namespace aibatch::emulator
