@@ -209,10 +209,13 @@ struct server::impl {
         for (;;) {
             http::request_parser<http::string_body> parser;
             parser.header_limit(64 * 1024);
-            parser.body_limit(opts.max_batch_bytes);
+            // Beast checks Content-Length against the body limit while reading the
+            // header: lift it there, answer 413 ourselves, then limit chunked bodies.
+            parser.body_limit(boost::none);
             auto [hec, hn] = co_await http::async_read_header(s, buf, parser, use_tuple);
             if (hec)
                 co_return;
+            parser.body_limit(opts.max_batch_bytes);
             auto length = parser.content_length();
             if (length && *length > opts.max_batch_bytes) {
                 // Take the whole body so the client sees the answer, then close.

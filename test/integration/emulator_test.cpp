@@ -1,0 +1,566 @@
+// The emulator over real loopback sockets (HTTP and HTTPS): every endpoint, the
+// create-time validation, per-item errors, the simulated model, scripted output, faults.
+#include <aibatch/emulator/emulator.hpp>
+
+#include "../support/emulator_fixture.hpp"
+#include "../support/test_pki.hpp"
+
+#include <boost/json.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <chrono>
+#include <set>
+#include <thread>
+
+namespace json = boost::json;
+using namespace std::chrono_literals;
+using aibatch::test::emulator_fixture;
+using aibatch::test::json_answer;
+using aibatch::test::text_request;
+using aibatch::test::tool_request;
+
+namespace {
+
+json::value spam_schema() {
+    return json::parse(R"({"type":"object","properties":{
+        "is_spam":{"type":"boolean"},"confidence":{"type":"number","minimum":0,"maximum":1},
+        "reason":{"type":"string"},"label":{"type":"string","enum":["ham","spam","unsure"]},
+        "tags":{"type":"array","items":{"type":"string"}},
+        "score":{"anyOf":[{"type":"integer"},{"type":"null"}]}},
+        "required":["is_spam","confidence","reason","label","tags","score"],
+        "additionalProperties":false})");
+}
+
+json::value batch_of(std::initializer_list<json::object> items) {
+    json::array a;
+    for (auto& i : items)
+        a.push_back(i);
+    return json::object{{"requests", std::move(a)}};
+}
+
+// The documented error shape, with the request-id header equal to the body's request_id.
+void check_error(const json_answer& a, unsigned status, const std::string& type,
+                 const std::string& message_part = {}) {
+    BOOST_TEST(a.status == status, a.raw);
+    BOOST_REQUIRE(a.body.is_object());
+    BOOST_TEST(a.body.at("type") == "error");
+    BOOST_TEST(a.body.at("error").at("type") == json::value(type), a.raw);
+    std::string msg(a.body.at("error").at("message").as_string());
+    BOOST_TEST(msg.find(message_part) != std::string::npos, msg);
+    std::string rid(a.body.at("request_id").as_string());
+    BOOST_TEST(rid.starts_with("req_"));
+    BOOST_TEST(a.headers.find("request-id").value_or("") == rid);
+}
+
+std::map<std::string, json::value> by_custom_id(const std::vector<json::value>& lines) {
+    std::map<std::string, json::value> m;
+    for (const auto& l : lines)
+        m[std::string(l.at("custom_id").as_string())] = l.at("result");
+    return m;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(emulator_endpoints)
+
+BOOST_AUTO_TEST_CASE(create_retrieve_and_results_follow_the_batch_lifecycle) {
+    emulator_fixture f;
+    auto a = f.create(batch_of({tool_request("a", "is this spam? win money", spam_schema()),
+                                tool_request("b", "hello friend", spam_schema())}));
+    BOOST_TEST_REQUIRE(a.status == 200u, a.raw);
+    const auto& b = a.body.as_object();
+    std::string id(b.at("id").as_string());
+    BOOST_TEST(id.starts_with("msgbatch_"));
+    BOOST_TEST(b.at("type") == "message_batch");
+    BOOST_TEST(b.at("processing_status") == "in_progress");
+    BOOST_TEST(b.at("request_counts").at("processing") == 2);
+    BOOST_TEST(b.at("request_counts").at("succeeded") == 0);
+    BOOST_TEST(b.at("results_url").is_null());
+    BOOST_TEST(b.at("ended_at").is_null());
+    BOOST_TEST(b.at("created_at").as_string().ends_with("Z"));
+    for (const char* k : {"archived_at", "cancel_initiated_at", "expires_at"})
+        BOOST_TEST(b.contains(k), k);
+    BOOST_TEST(a.headers.find("request-id").value_or("").starts_with("req_"));
+
+    check_error(f.call("GET", "/v1/messages/batches/" + id + "/results"), 400,
+                "invalid_request_error", "has not yet ended");
+
+    auto ended = f.wait_ended(id);
+    BOOST_TEST(ended.at("request_counts").at("processing") == 0);
+    BOOST_TEST(ended.at("request_counts").at("succeeded") == 2);
+    BOOST_TEST(ended.at("ended_at").is_string());
+    std::string url(ended.at("results_url").as_string());
+    BOOST_TEST(url == f.emu().url() + "/v1/messages/batches/" + id + "/results");
+
+    auto res = f.call("GET", "/v1/messages/batches/" + id + "/results");
+    BOOST_TEST(res.headers.find("content-type").value_or("") == "application/x-jsonl");
+    auto lines = f.results(id);
+    BOOST_TEST_REQUIRE(lines.size() == 2u);
+    for (const auto& l : lines) {
+        const auto& r = l.at("result");
+        BOOST_TEST(r.at("type") == "succeeded");
+        const auto& m = r.at("message").as_object();
+        BOOST_TEST(m.at("id").as_string().starts_with("msg_"));
+        BOOST_TEST(m.at("type") == "message");
+        BOOST_TEST(m.at("role") == "assistant");
+        BOOST_TEST(m.at("model") == "claude-haiku-4-5");
+        BOOST_TEST(m.at("stop_reason") == "tool_use");
+        BOOST_TEST(m.at("stop_sequence").is_null());
+        BOOST_TEST(m.at("usage").at("service_tier") == "batch");
+        BOOST_TEST(m.at("usage").at("input_tokens").as_int64() > 0);
+        BOOST_TEST(m.at("usage").at("output_tokens").as_int64() > 0);
+        const auto& block = m.at("content").at(0).as_object();
+        BOOST_TEST(block.at("type") == "tool_use");
+        BOOST_TEST(block.at("id").as_string().starts_with("toolu_"));
+        BOOST_TEST(block.at("name") == "answer");
+        const auto& input = block.at("input").as_object();
+        BOOST_TEST(input.at("is_spam").is_bool());
+        double c = input.at("confidence").to_number<double>();
+        BOOST_TEST((c >= 0 && c <= 1));
+        std::set<std::string> labels{"ham", "spam", "unsure"};
+        BOOST_TEST(labels.count(std::string(input.at("label").as_string())) == 1u);
+        BOOST_TEST(input.at("tags").is_array());
+        BOOST_TEST((input.at("score").is_null() || input.at("score").is_int64()));
+        BOOST_TEST(input.size() == 6u); // additionalProperties false: nothing extra
+    }
+}
+
+BOOST_AUTO_TEST_CASE(results_come_in_an_order_different_from_the_input) {
+    emulator_fixture f;
+    json::array reqs;
+    for (int i = 0; i < 30; ++i)
+        reqs.push_back(text_request("item-" + std::to_string(i), "hello " + std::to_string(i)));
+    auto a = f.create(json::object{{"requests", reqs}});
+    std::string id(a.body.at("id").as_string());
+    f.wait_ended(id);
+    auto lines = f.results(id);
+    BOOST_TEST_REQUIRE(lines.size() == 30u);
+    std::vector<std::string> order, input;
+    for (auto& l : lines)
+        order.emplace_back(l.at("custom_id").as_string());
+    for (int i = 0; i < 30; ++i)
+        input.push_back("item-" + std::to_string(i));
+    BOOST_TEST((order != input));
+    std::sort(order.begin(), order.end());
+    std::sort(input.begin(), input.end());
+    BOOST_TEST((order == input)); // each exactly once
+}
+
+BOOST_AUTO_TEST_CASE(list_is_newest_first_and_paginates_both_ways) {
+    emulator_fixture f;
+    std::vector<std::string> ids;
+    for (int i = 0; i < 7; ++i)
+        ids.emplace_back(
+            f.create(batch_of({text_request("x", "n" + std::to_string(i))})).body.at("id").as_string());
+    std::vector<std::string> newest_first(ids.rbegin(), ids.rend());
+
+    auto page1 = f.call("GET", "/v1/messages/batches?limit=3");
+    BOOST_TEST_REQUIRE(page1.status == 200u);
+    BOOST_TEST(page1.body.at("data").as_array().size() == 3u);
+    BOOST_TEST(page1.body.at("has_more") == true);
+    BOOST_TEST(page1.body.at("first_id") == json::value(newest_first[0]));
+    BOOST_TEST(page1.body.at("last_id") == json::value(newest_first[2]));
+
+    std::vector<std::string> walked;
+    std::string after;
+    for (int guard = 0; guard < 10; ++guard) {
+        auto p = f.call("GET", "/v1/messages/batches?limit=3" +
+                                   (after.empty() ? std::string() : "&after_id=" + after));
+        for (auto& b : p.body.at("data").as_array())
+            walked.emplace_back(b.at("id").as_string());
+        if (!p.body.at("has_more").as_bool())
+            break;
+        after = std::string(p.body.at("last_id").as_string());
+    }
+    BOOST_TEST((walked == newest_first));
+
+    auto back = f.call("GET", "/v1/messages/batches?limit=2&before_id=" + newest_first[4]);
+    BOOST_TEST(back.body.at("data").at(0).at("id") == json::value(newest_first[2]));
+    BOOST_TEST(back.body.at("data").at(1).at("id") == json::value(newest_first[3]));
+    BOOST_TEST(back.body.at("has_more") == true);
+
+    auto dflt = f.call("GET", "/v1/messages/batches");
+    BOOST_TEST(dflt.body.at("data").as_array().size() == 7u);
+    BOOST_TEST(dflt.body.at("has_more") == false);
+
+    check_error(f.call("GET", "/v1/messages/batches?limit=0"), 400, "invalid_request_error",
+                "limit");
+    check_error(f.call("GET", "/v1/messages/batches?limit=1001"), 400, "invalid_request_error",
+                "1000");
+}
+
+BOOST_AUTO_TEST_CASE(cancel_moves_through_canceling_to_ended_with_canceled_items) {
+    auto opts = emulator_fixture::default_options();
+    opts.processing_time = 30s;
+    opts.cancel_time = 200ms;
+    emulator_fixture f(opts);
+    json::array reqs;
+    for (int i = 0; i < 5; ++i)
+        reqs.push_back(text_request("c" + std::to_string(i), "hi"));
+    std::string id(f.create(json::object{{"requests", reqs}}).body.at("id").as_string());
+    auto c = f.call("POST", "/v1/messages/batches/" + id + "/cancel");
+    BOOST_TEST_REQUIRE(c.status == 200u, c.raw);
+    BOOST_TEST(c.body.at("processing_status") == "canceling");
+    BOOST_TEST(c.body.at("cancel_initiated_at").is_string());
+    check_error(f.call("DELETE", "/v1/messages/batches/" + id), 400, "invalid_request_error",
+                "cancel");
+    auto ended = f.wait_ended(id);
+    BOOST_TEST(ended.at("request_counts").at("canceled") == 5);
+    for (auto& [cid, r] : by_custom_id(f.results(id)))
+        BOOST_TEST(r.at("type") == "canceled", cid);
+}
+
+BOOST_AUTO_TEST_CASE(delete_only_after_the_batch_has_ended) {
+    emulator_fixture f;
+    std::string id(f.create(batch_of({text_request("a", "hi")})).body.at("id").as_string());
+    check_error(f.call("DELETE", "/v1/messages/batches/" + id), 400, "invalid_request_error",
+                "still processing");
+    f.wait_ended(id);
+    auto d = f.call("DELETE", "/v1/messages/batches/" + id);
+    BOOST_TEST_REQUIRE(d.status == 200u, d.raw);
+    BOOST_TEST(d.body.at("id") == json::value(id));
+    BOOST_TEST(d.body.at("type") == "message_batch_deleted");
+    check_error(f.call("GET", "/v1/messages/batches/" + id), 404, "not_found_error", id);
+    BOOST_TEST(f.emu().batch_count() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(messages_and_count_tokens_use_the_same_model) {
+    emulator_fixture f;
+    auto req = tool_request("unused", "classify this", spam_schema());
+    auto m = f.call("POST", "/v1/messages", json::serialize(req.at("params")));
+    BOOST_TEST_REQUIRE(m.status == 200u, m.raw);
+    BOOST_TEST(m.body.at("content").at(0).at("type") == "tool_use");
+    BOOST_TEST(m.body.at("usage").at("service_tier") == "standard");
+    auto params = req.at("params").as_object();
+    params.erase("max_tokens");
+    auto t = f.call("POST", "/v1/messages/count_tokens", json::serialize(params));
+    BOOST_TEST_REQUIRE(t.status == 200u, t.raw);
+    BOOST_TEST(t.body.at("input_tokens") == m.body.at("usage").at("input_tokens"));
+    check_error(f.call("POST", "/v1/messages", R"({"model":"claude-haiku-4-5","messages":[]})"),
+                400, "invalid_request_error", "max_tokens");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(emulator_validation)
+
+BOOST_AUTO_TEST_CASE(create_rejects_malformed_batches_naming_the_field) {
+    auto opts = emulator_fixture::default_options();
+    opts.max_batch_requests = 3;
+    emulator_fixture f(opts);
+    check_error(f.call("POST", "/v1/messages/batches", "{not json"), 400,
+                "invalid_request_error", "parsing");
+    check_error(f.create(json::object{}), 400, "invalid_request_error", "requests: Field required");
+    check_error(f.create(json::object{{"requests", json::array{}}}), 400, "invalid_request_error",
+                "at least 1 item");
+    check_error(f.create(batch_of({text_request("ok", "a"), text_request("bad id!", "b")})), 400,
+                "invalid_request_error", "requests.1.custom_id");
+    check_error(f.create(batch_of({text_request(std::string(65, 'x'), "a")})), 400,
+                "invalid_request_error", "requests.0.custom_id");
+    check_error(f.create(batch_of({text_request("same", "a"), text_request("same", "b")})), 400,
+                "invalid_request_error", "Duplicate custom_id 'same'");
+    check_error(f.create(batch_of({json::object{{"custom_id", "a"}, {"params", "text"}}})), 400,
+                "invalid_request_error", "requests.0.params");
+    check_error(f.create(batch_of({json::object{{"custom_id", "a"}}})), 400,
+                "invalid_request_error", "requests.0.params: Field required");
+    check_error(f.create(batch_of({text_request("a", "1"), text_request("b", "2"),
+                                   text_request("c", "3"), text_request("d", "4")})),
+                400, "invalid_request_error", "at most 3 items");
+    BOOST_TEST(f.emu().batches_created() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_body_over_the_byte_limit_gets_413_request_too_large) {
+    auto opts = emulator_fixture::default_options();
+    opts.max_batch_bytes = 4000;
+    emulator_fixture f(opts);
+    check_error(f.create(batch_of({text_request("big", std::string(5000, 'x'))})), 413,
+                "request_too_large");
+    BOOST_TEST(f.emu().batches_created() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(bad_params_come_back_as_errored_items) {
+    emulator_fixture f;
+    auto with = [](const std::string& id, auto mutate) {
+        auto r = text_request(id, "hello");
+        mutate(r.at("params").as_object());
+        return r;
+    };
+    auto body = batch_of({
+        with("no_max_tokens", [](json::object& p) { p.erase("max_tokens"); }),
+        with("unknown_model", [](json::object& p) { p["model"] = "claude-nonexistent-9"; }),
+        with("empty_messages", [](json::object& p) { p["messages"] = json::array{}; }),
+        with("assistant_first",
+             [](json::object& p) {
+                 p["messages"] = json::parse(R"([{"role":"assistant","content":"hi"}])");
+             }),
+        with("not_alternating",
+             [](json::object& p) {
+                 p["messages"] = json::parse(
+                     R"([{"role":"user","content":"a"},{"role":"user","content":"b"}])");
+             }),
+        with("empty_content",
+             [](json::object& p) { p["messages"] = json::parse(R"([{"role":"user","content":""}])"); }),
+        with("bad_tool_choice",
+             [](json::object& p) { p["tool_choice"] = json::parse(R"({"type":"tool","name":"x"})"); }),
+        with("zero_max_tokens", [](json::object& p) { p["max_tokens"] = 0; }),
+        text_request("fine", "hello"),
+    });
+    auto a = f.create(body);
+    BOOST_TEST_REQUIRE(a.status == 200u, a.raw); // per-item problems do not fail the create
+    std::string id(a.body.at("id").as_string());
+    auto ended = f.wait_ended(id);
+    BOOST_TEST(ended.at("request_counts").at("errored") == 8);
+    BOOST_TEST(ended.at("request_counts").at("succeeded") == 1);
+    auto r = by_custom_id(f.results(id));
+    auto expect = [&](const std::string& cid, const std::string& type, const std::string& part) {
+        const auto& res = r.at(cid);
+        BOOST_TEST(res.at("type") == "errored", cid);
+        const auto& err = res.at("error");
+        BOOST_TEST(err.at("type") == "error");
+        BOOST_TEST(err.at("request_id").as_string().starts_with("req_"));
+        BOOST_TEST(err.at("error").at("type") == json::value(type), cid);
+        std::string msg(err.at("error").at("message").as_string());
+        BOOST_TEST(msg.find(part) != std::string::npos, cid << ": " << msg);
+    };
+    expect("no_max_tokens", "invalid_request_error", "max_tokens: Field required");
+    expect("unknown_model", "not_found_error", "claude-nonexistent-9");
+    expect("empty_messages", "invalid_request_error", "at least one message");
+    expect("assistant_first", "invalid_request_error", "first message");
+    expect("not_alternating", "invalid_request_error", "alternate");
+    expect("empty_content", "invalid_request_error", "non-empty");
+    expect("bad_tool_choice", "invalid_request_error", "tool_choice");
+    expect("zero_max_tokens", "invalid_request_error", "greater than or equal to 1");
+    BOOST_TEST(r.at("fine").at("type") == "succeeded");
+}
+
+BOOST_AUTO_TEST_CASE(headers_paths_and_methods_are_checked_like_the_api) {
+    auto opts = emulator_fixture::default_options();
+    opts.api_key = "sk-ant-test-key";
+    emulator_fixture f(opts);
+    check_error(f.call("GET", "/v1/messages/batches"), 401, "authentication_error",
+                "x-api-key");
+    f.api_key = "sk-ant-wrong";
+    check_error(f.call("GET", "/v1/messages/batches"), 401, "authentication_error");
+    f.api_key = "sk-ant-test-key";
+    BOOST_TEST(f.call("GET", "/v1/messages/batches").status == 200u);
+    check_error(f.call("GET", "/v1/messages/batches", "", false), 400, "invalid_request_error",
+                "anthropic-version");
+    check_error(f.call("GET", "/v1/nothing/here"), 404, "not_found_error");
+    auto put = f.call("PUT", "/v1/messages/batches");
+    check_error(put, 405, "invalid_request_error", "PUT");
+    BOOST_TEST(put.headers.find("allow").has_value());
+    check_error(f.call("GET", "/v1/messages/batches/msgbatch_missing"), 404, "not_found_error",
+                "msgbatch_missing");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(emulator_model)
+
+BOOST_AUTO_TEST_CASE(scripted_output_and_results_are_exact) {
+    emulator_fixture f;
+    auto body = batch_of({
+        tool_request("exact", "x\nEMULATOR_OUTPUT: {\"is_spam\":true,\"confidence\":0.25}",
+                     spam_schema()),
+        text_request("err", "x\nEMULATOR_RESULT: errored"),
+        text_request("exp", "x\nEMULATOR_RESULT: expired"),
+        text_request("can", "x\nEMULATOR_RESULT: canceled"),
+        text_request("txt", "EMULATOR_OUTPUT: {\"free\": \"text\"}"),
+    });
+    std::string id(f.create(body).body.at("id").as_string());
+    auto ended = f.wait_ended(id);
+    BOOST_TEST(ended.at("request_counts").at("succeeded") == 2);
+    BOOST_TEST(ended.at("request_counts").at("errored") == 1);
+    BOOST_TEST(ended.at("request_counts").at("expired") == 1);
+    BOOST_TEST(ended.at("request_counts").at("canceled") == 1);
+    auto r = by_custom_id(f.results(id));
+    BOOST_TEST(r.at("exact").at("message").at("content").at(0).at("input") ==
+               json::parse(R"({"is_spam":true,"confidence":0.25})"));
+    BOOST_TEST(r.at("err").at("error").at("error").at("type") == "api_error");
+    BOOST_TEST(r.at("exp").at("type") == "expired");
+    BOOST_TEST(r.at("can").at("type") == "canceled");
+    BOOST_TEST(r.at("txt").at("message").at("content").at(0).at("text") == "{\"free\": \"text\"}");
+}
+
+BOOST_AUTO_TEST_CASE(json_schema_output_is_one_text_block_of_conforming_json) {
+    emulator_fixture f;
+    auto req = text_request("js", "classify");
+    req.at("params").as_object()["output_config"] =
+        json::object{{"format", json::object{{"type", "json_schema"}, {"schema", spam_schema()}}}};
+    std::string id(f.create(batch_of({req})).body.at("id").as_string());
+    f.wait_ended(id);
+    auto lines = f.results(id);
+    const auto& m = lines.at(0).at("result").at("message");
+    BOOST_TEST(m.at("stop_reason") == "end_turn");
+    BOOST_TEST(m.at("content").as_array().size() == 1u);
+    auto v = json::parse(m.at("content").at(0).at("text").as_string());
+    BOOST_TEST(v.at("is_spam").is_bool());
+    BOOST_TEST(v.as_object().size() == 6u);
+}
+
+BOOST_AUTO_TEST_CASE(small_max_tokens_stops_with_max_tokens) {
+    emulator_fixture f;
+    auto req = tool_request("short", "x", spam_schema());
+    req.at("params").as_object()["max_tokens"] = 2;
+    std::string id(f.create(batch_of({req})).body.at("id").as_string());
+    f.wait_ended(id);
+    auto lines = f.results(id);
+    const auto& m = lines.at(0).at("result").at("message");
+    BOOST_TEST(m.at("stop_reason") == "max_tokens");
+}
+
+BOOST_AUTO_TEST_CASE(same_seed_and_requests_give_identical_results) {
+    std::string first, second;
+    for (std::string* out : {&first, &second}) {
+        emulator_fixture f;
+        json::array reqs;
+        for (int i = 0; i < 10; ++i)
+            reqs.push_back(tool_request("r" + std::to_string(i), "p" + std::to_string(i),
+                                        spam_schema()));
+        std::string id(f.create(json::object{{"requests", reqs}}).body.at("id").as_string());
+        f.wait_ended(id);
+        *out = f.call("GET", "/v1/messages/batches/" + id + "/results").raw;
+    }
+    BOOST_TEST(first.size() > 1000u);
+    BOOST_TEST((first == second));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(emulator_faults)
+
+BOOST_AUTO_TEST_CASE(status_fault_answers_the_next_n_requests_with_the_error) {
+    emulator_fixture f;
+    f.emu().add_fault(aibatch::emulator::parse_fault("status:429:2"));
+    auto a = f.call("GET", "/v1/messages/batches");
+    check_error(a, 429, "rate_limit_error");
+    BOOST_TEST(a.headers.find("retry-after").value_or("") == "1");
+    check_error(f.call("GET", "/v1/messages/batches"), 429, "rate_limit_error");
+    BOOST_TEST(f.call("GET", "/v1/messages/batches").status == 200u);
+    f.emu().add_fault(aibatch::emulator::parse_fault("status:529:1:create"));
+    BOOST_TEST(f.call("GET", "/v1/messages/batches").status == 200u); // other endpoint
+    check_error(f.create(batch_of({text_request("a", "b")})), 529, "overloaded_error");
+    f.emu().add_fault(aibatch::emulator::parse_fault("status:500:1"));
+    check_error(f.call("GET", "/v1/messages/batches"), 500, "api_error");
+}
+
+BOOST_AUTO_TEST_CASE(drop_closes_the_connection_before_any_response) {
+    emulator_fixture f;
+    f.emu().add_fault(aibatch::emulator::parse_fault("drop:1"));
+    BOOST_CHECK_THROW(f.create(batch_of({text_request("a", "b")})), aibatch::error);
+    BOOST_TEST(f.emu().batches_created() == 0u);
+    BOOST_TEST(f.call("GET", "/v1/messages/batches").status == 200u);
+}
+
+BOOST_AUTO_TEST_CASE(drop_after_creates_the_batch_then_closes_the_connection) {
+    emulator_fixture f;
+    f.emu().add_fault(aibatch::emulator::parse_fault("drop-after:1:create"));
+    try {
+        f.create(batch_of({text_request("a", "b")}));
+        BOOST_FAIL("no error");
+    } catch (const aibatch::error& e) {
+        BOOST_TEST(e.code() == aibatch::errc::connection_closed, e.what());
+    }
+    BOOST_TEST(f.emu().batches_created() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(cut_results_stops_the_stream_after_the_given_bytes) {
+    emulator_fixture f;
+    json::array reqs;
+    for (int i = 0; i < 20; ++i)
+        reqs.push_back(text_request("r" + std::to_string(i), "hello"));
+    std::string id(f.create(json::object{{"requests", reqs}}).body.at("id").as_string());
+    f.wait_ended(id);
+    f.emu().add_fault(aibatch::emulator::parse_fault("cut-results:1000"));
+    std::string got;
+    auto read = [&]() -> aibatch::task<void> {
+        aibatch::http_request req;
+        req.target = "/v1/messages/batches/" + id + "/results";
+        req.headers.add("anthropic-version", "2023-06-01");
+        auto s = co_await f.http().open(req);
+        for (;;) {
+            auto piece = co_await s.read_some();
+            if (piece.empty())
+                break;
+            got += piece;
+        }
+    };
+    try {
+        aibatch::test::run_task(f.ioc(), read());
+        BOOST_FAIL("the stream was not cut");
+    } catch (const aibatch::error& e) {
+        BOOST_TEST(e.code() == aibatch::errc::connection_closed, e.what());
+    }
+    BOOST_TEST(got.size() == 1000u);
+    BOOST_TEST(f.results(id).size() == 20u); // the next download is whole
+}
+
+BOOST_AUTO_TEST_CASE(delay_holds_the_response_back) {
+    emulator_fixture f;
+    f.emu().add_fault(aibatch::emulator::parse_fault("delay:300:1"));
+    auto t0 = std::chrono::steady_clock::now();
+    BOOST_TEST(f.call("GET", "/v1/messages/batches").status == 200u);
+    BOOST_TEST((std::chrono::steady_clock::now() - t0) >= 300ms);
+    t0 = std::chrono::steady_clock::now();
+    f.call("GET", "/v1/messages/batches");
+    BOOST_TEST((std::chrono::steady_clock::now() - t0) < 300ms);
+}
+
+BOOST_AUTO_TEST_CASE(expire_fault_returns_unprocessed_items_as_expired) {
+    emulator_fixture f;
+    f.emu().add_fault(aibatch::emulator::parse_fault("expire:1"));
+    json::array reqs;
+    for (int i = 0; i < 10; ++i)
+        reqs.push_back(text_request("r" + std::to_string(i), "hello"));
+    std::string id(f.create(json::object{{"requests", reqs}}).body.at("id").as_string());
+    auto ended = f.wait_ended(id);
+    auto expired = ended.at("request_counts").at("expired").as_int64();
+    auto succeeded = ended.at("request_counts").at("succeeded").as_int64();
+    BOOST_TEST(expired > 0);
+    BOOST_TEST(succeeded > 0);
+    BOOST_TEST(expired + succeeded == 10);
+}
+
+BOOST_AUTO_TEST_CASE(fault_specs_are_parsed_or_rejected_with_the_forms) {
+    using aibatch::emulator::fault;
+    using aibatch::emulator::parse_fault;
+    auto s = parse_fault("status:429:3:results");
+    BOOST_TEST((s.what == fault::kind::status));
+    BOOST_TEST(s.status == 429u);
+    BOOST_TEST(s.count == 3u);
+    BOOST_TEST(s.endpoint == "results");
+    BOOST_TEST(parse_fault("status:500:0.5").fraction == 0.5);
+    BOOST_TEST(parse_fault("cut-results:4096").bytes == 4096u);
+    BOOST_TEST(parse_fault("delay:250:2").delay.count() == 250);
+    for (const char* bad : {"status:200:1", "drop", "cut-results:x", "bogus:1", "drop:1:nowhere"}) {
+        try {
+            parse_fault(bad);
+            BOOST_FAIL(std::string("accepted ") + bad);
+        } catch (const std::invalid_argument& e) {
+            BOOST_TEST(std::string(e.what()).find("forms:") != std::string::npos);
+        }
+    }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(emulator_tls)
+
+BOOST_AUTO_TEST_CASE(serves_https_with_a_given_certificate) {
+    const auto& pki = aibatch::test::test_pki::get();
+    auto opts = emulator_fixture::default_options();
+    opts.tls_cert = pki.server_cert;
+    opts.tls_key = pki.server_key;
+    aibatch::transport_options t;
+    t.ca_file = pki.ca_cert.string();
+    emulator_fixture f(opts, t);
+    BOOST_TEST(f.emu().url().starts_with("https://localhost:"));
+    auto a = f.create(batch_of({text_request("a", "hello")}));
+    BOOST_TEST_REQUIRE(a.status == 200u, a.raw);
+    std::string id(a.body.at("id").as_string());
+    auto ended = f.wait_ended(id);
+    BOOST_TEST(ended.at("results_url").as_string().starts_with("https://localhost:"));
+    BOOST_TEST(f.results(id).size() == 1u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
