@@ -441,11 +441,18 @@ struct server::impl {
             return rep;
         };
         if (!opts.api_key.empty()) {
-            auto key = req.find("x-api-key");
-            if (key == req.end())
+            // The reference documents x-api-key; the official SDKs (1.x) send the key as
+            // "Authorization: Bearer KEY". The API takes either; so does the emulator.
+            std::optional<std::string_view> key;
+            if (auto k = req.find("x-api-key"); k != req.end())
+                key = k->value();
+            else if (auto a = req.find(http::field::authorization);
+                     a != req.end() && a->value().starts_with("Bearer "))
+                key = a->value().substr(7);
+            if (!key)
                 return finish(error_reply(401, "authentication_error",
                                           "x-api-key header is required"));
-            if (key->value() != opts.api_key)
+            if (*key != opts.api_key)
                 return finish(error_reply(401, "authentication_error", "invalid x-api-key"));
         }
         if (req.find("anthropic-version") == req.end())

@@ -343,6 +343,19 @@ BOOST_AUTO_TEST_CASE(headers_paths_and_methods_are_checked_like_the_api) {
     check_error(f.call("GET", "/v1/messages/batches"), 401, "authentication_error");
     f.api_key = "sk-ant-test-key";
     BOOST_TEST(f.call("GET", "/v1/messages/batches").status == 200u);
+    {
+        // The official SDKs send the key as a bearer token; the API accepts that too.
+        aibatch::http_request req;
+        req.target = "/v1/messages/batches";
+        req.headers.add("anthropic-version", "2023-06-01");
+        req.headers.add("authorization", "Bearer sk-ant-test-key");
+        BOOST_TEST(aibatch::test::run_task(f.ioc(), f.http().request(req)).status == 200u);
+        aibatch::http_request wrong = req;
+        wrong.headers = {};
+        wrong.headers.add("anthropic-version", "2023-06-01");
+        wrong.headers.add("authorization", "Bearer sk-ant-other");
+        BOOST_TEST(aibatch::test::run_task(f.ioc(), f.http().request(wrong)).status == 401u);
+    }
     check_error(f.call("GET", "/v1/messages/batches", "", false), 400, "invalid_request_error",
                 "anthropic-version");
     check_error(f.call("GET", "/v1/nothing/here"), 404, "not_found_error");
