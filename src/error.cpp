@@ -19,6 +19,7 @@ public:
             return "plain http:// is only allowed for loopback hosts unless explicitly enabled";
         case errc::dotenv_syntax: return ".env file syntax error";
         case errc::invalid_argument: return "invalid argument";
+        case errc::invalid_output: return "model output does not match the requested type";
         case errc::connect_timeout: return "connect timeout";
         case errc::request_timeout: return "request timeout";
         case errc::idle_timeout: return "idle timeout while reading the response body";

@@ -1,10 +1,13 @@
 // The umbrella header of aibatch: everything a user needs.
 #pragma once
 
+#include <aibatch/api/messages.hpp>
 #include <aibatch/config.hpp>
 #include <aibatch/dotenv.hpp>
 #include <aibatch/endpoint.hpp>
 #include <aibatch/error.hpp>
 #include <aibatch/http_client.hpp>
+#include <aibatch/schema.hpp>
+#include <aibatch/structured_output.hpp>
 #include <aibatch/task.hpp>
 #include <aibatch/version.hpp>

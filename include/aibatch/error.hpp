@@ -24,6 +24,7 @@ enum class errc {
     insecure_http,       ///< plain http:// to a non-loopback host without explicit opt-in
     dotenv_syntax,       ///< a .env file line cannot be parsed
     invalid_argument,    ///< an argument to a call is not acceptable
+    invalid_output,      ///< the model's output does not decode into the requested type
 
     // transport
     connect_timeout,   ///< resolve + TCP connect + TLS handshake took too long

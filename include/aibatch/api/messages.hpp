@@ -1,0 +1,104 @@
+// Wire types of the Messages API as the Message Batches API carries them: the request
+// params of one item, and the Message that comes back. JSON conversion lives in
+// src/api/messages.cpp; no other layer builds these JSON shapes by hand.
+#pragma once
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace aibatch {
+
+enum class role { user, assistant };
+
+/// One turn of a conversation: text, or content blocks (images, documents, ...) as JSON.
+struct turn {
+    aibatch::role role = role::user;
+    std::string text;          ///< used when blocks is empty
+    boost::json::array blocks; ///< content blocks, when not plain text
+};
+
+/// A user turn with plain text.
+turn user(std::string text);
+/// An assistant turn with plain text (e.g. a prefill, or an earlier answer).
+turn assistant(std::string text);
+
+/// The turns of one request, oldest first. Must start with a user turn and alternate.
+using conversation = std::vector<turn>;
+
+/// A tool the model may call (client tool with a JSON Schema input).
+struct tool_definition {
+    std::string name;
+    std::string description;
+    boost::json::object input_schema;
+};
+
+/// How the model picks tools: "auto", "any", "tool" (with name) or "none".
+struct tool_choice {
+    std::string type = "auto";
+    std::string name;
+    std::optional<bool> disable_parallel_tool_use;
+};
+
+/// The params of one Messages request (CreateMessageParams).
+struct message_params {
+    std::string model;
+    std::int64_t max_tokens = 1024;
+    conversation messages;
+    std::optional<std::string> system;
+    std::vector<tool_definition> tools;
+    std::optional<aibatch::tool_choice> tool_choice;
+    std::optional<double> temperature;
+    std::optional<double> top_p;
+    std::optional<std::int64_t> top_k;
+    std::vector<std::string> stop_sequences;
+    std::optional<std::string> metadata_user_id;
+    /// Native structured output: output_config.format = {type: json_schema, schema}.
+    std::optional<boost::json::object> output_schema;
+    /// Fields not modelled here, merged into the JSON last (they win).
+    boost::json::object extra;
+
+    boost::json::object to_json() const;
+};
+
+/// One content block of an answer. `input` is set for tool_use, `text` for text.
+struct content_block {
+    std::string type; ///< "text", "tool_use", "thinking", ...
+    std::string text;
+    std::string id;
+    std::string name;
+    boost::json::value input;
+};
+
+struct usage {
+    std::uint64_t input_tokens = 0;
+    std::uint64_t output_tokens = 0;
+    std::uint64_t cache_creation_input_tokens = 0;
+    std::uint64_t cache_read_input_tokens = 0;
+    std::string service_tier;
+
+    usage& operator+=(const usage& o);
+};
+
+/// A Message as the API returns it.
+struct message {
+    std::string id;
+    std::string model;
+    std::string stop_reason; ///< end_turn, max_tokens, stop_sequence, tool_use, pause_turn, refusal
+    std::optional<std::string> stop_sequence;
+    std::vector<content_block> content;
+    aibatch::usage usage;
+
+    /// Throws aibatch::error (errc::bad_response) naming the missing field.
+    static message from_json(const boost::json::value& v);
+};
+
+/// The usage object of a Message (missing fields are 0).
+usage usage_from_json(const boost::json::value& v);
+
+} // namespace aibatch

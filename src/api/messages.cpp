@@ -1,0 +1,147 @@
+#include <aibatch/api/messages.hpp>
+#include <aibatch/error.hpp>
+
+namespace aibatch {
+
+namespace json = boost::json;
+
+turn user(std::string text) {
+    return turn{role::user, std::move(text), {}};
+}
+turn assistant(std::string text) {
+    return turn{role::assistant, std::move(text), {}};
+}
+
+json::object message_params::to_json() const {
+    json::object o;
+    o["model"] = model;
+    o["max_tokens"] = max_tokens;
+    json::array msgs;
+    msgs.reserve(messages.size());
+    for (const auto& t : messages) {
+        json::object m;
+        m["role"] = t.role == role::user ? "user" : "assistant";
+        if (t.blocks.empty())
+            m["content"] = t.text;
+        else
+            m["content"] = t.blocks;
+        msgs.push_back(std::move(m));
+    }
+    o["messages"] = std::move(msgs);
+    if (system)
+        o["system"] = *system;
+    if (!tools.empty()) {
+        json::array ts;
+        for (const auto& t : tools) {
+            json::object to{{"name", t.name}, {"input_schema", t.input_schema}};
+            if (!t.description.empty())
+                to["description"] = t.description;
+            ts.push_back(std::move(to));
+        }
+        o["tools"] = std::move(ts);
+    }
+    if (tool_choice) {
+        json::object tc{{"type", tool_choice->type}};
+        if (!tool_choice->name.empty())
+            tc["name"] = tool_choice->name;
+        if (tool_choice->disable_parallel_tool_use)
+            tc["disable_parallel_tool_use"] = *tool_choice->disable_parallel_tool_use;
+        o["tool_choice"] = std::move(tc);
+    }
+    if (temperature)
+        o["temperature"] = *temperature;
+    if (top_p)
+        o["top_p"] = *top_p;
+    if (top_k)
+        o["top_k"] = *top_k;
+    if (!stop_sequences.empty()) {
+        json::array ss;
+        for (const auto& s : stop_sequences)
+            ss.emplace_back(s);
+        o["stop_sequences"] = std::move(ss);
+    }
+    if (metadata_user_id)
+        o["metadata"] = json::object{{"user_id", *metadata_user_id}};
+    if (output_schema)
+        o["output_config"] = json::object{
+            {"format", json::object{{"type", "json_schema"}, {"schema", *output_schema}}}};
+    for (const auto& kv : extra)
+        o[kv.key()] = kv.value();
+    return o;
+}
+
+usage& usage::operator+=(const usage& o) {
+    input_tokens += o.input_tokens;
+    output_tokens += o.output_tokens;
+    cache_creation_input_tokens += o.cache_creation_input_tokens;
+    cache_read_input_tokens += o.cache_read_input_tokens;
+    if (service_tier.empty())
+        service_tier = o.service_tier;
+    return *this;
+}
+
+namespace {
+
+std::uint64_t count(const json::object& o, std::string_view key) {
+    const auto* v = o.if_contains(key);
+    if (!v)
+        return 0;
+    if (v->is_uint64())
+        return v->get_uint64();
+    if (v->is_int64() && v->get_int64() >= 0)
+        return static_cast<std::uint64_t>(v->get_int64());
+    return 0;
+}
+
+std::string str(const json::object& o, std::string_view key) {
+    const auto* v = o.if_contains(key);
+    return v && v->is_string() ? std::string(v->get_string()) : std::string();
+}
+
+} // namespace
+
+usage usage_from_json(const json::value& v) {
+    usage u;
+    if (!v.is_object())
+        return u;
+    const auto& o = v.get_object();
+    u.input_tokens = count(o, "input_tokens");
+    u.output_tokens = count(o, "output_tokens");
+    u.cache_creation_input_tokens = count(o, "cache_creation_input_tokens");
+    u.cache_read_input_tokens = count(o, "cache_read_input_tokens");
+    u.service_tier = str(o, "service_tier");
+    return u;
+}
+
+message message::from_json(const json::value& v) {
+    if (!v.is_object())
+        throw error(errc::bad_response, "a message is not a JSON object");
+    const auto& o = v.get_object();
+    message m;
+    m.id = str(o, "id");
+    m.model = str(o, "model");
+    m.stop_reason = str(o, "stop_reason");
+    if (const auto* ss = o.if_contains("stop_sequence"); ss && ss->is_string())
+        m.stop_sequence = std::string(ss->get_string());
+    const auto* content = o.if_contains("content");
+    if (!content || !content->is_array())
+        throw error(errc::bad_response, "message " + m.id + " has no content array");
+    for (const auto& b : content->get_array()) {
+        if (!b.is_object())
+            continue;
+        const auto& bo = b.get_object();
+        content_block cb;
+        cb.type = str(bo, "type");
+        cb.text = str(bo, "text");
+        cb.id = str(bo, "id");
+        cb.name = str(bo, "name");
+        if (const auto* in = bo.if_contains("input"))
+            cb.input = *in;
+        m.content.push_back(std::move(cb));
+    }
+    if (const auto* u = o.if_contains("usage"))
+        m.usage = usage_from_json(*u);
+    return m;
+}
+
+} // namespace aibatch
