@@ -37,9 +37,9 @@ private:
 };
 
 [[noreturn]] void bad_value(const char* name, const std::string& value, const char* expected) {
-    throw error(errc::invalid_config,
-                std::string(name) + "=\"" + value + "\" is not " + expected + "; fix it in the "
-                "environment or in .env");
+    throw error(errc::invalid_config, std::string(name) + "=\"" + value + "\" is not " + expected +
+                                          "; fix it in the "
+                                          "environment or in .env");
 }
 
 std::chrono::milliseconds seconds_value(const char* name, const std::string& v) {
@@ -56,9 +56,9 @@ long long integer_value(const char* name, const std::string& v, long long lo, lo
     errno = 0;
     long long n = std::strtoll(v.c_str(), &end, 10);
     if (v.empty() || *end != '\0' || errno != 0 || n < lo || n > hi)
-        bad_value(name, v,
-                  ("a whole number from " + std::to_string(lo) + " to " + std::to_string(hi))
-                      .c_str());
+        bad_value(
+            name, v,
+            ("a whole number from " + std::to_string(lo) + " to " + std::to_string(hi)).c_str());
     return n;
 }
 
@@ -94,8 +94,8 @@ client_config client_config::from_env(const std::filesystem::path& dotenv_file) 
     if (auto v = vars.get("AIBATCH_IDLE_TIMEOUT"))
         cfg.transport.timeouts.idle = seconds_value("AIBATCH_IDLE_TIMEOUT", *v);
     if (auto v = vars.get("AIBATCH_MAX_BODY_BYTES"))
-        cfg.transport.max_body_size = static_cast<std::size_t>(
-            integer_value("AIBATCH_MAX_BODY_BYTES", *v, 1024, 1LL << 40));
+        cfg.transport.max_body_size =
+            static_cast<std::size_t>(integer_value("AIBATCH_MAX_BODY_BYTES", *v, 1024, 1LL << 40));
     if (auto v = vars.get("AIBATCH_CA_FILE"))
         cfg.transport.ca_file = *v;
     if (auto v = vars.get("AIBATCH_ALLOW_INSECURE_HTTP"))
@@ -107,8 +107,9 @@ client_config client_config::from_env(const std::filesystem::path& dotenv_file) 
     if (auto v = vars.get("AIBATCH_RETRY_MAX_BACKOFF"))
         cfg.retry.max_backoff = seconds_value("AIBATCH_RETRY_MAX_BACKOFF", *v);
     if (cfg.retry.max_backoff < cfg.retry.initial_backoff)
-        throw error(errc::invalid_config, "AIBATCH_RETRY_MAX_BACKOFF is smaller than "
-                                          "AIBATCH_RETRY_INITIAL_BACKOFF; raise it or lower the other");
+        throw error(errc::invalid_config,
+                    "AIBATCH_RETRY_MAX_BACKOFF is smaller than "
+                    "AIBATCH_RETRY_INITIAL_BACKOFF; raise it or lower the other");
     return cfg;
 }
 
@@ -116,10 +117,9 @@ void client_config::require_api_key() const {
     if (!api_key.empty())
         return;
     std::string where = dotenv_file.empty() ? std::string(".env") : dotenv_file;
-    throw error(errc::missing_api_key,
-                "ANTHROPIC_API_KEY is not set; put it in the environment "
-                "(export ANTHROPIC_API_KEY=sk-ant-...) or in " + where +
-                    " (copy .env.example to .env and fill it in)");
+    throw error(errc::missing_api_key, "ANTHROPIC_API_KEY is not set; put it in the environment "
+                                       "(export ANTHROPIC_API_KEY=sk-ant-...) or in " +
+                                           where + " (copy .env.example to .env and fill it in)");
 }
 
 std::string client_config::redacted_api_key() const {

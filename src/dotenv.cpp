@@ -109,12 +109,24 @@ private:
                     char e = text_[pos_ + 1];
                     pos_ += 2;
                     switch (e) {
-                    case 'n': value += '\n'; break;
-                    case 'r': value += '\r'; break;
-                    case 't': value += '\t'; break;
-                    case '"': value += '"'; break;
-                    case '\\': value += '\\'; break;
-                    case '$': value += '$'; break;
+                    case 'n':
+                        value += '\n';
+                        break;
+                    case 'r':
+                        value += '\r';
+                        break;
+                    case 't':
+                        value += '\t';
+                        break;
+                    case '"':
+                        value += '"';
+                        break;
+                    case '\\':
+                        value += '\\';
+                        break;
+                    case '$':
+                        value += '$';
+                        break;
                     default:
                         value += '\\';
                         value += e;
@@ -139,8 +151,8 @@ private:
                 ++pos_;
             }
             value.assign(text_.substr(start, pos_ - start));
-            while (!value.empty() && (value.back() == ' ' || value.back() == '\t' ||
-                                      value.back() == '\r'))
+            while (!value.empty() &&
+                   (value.back() == ' ' || value.back() == '\t' || value.back() == '\r'))
                 value.pop_back();
             skip_to_line_end();
         }
@@ -166,7 +178,9 @@ private:
 
 } // namespace
 
-dotenv_entries parse_dotenv(std::string_view text) { return dotenv_parser(text).parse(); }
+dotenv_entries parse_dotenv(std::string_view text) {
+    return dotenv_parser(text).parse();
+}
 
 std::optional<dotenv_entries> read_dotenv(const std::filesystem::path& file) {
     std::error_code fs_ec;
@@ -174,7 +188,8 @@ std::optional<dotenv_entries> read_dotenv(const std::filesystem::path& file) {
         return std::nullopt;
     std::ifstream in(file, std::ios::binary);
     if (!in)
-        throw error(errc::invalid_config, "cannot read " + file.string() + "; check its permissions");
+        throw error(errc::invalid_config,
+                    "cannot read " + file.string() + "; check its permissions");
     std::ostringstream ss;
     ss << in.rdbuf();
     try {

@@ -27,10 +27,17 @@ endpoint endpoint::parse(std::string_view url) {
     if (u.has_query() || u.has_fragment())
         return fail("has a query or fragment");
     switch (u.host_type()) {
-    case boost::urls::host_type::ipv6: ep.host = u.host_ipv6_address().to_string(); break;
-    case boost::urls::host_type::ipv4: ep.host = u.host_ipv4_address().to_string(); break;
-    case boost::urls::host_type::name: ep.host = u.host(); break;
-    default: return fail("has no usable host");
+    case boost::urls::host_type::ipv6:
+        ep.host = u.host_ipv6_address().to_string();
+        break;
+    case boost::urls::host_type::ipv4:
+        ep.host = u.host_ipv4_address().to_string();
+        break;
+    case boost::urls::host_type::name:
+        ep.host = u.host();
+        break;
+    default:
+        return fail("has no usable host");
     }
     if (ep.host.empty())
         return fail("has no host");

@@ -13,31 +13,54 @@ public:
         switch (static_cast<errc>(ev)) {
         case errc::missing_api_key:
             return "ANTHROPIC_API_KEY is not set; put it in the environment or in .env";
-        case errc::invalid_config: return "invalid configuration value";
-        case errc::invalid_url: return "invalid base URL";
+        case errc::invalid_config:
+            return "invalid configuration value";
+        case errc::invalid_url:
+            return "invalid base URL";
         case errc::insecure_http:
             return "plain http:// is only allowed for loopback hosts unless explicitly enabled";
-        case errc::dotenv_syntax: return ".env file syntax error";
-        case errc::invalid_argument: return "invalid argument";
-        case errc::invalid_output: return "model output does not match the requested type";
-        case errc::connect_timeout: return "connect timeout";
-        case errc::request_timeout: return "request timeout";
-        case errc::idle_timeout: return "idle timeout while reading the response body";
-        case errc::body_too_large: return "response body exceeds the size limit";
-        case errc::tls_handshake: return "TLS handshake failed";
-        case errc::connection_closed: return "connection closed by the peer";
-        case errc::bad_response: return "malformed response";
-        case errc::invalid_request: return "invalid request (HTTP 400)";
-        case errc::authentication: return "authentication failed (HTTP 401)";
-        case errc::billing: return "billing error (HTTP 402)";
-        case errc::permission: return "permission denied (HTTP 403)";
-        case errc::not_found: return "not found (HTTP 404)";
-        case errc::request_too_large: return "request too large (HTTP 413)";
-        case errc::rate_limited: return "rate limited (HTTP 429)";
-        case errc::api_internal: return "API internal error (HTTP 500)";
-        case errc::gateway_timeout: return "API timeout (HTTP 504)";
-        case errc::overloaded: return "API overloaded (HTTP 529)";
-        case errc::http_status: return "unexpected HTTP status";
+        case errc::dotenv_syntax:
+            return ".env file syntax error";
+        case errc::invalid_argument:
+            return "invalid argument";
+        case errc::invalid_output:
+            return "model output does not match the requested type";
+        case errc::connect_timeout:
+            return "connect timeout";
+        case errc::request_timeout:
+            return "request timeout";
+        case errc::idle_timeout:
+            return "idle timeout while reading the response body";
+        case errc::body_too_large:
+            return "response body exceeds the size limit";
+        case errc::tls_handshake:
+            return "TLS handshake failed";
+        case errc::connection_closed:
+            return "connection closed by the peer";
+        case errc::bad_response:
+            return "malformed response";
+        case errc::invalid_request:
+            return "invalid request (HTTP 400)";
+        case errc::authentication:
+            return "authentication failed (HTTP 401)";
+        case errc::billing:
+            return "billing error (HTTP 402)";
+        case errc::permission:
+            return "permission denied (HTTP 403)";
+        case errc::not_found:
+            return "not found (HTTP 404)";
+        case errc::request_too_large:
+            return "request too large (HTTP 413)";
+        case errc::rate_limited:
+            return "rate limited (HTTP 429)";
+        case errc::api_internal:
+            return "API internal error (HTTP 500)";
+        case errc::gateway_timeout:
+            return "API timeout (HTTP 504)";
+        case errc::overloaded:
+            return "API overloaded (HTTP 529)";
+        case errc::http_status:
+            return "unexpected HTTP status";
         }
         return "unknown aibatch error";
     }

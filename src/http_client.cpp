@@ -84,7 +84,9 @@ bool is_ssl_error(const error_code& ec) {
     throw error(ec, diagnostics{std::move(message), {}, 0, {}});
 }
 
-[[noreturn]] void fail(errc e, std::string message) { fail(make_error_code(e), std::move(message)); }
+[[noreturn]] void fail(errc e, std::string message) {
+    fail(make_error_code(e), std::move(message));
+}
 
 http::verb to_verb(const std::string& method) {
     auto v = http::string_to_verb(method);
@@ -150,9 +152,8 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
         if (!opts.ca_file.empty()) {
             ssl_ctx.load_verify_file(opts.ca_file, ec);
             if (ec)
-                fail(errc::invalid_config, "cannot load the CA file \"" + opts.ca_file +
-                                               "\" (" + ec.message() +
-                                               "); it must be a readable PEM file");
+                fail(errc::invalid_config, "cannot load the CA file \"" + opts.ca_file + "\" (" +
+                                               ec.message() + "); it must be a readable PEM file");
         }
     }
 
@@ -173,9 +174,10 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
         auto raced = co_await (resolver.async_resolve(ep.host, ep.port, use_tuple) ||
                                timer.async_wait(use_tuple));
         if (raced.index() == 1)
-            fail(errc::connect_timeout, "resolving " + ep.host + " took longer than the connect "
-                                        "timeout (" + std::to_string(opts.timeouts.connect.count()) +
-                                        " ms)");
+            fail(errc::connect_timeout, "resolving " + ep.host +
+                                            " took longer than the connect "
+                                            "timeout (" +
+                                            std::to_string(opts.timeouts.connect.count()) + " ms)");
         auto [rec, results] = std::get<0>(std::move(raced));
         if (rec)
             fail(rec, "cannot resolve " + ep.host + ": " + rec.message());
@@ -193,14 +195,14 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
                 fail(errc::tls_handshake, "cannot set TLS SNI host name " + ep.host);
             c->tls->set_verify_mode(asio::ssl::verify_peer);
             c->tls->set_verify_callback(asio::ssl::host_name_verification(ep.host));
-            auto [hec] = co_await c->tls->async_handshake(asio::ssl::stream_base::client, use_tuple);
+            auto [hec] =
+                co_await c->tls->async_handshake(asio::ssl::stream_base::client, use_tuple);
             if (hec) {
                 long verify = SSL_get_verify_result(c->tls->native_handle());
                 if (hec == beast::error::timeout || hec == asio::error::operation_aborted)
                     connect_failed(hec, "TLS handshake with " + where());
-                std::string detail = verify != X509_V_OK
-                                         ? X509_verify_cert_error_string(verify)
-                                         : hec.message();
+                std::string detail =
+                    verify != X509_V_OK ? X509_verify_cert_error_string(verify) : hec.message();
                 fail(errc::tls_handshake,
                      "TLS handshake with " + where() + " failed: " + detail +
                          (verify != X509_V_OK
@@ -254,12 +256,12 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
     // timeout. Returns the failure instead of throwing so the caller can decide on a retry.
     template <class Body>
     task<exchange_failure> send_and_read_head(connection& c,
-                                               const http::request<http::string_body>& r,
-                                               http::response_parser<Body>& parser) {
+                                              const http::request<http::string_body>& r,
+                                              http::response_parser<Body>& parser) {
         c.tcp().expires_after(opts.timeouts.request);
         exchange_failure f;
-        auto [wec, wn] = co_await c.with_stream(
-            [&](auto& s) { return http::async_write(s, r, use_tuple); });
+        auto [wec, wn] =
+            co_await c.with_stream([&](auto& s) { return http::async_write(s, r, use_tuple); });
         (void)wn;
         if (wec) {
             f.ec = wec;
@@ -280,11 +282,10 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
         if (ec == beast::error::timeout)
             fail(streaming_body ? errc::idle_timeout : errc::request_timeout,
                  what + ": " +
-                     (streaming_body
-                          ? "no body bytes for the idle timeout (" +
-                                std::to_string(opts.timeouts.idle.count()) + " ms)"
-                          : "no complete response within the request timeout (" +
-                                std::to_string(opts.timeouts.request.count()) + " ms)"));
+                     (streaming_body ? "no body bytes for the idle timeout (" +
+                                           std::to_string(opts.timeouts.idle.count()) + " ms)"
+                                     : "no complete response within the request timeout (" +
+                                           std::to_string(opts.timeouts.request.count()) + " ms)"));
         if (ec == http::error::body_limit)
             fail(errc::body_too_large, what + ": response body larger than " +
                                            std::to_string(opts.max_body_size) +
@@ -293,8 +294,8 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
         if (ec == asio::error::operation_aborted)
             fail(ec, what + ": canceled");
         if (is_stale_connection_error(ec) || ec == http::error::partial_message)
-            fail(errc::connection_closed, what + ": the server closed the connection (" +
-                                              ec.message() + ")");
+            fail(errc::connection_closed,
+                 what + ": the server closed the connection (" + ec.message() + ")");
         if (is_ssl_error(ec))
             fail(errc::tls_handshake, what + ": TLS error: " + ec.message());
         if (ec.category() == make_error_code(http::error::end_of_stream).category())
@@ -389,9 +390,15 @@ response_stream::response_stream(response_stream&&) noexcept = default;
 response_stream& response_stream::operator=(response_stream&&) noexcept = default;
 response_stream::~response_stream() = default;
 
-unsigned response_stream::status() const { return state_->status; }
-const http_headers& response_stream::headers() const { return state_->headers; }
-bool response_stream::done() const { return state_->done; }
+unsigned response_stream::status() const {
+    return state_->status;
+}
+const http_headers& response_stream::headers() const {
+    return state_->headers;
+}
+bool response_stream::done() const {
+    return state_->done;
+}
 
 task<std::string_view> response_stream::read_some() {
     auto& st = *state_;
@@ -442,12 +449,26 @@ http_client::~http_client() = default;
 task<http_response> http_client::request(http_request req) {
     return impl_->request(std::move(req));
 }
-task<response_stream> http_client::open(http_request req) { return impl_->open(std::move(req)); }
-asio::any_io_executor http_client::get_executor() const { return impl_->ex; }
-const aibatch::endpoint& http_client::endpoint() const { return impl_->ep; }
-const transport_options& http_client::options() const { return impl_->opts; }
-std::size_t http_client::connections_opened() const { return impl_->opened; }
-std::size_t http_client::idle_connections() const { return impl_->idle.size(); }
-void http_client::close_idle() { impl_->idle.clear(); }
+task<response_stream> http_client::open(http_request req) {
+    return impl_->open(std::move(req));
+}
+asio::any_io_executor http_client::get_executor() const {
+    return impl_->ex;
+}
+const aibatch::endpoint& http_client::endpoint() const {
+    return impl_->ep;
+}
+const transport_options& http_client::options() const {
+    return impl_->opts;
+}
+std::size_t http_client::connections_opened() const {
+    return impl_->opened;
+}
+std::size_t http_client::idle_connections() const {
+    return impl_->idle.size();
+}
+void http_client::close_idle() {
+    impl_->idle.clear();
+}
 
 } // namespace aibatch

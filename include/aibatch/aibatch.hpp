@@ -1,7 +1,9 @@
 // The umbrella header of aibatch: everything a user needs.
 #pragma once
 
+#include <aibatch/api/batches.hpp>
 #include <aibatch/api/messages.hpp>
+#include <aibatch/client.hpp>
 #include <aibatch/config.hpp>
 #include <aibatch/dotenv.hpp>
 #include <aibatch/endpoint.hpp>

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace aibatch {
 
@@ -45,6 +46,8 @@ struct client_config {
     std::string api_key;
     std::string base_url = "https://api.anthropic.com";
     std::string anthropic_version = "2023-06-01";
+    /// Beta features to enable (sent as `anthropic-beta: a,b`); empty = header not sent.
+    std::vector<std::string> anthropic_beta;
     transport_options transport;
     retry_policy retry;
     /// The .env file from_env() consulted (for messages); empty when none.

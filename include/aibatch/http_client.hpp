@@ -39,7 +39,7 @@ private:
 struct http_request {
     std::string method = "GET"; ///< GET, POST, DELETE, PUT, PATCH, HEAD
     std::string target = "/";
-    http_headers headers;       ///< Host, Content-Length and User-Agent are added
+    http_headers headers; ///< Host, Content-Length and User-Agent are added
     std::string body;
     /// Whether the request may be sent again when a reused connection turns out to be
     /// closed. Defaults by method: GET, HEAD, DELETE and PUT are idempotent.

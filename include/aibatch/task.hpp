@@ -1,8 +1,8 @@
 // aibatch::task<T>: the coroutine type of every aibatch operation.
 #pragma once
 
-#include <boost/asio/awaitable.hpp>
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
 
 namespace aibatch {
 

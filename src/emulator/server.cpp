@@ -420,6 +420,7 @@ struct server::impl {
         if (fd.status) {
             rep = error_reply(*fd.status, status_error_type(*fd.status),
                               status_error_message(*fd.status));
+            log_request(method, path, *fd.status, endpoint, r->batch_id, 0);
         } else {
             rep = dispatch(*r, req, endpoint);
         }

@@ -32,7 +32,8 @@ BOOST_AUTO_TEST_CASE(ipv6_loopback_without_brackets) {
 }
 
 BOOST_AUTO_TEST_CASE(bad_urls_are_rejected_with_a_hint) {
-    for (const char* url : {"api.anthropic.com", "ftp://x", "https://user:pw@host", "https://h/?q=1"}) {
+    for (const char* url :
+         {"api.anthropic.com", "ftp://x", "https://user:pw@host", "https://h/?q=1"}) {
         try {
             endpoint::parse(url);
             BOOST_FAIL(std::string("accepted ") + url);

@@ -6,12 +6,12 @@
 #include <aibatch/error.hpp>
 #include <aibatch/task.hpp>
 
+#include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/associated_cancellation_slot.hpp>
-#include <boost/asio/associated_executor.hpp>
 
 #include <exception>
 #include <type_traits>
@@ -47,21 +47,21 @@ auto async_run(boost::asio::any_io_executor ex, task<T> op, diagnostics& diag, T
                 boost::asio::co_spawn(
                     ex, std::move(op),
                     boost::asio::bind_cancellation_slot(
-                        slot, boost::asio::bind_executor(
-                                  hex, [h = std::move(handler), &diag](std::exception_ptr e) mutable {
-                                      auto ec = to_error_code(e, diag);
-                                      std::move(h)(ec);
-                                  })));
+                        slot, boost::asio::bind_executor(hex, [h = std::move(handler), &diag](
+                                                                  std::exception_ptr e) mutable {
+                            auto ec = to_error_code(e, diag);
+                            std::move(h)(ec);
+                        })));
             } else {
                 boost::asio::co_spawn(
                     ex, std::move(op),
                     boost::asio::bind_cancellation_slot(
-                        slot, boost::asio::bind_executor(
-                                  hex, [h = std::move(handler), &diag](std::exception_ptr e,
-                                                                      T value) mutable {
-                                      auto ec = to_error_code(e, diag);
-                                      std::move(h)(ec, std::move(value));
-                                  })));
+                        slot,
+                        boost::asio::bind_executor(hex, [h = std::move(handler), &diag](
+                                                            std::exception_ptr e, T value) mutable {
+                            auto ec = to_error_code(e, diag);
+                            std::move(h)(ec, std::move(value));
+                        })));
             }
         },
         token, std::move(op));

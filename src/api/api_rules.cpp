@@ -1,0 +1,158 @@
+#include <aibatch/detail/api_rules.hpp>
+
+#include <boost/json/parse.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <ctime>
+
+namespace aibatch::detail {
+
+namespace json = boost::json;
+
+errc errc_for_status(unsigned status) noexcept {
+    switch (status) {
+    case 400:
+        return errc::invalid_request;
+    case 401:
+        return errc::authentication;
+    case 402:
+        return errc::billing;
+    case 403:
+        return errc::permission;
+    case 404:
+        return errc::not_found;
+    case 413:
+        return errc::request_too_large;
+    case 429:
+        return errc::rate_limited;
+    case 500:
+        return errc::api_internal;
+    case 504:
+        return errc::gateway_timeout;
+    case 529:
+        return errc::overloaded;
+    default:
+        return errc::http_status;
+    }
+}
+
+namespace {
+
+std::string printable_prefix(std::string_view body, std::size_t n) {
+    std::string out;
+    for (char c : body.substr(0, n))
+        out += (static_cast<unsigned char>(c) < 0x20 && c != '\n') ? '?' : c;
+    if (body.size() > n)
+        out += "...";
+    return out;
+}
+
+std::string hint_for(errc e) {
+    switch (e) {
+    case errc::authentication:
+        return " (check ANTHROPIC_API_KEY: the key is missing, wrong or revoked)";
+    case errc::permission:
+        return " (the key may not use this resource)";
+    case errc::billing:
+        return " (check the account's billing and credit balance)";
+    case errc::request_too_large:
+        return " (a batch holds at most 256 MB; split it: batch_options::max_bytes_per_batch)";
+    default:
+        return {};
+    }
+}
+
+} // namespace
+
+error api_error_from_response(unsigned status, const http_headers& headers, std::string_view body,
+                              std::string_view what) {
+    errc e = errc_for_status(status);
+    diagnostics d;
+    d.http_status = status;
+    if (auto rid = headers.find("request-id"))
+        d.request_id = std::string(*rid);
+    json::error_code ec;
+    json::value v = json::parse(body, ec);
+    const json::object* err = nullptr;
+    if (!ec && v.is_object())
+        if (const auto* eo = v.get_object().if_contains("error"); eo && eo->is_object())
+            err = &eo->get_object();
+    if (err) {
+        if (const auto* t = err->if_contains("type"); t && t->is_string())
+            d.api_error_type = std::string(t->get_string());
+        std::string msg;
+        if (const auto* m = err->if_contains("message"); m && m->is_string())
+            msg = std::string(m->get_string());
+        if (d.request_id.empty())
+            if (const auto* r = v.get_object().if_contains("request_id"); r && r->is_string())
+                d.request_id = std::string(r->get_string());
+        d.message = std::string(what) + ": " + (msg.empty() ? "(no message)" : msg);
+    } else {
+        d.message = std::string(what) + ": HTTP " + std::to_string(status) +
+                    " with a body that is not an API error: " +
+                    (body.empty() ? std::string("(empty)") : printable_prefix(body, 200));
+    }
+    d.message += hint_for(e);
+    return error(make_error_code(e), std::move(d));
+}
+
+bool retryable_status(unsigned status) noexcept {
+    return status == 408 || status == 409 || status == 429 || status >= 500;
+}
+
+std::optional<bool> should_retry_header(const http_headers& headers) {
+    auto v = headers.find("x-should-retry");
+    if (!v)
+        return std::nullopt;
+    if (*v == "true")
+        return true;
+    if (*v == "false")
+        return false;
+    return std::nullopt;
+}
+
+std::optional<std::chrono::milliseconds> retry_after(const http_headers& headers,
+                                                     std::chrono::system_clock::time_point now) {
+    using std::chrono::milliseconds;
+    std::optional<double> ms;
+    if (auto v = headers.find("retry-after-ms")) {
+        std::string s(*v);
+        char* end = nullptr;
+        double d = std::strtod(s.c_str(), &end);
+        if (!s.empty() && *end == '\0' && std::isfinite(d))
+            ms = d;
+    }
+    if (!ms)
+        if (auto v = headers.find("retry-after")) {
+            std::string s(*v);
+            char* end = nullptr;
+            double d = std::strtod(s.c_str(), &end);
+            if (!s.empty() && *end == '\0' && std::isfinite(d)) {
+                ms = d * 1000.0;
+            } else {
+                std::tm tm{};
+                if (const char* rest = strptime(s.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+                    rest && *rest == '\0') {
+                    auto at = std::chrono::system_clock::from_time_t(timegm(&tm));
+                    ms = static_cast<double>(
+                        std::chrono::duration_cast<milliseconds>(at - now).count());
+                }
+            }
+        }
+    if (!ms || *ms < 0 || *ms > 60'000)
+        return std::nullopt;
+    return milliseconds(static_cast<std::int64_t>(std::ceil(*ms)));
+}
+
+std::chrono::milliseconds backoff(const retry_policy& p, int retry_index,
+                                  double jitter01) noexcept {
+    double base = static_cast<double>(p.initial_backoff.count()) *
+                  std::pow(2.0, static_cast<double>(std::max(0, std::min(retry_index, 30))));
+    base = std::min(base, static_cast<double>(p.max_backoff.count()));
+    double j = std::clamp(jitter01, 0.0, 1.0);
+    return std::chrono::milliseconds(static_cast<std::int64_t>(base * (1.0 - 0.25 * j)));
+}
+
+} // namespace aibatch::detail

@@ -1,0 +1,442 @@
+#include "client_impl.hpp"
+
+#include <aibatch/detail/api_rules.hpp>
+
+#include <boost/asio/error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json/parse.hpp>
+
+namespace aibatch {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+client_config checked(client_config c) {
+    c.require_api_key();
+    return c;
+}
+
+json::value parse_body(const http_response& r, std::string_view what) {
+    json::error_code ec;
+    json::value v = json::parse(r.body, ec);
+    if (ec)
+        throw error(errc::bad_response,
+                    std::string(what) + ": the answer is not JSON (" + ec.message() + ")");
+    return v;
+}
+
+task<bool> cancelled() {
+    auto cs = co_await asio::this_coro::cancellation_state;
+    co_return cs.cancelled() != asio::cancellation_type::none;
+}
+
+error with_suffix(const error& e, const std::string& suffix) {
+    diagnostics d = e.diag();
+    d.message += suffix;
+    return error(e.code(), std::move(d));
+}
+
+} // namespace
+
+void check_batch_id(const std::string& id) {
+    if (id.empty())
+        throw error(errc::invalid_argument, "the batch id is empty");
+    for (char c : id)
+        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-'))
+            throw error(errc::invalid_argument,
+                        "\"" + id + "\" is not a batch id (ids look like msgbatch_013Zva2C...)");
+}
+
+client::impl::impl(asio::any_io_executor ex, client_config c)
+    : cfg(checked(std::move(c))), http(std::move(ex), cfg.base_url, cfg.transport) {}
+
+http_request client::impl::make_request(std::string method, std::string target, std::string body) {
+    http_request r;
+    r.method = std::move(method);
+    r.target = std::move(target);
+    r.headers.add("x-api-key", cfg.api_key);
+    r.headers.add("anthropic-version", cfg.anthropic_version);
+    if (!cfg.anthropic_beta.empty()) {
+        std::string betas;
+        for (const auto& b : cfg.anthropic_beta)
+            betas += (betas.empty() ? "" : ",") + b;
+        r.headers.add("anthropic-beta", betas);
+    }
+    r.headers.add("accept", "application/json");
+    if (!body.empty() || r.method == "POST") {
+        r.headers.add("content-type", "application/json");
+        r.body = std::move(body);
+    }
+    return r;
+}
+
+bool client::impl::retryable(const error& e) {
+    const auto& ec = e.code();
+    if (ec == asio::error::operation_aborted)
+        return false;
+    if (ec.category() == error_category()) {
+        switch (static_cast<errc>(ec.value())) {
+        case errc::connect_timeout:
+        case errc::request_timeout:
+        case errc::idle_timeout:
+        case errc::connection_closed:
+            return true;
+        default:
+            return false;
+        }
+    }
+    return true; // connection refused / reset / unreachable, DNS failures, ...
+}
+
+bool client::impl::ambiguous(const error& e) {
+    const auto& ec = e.code();
+    if (ec.category() == error_category()) {
+        auto c = static_cast<errc>(ec.value());
+        return c == errc::request_timeout || c == errc::connection_closed;
+    }
+    // A refused or unreachable connection never carried the request.
+    return ec != asio::error::connection_refused && ec != asio::error::host_unreachable &&
+           ec != asio::error::network_unreachable && ec != asio::error::host_not_found &&
+           ec != asio::error::host_not_found_try_again && ec != asio::error::operation_aborted;
+}
+
+task<void> client::impl::backoff_sleep(int retry_index, const http_headers* headers) {
+    std::chrono::milliseconds wait{0};
+    std::optional<std::chrono::milliseconds> asked;
+    if (headers)
+        asked = detail::retry_after(*headers);
+    if (asked) {
+        wait = *asked;
+    } else {
+        std::uniform_real_distribution<double> d(0.0, 1.0);
+        wait = detail::backoff(cfg.retry, retry_index, d(jitter_rng));
+    }
+    ++stats.retries;
+    asio::steady_timer t(co_await asio::this_coro::executor, wait);
+    co_await t.async_wait(asio::use_awaitable); // operation_aborted on cancellation
+}
+
+task<http_response> client::impl::call(http_request req, std::string what) {
+    const int max = std::max(0, cfg.retry.max_retries);
+    for (int attempt = 0;; ++attempt) {
+        http_response resp;
+        std::optional<error> failure;
+        ++stats.requests;
+        try {
+            resp = co_await http.request(req);
+        } catch (const error& e) {
+            failure = e;
+        }
+        if (failure) {
+            if (!retryable(*failure) || attempt >= max || co_await cancelled())
+                throw attempt > 0
+                    ? with_suffix(*failure, " (after " + std::to_string(attempt) + " retries)")
+                    : *failure;
+            co_await backoff_sleep(attempt, nullptr);
+            continue;
+        }
+        if (resp.status / 100 == 2)
+            co_return resp;
+        bool retry = detail::should_retry_header(resp.headers)
+                         .value_or(detail::retryable_status(resp.status));
+        error e = detail::api_error_from_response(resp.status, resp.headers, resp.body, what);
+        if (!retry || attempt >= max)
+            throw attempt > 0 ? with_suffix(e, " (after " + std::to_string(attempt) + " retries)")
+                              : e;
+        co_await backoff_sleep(attempt, &resp.headers);
+    }
+}
+
+task<response_stream> client::impl::open(http_request req, std::string what) {
+    const int max = std::max(0, cfg.retry.max_retries);
+    for (int attempt = 0;; ++attempt) {
+        std::optional<response_stream> rs;
+        std::optional<error> failure;
+        ++stats.requests;
+        try {
+            rs.emplace(co_await http.open(req));
+        } catch (const error& e) {
+            failure = e;
+        }
+        if (failure) {
+            if (!retryable(*failure) || attempt >= max || co_await cancelled())
+                throw *failure;
+            co_await backoff_sleep(attempt, nullptr);
+            continue;
+        }
+        if (rs->status() / 100 == 2)
+            co_return std::move(*rs);
+        // Collect a bounded prefix of the error body.
+        std::string body;
+        for (;;) {
+            auto piece = co_await rs->read_some();
+            if (piece.empty())
+                break;
+            body.append(piece.substr(0, std::min<std::size_t>(piece.size(), 65536 - body.size())));
+            if (body.size() >= 65536)
+                break;
+        }
+        http_headers headers = rs->headers();
+        bool retry =
+            detail::should_retry_header(headers).value_or(detail::retryable_status(rs->status()));
+        error e = detail::api_error_from_response(rs->status(), headers, body, what);
+        if (!retry || attempt >= max)
+            throw e;
+        co_await backoff_sleep(attempt, &headers);
+    }
+}
+
+task<std::optional<batch_info>> client::impl::find_orphan(std::uint64_t count, timestamp sent_at) {
+    // Other creates of the same size from this client must finish first: their batches
+    // would otherwise look like ours.
+    asio::steady_timer t(co_await asio::this_coro::executor);
+    for (auto waited = 0ms; creates_in_flight[count] > 0 && waited < cfg.transport.timeouts.request;
+         waited += 20ms) {
+        t.expires_after(20ms);
+        co_await t.async_wait(asio::use_awaitable);
+    }
+    const timestamp window_start = sent_at - 2min;
+    std::optional<std::string> after;
+    for (int page = 0; page < 10; ++page) {
+        http_request req = make_request("GET", "/v1/messages/batches?limit=100" +
+                                                   (after ? "&after_id=" + *after : ""));
+        http_response r = co_await call(std::move(req), "list_batches (create_batch check)");
+        batch_page p = batch_page::from_json(parse_body(r, "list_batches"));
+        bool older_seen = false;
+        for (auto& b : p.data) {
+            if (b.created_at < window_start) {
+                older_seen = true;
+                continue;
+            }
+            if (b.request_counts.total() == count && !own_batches.count(b.id))
+                co_return std::move(b);
+        }
+        if (older_seen || !p.has_more || !p.last_id)
+            break;
+        after = p.last_id;
+    }
+    co_return std::nullopt;
+}
+
+task<batch_info> client::impl::create(std::string body, std::uint64_t count) {
+    if (count == 0)
+        throw error(errc::invalid_argument, "create_batch: a batch needs at least one request");
+    http_request req = make_request("POST", "/v1/messages/batches", std::move(body));
+    req.idempotent = false;
+    const int max = std::max(0, cfg.retry.max_retries);
+    for (int attempt = 0;; ++attempt) {
+        const timestamp sent_at = std::chrono::system_clock::now();
+        http_response resp;
+        std::optional<error> failure;
+        ++stats.requests;
+        ++creates_in_flight[count];
+        try {
+            resp = co_await http.request(req);
+        } catch (const error& e) {
+            failure = e;
+        }
+        --creates_in_flight[count];
+        bool maybe_created = false;
+        const http_headers* headers = nullptr;
+        if (failure) {
+            if (!retryable(*failure) || attempt >= max || co_await cancelled()) {
+                if (ambiguous(*failure))
+                    throw with_suffix(*failure,
+                                      " (the batch may have been created: check list_batches "
+                                      "before creating it again)");
+                throw *failure;
+            }
+            maybe_created = ambiguous(*failure);
+        } else if (resp.status / 100 == 2) {
+            batch_info b = batch_info::from_json(parse_body(resp, "create_batch"));
+            own_batches.insert(b.id);
+            co_return b;
+        } else {
+            bool retry = detail::should_retry_header(resp.headers)
+                             .value_or(detail::retryable_status(resp.status));
+            error e = detail::api_error_from_response(resp.status, resp.headers, resp.body,
+                                                      "create_batch");
+            if (!retry || attempt >= max)
+                throw e;
+            maybe_created = resp.status >= 500 && resp.status != 529;
+            headers = &resp.headers;
+        }
+        if (maybe_created) {
+            std::optional<batch_info> orphan;
+            try {
+                orphan = co_await find_orphan(count, sent_at);
+            } catch (const error& e) {
+                throw with_suffix(e, " (create_batch failed ambiguously and the check for a "
+                                     "batch it may have created failed too; not sending it "
+                                     "again to avoid paying twice)");
+            }
+            if (orphan) {
+                own_batches.insert(orphan->id);
+                ++stats.creates_adopted;
+                co_return std::move(*orphan);
+            }
+        }
+        co_await backoff_sleep(attempt, headers);
+    }
+}
+
+std::string client::impl::results_target(const std::string& id,
+                                         const std::optional<std::string>& url) const {
+    std::string standard = "/v1/messages/batches/" + id + "/results";
+    if (!url)
+        return standard;
+    try {
+        endpoint e = endpoint::parse(*url);
+        const endpoint& ours = http.endpoint();
+        if (e.origin() != ours.origin())
+            return standard; // never send the key to another origin
+        std::string path = e.base_path;
+        if (!ours.base_path.empty()) {
+            if (path.rfind(ours.base_path, 0) != 0)
+                return standard;
+            path = path.substr(ours.base_path.size());
+        }
+        return path.empty() ? standard : path;
+    } catch (const error&) {
+        return standard;
+    }
+}
+
+// ------------------------------------------------------------------ client
+client::client(asio::any_io_executor ex, client_config cfg)
+    : impl_(std::make_shared<impl>(std::move(ex), std::move(cfg))) {}
+client::client(client&&) noexcept = default;
+client& client::operator=(client&&) noexcept = default;
+client::~client() = default;
+
+asio::any_io_executor client::get_executor() const {
+    return impl_->http.get_executor();
+}
+const client_config& client::config() const {
+    return impl_->cfg;
+}
+http_client& client::http() {
+    return impl_->http;
+}
+client_stats client::stats() const {
+    return impl_->stats;
+}
+
+task<batch_info> client::create_batch(std::span<const batch_request> requests) {
+    for (std::size_t i = 0; i < requests.size(); ++i)
+        if (auto why = check_custom_id(requests[i].custom_id))
+            throw error(errc::invalid_argument,
+                        "create_batch: requests[" + std::to_string(i) + "]: " + *why);
+    std::string body;
+    serialize_create_body(requests, body);
+    auto self = impl_;
+    co_return co_await self->create(std::move(body), requests.size());
+}
+
+task<batch_info> client::create_batch_from_body(std::string body, std::uint64_t count) {
+    auto self = impl_;
+    co_return co_await self->create(std::move(body), count);
+}
+
+task<batch_info> client::retrieve_batch(std::string id) {
+    check_batch_id(id);
+    auto self = impl_;
+    auto r = co_await self->call(self->make_request("GET", "/v1/messages/batches/" + id),
+                                 "retrieve_batch " + id);
+    co_return batch_info::from_json(parse_body(r, "retrieve_batch"));
+}
+
+task<batch_info> client::cancel_batch(std::string id) {
+    check_batch_id(id);
+    auto self = impl_;
+    // Canceling twice is harmless, so a retry after an ambiguous failure is safe.
+    auto req = self->make_request("POST", "/v1/messages/batches/" + id + "/cancel");
+    req.idempotent = true;
+    auto r = co_await self->call(std::move(req), "cancel_batch " + id);
+    co_return batch_info::from_json(parse_body(r, "cancel_batch"));
+}
+
+task<deleted_batch> client::delete_batch(std::string id) {
+    check_batch_id(id);
+    auto self = impl_;
+    auto r = co_await self->call(self->make_request("DELETE", "/v1/messages/batches/" + id),
+                                 "delete_batch " + id);
+    json::value v = parse_body(r, "delete_batch");
+    deleted_batch d;
+    if (v.is_object()) {
+        if (const auto* i = v.get_object().if_contains("id"); i && i->is_string())
+            d.id = std::string(i->get_string());
+        if (const auto* t = v.get_object().if_contains("type"); t && t->is_string())
+            d.type = std::string(t->get_string());
+    }
+    if (d.id.empty())
+        throw error(errc::bad_response, "delete_batch: the answer has no id");
+    co_return d;
+}
+
+task<batch_page> client::list_batches(list_options opts) {
+    std::string target = "/v1/messages/batches";
+    char sep = '?';
+    auto add = [&](std::string_view k, const std::string& v) {
+        target += sep;
+        target += k;
+        target += '=';
+        target += v;
+        sep = '&';
+    };
+    if (opts.limit) {
+        if (*opts.limit < 1 || *opts.limit > 1000)
+            throw error(errc::invalid_argument, "list_batches: limit must be 1 to 1000 (got " +
+                                                    std::to_string(*opts.limit) + ")");
+        add("limit", std::to_string(*opts.limit));
+    }
+    if (opts.before_id) {
+        check_batch_id(*opts.before_id);
+        add("before_id", *opts.before_id);
+    }
+    if (opts.after_id) {
+        check_batch_id(*opts.after_id);
+        add("after_id", *opts.after_id);
+    }
+    auto self = impl_;
+    auto r = co_await self->call(self->make_request("GET", target), "list_batches");
+    co_return batch_page::from_json(parse_body(r, "list_batches"));
+}
+
+batch_lister client::list_all_batches(list_options opts) {
+    return batch_lister(*this, std::move(opts));
+}
+
+task<std::optional<batch_info>> batch_lister::next() {
+    if (pos_ == page_.size()) {
+        if (!more_)
+            co_return std::nullopt;
+        batch_page p = co_await client_->list_batches(opts_);
+        ++pages_;
+        page_ = std::move(p.data);
+        pos_ = 0;
+        more_ = p.has_more && p.last_id.has_value() && !page_.empty();
+        if (more_) {
+            opts_.before_id.reset();
+            opts_.after_id = p.last_id;
+        }
+        if (page_.empty())
+            co_return std::nullopt;
+    }
+    co_return std::move(page_[pos_++]);
+}
+
+task<std::vector<result_line>> client::results(std::string batch_id) {
+    result_stream rs = co_await open_results(std::move(batch_id));
+    std::vector<result_line> out;
+    while (auto line = co_await rs.next())
+        out.push_back(std::move(*line));
+    co_return out;
+}
+
+} // namespace aibatch

@@ -1,0 +1,713 @@
+// The typed Message Batches API client against the emulator over loopback: every
+// operation, pagination, error mapping, retries with fault injection, the
+// ambiguous-create guard, resumable results, cancellation, and the wire format.
+#include <aibatch/client.hpp>
+#include <aibatch/emulator/emulator.hpp>
+
+#include "../support/canned_server.hpp"
+#include "../support/run_task.hpp"
+
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <set>
+#include <thread>
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+using namespace std::chrono_literals;
+using aibatch::test::run_task;
+
+namespace {
+
+aibatch::client_config config_for(const std::string& url, int max_retries = 2) {
+    aibatch::client_config c;
+    c.api_key = "sk-ant-test-key";
+    c.base_url = url;
+    c.retry.max_retries = max_retries;
+    c.retry.initial_backoff = 10ms;
+    c.retry.max_backoff = 40ms;
+    return c;
+}
+
+aibatch::emulator::options emu_options(std::chrono::milliseconds processing = 150ms) {
+    aibatch::emulator::options o;
+    o.processing_time = processing;
+    o.seed = 7;
+    return o;
+}
+
+std::vector<aibatch::batch_request> text_requests(std::size_t n, const std::string& prefix = "r") {
+    std::vector<aibatch::batch_request> v;
+    for (std::size_t i = 0; i < n; ++i) {
+        aibatch::batch_request r;
+        r.custom_id = prefix + std::to_string(i);
+        r.params.model = "claude-haiku-4-5";
+        r.params.max_tokens = 64;
+        r.params.messages = {aibatch::user("Say something about " + std::to_string(i))};
+        v.push_back(std::move(r));
+    }
+    return v;
+}
+
+// Everything a test needs: an emulator on its own thread, an io_context and a client.
+struct env {
+    aibatch::emulator::server emu;
+    asio::io_context ioc;
+    aibatch::client client;
+
+    explicit env(aibatch::emulator::options o = emu_options(), int max_retries = 2)
+        : emu(start(std::move(o))), client(ioc.get_executor(), config_for(emu.url(), max_retries)) {
+    }
+
+    static aibatch::emulator::options start(aibatch::emulator::options o) { return o; }
+
+    template <class T>
+    T run(aibatch::task<T> t) {
+        return run_task(ioc, std::move(t));
+    }
+
+    aibatch::batch_info wait_ended(std::string id) {
+        for (int i = 0; i < 400; ++i) {
+            auto b = run(client.retrieve_batch(id));
+            if (b.ended())
+                return b;
+            std::this_thread::sleep_for(25ms);
+        }
+        BOOST_FAIL("batch " << id << " did not end");
+        return {};
+    }
+
+    std::size_t count(const std::string& endpoint) {
+        std::size_t n = 0;
+        for (const auto& e : emu.log())
+            n += e.endpoint == endpoint;
+        return n;
+    }
+};
+
+aibatch::emulator::fault fault(std::string_view spec) {
+    return aibatch::emulator::parse_fault(spec);
+}
+
+template <class F>
+aibatch::error expect_error(F&& f) {
+    try {
+        f();
+    } catch (const aibatch::error& e) {
+        return e;
+    }
+    BOOST_FAIL("no aibatch::error thrown");
+    throw std::logic_error("unreachable");
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(client_operations)
+
+BOOST_AUTO_TEST_CASE(create_retrieve_results_delete) {
+    env e;
+    e.emu.start();
+    auto reqs = text_requests(5);
+    aibatch::batch_info b = e.run(e.client.create_batch(reqs));
+    BOOST_TEST(b.id.rfind("msgbatch_", 0) == 0u);
+    BOOST_TEST(b.type == "message_batch");
+    BOOST_TEST((b.status == aibatch::processing_status::in_progress));
+    BOOST_TEST(b.request_counts.processing == 5u);
+    BOOST_TEST(!b.results_url.has_value());
+    BOOST_TEST(!b.ended_at.has_value());
+    auto now = std::chrono::system_clock::now();
+    BOOST_TEST(std::chrono::abs(b.created_at - now) < 5s);
+    BOOST_TEST((b.expires_at - b.created_at == 24h));
+
+    // Results before the end are refused locally with a clear message.
+    auto early = expect_error([&] { e.run(e.client.open_results(b)); });
+    BOOST_TEST(std::string(early.what()).find("has not ended") != std::string::npos);
+
+    b = e.wait_ended(b.id);
+    BOOST_TEST(b.request_counts.succeeded == 5u);
+    BOOST_TEST(b.request_counts.processing == 0u);
+    BOOST_TEST(b.ended_at.has_value());
+    BOOST_REQUIRE(b.results_url.has_value());
+    BOOST_TEST(*b.results_url == e.emu.url() + "/v1/messages/batches/" + b.id + "/results");
+
+    auto lines = e.run(e.client.results(b.id));
+    BOOST_TEST(lines.size() == 5u);
+    std::set<std::string> ids;
+    for (const auto& l : lines) {
+        ids.insert(l.custom_id);
+        BOOST_TEST((l.type == aibatch::result_type::succeeded));
+        auto m = aibatch::message::from_json(l.message);
+        BOOST_TEST(m.id.rfind("msg_", 0) == 0u);
+        BOOST_TEST(m.usage.service_tier == "batch");
+        BOOST_TEST(m.usage.input_tokens > 0u);
+    }
+    BOOST_TEST(ids.size() == 5u);
+
+    auto d = e.run(e.client.delete_batch(b.id));
+    BOOST_TEST(d.id == b.id);
+    BOOST_TEST(d.type == "message_batch_deleted");
+    auto gone = expect_error([&] { e.run(e.client.retrieve_batch(b.id)); });
+    BOOST_TEST(gone.code() == aibatch::errc::not_found);
+    BOOST_TEST(gone.diag().http_status == 404u);
+    BOOST_TEST(gone.diag().api_error_type == "not_found_error");
+    BOOST_TEST(gone.diag().request_id.rfind("req_", 0) == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(cancel_ends_with_items_canceled) {
+    env e(emu_options(10s));
+    e.emu.start();
+    auto reqs = text_requests(4);
+    auto b = e.run(e.client.create_batch(reqs));
+    auto c = e.run(e.client.cancel_batch(b.id));
+    BOOST_TEST((c.status == aibatch::processing_status::canceling));
+    BOOST_TEST(c.cancel_initiated_at.has_value());
+    // Deleting before the end is the API's error.
+    auto busy = expect_error([&] { e.run(e.client.delete_batch(b.id)); });
+    BOOST_TEST(busy.code() == aibatch::errc::invalid_request);
+    b = e.wait_ended(b.id);
+    BOOST_TEST(b.request_counts.canceled == 4u);
+    for (const auto& l : e.run(e.client.results(b.id)))
+        BOOST_TEST((l.type == aibatch::result_type::canceled));
+}
+
+BOOST_AUTO_TEST_CASE(pagination_walks_every_page_newest_first) {
+    env e;
+    e.emu.start();
+    std::vector<std::string> created;
+    for (int i = 0; i < 23; ++i) {
+        auto reqs = text_requests(1, "p" + std::to_string(i) + "_");
+        created.push_back(e.run(e.client.create_batch(reqs)).id);
+    }
+    auto page = e.run(e.client.list_batches({.limit = 5}));
+    BOOST_TEST(page.data.size() == 5u);
+    BOOST_TEST(page.has_more);
+    BOOST_TEST(*page.first_id == created.back());
+    BOOST_TEST(*page.last_id == created[created.size() - 5]);
+
+    auto lister = e.client.list_all_batches({.limit = 4});
+    std::vector<std::string> seen;
+    e.run([&]() -> aibatch::task<int> {
+        while (auto b = co_await lister.next())
+            seen.push_back(b->id);
+        co_return 0;
+    }());
+    std::vector<std::string> want(created.rbegin(), created.rend());
+    BOOST_TEST(seen == want, boost::test_tools::per_element());
+    BOOST_TEST(lister.pages() == 6u);
+
+    auto bad = expect_error([&] { e.run(e.client.list_batches({.limit = 0})); });
+    BOOST_TEST(bad.code() == aibatch::errc::invalid_argument);
+}
+
+BOOST_AUTO_TEST_CASE(completion_token_forms) {
+    env e;
+    e.emu.start();
+    auto reqs = text_requests(2);
+    aibatch::diagnostics diag;
+    boost::system::error_code got;
+    aibatch::batch_info info;
+    e.client.async_create_batch(reqs, diag,
+                                [&](boost::system::error_code ec, aibatch::batch_info b) {
+                                    got = ec;
+                                    info = std::move(b);
+                                });
+    e.ioc.restart();
+    e.ioc.run();
+    BOOST_TEST(!got);
+    BOOST_TEST(info.request_counts.processing == 2u);
+
+    e.client.async_retrieve_batch(
+        "msgbatch_doesnotexist", diag,
+        [&](boost::system::error_code ec, aibatch::batch_info) { got = ec; });
+    e.ioc.restart();
+    e.ioc.run();
+    BOOST_TEST(got == aibatch::errc::not_found);
+    BOOST_TEST(diag.http_status == 404u);
+    BOOST_TEST(diag.message.find("retrieve_batch msgbatch_doesnotexist") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(bad_ids_are_refused_before_the_network) {
+    env e;
+    e.emu.start();
+    auto err = expect_error([&] { e.run(e.client.retrieve_batch("../../etc")); });
+    BOOST_TEST(err.code() == aibatch::errc::invalid_argument);
+    auto reqs = text_requests(1);
+    reqs[0].custom_id = "has space";
+    auto cid = expect_error([&] { e.run(e.client.create_batch(reqs)); });
+    BOOST_TEST(std::string(cid.what()).find("requests[0]") != std::string::npos);
+    BOOST_TEST(e.emu.log().empty());
+}
+
+BOOST_AUTO_TEST_CASE(missing_api_key_is_refused_at_construction) {
+    asio::io_context ioc;
+    aibatch::client_config c;
+    c.base_url = "http://127.0.0.1:9";
+    auto err = expect_error([&] { aibatch::client cl(ioc.get_executor(), c); });
+    BOOST_TEST(err.code() == aibatch::errc::missing_api_key);
+    BOOST_TEST(std::string(err.what()).find("ANTHROPIC_API_KEY") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(client_errors)
+
+BOOST_AUTO_TEST_CASE(each_api_error_type_is_mapped) {
+    struct row {
+        unsigned status;
+        aibatch::errc code;
+        const char* type;
+    };
+    for (row r : {row{400, aibatch::errc::invalid_request, "invalid_request_error"},
+                  row{401, aibatch::errc::authentication, "authentication_error"},
+                  row{402, aibatch::errc::billing, "billing_error"},
+                  row{403, aibatch::errc::permission, "permission_error"},
+                  row{404, aibatch::errc::not_found, "not_found_error"},
+                  row{413, aibatch::errc::request_too_large, "request_too_large"},
+                  row{429, aibatch::errc::rate_limited, "rate_limit_error"},
+                  row{500, aibatch::errc::api_internal, "api_error"},
+                  row{504, aibatch::errc::gateway_timeout, "timeout_error"},
+                  row{529, aibatch::errc::overloaded, "overloaded_error"}}) {
+        env e(emu_options(), 0);
+        e.emu.add_fault(fault("status:" + std::to_string(r.status) + ":1"));
+        e.emu.start();
+        auto err = expect_error([&] { e.run(e.client.list_batches()); });
+        BOOST_TEST_CONTEXT(r.status) {
+            BOOST_TEST(err.code() == r.code);
+            BOOST_TEST(err.diag().http_status == r.status);
+            BOOST_TEST(err.diag().api_error_type == r.type);
+            BOOST_TEST(err.diag().request_id.rfind("req_", 0) == 0u);
+            BOOST_TEST(err.diag().message.rfind("list_batches: ", 0) == 0u);
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(wrong_key_is_an_authentication_error_with_a_hint) {
+    auto o = emu_options();
+    o.api_key = "sk-ant-the-right-one";
+    env e(o);
+    e.emu.start();
+    auto err = expect_error([&] { e.run(e.client.list_batches()); });
+    BOOST_TEST(err.code() == aibatch::errc::authentication);
+    BOOST_TEST(std::string(err.what()).find("check ANTHROPIC_API_KEY") != std::string::npos);
+    BOOST_TEST(std::string(err.what()).find("sk-ant-test-key") == std::string::npos);
+    BOOST_TEST(e.count("list") == 1u); // 401 is not retried
+}
+
+BOOST_AUTO_TEST_CASE(too_large_batch_is_413) {
+    auto o = emu_options();
+    o.max_batch_bytes = 2000;
+    env e(o);
+    e.emu.start();
+    auto reqs = text_requests(40);
+    auto err = expect_error([&] { e.run(e.client.create_batch(reqs)); });
+    BOOST_TEST(err.code() == aibatch::errc::request_too_large);
+    BOOST_TEST(err.diag().http_status == 413u);
+    BOOST_TEST(std::string(err.what()).find("max_bytes_per_batch") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(non_json_error_body_still_tells_the_story) {
+    aibatch::test::canned_server s({aibatch::test::canned_server::response(
+        502, "<html><body>Bad gateway from the proxy</body></html>", "request-id: req_proxy1\r\n",
+        "text/html")});
+    asio::io_context ioc;
+    aibatch::client c(ioc.get_executor(), config_for(s.url(), 0));
+    auto err = expect_error([&] { run_task(ioc, c.retrieve_batch("msgbatch_1")); });
+    BOOST_TEST(err.code() == aibatch::errc::http_status);
+    BOOST_TEST(err.diag().http_status == 502u);
+    BOOST_TEST(err.diag().request_id == "req_proxy1");
+    BOOST_TEST(err.diag().message ==
+               "retrieve_batch msgbatch_1: HTTP 502 with a body that is not an API error: "
+               "<html><body>Bad gateway from the proxy</body></html>");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(client_retries)
+
+BOOST_AUTO_TEST_CASE(rate_limit_burst_honours_retry_after) {
+    env e;
+    e.emu.add_fault(fault("status:429:2:list"));
+    e.emu.start();
+    auto t0 = std::chrono::steady_clock::now();
+    auto page = e.run(e.client.list_batches());
+    auto took = std::chrono::steady_clock::now() - t0;
+    BOOST_TEST(page.data.empty());
+    BOOST_TEST(e.count("list") == 3u);
+    BOOST_TEST(e.client.stats().retries == 2u);
+    // retry-after: 1 twice (the policy's own backoff here is only 10-40 ms).
+    BOOST_TEST(took >= 1900ms);
+}
+
+BOOST_AUTO_TEST_CASE(overloaded_and_internal_errors_are_retried_then_surface) {
+    {
+        env e;
+        e.emu.add_fault(fault("status:529:2:retrieve"));
+        e.emu.start();
+        auto reqs = text_requests(1);
+        auto b = e.run(e.client.create_batch(reqs));
+        BOOST_TEST(e.run(e.client.retrieve_batch(b.id)).id == b.id);
+        BOOST_TEST(e.count("retrieve") == 3u);
+    }
+    {
+        env e;
+        e.emu.add_fault(fault("status:500:3:list"));
+        e.emu.start();
+        auto err = expect_error([&] { e.run(e.client.list_batches()); });
+        BOOST_TEST(err.code() == aibatch::errc::api_internal);
+        BOOST_TEST(std::string(err.what()).find("(after 2 retries)") != std::string::npos);
+        BOOST_TEST(e.count("list") == 3u);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(dropped_connections_are_retried) {
+    env e;
+    e.emu.add_fault(fault("drop:2:list"));
+    e.emu.start();
+    auto page = e.run(e.client.list_batches());
+    BOOST_TEST(!page.has_more);
+    BOOST_TEST(e.client.stats().retries == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(client_errors_are_not_retried) {
+    env e;
+    e.emu.add_fault(fault("status:400:1:list"));
+    e.emu.start();
+    expect_error([&] { e.run(e.client.list_batches()); });
+    BOOST_TEST(e.client.stats().retries == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(should_retry_header_and_retry_after_ms) {
+    using aibatch::test::canned_server;
+    const std::string err500 =
+        R"({"type":"error","error":{"type":"api_error","message":"boom"},"request_id":"req_1"})";
+    const std::string page = R"({"data":[],"has_more":false,"first_id":null,"last_id":null})";
+    {
+        // x-should-retry: false wins over a retryable status.
+        canned_server s({canned_server::response(500, err500, "x-should-retry: false\r\n"),
+                         canned_server::response(200, page)});
+        asio::io_context ioc;
+        aibatch::client c(ioc.get_executor(), config_for(s.url()));
+        auto err = expect_error([&] { run_task(ioc, c.list_batches()); });
+        BOOST_TEST(err.code() == aibatch::errc::api_internal);
+        BOOST_TEST(s.requests().size() == 1u);
+    }
+    {
+        // x-should-retry: true makes a 400 retryable; retry-after-ms is honoured.
+        canned_server s(
+            {canned_server::response(
+                 400, R"({"type":"error","error":{"type":"invalid_request_error","message":"x"}})",
+                 "x-should-retry: true\r\nretry-after-ms: 300\r\n"),
+             canned_server::response(200, page)});
+        asio::io_context ioc;
+        aibatch::client c(ioc.get_executor(), config_for(s.url()));
+        auto t0 = std::chrono::steady_clock::now();
+        auto p = run_task(ioc, c.list_batches());
+        BOOST_TEST(!p.has_more);
+        BOOST_TEST(s.requests().size() == 2u);
+        BOOST_TEST((std::chrono::steady_clock::now() - t0 >= 290ms));
+    }
+}
+
+BOOST_AUTO_TEST_CASE(cancellation_interrupts_a_backoff_sleep_at_once) {
+    env e(emu_options(), 2);
+    aibatch::client_config slow = config_for(e.emu.url());
+    slow.retry.initial_backoff = 30s;
+    slow.retry.max_backoff = 30s;
+    aibatch::client c(e.ioc.get_executor(), slow);
+    e.emu.add_fault(fault("status:503:5:list"));
+    e.emu.start();
+    asio::cancellation_signal sig;
+    std::exception_ptr failure;
+    bool done = false;
+    asio::co_spawn(
+        e.ioc, c.list_batches(),
+        asio::bind_cancellation_slot(sig.slot(), [&](std::exception_ptr ex, aibatch::batch_page) {
+            failure = ex;
+            done = true;
+        }));
+    asio::steady_timer t(e.ioc, 200ms);
+    t.async_wait([&](auto) { sig.emit(asio::cancellation_type::terminal); });
+    auto t0 = std::chrono::steady_clock::now();
+    e.ioc.run();
+    auto took = std::chrono::steady_clock::now() - t0;
+    BOOST_TEST(done);
+    BOOST_TEST(took < 2s);
+    BOOST_REQUIRE(failure);
+    try {
+        std::rethrow_exception(failure);
+    } catch (const boost::system::system_error& ex) {
+        BOOST_TEST(ex.code() == asio::error::operation_aborted);
+    }
+    BOOST_TEST(e.count("list") == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(ambiguous_create_adopts_the_batch_instead_of_paying_twice) {
+    env e;
+    // The create is carried out, then the connection drops before the answer.
+    e.emu.add_fault(fault("drop-after:1:create"));
+    e.emu.start();
+    auto reqs = text_requests(3);
+    auto b = e.run(e.client.create_batch(reqs));
+    BOOST_TEST(e.emu.batches_created() == 1u);
+    BOOST_TEST(e.emu.batch_count() == 1u);
+    BOOST_TEST(e.client.stats().creates_adopted == 1u);
+    BOOST_TEST(b.request_counts.total() == 3u);
+    // The adopted batch is the one the emulator made, and it works as usual.
+    b = e.wait_ended(b.id);
+    BOOST_TEST(e.run(e.client.results(b.id)).size() == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(ambiguous_create_does_not_adopt_someone_elses_batch) {
+    env e;
+    e.emu.start();
+    // A batch of another size and one of the same size made by this client earlier.
+    auto other = text_requests(2, "o");
+    e.run(e.client.create_batch(other));
+    auto mine = text_requests(3, "m");
+    e.run(e.client.create_batch(mine));
+    // Now the connection drops before the create is carried out: nothing to adopt, so
+    // it is sent again.
+    e.emu.add_fault(fault("drop:1:create"));
+    auto b = e.run(e.client.create_batch(mine));
+    BOOST_TEST(e.emu.batches_created() == 3u);
+    BOOST_TEST(e.client.stats().creates_adopted == 0u);
+    BOOST_TEST(b.request_counts.total() == 3u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(client_results)
+
+BOOST_AUTO_TEST_CASE(a_cut_results_stream_is_resumed_without_duplicates) {
+    env e;
+    e.emu.start();
+    auto reqs = text_requests(200);
+    auto b = e.run(e.client.create_batch(reqs));
+    b = e.wait_ended(b.id);
+    e.emu.add_fault(fault("cut-results:20000"));
+    auto rs = e.run(e.client.open_results(b));
+    std::map<std::string, int> seen;
+    e.run([&]() -> aibatch::task<int> {
+        while (auto l = co_await rs.next())
+            ++seen[l->custom_id];
+        co_return 0;
+    }());
+    BOOST_TEST(rs.resumes() == 1u);
+    BOOST_TEST(seen.size() == 200u);
+    for (const auto& [id, n] : seen)
+        BOOST_TEST(n == 1, id);
+    BOOST_TEST(e.count("results") == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(results_url_on_another_origin_is_not_followed) {
+    env e;
+    e.emu.start();
+    auto reqs = text_requests(2);
+    auto b = e.wait_ended(e.run(e.client.create_batch(reqs)).id);
+    b.results_url = "https://evil.example.com/v1/messages/batches/" + b.id + "/results";
+    auto rs = e.run(e.client.open_results(b));
+    int n = 0;
+    e.run([&]() -> aibatch::task<int> {
+        while (co_await rs.next())
+            ++n;
+        co_return 0;
+    }());
+    BOOST_TEST(n == 2);
+}
+
+BOOST_AUTO_TEST_CASE(errored_expired_and_scripted_lines_are_typed) {
+    auto o = emu_options(200ms);
+    env e(o);
+    e.emu.start();
+    auto reqs = text_requests(3);
+    reqs[0].params.model = "claude-unknown-9";
+    reqs[1].params.messages = {aibatch::user("EMULATOR_RESULT: expired")};
+    auto b = e.wait_ended(e.run(e.client.create_batch(reqs)).id);
+    std::map<std::string, aibatch::result_line> by_id;
+    for (auto& l : e.run(e.client.results(b.id)))
+        by_id.emplace(l.custom_id, std::move(l));
+    BOOST_TEST((by_id.at("r0").type == aibatch::result_type::errored));
+    BOOST_TEST(by_id.at("r0").error.type == "not_found_error");
+    BOOST_TEST(by_id.at("r0").error.message.find("claude-unknown-9") != std::string::npos);
+    BOOST_TEST((by_id.at("r1").type == aibatch::result_type::expired));
+    BOOST_TEST((by_id.at("r2").type == aibatch::result_type::succeeded));
+    BOOST_TEST(b.request_counts.errored == 1u);
+    BOOST_TEST(b.request_counts.expired == 1u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(client_wire)
+
+// What the client sends, compared field for field with the API reference: headers, and
+// the create body's CreateMessageBatchParams / MessageBatchIndividualRequestParams /
+// CreateMessageParams shapes.
+BOOST_AUTO_TEST_CASE(create_request_matches_the_reference) {
+    using aibatch::test::canned_server;
+    const std::string batch =
+        R"({"id":"msgbatch_01","type":"message_batch","processing_status":"in_progress",
+        "request_counts":{"processing":1,"succeeded":0,"errored":0,"canceled":0,"expired":0},
+        "ended_at":null,"created_at":"2024-08-20T18:37:24.100435Z","expires_at":"2024-08-21T18:37:24.100435Z",
+        "archived_at":null,"cancel_initiated_at":null,"results_url":null})";
+    canned_server s({canned_server::response(200, batch)});
+    asio::io_context ioc;
+    auto cfg = config_for(s.url());
+    cfg.anthropic_beta = {"feature-a", "feature-b"};
+    aibatch::client c(ioc.get_executor(), cfg);
+
+    aibatch::batch_request r;
+    r.custom_id = "item-1";
+    r.params.model = "claude-haiku-4-5";
+    r.params.max_tokens = 300;
+    r.params.system = "Be brief.";
+    r.params.messages = {aibatch::user("Hi"), aibatch::assistant("Hello"),
+                         aibatch::user("Rate: ok")};
+    r.params.tools = {{"rate", "Record a rating", json::parse(R"({"type":"object"})").as_object()}};
+    r.params.tool_choice = aibatch::tool_choice{"tool", "rate", true};
+    r.params.temperature = 0.5;
+    r.params.top_p = 0.9;
+    r.params.top_k = 40;
+    r.params.stop_sequences = {"END"};
+    r.params.metadata_user_id = "u-1";
+    r.params.extra = json::parse(R"({"service_tier":"auto"})").as_object();
+    std::vector<aibatch::batch_request> reqs{r};
+    auto info = run_task(ioc, c.create_batch(reqs));
+    BOOST_TEST(info.id == "msgbatch_01");
+    BOOST_TEST(aibatch::format_rfc3339(info.created_at) == "2024-08-20T18:37:24.100435Z");
+
+    auto got = s.requests();
+    BOOST_REQUIRE(got.size() == 1u);
+    const auto& q = got[0];
+    BOOST_TEST(q.method == "POST");
+    BOOST_TEST(q.target == "/v1/messages/batches");
+    BOOST_TEST(q.header("x-api-key") == "sk-ant-test-key");
+    BOOST_TEST(q.header("anthropic-version") == "2023-06-01");
+    BOOST_TEST(q.header("anthropic-beta") == "feature-a,feature-b");
+    BOOST_TEST(q.header("content-type") == "application/json");
+    BOOST_TEST(q.header("user-agent").rfind("aibatch/", 0) == 0u);
+    json::value want = json::parse(R"({"requests":[{"custom_id":"item-1","params":{
+        "model":"claude-haiku-4-5","max_tokens":300,
+        "messages":[{"role":"user","content":"Hi"},{"role":"assistant","content":"Hello"},
+                    {"role":"user","content":"Rate: ok"}],
+        "system":"Be brief.",
+        "tools":[{"name":"rate","input_schema":{"type":"object"},"description":"Record a rating"}],
+        "tool_choice":{"type":"tool","name":"rate","disable_parallel_tool_use":true},
+        "temperature":0.5,"top_p":0.9,"top_k":40,"stop_sequences":["END"],
+        "metadata":{"user_id":"u-1"},"service_tier":"auto"}}]})");
+    BOOST_TEST(json::parse(q.body) == want, q.body);
+}
+
+BOOST_AUTO_TEST_CASE(other_requests_match_the_reference) {
+    using aibatch::test::canned_server;
+    const std::string page = R"({"data":[],"has_more":false,"first_id":null,"last_id":null})";
+    canned_server s({canned_server::response(200, page)});
+    asio::io_context ioc;
+    aibatch::client c(ioc.get_executor(), config_for(s.url()));
+    run_task(ioc, c.list_batches({.limit = 7, .after_id = "msgbatch_x"}));
+    auto q = s.requests().at(0);
+    BOOST_TEST(q.method == "GET");
+    BOOST_TEST(q.target == "/v1/messages/batches?limit=7&after_id=msgbatch_x");
+    BOOST_TEST(q.header("anthropic-beta").empty());
+    BOOST_TEST(q.header("content-type").empty());
+    BOOST_TEST(q.body.empty());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+namespace {
+
+// Peak resident set size of this process in KiB (VmHWM), and a way to reset it.
+long peak_rss_kib() {
+    std::ifstream f("/proc/self/status");
+    std::string line;
+    while (std::getline(f, line))
+        if (line.rfind("VmHWM:", 0) == 0)
+            return std::stol(line.substr(6));
+    return -1;
+}
+long current_rss_kib() {
+    std::ifstream f("/proc/self/status");
+    std::string line;
+    while (std::getline(f, line))
+        if (line.rfind("VmRSS:", 0) == 0)
+            return std::stol(line.substr(6));
+    return -1;
+}
+bool reset_peak_rss() {
+    std::ofstream f("/proc/self/clear_refs");
+    f << "5";
+    return static_cast<bool>(f);
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(client_memory)
+
+// A results file of more than 200 MB streams through in bounded memory. The figure is
+// the peak RSS of the whole test process, which also hosts the emulator: an upper bound
+// of the client's share.
+BOOST_AUTO_TEST_CASE(streaming_200_mb_of_results_keeps_memory_bounded) {
+    env e(emu_options(300ms));
+    e.emu.start();
+    const json::object schema = json::parse(R"({"type":"object","properties":{
+        "text":{"type":"string","minLength":20000,"maxLength":20000}},
+        "required":["text"],"additionalProperties":false})")
+                                    .as_object();
+    std::vector<aibatch::batch_request> reqs;
+    for (int i = 0; i < 10'500; ++i) {
+        aibatch::batch_request r;
+        r.custom_id = "big" + std::to_string(i);
+        r.params.model = "claude-haiku-4-5";
+        r.params.max_tokens = 8192;
+        r.params.messages = {aibatch::user("Write a long text " + std::to_string(i))};
+        r.params.tools = {{"answer", "", schema}};
+        r.params.tool_choice = aibatch::tool_choice{"tool", "answer", std::nullopt};
+        reqs.push_back(std::move(r));
+    }
+    auto b = e.run(e.client.create_batch(reqs));
+    reqs.clear();
+    reqs.shrink_to_fit();
+    b = e.wait_ended(b.id);
+    BOOST_TEST(b.request_counts.succeeded == 10'500u);
+
+    const long before = current_rss_kib();
+    const bool reset = reset_peak_rss();
+    auto rs = e.run(e.client.open_results(b));
+    std::uint64_t lines = 0, text_bytes = 0;
+    auto t0 = std::chrono::steady_clock::now();
+    e.run([&]() -> aibatch::task<int> {
+        while (auto l = co_await rs.next()) {
+            ++lines;
+            const auto& content = l->message.at("content").as_array();
+            text_bytes += content.back().at("input").at("text").as_string().size();
+        }
+        co_return 0;
+    }());
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const long peak = peak_rss_kib();
+    BOOST_TEST(lines == 10'500u);
+    BOOST_TEST(text_bytes == 10'500u * 20'000u);
+    BOOST_TEST(rs.bytes_read() > 200'000'000u);
+    BOOST_TEST_MESSAGE("results streamed: " << rs.bytes_read() / 1'000'000 << " MB, " << lines
+                                            << " lines in " << secs << " s; RSS before "
+                                            << before / 1024 << " MiB, peak while streaming "
+                                            << peak / 1024 << " MiB (peak reset: " << reset << ")");
+    // Bounded by the longest line and a few buffers, not by the file: a reset peak must
+    // stay far below the 200 MB that went through.
+    if (reset)
+        BOOST_TEST(peak < before + 48 * 1024);
+    else
+        BOOST_TEST(peak < 200 * 1024);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

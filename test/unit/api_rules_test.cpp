@@ -1,0 +1,120 @@
+// Pure rules of the API layer: error mapping, retry decisions, backoff, timestamps.
+#include <aibatch/api/batches.hpp>
+#include <aibatch/detail/api_rules.hpp>
+
+#include <boost/json/parse.hpp>
+#include <boost/test/unit_test.hpp>
+
+using namespace std::chrono_literals;
+namespace json = boost::json;
+
+BOOST_AUTO_TEST_SUITE(api_rules)
+
+BOOST_AUTO_TEST_CASE(backoff_doubles_caps_and_jitters_down_by_at_most_a_quarter) {
+    aibatch::retry_policy p; // 500 ms .. 8 s
+    BOOST_TEST(aibatch::detail::backoff(p, 0, 0.0).count() == 500);
+    BOOST_TEST(aibatch::detail::backoff(p, 1, 0.0).count() == 1000);
+    BOOST_TEST(aibatch::detail::backoff(p, 4, 0.0).count() == 8000);
+    BOOST_TEST(aibatch::detail::backoff(p, 9, 0.0).count() == 8000);
+    BOOST_TEST(aibatch::detail::backoff(p, 0, 0.999).count() == 375);
+}
+
+BOOST_AUTO_TEST_CASE(retry_after_forms) {
+    aibatch::http_headers h;
+    BOOST_TEST(!aibatch::detail::retry_after(h).has_value());
+    h.add("retry-after", "2");
+    BOOST_TEST(aibatch::detail::retry_after(h)->count() == 2000);
+    aibatch::http_headers ms;
+    ms.add("Retry-After-Ms", "150.5");
+    ms.add("retry-after", "9");
+    BOOST_TEST(aibatch::detail::retry_after(ms)->count() == 151); // -ms wins
+    aibatch::http_headers date;
+    date.add("retry-after", "Wed, 21 Oct 2015 07:28:05 GMT");
+    auto now = std::chrono::system_clock::from_time_t(1445412480); // 07:28:00
+    BOOST_TEST(aibatch::detail::retry_after(date, now)->count() == 5000);
+    aibatch::http_headers silly;
+    silly.add("retry-after", "3600");
+    BOOST_TEST(!aibatch::detail::retry_after(silly).has_value()); // over 60 s: backoff rule
+    aibatch::http_headers junk;
+    junk.add("retry-after", "soon");
+    BOOST_TEST(!aibatch::detail::retry_after(junk).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(retryable_statuses_and_should_retry) {
+    for (unsigned s : {408u, 409u, 429u, 500u, 502u, 503u, 504u, 529u})
+        BOOST_TEST(aibatch::detail::retryable_status(s), s);
+    for (unsigned s : {400u, 401u, 402u, 403u, 404u, 413u, 422u})
+        BOOST_TEST(!aibatch::detail::retryable_status(s), s);
+    aibatch::http_headers h;
+    BOOST_TEST(!aibatch::detail::should_retry_header(h).has_value());
+    h.add("x-should-retry", "false");
+    BOOST_TEST(*aibatch::detail::should_retry_header(h) == false);
+}
+
+BOOST_AUTO_TEST_CASE(error_bodies) {
+    aibatch::http_headers h;
+    auto e = aibatch::detail::api_error_from_response(
+        429, h,
+        R"({"type":"error","error":{"type":"rate_limit_error","message":"Slow down"},"request_id":"req_9"})",
+        "create_batch");
+    BOOST_TEST(e.code() == aibatch::errc::rate_limited);
+    BOOST_TEST(e.diag().message == "create_batch: Slow down");
+    BOOST_TEST(e.diag().request_id == "req_9");
+    BOOST_TEST(e.diag().api_error_type == "rate_limit_error");
+    auto odd = aibatch::detail::api_error_from_response(418, h, "", "list_batches");
+    BOOST_TEST(odd.code() == aibatch::errc::http_status);
+    BOOST_TEST(odd.diag().message ==
+               "list_batches: HTTP 418 with a body that is not an API error: (empty)");
+    std::string long_body(500, 'x');
+    auto cut = aibatch::detail::api_error_from_response(503, h, long_body, "x");
+    BOOST_TEST(cut.diag().message.size() < 300u);
+}
+
+BOOST_AUTO_TEST_CASE(rfc3339_round_trip_and_offsets) {
+    auto t = aibatch::parse_rfc3339("2024-08-20T18:37:24.100435Z");
+    BOOST_REQUIRE(t.has_value());
+    BOOST_TEST(aibatch::format_rfc3339(*t) == "2024-08-20T18:37:24.100435Z");
+    auto off = aibatch::parse_rfc3339("2024-08-20T20:37:24+02:00");
+    BOOST_TEST(aibatch::format_rfc3339(*off) == "2024-08-20T18:37:24.000000Z");
+    BOOST_TEST(!aibatch::parse_rfc3339("2024-08-20 nonsense").has_value());
+    BOOST_TEST(!aibatch::parse_rfc3339("2024-08-20T18:37:24").has_value()); // no zone
+}
+
+BOOST_AUTO_TEST_CASE(batch_object_is_read_field_by_field) {
+    auto b =
+        aibatch::batch_info::from_json(json::parse(R"({"id":"msgbatch_1","type":"message_batch",
+        "processing_status":"ended","request_counts":{"processing":0,"succeeded":3,"errored":1,
+        "canceled":0,"expired":2},"ended_at":"2024-08-20T19:00:00Z","created_at":"2024-08-20T18:00:00Z",
+        "expires_at":"2024-08-21T18:00:00Z","archived_at":null,"cancel_initiated_at":null,
+        "results_url":"https://api.anthropic.com/v1/messages/batches/msgbatch_1/results"})"));
+    BOOST_TEST(b.ended());
+    BOOST_TEST(b.request_counts.total() == 6u);
+    BOOST_TEST((*b.ended_at - b.created_at == 1h));
+    try {
+        aibatch::batch_info::from_json(json::parse(R"({"id":"x","type":"message_batch"})"));
+        BOOST_FAIL("no error");
+    } catch (const aibatch::error& e) {
+        BOOST_TEST(std::string(e.what()).find("\"processing_status\"") != std::string::npos);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(result_lines_of_each_kind) {
+    auto ok = aibatch::result_line::from_json(json::parse(
+        R"({"custom_id":"a","result":{"type":"succeeded","message":{"id":"msg_1","content":[]}}})"));
+    BOOST_TEST((ok.type == aibatch::result_type::succeeded));
+    BOOST_TEST(ok.message.at("id").as_string() == "msg_1");
+    auto err = aibatch::result_line::from_json(json::parse(
+        R"({"custom_id":"b","result":{"type":"errored","error":{"type":"error","error":{"type":"invalid_request_error","message":"max_tokens: Field required"},"request_id":"req_1"}}})"));
+    BOOST_TEST(err.error.type == "invalid_request_error");
+    BOOST_TEST(err.error.message == "max_tokens: Field required");
+    BOOST_TEST(err.error.request_id == "req_1");
+    auto exp = aibatch::result_line::from_json(
+        json::parse(R"({"custom_id":"c","result":{"type":"expired"}})"));
+    BOOST_TEST((exp.type == aibatch::result_type::expired));
+    BOOST_TEST(!aibatch::check_custom_id("ok_id-1").has_value());
+    BOOST_TEST(aibatch::check_custom_id("").has_value());
+    BOOST_TEST(aibatch::check_custom_id(std::string(65, 'a')).has_value());
+    BOOST_TEST(aibatch::check_custom_id("a.b").has_value());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
