@@ -431,6 +431,15 @@ task<std::optional<batch_info>> batch_lister::next() {
     co_return std::move(page_[pos_++]);
 }
 
+task<std::optional<batch_info>> client::find_created_batch(std::uint64_t count,
+                                                           timestamp not_before) {
+    auto self = impl_;
+    auto b = co_await self->find_orphan(count, not_before);
+    if (b)
+        self->own_batches.insert(b->id);
+    co_return b;
+}
+
 task<std::vector<result_line>> client::results(std::string batch_id) {
     result_stream rs = co_await open_results(std::move(batch_id));
     std::vector<result_line> out;

@@ -25,6 +25,14 @@ public:
             return "invalid argument";
         case errc::invalid_output:
             return "model output does not match the requested type";
+        case errc::items_failed:
+            return "some batch items failed";
+        case errc::timed_out:
+            return "the batch run timed out";
+        case errc::cost_limit:
+            return "the cost limit stopped further submissions";
+        case errc::journal:
+            return "the batch journal cannot be used";
         case errc::connect_timeout:
             return "connect timeout";
         case errc::request_timeout:

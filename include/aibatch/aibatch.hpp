@@ -3,12 +3,14 @@
 
 #include <aibatch/api/batches.hpp>
 #include <aibatch/api/messages.hpp>
+#include <aibatch/batch.hpp>
 #include <aibatch/client.hpp>
 #include <aibatch/config.hpp>
 #include <aibatch/dotenv.hpp>
 #include <aibatch/endpoint.hpp>
 #include <aibatch/error.hpp>
 #include <aibatch/http_client.hpp>
+#include <aibatch/pricing.hpp>
 #include <aibatch/schema.hpp>
 #include <aibatch/structured_output.hpp>
 #include <aibatch/task.hpp>

@@ -129,6 +129,11 @@ public:
     /// configured API origin, else the standard path: the key never goes elsewhere).
     task<result_stream> open_results(batch_info batch);
     task<result_stream> open_results(std::string batch_id);
+    /// A batch holding `count` requests, created at or after `not_before` (less 2
+    /// minutes for clock skew), that this client did not create: what a create that
+    /// failed ambiguously may have left behind (see above). Adopted batches count as
+    /// this client's own afterwards.
+    task<std::optional<batch_info>> find_created_batch(std::uint64_t count, timestamp not_before);
     /// Every result line of a batch, collected (convenient for small batches).
     task<std::vector<result_line>> results(std::string batch_id);
 

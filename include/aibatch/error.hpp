@@ -25,6 +25,10 @@ enum class errc {
     dotenv_syntax,       ///< a .env file line cannot be parsed
     invalid_argument,    ///< an argument to a call is not acceptable
     invalid_output,      ///< the model's output does not decode into the requested type
+    items_failed,        ///< batch<T>(): some items did not succeed (see batch_error)
+    timed_out,           ///< batch<T>(): batch_options::timeout passed
+    cost_limit,          ///< batch<T>(): batch_options::cost_limit stopped submissions
+    journal,             ///< batch<T>(): the journal file cannot be used
 
     // transport
     connect_timeout,   ///< resolve + TCP connect + TLS handshake took too long

@@ -1,0 +1,42 @@
+// The type-independent part of batch<T>(): validation, splitting, submission, polling,
+// results, repair rounds, cost, journal, cancellation. batch.hpp wraps it for a T.
+#pragma once
+
+#include <aibatch/batch_options.hpp>
+#include <aibatch/client.hpp>
+
+#include <boost/system/error_code.hpp>
+
+#include <functional>
+#include <span>
+#include <vector>
+
+namespace aibatch::detail {
+
+/// Result of decoding one message for item `index` (the value is kept by the caller).
+struct decode_report {
+    bool ok = false;
+    output_failure failure = output_failure::none;
+    std::string message;
+    std::string raw;
+};
+using decode_fn =
+    std::function<decode_report(const boost::json::object& message, std::size_t index)>;
+
+struct engine_result {
+    std::vector<item_report> items;
+    aibatch::usage usage;
+    std::optional<double> cost_usd; ///< nullopt when the model has no known price
+    std::vector<std::string> batch_ids;
+    /// Set when the run stopped before every item had an outcome, or a batch-level call
+    /// failed: operation_aborted, errc::timed_out, errc::cost_limit, or the API's error.
+    boost::system::error_code stop_code;
+    std::string stop_message;
+};
+
+/// Throws aibatch::error (errc::invalid_argument, errc::missing_api_key, errc::journal)
+/// for bad input before any network call; everything later is reported in the result.
+task<engine_result> run_engine(client& c, std::span<const conversation> messages, std::string model,
+                               batch_options opts, output_spec spec, decode_fn decode);
+
+} // namespace aibatch::detail
