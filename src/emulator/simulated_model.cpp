@@ -2,6 +2,7 @@
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <boost/json/stream_parser.hpp>
 
 #include <algorithm>
 #include <array>
@@ -41,9 +42,8 @@ namespace {
 
 constexpr int max_depth = 6;
 
-const std::array<const char*, 12> words = {"alpha", "bravo", "charlie", "delta", "echo",
-                                          "foxtrot", "golf", "hotel", "india", "juliet",
-                                          "kilo", "lima"};
+const std::array<const char*, 12> words = {"alpha", "bravo", "charlie", "delta",  "echo", "foxtrot",
+                                           "golf",  "hotel", "india",   "juliet", "kilo", "lima"};
 
 class generator {
 public:
@@ -62,7 +62,8 @@ public:
             return a[rng_.below(a.size())];
         }
         for (const char* key : {"anyOf", "oneOf"}) {
-            if (auto* alts = s.if_contains(key); alts && alts->is_array() && !alts->get_array().empty()) {
+            if (auto* alts = s.if_contains(key);
+                alts && alts->is_array() && !alts->get_array().empty()) {
                 const auto& a = alts->get_array();
                 // Deep down, prefer a null alternative to stop recursion.
                 if (depth >= max_depth)
@@ -99,8 +100,8 @@ private:
             if (ref.starts_with(prefix)) {
                 std::string_view name = ref.substr(prefix.size());
                 std::string_view section = prefix.substr(2, prefix.size() - 3);
-                if (const auto* defs = root_.is_object() ? root_.get_object().if_contains(section)
-                                                         : nullptr;
+                if (const auto* defs =
+                        root_.is_object() ? root_.get_object().if_contains(section) : nullptr;
                     defs && defs->is_object())
                     if (const auto* d = defs->get_object().if_contains(name))
                         return *d;
@@ -265,7 +266,8 @@ std::optional<std::string> line_value(std::string_view text, std::string_view ke
             line.remove_prefix(1);
         if (line.starts_with(key)) {
             line.remove_prefix(key.size());
-            while (!line.empty() && (line.front() == ' ' || line.back() == '\r' || line.back() == ' ')) {
+            while (!line.empty() &&
+                   (line.front() == ' ' || line.back() == '\r' || line.back() == ' ')) {
                 if (line.front() == ' ')
                     line.remove_prefix(1);
                 else
@@ -278,7 +280,9 @@ std::optional<std::string> line_value(std::string_view text, std::string_view ke
     return std::nullopt;
 }
 
-std::uint64_t tokens_for(std::size_t chars) { return (chars + 3) / 4; }
+std::uint64_t tokens_for(std::size_t chars) {
+    return (chars + 3) / 4;
+}
 
 } // namespace
 
@@ -295,11 +299,11 @@ std::optional<item_error> validate_params(const json::value& pv) {
     if (!pv.is_object())
         return bad("params: Input should be a valid dictionary");
     const auto& p = pv.get_object();
-    static const std::array allowed = {"model", "messages", "max_tokens", "cache_control",
-                                       "container", "inference_geo", "metadata", "output_config",
-                                       "service_tier", "stop_sequences", "stream", "system",
-                                       "temperature", "thinking", "tool_choice", "tools",
-                                       "top_k", "top_p", "mcp_servers", "context_management"};
+    static const std::array allowed = {
+        "model",         "messages", "max_tokens",    "cache_control", "container",
+        "inference_geo", "metadata", "output_config", "service_tier",  "stop_sequences",
+        "stream",        "system",   "temperature",   "thinking",      "tool_choice",
+        "tools",         "top_k",    "top_p",         "mcp_servers",   "context_management"};
     for (const auto& [k, v] : p)
         if (std::find(allowed.begin(), allowed.end(), std::string_view(k)) == allowed.end())
             return bad(std::string(k) + ": Extra inputs are not permitted");
@@ -342,7 +346,8 @@ std::optional<item_error> validate_params(const json::value& pv) {
             return bad("messages: first message must use the \"user\" role");
         if (r == prev)
             return bad("messages: roles must alternate between \"user\" and \"assistant\", but "
-                       "found multiple \"" + r + "\" roles in a row");
+                       "found multiple \"" +
+                       r + "\" roles in a row");
         prev = r;
         const auto* content = m.if_contains("content");
         if (!content)
@@ -366,7 +371,8 @@ std::optional<item_error> validate_params(const json::value& pv) {
                 if (bo.at("type") == "text") {
                     auto* t = bo.if_contains("text");
                     if (!t || !t->is_string())
-                        return bad(where + ".content." + std::to_string(b) + ".text: Field required");
+                        return bad(where + ".content." + std::to_string(b) +
+                                   ".text: Field required");
                     if (t->get_string().empty())
                         return bad(where + ".content." + std::to_string(b) +
                                    ".text: text content blocks must be non-empty");
@@ -413,7 +419,8 @@ std::optional<item_error> validate_params(const json::value& pv) {
     }
     if (const auto* tc = p.if_contains("tool_choice")) {
         if (!tc->is_object() || !tc->get_object().contains("type"))
-            return bad("tool_choice: Input tag not found; expected 'auto', 'any', 'tool' or 'none'");
+            return bad(
+                "tool_choice: Input tag not found; expected 'auto', 'any', 'tool' or 'none'");
         const auto& tco = tc->get_object();
         auto type = tco.at("type");
         if (type == "tool") {
@@ -483,6 +490,35 @@ std::uint64_t count_input_tokens(const json::object& params) {
     return tokens_for(chars) + 3;
 }
 
+namespace {
+
+// The JSON Schema a system prompt asks the answer to conform to ("... JSON Schema ...
+// {schema}"), as aibatch's json_text mode and similar instructions put it.
+std::optional<json::value> schema_in_system_prompt(const json::object& params) {
+    const auto* sys = params.if_contains("system");
+    if (!sys || !sys->is_string())
+        return std::nullopt;
+    std::string_view text = sys->get_string();
+    auto at = text.find("JSON Schema");
+    if (at == std::string_view::npos)
+        return std::nullopt;
+    auto open = text.find('{', at);
+    if (open == std::string_view::npos)
+        return std::nullopt;
+    json::stream_parser p;
+    json::error_code ec;
+    std::size_t used = p.write_some(text.data() + open, text.size() - open, ec);
+    (void)used;
+    if (ec || !p.done())
+        return std::nullopt;
+    json::value v = p.release();
+    if (!v.is_object() || !v.get_object().contains("type"))
+        return std::nullopt;
+    return v;
+}
+
+} // namespace
+
 json::object simulate_message(const json::object& params, std::uint64_t seed,
                               std::string_view service_tier) {
     rng r(seed);
@@ -514,8 +550,9 @@ json::object simulate_message(const json::object& params, std::uint64_t seed,
                         t.get_object().at("name") == tco.at("name"))
                         forced_tool = &t.get_object();
             } else if (tco.contains("type") && tco.at("type") == "any") {
-                forced_tool = tools->get_array()[0].is_object() ? &tools->get_array()[0].get_object()
-                                                                : nullptr;
+                forced_tool = tools->get_array()[0].is_object()
+                                  ? &tools->get_array()[0].get_object()
+                                  : nullptr;
             }
         }
     }
@@ -524,10 +561,10 @@ json::object simulate_message(const json::object& params, std::uint64_t seed,
         if (const auto* f = oc->get_object().if_contains("format"); f && f->is_object())
             format_schema = f->get_object().if_contains("schema");
 
-    auto max_tokens = static_cast<std::uint64_t>(
-        params.contains("max_tokens") && params.at("max_tokens").is_number()
-            ? params.at("max_tokens").to_number<double>()
-            : 1024);
+    auto max_tokens = static_cast<std::uint64_t>(params.contains("max_tokens") &&
+                                                         params.at("max_tokens").is_number()
+                                                     ? params.at("max_tokens").to_number<double>()
+                                                     : 1024);
     json::array content;
     std::string stop_reason;
     std::size_t out_chars = 0;
@@ -559,6 +596,10 @@ json::object simulate_message(const json::object& params, std::uint64_t seed,
             text = *sc.output;
         else if (format_schema)
             text = json::serialize(generate_conforming(*format_schema, r.next()));
+        else if (auto schema = schema_in_system_prompt(params))
+            // A model told to answer in JSON does, wrapped in the usual prose and fence.
+            text = "Here is the result:\n```json\n" +
+                   json::serialize(generate_conforming(*schema, r.next())) + "\n```";
         else
             text = "This is a simulated answer from aibatch-emulator (" +
                    std::string(words[r.below(words.size())]) + ").";

@@ -1,0 +1,609 @@
+// batch<T>() end to end against the emulator over loopback (and against the real API
+// when ANTHROPIC_API_KEY is set).
+#include "spam_types.hpp"
+
+#include <aibatch/batch.hpp>
+#include <aibatch/emulator/emulator.hpp>
+
+#include "../support/run_task.hpp"
+
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <thread>
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+using aibatch::test::run_task;
+using e2e::SentimentResult;
+using e2e::SpamResult;
+
+extern char** environ;
+
+namespace {
+
+const std::string model = "claude-haiku-4-5";
+
+struct env {
+    aibatch::emulator::server emu;
+    asio::io_context ioc;
+    aibatch::client client;
+
+    explicit env(std::chrono::milliseconds processing = 200ms, std::uint64_t max_requests = 100'000)
+        : emu(make(processing, max_requests)), client(ioc.get_executor(), config(emu.url())) {
+        emu.start();
+    }
+    static aibatch::emulator::options make(std::chrono::milliseconds p,
+                                           std::uint64_t max_requests) {
+        aibatch::emulator::options o;
+        o.processing_time = p;
+        o.seed = 11;
+        o.max_batch_requests = max_requests;
+        return o;
+    }
+    static aibatch::client_config config(const std::string& url) {
+        aibatch::client_config c;
+        c.base_url = url;
+        c.api_key = "sk-ant-e2e";
+        c.retry.initial_backoff = 10ms;
+        c.retry.max_backoff = 50ms;
+        return c;
+    }
+    std::size_t count(const std::string& endpoint) const {
+        std::size_t n = 0;
+        for (const auto& e : emu.log())
+            n += e.endpoint == endpoint;
+        return n;
+    }
+};
+
+aibatch::batch_options fast() {
+    aibatch::batch_options o;
+    o.poll_interval = 20ms;
+    o.poll_interval_max = 60ms;
+    return o;
+}
+
+std::string scripted(int i, bool spam = false) {
+    return "Is this spam?\nEMULATOR_OUTPUT: {\"is_spam\":" + std::string(spam ? "true" : "false") +
+           ",\"confidence\":0.5,\"reason\":\"item " + std::to_string(i) + "\"}";
+}
+
+std::vector<aibatch::conversation> scripted_messages(int n) {
+    std::vector<aibatch::conversation> v;
+    for (int i = 0; i < n; ++i)
+        v.push_back({aibatch::user(scripted(i, i % 3 == 0))});
+    return v;
+}
+
+template <class F>
+aibatch::batch_error expect_batch_error(F&& f) {
+    try {
+        f();
+    } catch (const aibatch::batch_error& e) {
+        return e;
+    }
+    BOOST_FAIL("no batch_error thrown");
+    throw std::logic_error("unreachable");
+}
+
+template <class F>
+aibatch::error expect_error(F&& f) {
+    try {
+        f();
+    } catch (const aibatch::error& e) {
+        return e;
+    }
+    BOOST_FAIL("no aibatch::error thrown");
+    throw std::logic_error("unreachable");
+}
+
+} // namespace
+
+// ------------------------------------------------------------------ seed unit tests
+BOOST_AUTO_TEST_SUITE(batch_input)
+
+BOOST_AUTO_TEST_CASE(empty_messages_return_empty_without_network) {
+    env e;
+    std::vector<aibatch::conversation> none;
+    auto r = run_task(e.ioc, aibatch::batch<SpamResult>(e.client, none, model));
+    BOOST_TEST(r.empty());
+    BOOST_TEST(e.emu.log().empty());
+}
+
+BOOST_AUTO_TEST_CASE(invalid_arguments_are_named_before_any_network_call) {
+    env e;
+    auto one = scripted_messages(1);
+    auto msg = [&](std::vector<aibatch::conversation> m, std::string mdl,
+                   aibatch::batch_options o) {
+        return std::string(expect_error([&] {
+                               run_task(e.ioc, aibatch::batch<SpamResult>(e.client, m, mdl, o));
+                           }).what());
+    };
+    BOOST_TEST(msg(one, "", fast()).find("the model is empty") != std::string::npos);
+    auto o = fast();
+    o.max_tokens = 0;
+    BOOST_TEST(msg(one, model, o).find("max_tokens must be positive (got 0)") != std::string::npos);
+    BOOST_TEST(msg({{}}, model, fast()).find("messages[0] is an empty conversation") !=
+               std::string::npos);
+    BOOST_TEST(
+        msg({{aibatch::assistant("hi")}}, model, fast()).find("starts with an assistant turn") !=
+        std::string::npos);
+    BOOST_TEST(msg({{aibatch::user("a"), aibatch::user("b")}}, model, fast())
+                   .find("messages[0][1]: two user turns in a row") != std::string::npos);
+    BOOST_TEST(msg({one[0], {aibatch::user("  ")}}, model, fast())
+                   .find("messages[1][0] has empty content") != std::string::npos);
+    o = fast();
+    o.temperature = 1.5;
+    BOOST_TEST(msg(one, model, o).find("temperature must be between 0 and 1") != std::string::npos);
+    o = fast();
+    o.cost_limit = 1.0;
+    BOOST_TEST(msg(one, "my-own-model", o).find("set batch_options::price") != std::string::npos);
+    BOOST_TEST(e.emu.log().empty());
+}
+
+BOOST_AUTO_TEST_CASE(missing_api_key_and_client_creation) {
+    asio::io_context ioc;
+    aibatch::test::scoped_env no_key("ANTHROPIC_API_KEY", nullptr);
+    auto cfg = aibatch::client_config::from_env(std::filesystem::path("/nonexistent/.env"));
+    auto err = expect_error([&] { aibatch::client c(ioc.get_executor(), cfg); });
+    BOOST_TEST(err.code() == aibatch::errc::missing_api_key);
+    cfg.api_key = "sk-ant-x";
+    cfg.base_url = "http://127.0.0.1:1";
+    aibatch::client c(ioc.get_executor(), cfg);
+    BOOST_TEST(c.config().base_url == "http://127.0.0.1:1");
+}
+
+BOOST_AUTO_TEST_CASE(processing_of_multiple_messages) {
+    env e;
+    auto r =
+        run_task(e.ioc, aibatch::batch<SpamResult>(e.client, scripted_messages(6), model, fast()));
+    BOOST_TEST(r.size() == 6u);
+    for (int i = 0; i < 6; ++i) {
+        BOOST_TEST(r[i].reason == "item " + std::to_string(i));
+        BOOST_TEST(r[i].is_spam == (i % 3 == 0));
+    }
+    BOOST_TEST(e.count("create") == 1u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ------------------------------------------------------------------ end to end
+BOOST_AUTO_TEST_SUITE(batch_e2e)
+
+BOOST_AUTO_TEST_CASE(spam_detection) {
+    env e;
+    std::vector<aibatch::conversation> messages;
+    for (auto email : {"WIN A PRIZE NOW", "Lunch at noon?", "Cheap meds, click here"})
+        messages.push_back({aibatch::user(
+            std::string("You are a spam detection expert. Is this spam? ") + email)});
+    auto r = run_task(e.ioc, aibatch::batch<SpamResult>(e.client, messages, model, fast()));
+    BOOST_TEST(r.size() == 3u);
+    for (const auto& s : r) {
+        BOOST_TEST(s.confidence >= 0.0);
+        BOOST_TEST(!s.reason.empty());
+    }
+}
+
+BOOST_AUTO_TEST_CASE(sentiment_analysis_in_every_output_mode) {
+    for (auto mode : {aibatch::output_mode::tool, aibatch::output_mode::json_schema,
+                      aibatch::output_mode::json_text}) {
+        env e;
+        std::vector<aibatch::conversation> messages;
+        for (auto review : {"Love it", "Broke in a day", "It's ok"})
+            messages.push_back({aibatch::user(std::string("Sentiment of: ") + review)});
+        auto o = fast();
+        o.output_mode = mode;
+        o.system = "You classify reviews.";
+        auto run =
+            run_task(e.ioc, aibatch::run_batch<SentimentResult>(e.client, messages, model, o));
+        BOOST_TEST_CONTEXT(aibatch::to_string(mode)) {
+            BOOST_TEST(run.succeeded() == 3u);
+            BOOST_TEST(run.usage.output_tokens > 0u);
+            BOOST_REQUIRE(run.cost_usd.has_value());
+            BOOST_TEST(*run.cost_usd > 0.0);
+            BOOST_TEST(run.batch_ids.size() == 1u);
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(single_message) {
+    env e;
+    std::vector<aibatch::conversation> one{{aibatch::user(scripted(0, true))}};
+    auto r = run_task(e.ioc, aibatch::batch<SpamResult>(e.client, one, model, fast()));
+    BOOST_REQUIRE(r.size() == 1u);
+    BOOST_TEST(r[0].is_spam);
+    BOOST_TEST(r[0].reason == "item 0");
+}
+
+BOOST_AUTO_TEST_CASE(order_is_kept_across_shuffled_results_and_many_batches) {
+    env e;
+    auto o = fast();
+    o.max_requests_per_batch = 7;
+    o.max_batches_in_flight = 3;
+    std::vector<aibatch::batch_progress> seen;
+    o.on_progress = [&](const aibatch::batch_progress& p) { seen.push_back(p); };
+    auto r = run_task(e.ioc, aibatch::batch<SpamResult>(e.client, scripted_messages(50), model, o));
+    BOOST_REQUIRE(r.size() == 50u);
+    for (int i = 0; i < 50; ++i)
+        BOOST_TEST(r[i].reason == "item " + std::to_string(i));
+    BOOST_TEST(e.emu.batches_created() == 8u);
+    std::size_t total = 0;
+    for (const auto& le : e.emu.log())
+        if (le.endpoint == "create")
+            total += le.requests;
+    BOOST_TEST(total == 50u);
+    BOOST_REQUIRE(!seen.empty());
+    BOOST_TEST(seen.back().items_total == 50u);
+    BOOST_TEST(seen.back().batches_submitted <= 8u);
+}
+
+BOOST_AUTO_TEST_CASE(large_inputs_are_split_by_bytes) {
+    // The emulator enforces the same byte limit (413 past it), so an over-full batch
+    // would fail the call.
+    aibatch::emulator::options eo = env::make(200ms, 100'000);
+    eo.max_batch_bytes = 8000;
+    aibatch::emulator::server emu(eo);
+    emu.start();
+    asio::io_context ioc;
+    aibatch::client client(ioc.get_executor(), env::config(emu.url()));
+    auto o = fast();
+    o.max_bytes_per_batch = 8000; // a request here is ~600 bytes
+    auto r = run_task(ioc, aibatch::batch<SpamResult>(client, scripted_messages(40), model, o));
+    BOOST_TEST(r.size() == 40u);
+    BOOST_TEST(emu.batches_created() >= 3u);
+    BOOST_TEST(r[39].reason == "item 39");
+}
+
+BOOST_AUTO_TEST_CASE(partial_failures_are_reported_exactly_and_successes_kept) {
+    env e;
+    auto messages = scripted_messages(6);
+    messages[1] = {aibatch::user("EMULATOR_RESULT: errored")};
+    messages[2] = {aibatch::user("EMULATOR_RESULT: expired")};
+    messages[4] = {
+        aibatch::user("Is this spam?\nEMULATOR_OUTPUT: {\"is_spam\":\"maybe\",\"confidence\":2}")};
+    auto o = fast();
+    o.repair_rounds = 0;
+    auto err = expect_batch_error(
+        [&] { run_task(e.ioc, aibatch::batch<SpamResult>(e.client, messages, model, o)); });
+    BOOST_TEST(err.code() == aibatch::errc::items_failed);
+    BOOST_REQUIRE(err.failures().size() == 3u);
+    const auto& f = err.failures();
+    BOOST_TEST(f[0].index == 1u);
+    BOOST_TEST(f[0].custom_id == "item-1");
+    BOOST_TEST((f[0].status == aibatch::item_status::errored));
+    BOOST_TEST(!f[0].error_type.empty());
+    BOOST_TEST((f[1].status == aibatch::item_status::expired));
+    BOOST_TEST((f[2].status == aibatch::item_status::invalid_output));
+    BOOST_TEST(f[2].error_type == "validation");
+    BOOST_TEST(f[2].message == "$.is_spam: expected boolean, got string; "
+                               "$: missing required field \"reason\"");
+    BOOST_TEST(f[2].raw_output == R"({"is_spam":"maybe","confidence":2})");
+    const auto& values = err.results<SpamResult>();
+    BOOST_TEST(values.size() == 6u);
+    BOOST_TEST(values[0]->reason == "item 0");
+    BOOST_TEST(values[3]->reason == "item 3");
+    BOOST_TEST(values[5]->reason == "item 5");
+    BOOST_TEST(!values[1].has_value());
+    BOOST_TEST(err.succeeded() == 3u);
+    std::string what = err.what();
+    BOOST_TEST(what.find("3 of 6 items did not succeed") != std::string::npos);
+    BOOST_TEST(what.find("#4 item-4 invalid_output: $.is_spam") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(unknown_model_is_reported_per_item_by_the_api) {
+    env e;
+    auto err = expect_batch_error([&] {
+        run_task(e.ioc, aibatch::batch<SpamResult>(e.client, scripted_messages(2),
+                                                   "claude-nonexistent-1", fast()));
+    });
+    BOOST_REQUIRE(err.failures().size() == 2u);
+    BOOST_TEST(err.failures()[0].error_type == "not_found_error");
+    BOOST_TEST(err.failures()[0].message.find("claude-nonexistent-1") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(repair_round_fixes_invalid_output_with_feedback) {
+    env e;
+    auto messages = scripted_messages(4);
+    messages[2] = {aibatch::user("Is this spam?\nEMULATOR_OUTPUT: {\"is_spam\":\"no\"}")};
+    auto o = fast();
+    o.repair_rounds = 1;
+    auto run = run_task(e.ioc, aibatch::run_batch<SpamResult>(e.client, messages, model, o));
+    BOOST_TEST(run.succeeded() == 4u);
+    BOOST_TEST(run.items[2].rounds == 2u);
+    BOOST_TEST(run.items[0].rounds == 1u);
+    BOOST_TEST(e.emu.batches_created() == 2u);
+    BOOST_TEST(run.batch_ids.size() == 2u);
+    // The follow-up batch held only the failed item.
+    std::vector<std::uint64_t> sizes;
+    for (const auto& le : e.emu.log())
+        if (le.endpoint == "create")
+            sizes.push_back(le.requests);
+    BOOST_TEST(sizes == (std::vector<std::uint64_t>{4, 1}), boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(cost_limit_stops_submissions_before_they_are_made) {
+    env e;
+    auto o = fast();
+    o.max_tokens = 100;
+    o.max_requests_per_batch = 10;
+    o.max_batches_in_flight = 2;
+    o.cost_limit = 0.004; // one batch of 10 (~$0.003 worst case) fits, two do not
+    auto err = expect_batch_error([&] {
+        run_task(e.ioc, aibatch::batch<SpamResult>(e.client, scripted_messages(30), model, o));
+    });
+    BOOST_TEST(err.code() == aibatch::errc::cost_limit);
+    BOOST_TEST(e.emu.batches_created() == 1u);
+    BOOST_TEST(err.succeeded() == 10u);
+    BOOST_TEST(err.failures().size() == 20u);
+    for (const auto& f : err.failures()) {
+        BOOST_TEST((f.status == aibatch::item_status::not_submitted));
+        BOOST_TEST(f.error_type == "cost_limit");
+    }
+    BOOST_TEST(std::string(err.what()).find("cost limit $0.0040 reached") != std::string::npos);
+    BOOST_REQUIRE(err.cost_usd().has_value());
+    BOOST_TEST(*err.cost_usd() > 0.0);
+}
+
+BOOST_AUTO_TEST_CASE(cancellation_cancels_remote_batches_and_keeps_successes) {
+    env e(300ms);
+    auto o = fast();
+    o.max_requests_per_batch = 5;
+    o.max_batches_in_flight = 1;
+    asio::cancellation_signal sig;
+    bool fired = false;
+    o.on_progress = [&](const aibatch::batch_progress& p) {
+        if (p.batches_submitted == 2 && !fired) { // batch 1 is fully read by now
+            fired = true;
+            sig.emit(asio::cancellation_type::terminal);
+        }
+    };
+    auto messages = scripted_messages(10);
+    std::exception_ptr failure;
+    asio::co_spawn(
+        e.ioc, aibatch::batch<SpamResult>(e.client, messages, model, o),
+        asio::bind_cancellation_slot(
+            sig.slot(), [&](std::exception_ptr ex, std::vector<SpamResult>) { failure = ex; }));
+    e.ioc.run();
+    BOOST_REQUIRE(fired);
+    BOOST_REQUIRE(failure);
+    try {
+        std::rethrow_exception(failure);
+    } catch (const aibatch::batch_error& err) {
+        BOOST_TEST(err.code() == asio::error::operation_aborted);
+        BOOST_TEST(err.succeeded() == 5u);
+        BOOST_TEST(err.results<SpamResult>()[4]->reason == "item 4");
+        BOOST_REQUIRE(err.failures().size() == 5u);
+        BOOST_TEST((err.failures()[0].status == aibatch::item_status::canceled));
+        BOOST_TEST(err.failures()[0].message.find("was canceled") != std::string::npos);
+    }
+    BOOST_TEST(e.count("cancel") == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(timeout_cancels_and_reports) {
+    env e(30s);
+    auto o = fast();
+    o.timeout = 500ms;
+    auto t0 = std::chrono::steady_clock::now();
+    auto err = expect_batch_error([&] {
+        run_task(e.ioc, aibatch::batch<SpamResult>(e.client, scripted_messages(3), model, o));
+    });
+    BOOST_TEST((std::chrono::steady_clock::now() - t0 < 5s));
+    BOOST_TEST(err.code() == aibatch::errc::timed_out);
+    BOOST_TEST(err.failures().size() == 3u);
+    BOOST_TEST(e.count("cancel") == 1u);
+    BOOST_TEST(std::string(err.what()).find("timeout (500 ms) passed") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(the_thread_is_free_while_polling) {
+    env e(600ms);
+    int ticks = 0;
+    bool done = false;
+    asio::co_spawn(
+        e.ioc,
+        [&]() -> aibatch::task<void> {
+            asio::steady_timer t(e.ioc);
+            while (!done) {
+                t.expires_after(10ms);
+                co_await t.async_wait(asio::use_awaitable);
+                ++ticks;
+            }
+        },
+        asio::detached);
+    std::vector<SpamResult> r;
+    asio::co_spawn(
+        e.ioc,
+        [&]() -> aibatch::task<void> {
+            r = co_await aibatch::batch<SpamResult>(e.client, scripted_messages(3), model, fast());
+            done = true;
+        },
+        asio::detached);
+    e.ioc.run();
+    BOOST_TEST(r.size() == 3u);
+    BOOST_TEST(ticks > 20); // ~60 expected over 600 ms of processing
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ------------------------------------------------------------------ journal
+BOOST_AUTO_TEST_SUITE(batch_journal)
+
+namespace {
+
+pid_t spawn_child(const std::string& url, const std::string& journal, const std::string& out) {
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    std::string items = "30";
+    std::vector<char*> argv{const_cast<char*>(AIBATCH_JOURNAL_CHILD),
+                            const_cast<char*>(url.c_str()), const_cast<char*>(journal.c_str()),
+                            items.data(), nullptr};
+    pid_t pid = -1;
+    int rc = posix_spawn(&pid, AIBATCH_JOURNAL_CHILD, &fa, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&fa);
+    BOOST_REQUIRE_MESSAGE(rc == 0, "posix_spawn failed: " << rc);
+    return pid;
+}
+
+std::size_t count_lines_with(const std::string& path, const std::string& needle) {
+    std::ifstream f(path);
+    std::string line;
+    std::size_t n = 0;
+    while (std::getline(f, line))
+        n += line.find(needle) != std::string::npos;
+    return n;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(killed_mid_poll_and_restarted_reattaches_without_paying_twice) {
+    aibatch::emulator::options eo;
+    eo.processing_time = 3s;
+    aibatch::emulator::server emu(eo);
+    emu.start();
+    auto dir =
+        std::filesystem::temp_directory_path() / ("aibatch-journal-" + std::to_string(::getpid()));
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    std::string journal = (dir / "run.journal").string();
+    std::string out1 = (dir / "out1.txt").string(), out2 = (dir / "out2.txt").string();
+
+    pid_t first = spawn_child(emu.url(), journal, out1);
+    // Wait until all three batches are created and recorded, then kill -9 mid-poll.
+    for (int i = 0; i < 400 && count_lines_with(journal, "\"created\"") < 3; ++i)
+        std::this_thread::sleep_for(25ms);
+    BOOST_REQUIRE(count_lines_with(journal, "\"created\"") == 3u);
+    ::kill(first, SIGKILL);
+    int status = 0;
+    ::waitpid(first, &status, 0);
+    BOOST_TEST(WIFSIGNALED(status));
+    BOOST_TEST(emu.batches_created() == 3u);
+    BOOST_TEST(count_lines_with(out1, "item") == 0u); // it did not get to print
+
+    pid_t second = spawn_child(emu.url(), journal, out2);
+    int waited = 0;
+    while (::waitpid(second, &status, WNOHANG) == 0 && waited++ < 600)
+        std::this_thread::sleep_for(50ms);
+    BOOST_REQUIRE(WIFEXITED(status));
+    BOOST_TEST(WEXITSTATUS(status) == 0);
+    BOOST_TEST(emu.batches_created() == 3u); // exactly one create per chunk
+    std::size_t creates = 0;
+    for (const auto& le : emu.log())
+        creates += le.endpoint == "create" && le.status == 200;
+    BOOST_TEST(creates == 3u);
+    std::ifstream f(out2);
+    std::string line;
+    int n = 0;
+    while (std::getline(f, line)) {
+        BOOST_TEST(line == std::to_string(n) + "\titem " + std::to_string(n));
+        ++n;
+    }
+    BOOST_TEST(n == 30);
+    std::filesystem::remove_all(dir);
+}
+
+BOOST_AUTO_TEST_CASE(a_journal_of_another_input_is_refused) {
+    env e;
+    auto path =
+        std::filesystem::temp_directory_path() / ("aibatch-j2-" + std::to_string(::getpid()));
+    std::filesystem::remove(path);
+    auto o = fast();
+    o.journal = path;
+    run_task(e.ioc, aibatch::batch<SpamResult>(e.client, scripted_messages(3), model, o));
+    auto err = expect_error([&] {
+        run_task(e.ioc, aibatch::batch<SpamResult>(e.client, scripted_messages(4), model, o));
+    });
+    BOOST_TEST(err.code() == aibatch::errc::journal);
+    BOOST_TEST(std::string(err.what()).find("not this input") != std::string::npos);
+    // The same input again re-attaches: no new batch.
+    auto again =
+        run_task(e.ioc, aibatch::batch<SpamResult>(e.client, scripted_messages(3), model, o));
+    BOOST_TEST(again.size() == 3u);
+    BOOST_TEST(e.emu.batches_created() == 1u);
+    std::filesystem::remove(path);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ------------------------------------------------------------------ real API
+BOOST_AUTO_TEST_SUITE(batch_real_api)
+
+namespace {
+bool have_key() {
+    const char* k = std::getenv("ANTHROPIC_API_KEY");
+    return k && *k;
+}
+aibatch::client real_client(asio::io_context& ioc) {
+    auto cfg = aibatch::client_config::from_env();
+    if (cfg.base_url.find("127.0.0.1") != std::string::npos)
+        cfg.base_url = "https://api.anthropic.com";
+    return aibatch::client(ioc.get_executor(), cfg);
+}
+aibatch::batch_options real_options() {
+    aibatch::batch_options o;
+    o.poll_interval = 5s;
+    o.poll_interval_max = 30s;
+    o.timeout = std::chrono::hours(2);
+    o.max_tokens = 300;
+    return o;
+}
+} // namespace
+
+BOOST_AUTO_TEST_CASE(real_spam_detection) {
+    if (!have_key()) {
+        BOOST_TEST_MESSAGE("skipped: ANTHROPIC_API_KEY is not set (real-API test)");
+        return;
+    }
+    asio::io_context ioc;
+    auto c = real_client(ioc);
+    std::vector<aibatch::conversation> m{
+        {aibatch::user("You are a spam detection expert. Is this spam? You WON $1,000,000, send "
+                       "your bank details")},
+        {aibatch::user("You are a spam detection expert. Is this spam? Hi Bob, see you at 3pm.")}};
+    auto r = run_task(ioc, aibatch::batch<SpamResult>(c, m, model, real_options()));
+    BOOST_TEST(r.size() == 2u);
+    BOOST_TEST(r[0].is_spam);
+    BOOST_TEST(!r[1].is_spam);
+}
+
+BOOST_AUTO_TEST_CASE(real_sentiment_analysis) {
+    if (!have_key()) {
+        BOOST_TEST_MESSAGE("skipped: ANTHROPIC_API_KEY is not set (real-API test)");
+        return;
+    }
+    asio::io_context ioc;
+    auto c = real_client(ioc);
+    std::vector<aibatch::conversation> m{{aibatch::user("Sentiment: I love this!")},
+                                         {aibatch::user("Sentiment: Worst purchase ever.")}};
+    auto r = run_task(ioc, aibatch::batch<SentimentResult>(c, m, model, real_options()));
+    BOOST_TEST((r[0].sentiment == e2e::Sentiment::positive));
+    BOOST_TEST((r[1].sentiment == e2e::Sentiment::negative));
+}
+
+BOOST_AUTO_TEST_CASE(real_single_message) {
+    if (!have_key()) {
+        BOOST_TEST_MESSAGE("skipped: ANTHROPIC_API_KEY is not set (real-API test)");
+        return;
+    }
+    asio::io_context ioc;
+    auto c = real_client(ioc);
+    std::vector<aibatch::conversation> m{
+        {aibatch::user("Is this spam? Limited offer!!! Click now")}};
+    auto r = run_task(ioc, aibatch::batch<SpamResult>(c, m, model, real_options()));
+    BOOST_TEST(r.size() == 1u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
