@@ -226,7 +226,8 @@ task<std::optional<batch_info>> client::impl::find_orphan(std::uint64_t count, t
 task<batch_info> client::impl::create(std::string body, std::uint64_t count) {
     if (count == 0)
         throw error(errc::invalid_argument, "create_batch: a batch needs at least one request");
-    http_request req = make_request("POST", "/v1/messages/batches", std::move(body));
+    http_request req = make_request("POST", "/v1/messages/batches");
+    req.shared_body = std::make_shared<const std::string>(std::move(body)); // no copy per attempt
     req.idempotent = false;
     const int max = std::max(0, cfg.retry.max_retries);
     for (int attempt = 0;; ++attempt) {

@@ -14,6 +14,7 @@
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
+#include <boost/beast/http/span_body.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
@@ -240,13 +241,16 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
         idle.push_back(std::move(c));
     }
 
-    http::request<http::string_body> build(const http_request& req) {
-        http::request<http::string_body> r{to_verb(req.method), ep.base_path + req.target, 11};
+    // The body is referenced, not copied: `req` outlives the exchange.
+    http::request<http::span_body<const char>> build(const http_request& req) {
+        http::request<http::span_body<const char>> r{to_verb(req.method), ep.base_path + req.target,
+                                                     11};
         r.set(http::field::host, host_field);
         r.set(http::field::user_agent, user_agent);
         for (const auto& [k, v] : req.headers.fields())
             r.set(k, v);
-        r.body() = req.body;
+        const std::string& body = req.shared_body ? *req.shared_body : req.body;
+        r.body() = boost::span<const char>(body.data(), body.size());
         r.keep_alive(true);
         r.prepare_payload();
         return r;
@@ -256,7 +260,7 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
     // timeout. Returns the failure instead of throwing so the caller can decide on a retry.
     template <class Body>
     task<exchange_failure> send_and_read_head(connection& c,
-                                              const http::request<http::string_body>& r,
+                                              const http::request<http::span_body<const char>>& r,
                                               http::response_parser<Body>& parser) {
         c.tcp().expires_after(opts.timeouts.request);
         exchange_failure f;
@@ -366,6 +370,9 @@ task<response_stream> http_client::impl::open(http_request req) {
         auto [conn, reused] = co_await acquire();
         auto st = std::make_unique<response_stream::state>();
         st->parser.body_limit(boost::none);
+        // Beast reads as much as the buffer's free capacity allows: without room, a
+        // streamed body arrives in ~1.5 KB reads (45,000 syscalls for 68 MB).
+        conn->buffer.reserve(64 * 1024);
         auto f = co_await send_and_read_head(*conn, r, st->parser);
         if (f.ec) {
             if (should_retry_fresh(f, reused, idempotent))

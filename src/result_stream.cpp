@@ -17,7 +17,11 @@ struct result_stream::state {
     std::string_view chunk; // unread rest of the last piece (valid until the next read)
     std::string carry;      // a line split across pieces
     json::parser parser;
+    // Ids delivered so far: appended in order (cheap, short ids stay in SSO) until a
+    // resume needs lookups, then indexed once in `delivered`.
+    std::vector<std::string> delivered_order;
     std::unordered_set<std::string> delivered;
+    bool resumed = false;
     std::uint64_t lines = 0;
     std::uint64_t bytes = 0;
     unsigned resumes = 0;
@@ -116,6 +120,13 @@ task<std::optional<result_line>> result_stream::next() {
                 throw *failure;
             ++s.resumes;
             ++s.owner->stats.results_resumed;
+            if (!s.resumed) {
+                s.resumed = true;
+                s.delivered.reserve(s.delivered_order.size() * 2);
+                for (auto& id : s.delivered_order)
+                    s.delivered.insert(std::move(id));
+                s.delivered_order = {};
+            }
             s.carry_ready = false;
             co_await s.reopen();
             continue;
@@ -142,8 +153,12 @@ task<std::optional<result_line>> result_stream::next() {
         json::value v = s.parser.release();
         s.consumed_line();
         result_line r = result_line::from_json(std::move(v));
-        if (!s.delivered.insert(r.custom_id).second)
-            continue; // already delivered before a resume
+        if (s.resumed) {
+            if (!s.delivered.insert(r.custom_id).second)
+                continue; // already delivered before a resume
+        } else {
+            s.delivered_order.push_back(r.custom_id);
+        }
         ++s.lines;
         co_return r;
     }

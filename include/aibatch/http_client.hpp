@@ -41,6 +41,9 @@ struct http_request {
     std::string target = "/";
     http_headers headers; ///< Host, Content-Length and User-Agent are added
     std::string body;
+    /// When set, sent instead of `body`, without a copy: for large bodies that may be
+    /// sent more than once (retries).
+    std::shared_ptr<const std::string> shared_body;
     /// Whether the request may be sent again when a reused connection turns out to be
     /// closed. Defaults by method: GET, HEAD, DELETE and PUT are idempotent.
     std::optional<bool> idempotent;

@@ -1,0 +1,359 @@
+// aibatch's side of the benchmarks (bench/run drives it beside the TypeScript SDK).
+// Each subcommand prints one JSON line of figures.
+//
+//   aibatch_bench prepare  --url U --items N        create the shared batch, wait, print its id
+//   aibatch_bench results  --url U --batch ID       stream, parse and validate into SpamResult
+//   aibatch_bench download --url U --batch ID       plain loopback download (floor)
+//   aibatch_bench parse    --file F                 bare Boost.JSON parse of a JSONL file (floor)
+//   aibatch_bench create   --url U --items N        serialise and upload one batch
+//   aibatch_bench wait     --url U --batches N --seconds S   N batches polled from one thread
+//   aibatch_bench e2e      --url U --items N --processing-time S   batch<T>() overhead
+#include <aibatch/aibatch.hpp>
+
+#include <CLI/CLI.hpp>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/describe.hpp>
+#include <boost/json/parser.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sys/resource.h>
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+using clk = std::chrono::steady_clock;
+
+struct SpamResult {
+    bool is_spam;
+    double confidence;
+    std::string reason;
+};
+BOOST_DESCRIBE_STRUCT(SpamResult, (), (is_spam, confidence, reason))
+
+namespace {
+
+long peak_rss_kib() {
+    std::ifstream f("/proc/self/status");
+    std::string line;
+    while (std::getline(f, line))
+        if (line.rfind("VmHWM:", 0) == 0)
+            return std::stol(line.substr(6));
+    return -1;
+}
+
+double cpu_seconds() {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+           static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+double since(clk::time_point t0) { return std::chrono::duration<double>(clk::now() - t0).count(); }
+
+aibatch::client_config config(const std::string& url) {
+    aibatch::client_config c;
+    c.base_url = url;
+    c.api_key = "sk-ant-bench";
+    c.transport.timeouts.request = std::chrono::minutes(10);
+    return c;
+}
+
+template <class F>
+void run(F&& body) {
+    asio::io_context ioc;
+    std::exception_ptr failure;
+    asio::co_spawn(ioc, body(ioc), [&](std::exception_ptr e) { failure = e; });
+    ioc.run();
+    if (failure)
+        std::rethrow_exception(failure);
+}
+
+// The realistic requests of the benchmarks: a spam verdict by forced tool use; every
+// 50th item is scripted to come back errored (2%).
+std::vector<aibatch::conversation> inputs(std::size_t n) {
+    std::vector<aibatch::conversation> v;
+    v.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        std::string text = "You are a spam detection expert. Is this email spam? Email " +
+                           std::to_string(i) +
+                           ": Dear customer, your parcel is waiting. Confirm delivery details "
+                           "at the link below to avoid return to sender.";
+        if (i % 50 == 7)
+            text += "\nEMULATOR_RESULT: errored";
+        v.push_back({aibatch::user(std::move(text))});
+    }
+    return v;
+}
+
+std::vector<aibatch::batch_request> requests(std::size_t n) {
+    auto spec = aibatch::output_spec::for_type<SpamResult>();
+    std::vector<aibatch::batch_request> out;
+    out.reserve(n);
+    auto convs = inputs(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        aibatch::batch_request r;
+        r.custom_id = "item-" + std::to_string(i);
+        r.params.model = "claude-haiku-4-5";
+        r.params.max_tokens = 256;
+        r.params.messages = std::move(convs[i]);
+        aibatch::apply_output_spec(r.params, spec);
+        out.push_back(std::move(r));
+    }
+    return out;
+}
+
+void emit(json::object o) {
+    o["peak_rss_mb"] = static_cast<double>(peak_rss_kib()) / 1024.0;
+    std::cout << json::serialize(o) << std::endl;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"aibatch benchmarks (one JSON line of figures per run)"};
+    app.require_subcommand(1);
+    std::string url, batch_id, file;
+    std::size_t items = 100'000, batches = 1000;
+    double seconds = 30, processing = 2;
+
+    auto* prepare = app.add_subcommand("prepare", "create the shared batch and wait for it");
+    prepare->add_option("--url", url)->required();
+    prepare->add_option("--items", items);
+    auto* results = app.add_subcommand("results", "stream, parse, validate results");
+    results->add_option("--url", url)->required();
+    results->add_option("--batch", batch_id)->required();
+    auto* download = app.add_subcommand("download", "plain loopback download");
+    download->add_option("--url", url)->required();
+    download->add_option("--batch", batch_id)->required();
+    download->add_option("--save", file, "also write the bytes here");
+    auto* parse = app.add_subcommand("parse", "bare Boost.JSON parse of a JSONL file");
+    parse->add_option("--file", file)->required();
+    auto* create = app.add_subcommand("create", "serialise and upload one batch");
+    create->add_option("--url", url)->required();
+    create->add_option("--items", items);
+    auto* wait = app.add_subcommand("wait", "many batches polled from one thread");
+    wait->add_option("--url", url)->required();
+    wait->add_option("--batches", batches);
+    wait->add_option("--seconds", seconds);
+    auto* e2e = app.add_subcommand("e2e", "batch<T>() end to end");
+    e2e->add_option("--url", url)->required();
+    e2e->add_option("--items", items);
+    e2e->add_option("--processing-time", processing, "the emulator's processing time (s)");
+    CLI11_PARSE(app, argc, argv);
+
+    try {
+        if (*prepare) {
+            run([&](asio::io_context& ioc) -> aibatch::task<void> {
+                aibatch::client c(ioc.get_executor(), config(url));
+                auto reqs = requests(items);
+                auto b = co_await c.create_batch(reqs);
+                asio::steady_timer t(ioc);
+                while (!b.ended()) {
+                    t.expires_after(std::chrono::milliseconds(200));
+                    co_await t.async_wait(asio::use_awaitable);
+                    b = co_await c.retrieve_batch(b.id);
+                }
+                std::cout << b.id << std::endl;
+            });
+        } else if (*results) {
+            run([&](asio::io_context& ioc) -> aibatch::task<void> {
+                aibatch::client c(ioc.get_executor(), config(url));
+                auto spec = aibatch::output_spec::for_type<SpamResult>();
+                auto t0 = clk::now();
+                auto rs = co_await c.open_results(batch_id);
+                std::size_t ok = 0, errored = 0, invalid = 0, spam = 0;
+                while (auto line = co_await rs.next()) {
+                    if (line->type != aibatch::result_type::succeeded) {
+                        ++errored;
+                        continue;
+                    }
+                    auto r = aibatch::read_output<SpamResult>(line->message, spec);
+                    if (r.value) {
+                        ++ok;
+                        spam += r.value->is_spam;
+                    } else {
+                        ++invalid;
+                    }
+                }
+                double s = since(t0);
+                emit({{"what", "results"},
+                      {"seconds", s},
+                      {"bytes", rs.bytes_read()},
+                      {"lines", rs.lines_read()},
+                      {"succeeded", ok},
+                      {"errored", errored},
+                      {"invalid", invalid},
+                      {"spam", spam}});
+            });
+        } else if (*download) {
+            run([&](asio::io_context& ioc) -> aibatch::task<void> {
+                aibatch::http_client h(ioc.get_executor(), url);
+                aibatch::http_request req;
+                req.target = "/v1/messages/batches/" + batch_id + "/results";
+                req.headers.add("x-api-key", "sk-ant-bench");
+                req.headers.add("anthropic-version", "2023-06-01");
+                std::ofstream out;
+                if (!file.empty())
+                    out.open(file, std::ios::binary);
+                auto t0 = clk::now();
+                auto rs = co_await h.open(std::move(req));
+                std::uint64_t bytes = 0;
+                for (;;) {
+                    auto piece = co_await rs.read_some();
+                    if (piece.empty())
+                        break;
+                    bytes += piece.size();
+                    if (out)
+                        out.write(piece.data(), static_cast<std::streamsize>(piece.size()));
+                }
+                emit({{"what", "download"}, {"seconds", since(t0)}, {"bytes", bytes}});
+            });
+        } else if (*parse) {
+            std::ifstream in(file, std::ios::binary);
+            std::vector<char> buf(1 << 16);
+            std::string carry;
+            json::parser p;
+            std::uint64_t lines = 0, bytes = 0;
+            auto t0 = clk::now();
+            auto one = [&](std::string_view line) {
+                if (line.empty())
+                    return;
+                p.reset();
+                json::error_code ec;
+                p.write(line.data(), line.size(), ec);
+                if (!ec) {
+                    json::value v = p.release();
+                    lines += v.is_object();
+                }
+            };
+            while (in) {
+                in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+                std::string_view chunk(buf.data(), static_cast<std::size_t>(in.gcount()));
+                bytes += chunk.size();
+                for (;;) {
+                    auto nl = chunk.find('\n');
+                    if (nl == std::string_view::npos) {
+                        carry.append(chunk);
+                        break;
+                    }
+                    if (carry.empty()) {
+                        one(chunk.substr(0, nl));
+                    } else {
+                        carry.append(chunk.substr(0, nl));
+                        one(carry);
+                        carry.clear();
+                    }
+                    chunk.remove_prefix(nl + 1);
+                }
+            }
+            one(carry);
+            emit({{"what", "parse"}, {"seconds", since(t0)}, {"bytes", bytes}, {"lines", lines}});
+        } else if (*create) {
+            run([&](asio::io_context& ioc) -> aibatch::task<void> {
+                aibatch::client c(ioc.get_executor(), config(url));
+                auto convs = inputs(items);
+                auto spec = aibatch::output_spec::for_type<SpamResult>();
+                auto t0 = clk::now();
+                // What batch<T>() does: params built and serialised straight into the body.
+                std::string body = R"({"requests":[)";
+                for (std::size_t i = 0; i < items; ++i) {
+                    aibatch::message_params p;
+                    p.model = "claude-haiku-4-5";
+                    p.max_tokens = 256;
+                    p.messages = convs[i];
+                    aibatch::apply_output_spec(p, spec);
+                    std::string r = R"({"custom_id":"item-)" + std::to_string(i) + R"(","params":)";
+                    r += json::serialize(p.to_json());
+                    r += '}';
+                    if (i)
+                        body += ',';
+                    else
+                        body.reserve((r.size() + 1) * items * 21 / 20 + 64);
+                    body += r;
+                }
+                body += "]}";
+                std::size_t size = body.size();
+                double serialise = since(t0);
+                auto b = co_await c.create_batch_from_body(std::move(body), items);
+                emit({{"what", "create"},
+                      {"seconds", since(t0)},
+                      {"serialise_seconds", serialise},
+                      {"body_mb", static_cast<double>(size) / 1e6},
+                      {"batch", b.id}});
+            });
+        } else if (*wait) {
+            run([&](asio::io_context& ioc) -> aibatch::task<void> {
+                aibatch::client c(ioc.get_executor(), config(url));
+                std::vector<std::string> ids;
+                std::vector<aibatch::batch_request> one = requests(1);
+                for (std::size_t i = 0; i < batches; ++i)
+                    ids.push_back((co_await c.create_batch(one)).id);
+                // Poll every batch every 5 s (what batch<T>() settles to) for `seconds`.
+                std::uint64_t polls = 0;
+                double cpu0 = cpu_seconds();
+                auto t0 = clk::now();
+                auto deadline = t0 + std::chrono::duration_cast<clk::duration>(
+                                         std::chrono::duration<double>(seconds));
+                std::size_t running = ids.size();
+                asio::steady_timer done(ioc, clk::time_point::max());
+                for (std::size_t k = 0; k < ids.size(); ++k)
+                    asio::co_spawn(
+                        ioc,
+                        [&, k]() -> aibatch::task<void> {
+                            asio::steady_timer t(ioc);
+                            // Spread the polls over the interval, as independent batches are.
+                            t.expires_after(std::chrono::milliseconds(5000 * k / ids.size()));
+                            co_await t.async_wait(asio::use_awaitable);
+                            while (clk::now() < deadline) {
+                                co_await c.retrieve_batch(ids[k]);
+                                ++polls;
+                                t.expires_after(std::chrono::seconds(5));
+                                co_await t.async_wait(asio::use_awaitable);
+                            }
+                        },
+                        [&](std::exception_ptr) {
+                            if (--running == 0)
+                                done.cancel();
+                        });
+                co_await done.async_wait(asio::as_tuple(asio::use_awaitable));
+                double wall = since(t0), cpu = cpu_seconds() - cpu0;
+                emit({{"what", "wait"},
+                      {"batches", batches},
+                      {"seconds", wall},
+                      {"cpu_seconds", cpu},
+                      {"cpu_seconds_per_minute", cpu / wall * 60.0},
+                      {"cpu_percent", cpu / wall * 100.0},
+                      {"polls", polls}});
+            });
+        } else if (*e2e) {
+            run([&](asio::io_context& ioc) -> aibatch::task<void> {
+                aibatch::client c(ioc.get_executor(), config(url));
+                auto convs = inputs(items);
+                aibatch::batch_options o;
+                o.poll_interval = std::chrono::milliseconds(100);
+                o.poll_interval_max = std::chrono::milliseconds(200);
+                o.repair_rounds = 0;
+                auto t0 = clk::now();
+                auto run = co_await aibatch::run_batch<SpamResult>(c, convs, "claude-haiku-4-5", o);
+                double s = since(t0);
+                emit({{"what", "e2e"},
+                      {"seconds", s},
+                      {"processing_seconds", processing},
+                      {"overhead_seconds", s - processing},
+                      {"succeeded", run.succeeded()},
+                      {"items", items}});
+            });
+        }
+    } catch (const std::exception& e) {
+        std::cerr << "aibatch_bench: " << e.what() << "\n";
+        return 1;
+    }
+    return 0;
+}
