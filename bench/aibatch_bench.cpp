@@ -48,6 +48,15 @@ long peak_rss_kib() {
     return -1;
 }
 
+long current_rss_kib() {
+    std::ifstream f("/proc/self/status");
+    std::string line;
+    while (std::getline(f, line))
+        if (line.rfind("VmRSS:", 0) == 0)
+            return std::stol(line.substr(6));
+    return -1;
+}
+
 double cpu_seconds() {
     rusage u{};
     getrusage(RUSAGE_SELF, &u);
@@ -260,17 +269,20 @@ int main(int argc, char** argv) {
                 aibatch::client c(ioc.get_executor(), config(url));
                 auto convs = inputs(items);
                 auto spec = aibatch::output_spec::for_type<SpamResult>();
+                const double rss_before = static_cast<double>(current_rss_kib()) / 1024.0;
                 auto t0 = clk::now();
-                // What batch<T>() does: params built and serialised straight into the body.
+                // What batch<T>() does: the shared params serialised once, then each
+                // request's messages appended straight into the body.
+                aibatch::message_params proto;
+                proto.model = "claude-haiku-4-5";
+                proto.max_tokens = 256;
+                aibatch::apply_output_spec(proto, spec);
+                aibatch::params_template tmpl(proto);
                 std::string body = R"({"requests":[)";
+                std::string r;
                 for (std::size_t i = 0; i < items; ++i) {
-                    aibatch::message_params p;
-                    p.model = "claude-haiku-4-5";
-                    p.max_tokens = 256;
-                    p.messages = convs[i];
-                    aibatch::apply_output_spec(p, spec);
-                    std::string r = R"({"custom_id":"item-)" + std::to_string(i) + R"(","params":)";
-                    r += json::serialize(p.to_json());
+                    r = R"({"custom_id":"item-)" + std::to_string(i) + R"(","params":)";
+                    tmpl.append(convs[i], r);
                     r += '}';
                     if (i)
                         body += ',';
@@ -285,6 +297,7 @@ int main(int argc, char** argv) {
                 emit({{"what", "create"},
                       {"seconds", since(t0)},
                       {"serialise_seconds", serialise},
+                      {"rss_before_mb", rss_before},
                       {"body_mb", static_cast<double>(size) / 1e6},
                       {"batch", b.id}});
             });

@@ -1,6 +1,8 @@
 #include <aibatch/api/messages.hpp>
 #include <aibatch/error.hpp>
 
+#include <boost/json/serialize.hpp>
+
 namespace aibatch {
 
 namespace json = boost::json;
@@ -68,6 +70,71 @@ json::object message_params::to_json() const {
     for (const auto& kv : extra)
         o[kv.key()] = kv.value();
     return o;
+}
+
+void append_json_string(std::string_view s, std::string& out) {
+    static constexpr char hex[] = "0123456789abcdef";
+    out += '"';
+    std::size_t start = 0;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        auto c = static_cast<unsigned char>(s[i]);
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        out.append(s.data() + start, i - start);
+        start = i + 1;
+        switch (c) {
+        case '"': out += "\\\""; break;
+        case '\\': out += "\\\\"; break;
+        case '\n': out += "\\n"; break;
+        case '\r': out += "\\r"; break;
+        case '\t': out += "\\t"; break;
+        case '\b': out += "\\b"; break;
+        case '\f': out += "\\f"; break;
+        default:
+            out += "\\u00";
+            out += hex[c >> 4];
+            out += hex[c & 15];
+        }
+    }
+    out.append(s.data() + start, s.size() - start);
+    out += '"';
+}
+
+void append_messages_json(const conversation& c, std::string& out) {
+    out += '[';
+    bool first = true;
+    for (const auto& t : c) {
+        if (!first)
+            out += ',';
+        first = false;
+        out += t.role == role::user ? R"({"role":"user","content":)" : R"({"role":"assistant","content":)";
+        if (t.blocks.empty())
+            append_json_string(t.text, out);
+        else
+            out += json::serialize(t.blocks);
+        out += '}';
+    }
+    out += ']';
+}
+
+params_template::params_template(const message_params& proto) {
+    message_params p = proto;
+    p.messages.clear();
+    std::string whole = json::serialize(p.to_json());
+    // "model" and "max_tokens" come first and hold no bare quote, so the first structural
+    // "messages":[] is ours.
+    constexpr std::string_view key = R"("messages":[])";
+    auto pos = whole.find(key);
+    if (pos == std::string::npos)
+        throw error(errc::invalid_argument, "params_template: no messages array in the params");
+    prefix_ = whole.substr(0, pos + key.size() - 2);
+    suffix_ = whole.substr(pos + key.size());
+}
+
+void params_template::append(const conversation& messages, std::string& out) const {
+    out += prefix_;
+    append_messages_json(messages, out);
+    out += suffix_;
 }
 
 usage& usage::operator+=(const usage& o) {

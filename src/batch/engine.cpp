@@ -205,7 +205,31 @@ private:
         return conv;
     }
 
-    std::string request_json(std::size_t i) const {
+    message_params prototype() const {
+        message_params p;
+        p.model = model_;
+        p.max_tokens = opts_.max_tokens;
+        p.system = opts_.system;
+        p.temperature = opts_.temperature;
+        apply_output_spec(p, spec_);
+        return p;
+    }
+
+    std::string request_json(std::size_t i) {
+        if (!opts_.customize) {
+            // Fast path: everything but the messages is serialised once.
+            if (!template_)
+                template_.emplace(prototype());
+            std::string s = R"({"custom_id":)";
+            append_json_string(res_.items[i].custom_id, s);
+            s += R"(,"params":)";
+            if (auto it = feedback_.find(i); it != feedback_.end())
+                template_->append(conversation_for(i), s);
+            else
+                template_->append(messages_[i], s);
+            s += '}';
+            return s;
+        }
         message_params p;
         p.model = model_;
         p.max_tokens = opts_.max_tokens;
@@ -627,6 +651,7 @@ private:
     output_spec spec_;
     decode_fn decode_;
     std::optional<model_price> price_;
+    std::optional<params_template> template_;
     journal journal_;
     std::optional<std::chrono::steady_clock::time_point> deadline_;
     engine_result res_;

@@ -381,3 +381,32 @@ BOOST_AUTO_TEST_CASE(the_generator_exercises_optionals_and_variety) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(params_serialisation)
+
+BOOST_AUTO_TEST_CASE(template_output_is_byte_identical_to_to_json) {
+    aibatch::message_params proto;
+    proto.model = "claude-haiku-4-5";
+    proto.max_tokens = 300;
+    proto.system = "Be \"brief\".\n\tThanks \\ bye";
+    proto.temperature = 0.25;
+    proto.stop_sequences = {"END"};
+    aibatch::apply_output_spec(proto, aibatch::output_spec::for_type<invoice>());
+    aibatch::params_template tmpl(proto);
+    std::vector<aibatch::conversation> convs = {
+        {aibatch::user("plain")},
+        {aibatch::user("quotes \" backslash \\ newline \n tab \t bell \x07 del \x7f unicode é 日本"),
+         aibatch::assistant("{\"json\": [1, 2]}"), aibatch::user("again")},
+        {aibatch::turn{aibatch::role::user, "",
+                       json::array{json::object{{"type", "text"}, {"text", "block"}}}}},
+    };
+    for (const auto& c : convs) {
+        aibatch::message_params p = proto;
+        p.messages = c;
+        std::string fast;
+        tmpl.append(c, fast);
+        BOOST_TEST(fast == json::serialize(p.to_json()));
+    }
+}
+
+BOOST_AUTO_TEST_SUITE_END()

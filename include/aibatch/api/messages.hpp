@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace aibatch {
@@ -64,6 +65,27 @@ struct message_params {
     boost::json::object extra;
 
     boost::json::object to_json() const;
+};
+
+/// Appends `s` as a JSON string (quotes and escapes; UTF-8 passes through).
+void append_json_string(std::string_view s, std::string& out);
+
+/// Appends the JSON "messages" array of a conversation.
+void append_messages_json(const conversation& c, std::string& out);
+
+/// Serialises many requests that differ only in their messages, fast: everything else
+/// (model, system, tools with their schema, ...) is serialised once. The output is
+/// byte for byte what message_params::to_json() gives.
+class params_template {
+public:
+    /// `proto`: the shared params; its `messages` are ignored.
+    explicit params_template(const message_params& proto);
+    /// Appends the params JSON of `proto` with these messages.
+    void append(const conversation& messages, std::string& out) const;
+
+private:
+    std::string prefix_; ///< up to and including "messages":
+    std::string suffix_; ///< after the messages array, to the closing brace
 };
 
 /// One content block of an answer. `input` is set for tool_use, `text` for text.
