@@ -64,7 +64,9 @@ double cpu_seconds() {
            static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
 }
 
-double since(clk::time_point t0) { return std::chrono::duration<double>(clk::now() - t0).count(); }
+double since(clk::time_point t0) {
+    return std::chrono::duration<double>(clk::now() - t0).count();
+}
 
 aibatch::client_config config(const std::string& url) {
     aibatch::client_config c;

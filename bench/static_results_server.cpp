@@ -42,7 +42,8 @@ int main(int argc, char** argv) {
                 buf.consume(n);
                 // A body (a create) is read and dropped: the server is a sink here.
                 std::size_t length = 0;
-                for (auto pos = head.find("\r\n"); pos != std::string::npos && pos + 2 < head.size();
+                for (auto pos = head.find("\r\n");
+                     pos != std::string::npos && pos + 2 < head.size();
                      pos = head.find("\r\n", pos + 2)) {
                     std::string line = head.substr(pos + 2, head.find("\r\n", pos + 2) - pos - 2);
                     for (auto& ch : line)
@@ -73,12 +74,14 @@ int main(int argc, char** argv) {
                     continue;
                 }
                 std::string id = length > 0 ? "msgbatch_sink" : path.substr(path.rfind('/') + 1);
-                body = R"({"id":")" + id +
-                       R"(","type":"message_batch","processing_status":"ended","request_counts":{"processing":0,"succeeded":0,"errored":0,"canceled":0,"expired":0},"ended_at":"2026-01-01T00:01:00Z","created_at":"2026-01-01T00:00:00Z","expires_at":"2026-01-02T00:00:00Z","archived_at":null,"cancel_initiated_at":null,"results_url":")" +
-                       base + prefix + id + R"(/results"})";
-                std::string h = "HTTP/1.1 200 OK\r\ncontent-type: " + type +
-                                "\r\nrequest-id: req_static\r\ncontent-length: " +
-                                std::to_string(body.size()) + "\r\n\r\n" + body;
+                body =
+                    R"({"id":")" + id +
+                    R"(","type":"message_batch","processing_status":"ended","request_counts":{"processing":0,"succeeded":0,"errored":0,"canceled":0,"expired":0},"ended_at":"2026-01-01T00:01:00Z","created_at":"2026-01-01T00:00:00Z","expires_at":"2026-01-02T00:00:00Z","archived_at":null,"cancel_initiated_at":null,"results_url":")" +
+                    base + prefix + id + R"(/results"})";
+                std::string h =
+                    "HTTP/1.1 200 OK\r\ncontent-type: " + type +
+                    "\r\nrequest-id: req_static\r\ncontent-length: " + std::to_string(body.size()) +
+                    "\r\n\r\n" + body;
                 asio::write(s, asio::buffer(h), ec);
                 if (ec)
                     return;

@@ -29,8 +29,11 @@ public:
             std::string key = read_key();
             skip_blanks();
             if (at_end() || peek() != '=')
-                fail("expected '=' after the variable name '" + key + "'; write it as " + key +
-                     "=value");
+                fail(std::string("expected '=' after the variable name '")
+                         .append(key)
+                         .append("'; write it as ")
+                         .append(key)
+                         .append("=value"));
             ++pos_;
             skip_blanks();
             std::string value = read_value();

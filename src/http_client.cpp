@@ -325,8 +325,9 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
                 request_failed(f, req, false);
             }
             if (!parser.is_done()) {
-                auto [ec, n] = co_await conn->with_stream(
-                    [&](auto& s) { return http::async_read(s, conn->buffer, parser, use_tuple); });
+                auto [ec, n] = co_await conn->with_stream([&c = *conn, &parser](auto& s) {
+                    return http::async_read(s, c.buffer, parser, use_tuple);
+                });
                 (void)n;
                 if (ec)
                     request_failed({ec, true}, req, false);
@@ -352,7 +353,7 @@ struct response_stream::state {
     http_request request; // for messages
     unsigned status = 0;
     http_headers headers;
-    std::vector<char> buf = std::vector<char>(64 * 1024);
+    std::vector<char> buf = std::vector<char>(std::size_t{64} << 10);
     bool done = false;
 
     void finish() {
@@ -372,7 +373,7 @@ task<response_stream> http_client::impl::open(http_request req) {
         st->parser.body_limit(boost::none);
         // Beast reads as much as the buffer's free capacity allows: without room, a
         // streamed body arrives in ~1.5 KB reads (45,000 syscalls for 68 MB).
-        conn->buffer.reserve(64 * 1024);
+        conn->buffer.reserve(std::size_t{64} << 10);
         auto f = co_await send_and_read_head(*conn, r, st->parser);
         if (f.ec) {
             if (should_retry_fresh(f, reused, idempotent))

@@ -59,7 +59,7 @@ public:
     batch_error(boost::system::error_code ec, diagnostics d, std::vector<item_report> failures,
                 std::any values, std::size_t total, aibatch::usage u, std::optional<double> cost)
         : error(ec, std::move(d)), failures_(std::move(failures)), values_(std::move(values)),
-          total_(total), usage_(u), cost_(cost) {}
+          total_(total), usage_(std::move(u)), cost_(cost) {}
 
     /// The items that did not succeed, in input order.
     const std::vector<item_report>& failures() const noexcept { return failures_; }

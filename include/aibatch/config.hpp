@@ -26,7 +26,7 @@ struct timeouts {
 struct transport_options {
     aibatch::timeouts timeouts;
     /// Largest response body collected in memory; streamed bodies have no limit.
-    std::size_t max_body_size = 8 * 1024 * 1024;
+    std::size_t max_body_size = std::size_t{8} << 20;
     /// Extra PEM file of trusted CA certificates, added to the system trust store.
     std::string ca_file;
     /// Allow plain http:// to hosts other than loopback. Off by default: the API key

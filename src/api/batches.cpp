@@ -135,7 +135,7 @@ std::optional<timestamp> parse_rfc3339(std::string_view s) {
     if (i != s.size())
         return std::nullopt;
     std::time_t secs = timegm(&tm);
-    return timestamp(std::chrono::seconds(secs - offset_min * 60)) +
+    return timestamp(std::chrono::seconds(secs - static_cast<std::time_t>(offset_min) * 60)) +
            std::chrono::microseconds(micros);
 }
 

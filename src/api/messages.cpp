@@ -83,13 +83,27 @@ void append_json_string(std::string_view s, std::string& out) {
         out.append(s.data() + start, i - start);
         start = i + 1;
         switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
-        case '\b': out += "\\b"; break;
-        case '\f': out += "\\f"; break;
+        case '"':
+            out += "\\\"";
+            break;
+        case '\\':
+            out += "\\\\";
+            break;
+        case '\n':
+            out += "\\n";
+            break;
+        case '\r':
+            out += "\\r";
+            break;
+        case '\t':
+            out += "\\t";
+            break;
+        case '\b':
+            out += "\\b";
+            break;
+        case '\f':
+            out += "\\f";
+            break;
         default:
             out += "\\u00";
             out += hex[c >> 4];
@@ -107,7 +121,8 @@ void append_messages_json(const conversation& c, std::string& out) {
         if (!first)
             out += ',';
         first = false;
-        out += t.role == role::user ? R"({"role":"user","content":)" : R"({"role":"assistant","content":)";
+        out += t.role == role::user ? R"({"role":"user","content":)"
+                                    : R"({"role":"assistant","content":)";
         if (t.blocks.empty())
             append_json_string(t.text, out);
         else

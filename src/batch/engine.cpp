@@ -273,8 +273,10 @@ private:
                 } else {
                     // Room for the whole batch at once, guessed from its first request:
                     // growing by doubling would peak at 1.5-2x the body.
-                    std::size_t n = std::min(pending_.size() - cursor_, opts_.max_requests_per_batch);
-                    j.body.reserve(std::min(opts_.max_bytes_per_batch, (r.size() + 1) * n * 21 / 20 + 64));
+                    std::size_t n =
+                        std::min(pending_.size() - cursor_, opts_.max_requests_per_batch);
+                    j.body.reserve(
+                        std::min(opts_.max_bytes_per_batch, (r.size() + 1) * n * 21 / 20 + 64));
                 }
                 j.body += r;
                 j.indices.push_back(i);
@@ -297,9 +299,9 @@ private:
     double estimate(const job& j) const {
         if (!price_)
             return 0;
-        double out_per_item = results_seen_ > 0
-                                  ? static_cast<double>(res_.usage.output_tokens) / results_seen_
-                                  : static_cast<double>(opts_.max_tokens);
+        double out_per_item = results_seen_ > 0 ? static_cast<double>(res_.usage.output_tokens) /
+                                                      static_cast<double>(results_seen_)
+                                                : static_cast<double>(opts_.max_tokens);
         usage u;
         u.input_tokens = j.input_bytes / 4;
         u.output_tokens =
@@ -548,14 +550,14 @@ private:
         for (std::size_t k = 0; k < workers; ++k) {
             signals.push_back(std::make_unique<asio::cancellation_signal>());
             ++running;
-            asio::co_spawn(
-                ex, worker(),
-                asio::bind_cancellation_slot(signals.back()->slot(), [&](std::exception_ptr e) {
-                    --running;
-                    if (e && !worker_failure)
-                        worker_failure = e;
-                    wake.cancel();
-                }));
+            asio::co_spawn(ex, worker(),
+                           asio::bind_cancellation_slot(signals.back()->slot(),
+                                                        [&](const std::exception_ptr& e) {
+                                                            --running;
+                                                            if (e && !worker_failure)
+                                                                worker_failure = e;
+                                                            wake.cancel();
+                                                        }));
         }
         while (running > 0) {
             wake.expires_at(deadline_.value_or(std::chrono::steady_clock::time_point::max()));

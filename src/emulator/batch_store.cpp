@@ -10,8 +10,7 @@ namespace json = boost::json;
 
 std::string rfc3339(sys_clock::time_point t) {
     auto secs = std::chrono::time_point_cast<std::chrono::seconds>(t);
-    auto micros =
-        std::chrono::duration_cast<std::chrono::microseconds>(t - secs).count();
+    auto micros = std::chrono::duration_cast<std::chrono::microseconds>(t - secs).count();
     std::time_t tt = sys_clock::to_time_t(secs);
     std::tm tm{};
     gmtime_r(&tt, &tm);

@@ -34,8 +34,8 @@ std::uint64_t number(std::string_view spec, std::string_view s, const char* what
 }
 
 std::string endpoint_name(std::string_view spec, std::string_view s) {
-    static const char* known[] = {"create", "retrieve", "list", "cancel", "delete",
-                                  "results", "messages", "count_tokens"};
+    static const char* known[] = {"create", "retrieve", "list",     "cancel",
+                                  "delete", "results",  "messages", "count_tokens"};
     for (const char* k : known)
         if (s == k)
             return std::string(s);

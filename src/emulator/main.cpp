@@ -26,8 +26,7 @@ int main(int argc, char** argv) {
                    "Inject a fault (repeatable): status:CODE:N, drop:N, drop-after:N, "
                    "cut-results:BYTES, delay:MS:N, trickle:BYTES:N, expire:N; "
                    "an optional :ENDPOINT narrows request faults");
-    app.add_option("--max-batch-requests", opts.max_batch_requests,
-                   "Most requests in one batch")
+    app.add_option("--max-batch-requests", opts.max_batch_requests, "Most requests in one batch")
         ->capture_default_str();
     app.add_option("--max-batch-bytes", opts.max_batch_bytes,
                    "Largest create body in bytes (413 past it)")

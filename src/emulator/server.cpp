@@ -53,7 +53,8 @@ struct reply {
 };
 
 struct route {
-    std::string endpoint; ///< create, retrieve, list, cancel, delete, results, messages, count_tokens
+    std::string
+        endpoint; ///< create, retrieve, list, cancel, delete, results, messages, count_tokens
     std::string batch_id;
     std::vector<http::verb> methods;
 };
@@ -94,26 +95,41 @@ std::string endpoint_of(const route& r, http::verb method) {
 
 const char* status_error_type(unsigned status) {
     switch (status) {
-    case 400: return "invalid_request_error";
-    case 401: return "authentication_error";
-    case 402: return "billing_error";
-    case 403: return "permission_error";
-    case 404: return "not_found_error";
-    case 413: return "request_too_large";
-    case 429: return "rate_limit_error";
-    case 504: return "timeout_error";
-    case 529: return "overloaded_error";
-    default: return "api_error";
+    case 400:
+        return "invalid_request_error";
+    case 401:
+        return "authentication_error";
+    case 402:
+        return "billing_error";
+    case 403:
+        return "permission_error";
+    case 404:
+        return "not_found_error";
+    case 413:
+        return "request_too_large";
+    case 429:
+        return "rate_limit_error";
+    case 504:
+        return "timeout_error";
+    case 529:
+        return "overloaded_error";
+    default:
+        return "api_error";
     }
 }
 
 const char* status_error_message(unsigned status) {
     switch (status) {
-    case 429: return "Number of requests has exceeded your rate limit. Please try again later.";
-    case 529: return "Overloaded";
-    case 500: return "Internal server error";
-    case 504: return "Request timed out";
-    default: return "Error injected by aibatch-emulator";
+    case 429:
+        return "Number of requests has exceeded your rate limit. Please try again later.";
+    case 529:
+        return "Overloaded";
+    case 500:
+        return "Internal server error";
+    case 504:
+        return "Request timed out";
+    default:
+        return "Error injected by aibatch-emulator";
     }
 }
 
@@ -245,7 +261,7 @@ struct server::impl {
         std::size_t have = std::min<std::uint64_t>(buf.size(), left);
         buf.consume(have);
         left -= have;
-        std::vector<char> sink(64 * 1024);
+        std::vector<char> sink(std::size_t{64} << 10);
         while (left > 0) {
             auto [ec, n] = co_await s.async_read_some(
                 asio::buffer(sink.data(), std::min<std::uint64_t>(sink.size(), left)), use_tuple);
@@ -309,12 +325,15 @@ struct server::impl {
     void log_request(std::string method, std::string path, unsigned status, std::string endpoint,
                      std::string batch_id, std::uint64_t requests) {
         std::lock_guard lock(mtx);
-        log_entry e{std::move(method), std::move(path), status, std::move(endpoint),
-                    std::move(batch_id), requests};
+        log_entry e{std::move(method),   std::move(path),     status,
+                    std::move(endpoint), std::move(batch_id), requests};
         if (log_out) {
-            json::object line{{"method", e.method},     {"path", e.path},
-                              {"status", e.status},     {"endpoint", e.endpoint},
-                              {"batch_id", e.batch_id}, {"requests", e.requests},
+            json::object line{{"method", e.method},
+                              {"path", e.path},
+                              {"status", e.status},
+                              {"endpoint", e.endpoint},
+                              {"batch_id", e.batch_id},
+                              {"requests", e.requests},
                               {"time", rfc3339(sys_clock::now())}};
             log_out << json::serialize(line) << '\n' << std::flush;
         }
@@ -372,7 +391,8 @@ struct server::impl {
                     used = true;
                 }
                 break;
-            default: break;
+            default:
+                break;
             }
             if (used)
                 --f.count;
@@ -387,7 +407,8 @@ struct server::impl {
             if (f.what == k && f.count > 0) {
                 --f.count;
                 auto bytes = f.bytes;
-                std::erase_if(faults, [](const fault& x) { return x.count == 0 && x.fraction == 0; });
+                std::erase_if(faults,
+                              [](const fault& x) { return x.count == 0 && x.fraction == 0; });
                 return bytes;
             }
         return std::nullopt;
@@ -451,14 +472,14 @@ struct server::impl {
                      a != req.end() && a->value().starts_with("Bearer "))
                 key = a->value().substr(7);
             if (!key)
-                return finish(error_reply(401, "authentication_error",
-                                          "x-api-key header is required"));
+                return finish(
+                    error_reply(401, "authentication_error", "x-api-key header is required"));
             if (*key != opts.api_key)
                 return finish(error_reply(401, "authentication_error", "invalid x-api-key"));
         }
         if (req.find("anthropic-version") == req.end())
-            return finish(error_reply(400, "invalid_request_error",
-                                      "anthropic-version: header is required"));
+            return finish(
+                error_reply(400, "invalid_request_error", "anthropic-version: header is required"));
         if (std::find(r.methods.begin(), r.methods.end(), req.method()) == r.methods.end()) {
             auto rep = error_reply(405, "invalid_request_error",
                                    "Method " + method + " is not allowed for " + path);
@@ -594,9 +615,11 @@ struct server::impl {
         if (endpoint == "delete") {
             if (!b->ended(now)) {
                 lock.unlock();
-                return error_reply(400, "invalid_request_error",
-                                   "Message Batch " + id + " cannot be deleted while it is "
-                                   "still processing; cancel it first and wait until it has ended");
+                return error_reply(
+                    400, "invalid_request_error",
+                    "Message Batch " + id +
+                        " cannot be deleted while it is "
+                        "still processing; cancel it first and wait until it has ended");
             }
             std::erase(batches, b);
             lock.unlock();
@@ -606,8 +629,9 @@ struct server::impl {
         if (!b->ended(now)) {
             lock.unlock();
             return error_reply(400, "invalid_request_error",
-                               "Message Batch " + id + " has not yet ended; results are "
-                               "available once processing_status is \"ended\"");
+                               "Message Batch " + id +
+                                   " has not yet ended; results are "
+                                   "available once processing_status is \"ended\"");
         }
         if (b->size() > 0)
             b->outcome(0); // computes every outcome under the lock, once
@@ -693,8 +717,8 @@ struct server::impl {
             unsigned status = err->type == "not_found_error" ? 404 : 400;
             return error_reply(status, err->type, err->message);
         }
-        return json_reply(simulate_message(params.get_object(),
-                                           hash_bytes(body, opts.seed), "standard"));
+        return json_reply(
+            simulate_message(params.get_object(), hash_bytes(body, opts.seed), "standard"));
     }
 
     reply count_tokens(const std::string& body) {
@@ -737,8 +761,12 @@ struct server::impl {
                              {"request_id", r.id("req_")}};
             break;
         }
-        case item_outcome::canceled: result["type"] = "canceled"; break;
-        case item_outcome::expired: result["type"] = "expired"; break;
+        case item_outcome::canceled:
+            result["type"] = "canceled";
+            break;
+        case item_outcome::expired:
+            result["type"] = "expired";
+            break;
         }
         line["result"] = std::move(result);
         std::string s = json::serialize(line);
@@ -754,7 +782,7 @@ struct server::impl {
         std::string head = "HTTP/1.1 200 OK\r\nContent-Type: application/x-jsonl\r\n"
                            "Server: aibatch-emulator\r\nTransfer-Encoding: chunked\r\n";
         for (const auto& [k, v] : rep.headers)
-            head += k + ": " + v + "\r\n";
+            head.append(k).append(": ").append(v).append("\r\n");
         head += keep_alive ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n";
         auto [hec, hn] = co_await asio::async_write(s, asio::buffer(head), use_tuple);
         if (hec)
@@ -762,7 +790,7 @@ struct server::impl {
 
         std::uint64_t sent = 0;
         std::string pending;
-        constexpr std::size_t flush_at = 64 * 1024;
+        constexpr std::size_t flush_at = std::size_t{64} << 10;
         auto send = [&](std::string_view data) -> asio::awaitable<bool> {
             while (!data.empty()) {
                 std::string_view piece = data;
@@ -804,7 +832,9 @@ struct server::impl {
 
 server::server(options opts) : impl_(std::make_unique<impl>(std::move(opts))) {}
 
-server::~server() { stop(); }
+server::~server() {
+    stop();
+}
 
 void server::start() {
     impl_->thread = std::thread([this] { impl_->ioc.run(); });
@@ -825,8 +855,12 @@ void server::stop() {
         impl_->thread.join();
 }
 
-std::string server::url() const { return impl_->origin; }
-unsigned short server::port() const { return impl_->acceptor.local_endpoint().port(); }
+std::string server::url() const {
+    return impl_->origin;
+}
+unsigned short server::port() const {
+    return impl_->acceptor.local_endpoint().port();
+}
 
 void server::add_fault(fault f) {
     std::lock_guard lock(impl_->mtx);

@@ -395,7 +395,8 @@ BOOST_AUTO_TEST_CASE(template_output_is_byte_identical_to_to_json) {
     aibatch::params_template tmpl(proto);
     std::vector<aibatch::conversation> convs = {
         {aibatch::user("plain")},
-        {aibatch::user("quotes \" backslash \\ newline \n tab \t bell \x07 del \x7f unicode é 日本"),
+        {aibatch::user(
+             "quotes \" backslash \\ newline \n tab \t bell \x07 del \x7f unicode é 日本"),
          aibatch::assistant("{\"json\": [1, 2]}"), aibatch::user("again")},
         {aibatch::turn{aibatch::role::user, "",
                        json::array{json::object{{"type", "text"}, {"text", "block"}}}}},

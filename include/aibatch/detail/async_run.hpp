@@ -20,7 +20,7 @@ namespace aibatch::detail {
 
 /// Maps an exception thrown by a task to (error_code, diagnostics). Unknown exceptions
 /// are rethrown: they are bugs, not errors to report.
-inline boost::system::error_code to_error_code(std::exception_ptr e, diagnostics& diag) {
+inline boost::system::error_code to_error_code(const std::exception_ptr& e, diagnostics& diag) {
     diag.clear();
     if (!e)
         return {};
@@ -44,24 +44,24 @@ auto async_run(boost::asio::any_io_executor ex, task<T> op, diagnostics& diag, T
             auto slot = boost::asio::get_associated_cancellation_slot(handler);
             auto hex = boost::asio::get_associated_executor(handler, ex);
             if constexpr (std::is_void_v<T>) {
-                boost::asio::co_spawn(
-                    ex, std::move(op),
-                    boost::asio::bind_cancellation_slot(
-                        slot, boost::asio::bind_executor(hex, [h = std::move(handler), &diag](
-                                                                  std::exception_ptr e) mutable {
-                            auto ec = to_error_code(e, diag);
-                            std::move(h)(ec);
-                        })));
+                boost::asio::co_spawn(ex, std::move(op),
+                                      boost::asio::bind_cancellation_slot(
+                                          slot, boost::asio::bind_executor(
+                                                    hex, [h = std::move(handler), &diag](
+                                                             const std::exception_ptr& e) mutable {
+                                                        auto ec = to_error_code(e, diag);
+                                                        std::move(h)(ec);
+                                                    })));
             } else {
                 boost::asio::co_spawn(
                     ex, std::move(op),
                     boost::asio::bind_cancellation_slot(
-                        slot,
-                        boost::asio::bind_executor(hex, [h = std::move(handler), &diag](
-                                                            std::exception_ptr e, T value) mutable {
-                            auto ec = to_error_code(e, diag);
-                            std::move(h)(ec, std::move(value));
-                        })));
+                        slot, boost::asio::bind_executor(
+                                  hex, [h = std::move(handler), &diag](const std::exception_ptr& e,
+                                                                       T value) mutable {
+                                      auto ec = to_error_code(e, diag);
+                                      std::move(h)(ec, std::move(value));
+                                  })));
             }
         },
         token, std::move(op));

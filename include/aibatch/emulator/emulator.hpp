@@ -38,12 +38,12 @@ namespace aibatch::emulator {
 struct fault {
     enum class kind { status, drop, drop_after, cut_results, delay, trickle, expire };
     kind what = kind::status;
-    unsigned status = 0;           ///< for status
-    std::uint64_t count = 1;       ///< how many requests / streams / batches
-    double fraction = 0;           ///< for status: > 0 means a share of requests, forever
-    std::uint64_t bytes = 0;       ///< for cut-results and trickle
+    unsigned status = 0;     ///< for status
+    std::uint64_t count = 1; ///< how many requests / streams / batches
+    double fraction = 0;     ///< for status: > 0 means a share of requests, forever
+    std::uint64_t bytes = 0; ///< for cut-results and trickle
     std::chrono::milliseconds delay{0};
-    std::string endpoint;          ///< empty = any endpoint
+    std::string endpoint; ///< empty = any endpoint
 };
 
 /// Parses a --fault SPEC; throws std::invalid_argument naming the problem.
@@ -51,8 +51,8 @@ fault parse_fault(std::string_view spec);
 
 struct options {
     std::string host = "127.0.0.1";
-    unsigned short port = 0; ///< 0 = pick a free port
-    std::string api_key;     ///< when set, other x-api-key values get 401
+    unsigned short port = 0;                 ///< 0 = pick a free port
+    std::string api_key;                     ///< when set, other x-api-key values get 401
     std::filesystem::path tls_cert, tls_key; ///< both set = serve HTTPS
     std::chrono::milliseconds processing_time{std::chrono::seconds(2)};
     /// How long `canceling` lasts before the batch ends.
@@ -69,9 +69,9 @@ struct options {
 struct log_entry {
     std::string method;
     std::string path;
-    unsigned status = 0;       ///< 0 when the connection was dropped
-    std::string endpoint;      ///< create, retrieve, ... or empty
-    std::string batch_id;      ///< the batch concerned, when there is one
+    unsigned status = 0;        ///< 0 when the connection was dropped
+    std::string endpoint;       ///< create, retrieve, ... or empty
+    std::string batch_id;       ///< the batch concerned, when there is one
     std::uint64_t requests = 0; ///< create: number of requests in the batch
 };
 
