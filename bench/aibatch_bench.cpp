@@ -39,22 +39,20 @@ BOOST_DESCRIBE_STRUCT(SpamResult, (), (is_spam, confidence, reason))
 
 namespace {
 
-long peak_rss_kib() {
+// A field of /proc/self/status in KiB ("VmHWM" peak resident set, "VmRSS" current).
+long proc_status_kib(const std::string& field) {
     std::ifstream f("/proc/self/status");
     std::string line;
     while (std::getline(f, line))
-        if (line.rfind("VmHWM:", 0) == 0)
-            return std::stol(line.substr(6));
+        if (line.rfind(field + ":", 0) == 0)
+            return std::stol(line.substr(field.size() + 1));
     return -1;
 }
-
+long peak_rss_kib() {
+    return proc_status_kib("VmHWM");
+}
 long current_rss_kib() {
-    std::ifstream f("/proc/self/status");
-    std::string line;
-    while (std::getline(f, line))
-        if (line.rfind("VmRSS:", 0) == 0)
-            return std::stol(line.substr(6));
-    return -1;
+    return proc_status_kib("VmRSS");
 }
 
 double cpu_seconds() {

@@ -5,6 +5,10 @@
 #include <aibatch/aibatch.hpp>
 #include <aibatch/emulator/emulator.hpp>
 
+#include <CLI/CLI.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+
 #include <iostream>
 #include <memory>
 
@@ -32,6 +36,36 @@ inline backend choose_backend() {
                   << b.config.redacted_api_key() << " (batches are billed at 50%).\n";
     }
     return b;
+}
+
+/// The main() of an example: parses --model, picks the backend, runs `body(client,
+/// model)` on an io_context and reports failures (each failed item of a batch_error).
+template <class Body>
+int main_of(int argc, char** argv, const char* title, Body body) {
+    CLI::App app{title};
+    std::string model = "claude-haiku-4-5";
+    app.add_option("--model", model, "Model id (default: claude-haiku-4-5)");
+    CLI11_PARSE(app, argc, argv);
+    try {
+        backend b = choose_backend();
+        boost::asio::io_context ioc;
+        aibatch::client client(ioc.get_executor(), b.config);
+        std::exception_ptr failure;
+        boost::asio::co_spawn(ioc, body(client, model),
+                              [&](const std::exception_ptr& e) { failure = e; });
+        ioc.run();
+        if (failure)
+            std::rethrow_exception(failure);
+        return 0;
+    } catch (const aibatch::batch_error& e) {
+        std::cerr << "error: " << e.what() << "\n";
+        for (const auto& f : e.failures())
+            std::cerr << "  #" << f.index << " " << f.custom_id << ": " << to_string(f.status)
+                      << " " << f.message << "\n";
+    } catch (const std::exception& e) {
+        std::cerr << "error: " << e.what() << "\n";
+    }
+    return 1;
 }
 
 inline void print_progress(const aibatch::batch_progress& p) {

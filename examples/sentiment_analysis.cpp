@@ -4,9 +4,6 @@
 //   ./build/default/examples/sentiment_analysis [--model claude-haiku-4-5]
 #include "example_support.hpp"
 
-#include <CLI/CLI.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/io_context.hpp>
 #include <boost/describe.hpp>
 
 #include <iomanip>
@@ -76,22 +73,5 @@ aibatch::task<void> run(aibatch::client& client, std::string model) {
 }
 
 int main(int argc, char** argv) {
-    CLI::App app{"Sentiment analysis with aibatch::run_batch<T>()"};
-    std::string model = "claude-haiku-4-5";
-    app.add_option("--model", model, "Model id");
-    CLI11_PARSE(app, argc, argv);
-    try {
-        example::backend b = example::choose_backend();
-        boost::asio::io_context ioc;
-        aibatch::client client(ioc.get_executor(), b.config);
-        std::exception_ptr failure;
-        boost::asio::co_spawn(ioc, run(client, model), [&](std::exception_ptr e) { failure = e; });
-        ioc.run();
-        if (failure)
-            std::rethrow_exception(failure);
-        return 0;
-    } catch (const std::exception& e) {
-        std::cerr << "error: " << e.what() << "\n";
-    }
-    return 1;
+    return example::main_of(argc, argv, "Sentiment analysis with aibatch::run_batch<T>()", run);
 }

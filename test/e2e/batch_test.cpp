@@ -5,6 +5,7 @@
 #include <aibatch/batch.hpp>
 #include <aibatch/emulator/emulator.hpp>
 
+#include "../support/expect_throw.hpp"
 #include "../support/run_task.hpp"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -34,6 +35,15 @@ using e2e::SpamResult;
 extern char** environ;
 
 namespace {
+
+template <class F>
+aibatch::error expect_error(F&& f) {
+    return aibatch::test::expect_throw<aibatch::error>(std::forward<F>(f));
+}
+template <class F>
+aibatch::batch_error expect_batch_error(F&& f) {
+    return aibatch::test::expect_throw<aibatch::batch_error>(std::forward<F>(f));
+}
 
 const std::string model = "claude-haiku-4-5";
 
@@ -87,28 +97,6 @@ std::vector<aibatch::conversation> scripted_messages(int n) {
     for (int i = 0; i < n; ++i)
         v.push_back({aibatch::user(scripted(i, i % 3 == 0))});
     return v;
-}
-
-template <class F>
-aibatch::batch_error expect_batch_error(F&& f) {
-    try {
-        f();
-    } catch (const aibatch::batch_error& e) {
-        return e;
-    }
-    BOOST_FAIL("no batch_error thrown");
-    throw std::logic_error("unreachable");
-}
-
-template <class F>
-aibatch::error expect_error(F&& f) {
-    try {
-        f();
-    } catch (const aibatch::error& e) {
-        return e;
-    }
-    BOOST_FAIL("no aibatch::error thrown");
-    throw std::logic_error("unreachable");
 }
 
 } // namespace

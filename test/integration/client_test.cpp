@@ -5,6 +5,7 @@
 #include <aibatch/emulator/emulator.hpp>
 
 #include "../support/canned_server.hpp"
+#include "../support/expect_throw.hpp"
 #include "../support/run_task.hpp"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -28,6 +29,11 @@ using namespace std::chrono_literals;
 using aibatch::test::run_task;
 
 namespace {
+
+template <class F>
+aibatch::error expect_error(F&& f) {
+    return aibatch::test::expect_throw<aibatch::error>(std::forward<F>(f));
+}
 
 aibatch::client_config config_for(const std::string& url, int max_retries = 2) {
     aibatch::client_config c;
@@ -97,17 +103,6 @@ struct env {
 
 aibatch::emulator::fault fault(std::string_view spec) {
     return aibatch::emulator::parse_fault(spec);
-}
-
-template <class F>
-aibatch::error expect_error(F&& f) {
-    try {
-        f();
-    } catch (const aibatch::error& e) {
-        return e;
-    }
-    BOOST_FAIL("no aibatch::error thrown");
-    throw std::logic_error("unreachable");
 }
 
 } // namespace
@@ -626,22 +621,20 @@ BOOST_AUTO_TEST_SUITE_END()
 
 namespace {
 
-// Peak resident set size of this process in KiB (VmHWM), and a way to reset it.
-long peak_rss_kib() {
+// A field of /proc/self/status in KiB ("VmHWM" peak resident set, "VmRSS" current).
+long proc_status_kib(const std::string& field) {
     std::ifstream f("/proc/self/status");
     std::string line;
     while (std::getline(f, line))
-        if (line.rfind("VmHWM:", 0) == 0)
-            return std::stol(line.substr(6));
+        if (line.rfind(field + ":", 0) == 0)
+            return std::stol(line.substr(field.size() + 1));
     return -1;
 }
+long peak_rss_kib() {
+    return proc_status_kib("VmHWM");
+}
 long current_rss_kib() {
-    std::ifstream f("/proc/self/status");
-    std::string line;
-    while (std::getline(f, line))
-        if (line.rfind("VmRSS:", 0) == 0)
-            return std::stol(line.substr(6));
-    return -1;
+    return proc_status_kib("VmRSS");
 }
 bool reset_peak_rss() {
     std::ofstream f("/proc/self/clear_refs");
