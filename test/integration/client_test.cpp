@@ -697,10 +697,15 @@ BOOST_AUTO_TEST_CASE(streaming_200_mb_of_results_keeps_memory_bounded) {
                                             << peak / 1024 << " MiB (peak reset: " << reset << ")");
     // Bounded by the longest line and a few buffers, not by the file: a reset peak must
     // stay far below the 200 MB that went through.
+#if defined(__SANITIZE_ADDRESS__)
+    // ASan's quarantine keeps freed memory resident: the figure means nothing there.
+    BOOST_TEST_MESSAGE("peak RSS not checked under AddressSanitizer");
+#else
     if (reset)
         BOOST_TEST(peak < before + 48 * 1024);
     else
         BOOST_TEST(peak < 200 * 1024);
+#endif
 }
 
 BOOST_AUTO_TEST_SUITE_END()

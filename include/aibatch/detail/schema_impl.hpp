@@ -269,23 +269,20 @@ private:
             p["description"] = fd.description;
         if (!opts_.constraints)
             return;
-        const auto* t = p.if_contains("type");
-        auto is = [&](std::string_view k) {
-            if (!t)
-                return false;
+        // Decide before inserting: an insertion may rehash `p` and move its values.
+        bool is_array = false;
+        if (const auto* t = p.if_contains("type")) {
             if (t->is_string())
-                return t->get_string() == k;
-            if (t->is_array())
+                is_array = t->get_string() == "array";
+            else if (t->is_array())
                 for (const auto& x : t->get_array())
-                    if (x.is_string() && x.get_string() == k)
-                        return true;
-            return false;
-        };
+                    is_array = is_array || (x.is_string() && x.get_string() == "array");
+        }
         if (fd.minimum)
             p["minimum"] = *fd.minimum;
         if (fd.maximum)
             p["maximum"] = *fd.maximum;
-        if (is("array")) {
+        if (is_array) {
             if (fd.min_length)
                 p["minItems"] = *fd.min_length;
             if (fd.max_length)
