@@ -29,9 +29,12 @@ struct batch_record {
     std::optional<sys_clock::time_point> cancel_done_at; ///< canceling -> ended
     bool expire = false; ///< the expire fault: unprocessed items come back expired
 
-    boost::json::monotonic_resource arena; ///< owns the parsed body
-    boost::json::value body;               ///< {"requests":[...]} as posted
+    boost::json::monotonic_resource arena;       ///< owns the parsed body
+    boost::json::value body;                     ///< {"requests":[...]} as posted
     std::vector<std::uint32_t> completion_order; ///< item indices in processing order
+    /// The whole JSONL once it has been generated (results are deterministic), so later
+    /// downloads are served at memory speed. Only kept below a size cap.
+    mutable std::shared_ptr<const std::string> rendered_results;
 
     std::size_t size() const { return completion_order.size(); }
     const boost::json::object& request(std::size_t i) const;

@@ -32,7 +32,12 @@ int main(int argc, char** argv) {
                    "Largest create body in bytes (413 past it)")
         ->capture_default_str();
     app.add_option("--log", log_file, "Append one JSON line per request to this file");
+    std::size_t cache_mb = opts.results_cache_bytes >> 20;
+    app.add_option("--results-cache-mb", cache_mb,
+                   "Keep generated results up to this size for faster later downloads (0 = off)")
+        ->capture_default_str();
     CLI11_PARSE(app, argc, argv);
+    opts.results_cache_bytes = cache_mb << 20;
 
     opts.processing_time =
         std::chrono::milliseconds(static_cast<long long>(processing_seconds * 1000.0));

@@ -815,16 +815,35 @@ struct server::impl {
             }
             co_return true;
         };
-        for (std::size_t k = 0; k < b.size(); ++k) {
-            pending += result_line(b, b.completion_order[k]);
-            if (pending.size() >= flush_at) {
-                if (!co_await send(pending))
+        if (auto cached = b.rendered_results) {
+            // Generated before: the same bytes, at memory speed.
+            constexpr std::size_t piece = std::size_t{1} << 20;
+            for (std::size_t off = 0; off < cached->size(); off += piece)
+                if (!co_await send(std::string_view(*cached).substr(off, piece)))
                     co_return false;
-                pending.clear();
+        } else {
+            // Generate line by line; keep the whole text for later downloads when small.
+            const std::size_t keep_limit = opts.results_cache_bytes;
+            auto keep = keep_limit > 0 ? std::make_shared<std::string>() : nullptr;
+            for (std::size_t k = 0; k < b.size(); ++k) {
+                pending += result_line(b, b.completion_order[k]);
+                if (pending.size() >= flush_at) {
+                    if (keep && keep->size() + pending.size() <= keep_limit)
+                        keep->append(pending);
+                    else
+                        keep.reset();
+                    if (!co_await send(pending))
+                        co_return false;
+                    pending.clear();
+                }
             }
+            if (keep && keep->size() + pending.size() <= keep_limit) {
+                keep->append(pending);
+                b.rendered_results = std::move(keep);
+            }
+            if (!pending.empty() && !co_await send(pending))
+                co_return false;
         }
-        if (!pending.empty() && !co_await send(pending))
-            co_return false;
         auto [tec, tn] = co_await asio::async_write(s, asio::buffer("0\r\n\r\n", 5), use_tuple);
         co_return !tec && keep_alive;
     }

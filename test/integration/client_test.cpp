@@ -504,6 +504,24 @@ BOOST_AUTO_TEST_CASE(a_cut_results_stream_is_resumed_without_duplicates) {
     BOOST_TEST(e.count("results") == 2u);
 }
 
+BOOST_AUTO_TEST_CASE(results_are_the_same_bytes_when_downloaded_again) {
+    // The emulator keeps generated results (results_cache_bytes): a second download must
+    // be identical to the first.
+    env e;
+    e.emu.start();
+    auto reqs = text_requests(30);
+    auto b = e.wait_ended(e.run(e.client.create_batch(reqs)).id);
+    auto render = [&] {
+        std::string all;
+        for (const auto& l : e.run(e.client.results(b.id)))
+            all += l.custom_id + json::serialize(l.message) + l.error.message + "\n";
+        return all;
+    };
+    std::string first = render();
+    BOOST_TEST(first.size() > 1000u);
+    BOOST_TEST(render() == first);
+}
+
 BOOST_AUTO_TEST_CASE(results_url_on_another_origin_is_not_followed) {
     env e;
     e.emu.start();
@@ -650,7 +668,9 @@ BOOST_AUTO_TEST_SUITE(client_memory)
 // the peak RSS of the whole test process, which also hosts the emulator: an upper bound
 // of the client's share.
 BOOST_AUTO_TEST_CASE(streaming_200_mb_of_results_keeps_memory_bounded) {
-    env e(emu_options(300ms));
+    auto eo = emu_options(300ms);
+    eo.results_cache_bytes = 0; // the emulator shares this process: no copy of the file
+    env e(eo);
     e.emu.start();
     const json::object schema = json::parse(R"({"type":"object","properties":{
         "text":{"type":"string","minLength":20000,"maxLength":20000}},

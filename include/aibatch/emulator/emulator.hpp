@@ -61,6 +61,9 @@ struct options {
     std::uint64_t max_batch_requests = 100'000;
     std::uint64_t max_batch_bytes = 256'000'000;
     std::vector<fault> faults;
+    /// Results of a batch up to this size are kept once generated, so later downloads
+    /// are served at memory speed (the bytes are the same). 0 = regenerate every time.
+    std::size_t results_cache_bytes = std::size_t{512} << 20;
     /// When set, one JSON line per request is appended (method, path, status, ...).
     std::filesystem::path log_file;
 };
