@@ -8,6 +8,7 @@
 #include <boost/asio/streambuf.hpp>
 #include <boost/asio/write.hpp>
 
+#include <algorithm>
 #include <fstream>
 #include <iostream>
 #include <thread>
@@ -51,12 +52,17 @@ int main(int argc, char** argv) {
                     if (line.rfind("content-length:", 0) == 0)
                         length = std::stoull(line.substr(15));
                 }
-                if (length > buf.size()) {
-                    asio::read(s, buf, asio::transfer_exactly(length - buf.size()), ec);
+                // Drop what is buffered, then read the rest into a fixed scratch buffer.
+                std::size_t buffered = std::min(length, buf.size());
+                buf.consume(buffered);
+                std::vector<char> scratch(std::size_t{1} << 20);
+                for (std::size_t left = length - buffered; left > 0;) {
+                    std::size_t n = s.read_some(
+                        asio::buffer(scratch.data(), std::min(left, scratch.size())), ec);
                     if (ec)
                         return;
+                    left -= n;
                 }
-                buf.consume(length);
                 std::string target = head.substr(head.find(' ') + 1);
                 target = target.substr(0, target.find(' '));
                 std::string path = target.substr(0, target.find('?'));
