@@ -9,7 +9,9 @@
 //   while (auto line = co_await rs.next()) { ... }             // bounded memory
 //
 // Every operation is an aibatch::task<T>; the async_* forms take a completion token
-// (callback, use_future, deferred, use_awaitable) and fill a diagnostics object.
+// (callback, use_future, deferred, use_awaitable) and fill a diagnostics object. The
+// objects an operation works on (client, result_stream, batch_lister, the requests)
+// must outlive it.
 //
 // Retries (client_config::retry): connection failures and timeouts, 408, 409, 429, 5xx
 // and 529 are retried with exponential backoff and jitter, honouring retry-after-ms /
@@ -66,6 +68,13 @@ public:
     /// (errc::bad_response for a line that is not a result).
     task<std::optional<result_line>> next();
 
+    /// next() with a completion token: void(error_code, std::optional<result_line>).
+    template <class Token>
+    auto async_next(boost::asio::any_io_executor ex, diagnostics& diag, Token&& token) {
+        return detail::async_run<std::optional<result_line>>(std::move(ex), next(), diag,
+                                                             std::forward<Token>(token));
+    }
+
     std::uint64_t lines_read() const noexcept;
     std::uint64_t bytes_read() const noexcept;
     /// Times the download was restarted after a connection failure.
@@ -88,6 +97,12 @@ class batch_lister {
 public:
     /// The next batch, or std::nullopt after the last.
     task<std::optional<batch_info>> next();
+    /// next() with a completion token: void(error_code, std::optional<batch_info>).
+    template <class Token>
+    auto async_next(boost::asio::any_io_executor ex, diagnostics& diag, Token&& token) {
+        return detail::async_run<std::optional<batch_info>>(std::move(ex), next(), diag,
+                                                            std::forward<Token>(token));
+    }
     /// Pages fetched so far.
     unsigned pages() const noexcept { return pages_; }
 
@@ -162,6 +177,11 @@ public:
     auto async_list_batches(list_options opts, diagnostics& diag, Token&& token) {
         return detail::async_run<batch_page>(get_executor(), list_batches(std::move(opts)), diag,
                                              std::forward<Token>(token));
+    }
+    template <class Token>
+    auto async_open_results(std::string id, diagnostics& diag, Token&& token) {
+        return detail::async_run<result_stream>(get_executor(), open_results(std::move(id)), diag,
+                                                std::forward<Token>(token));
     }
     template <class Token>
     auto async_results(std::string id, diagnostics& diag, Token&& token) {

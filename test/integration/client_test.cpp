@@ -19,6 +19,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <set>
 #include <thread>
@@ -229,6 +230,37 @@ BOOST_AUTO_TEST_CASE(completion_token_forms) {
     BOOST_TEST(got == aibatch::errc::not_found);
     BOOST_TEST(diag.http_status == 404u);
     BOOST_TEST(diag.message.find("retrieve_batch msgbatch_doesnotexist") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(results_read_with_callbacks) {
+    env e;
+    e.emu.start();
+    auto reqs = text_requests(3);
+    auto b = e.wait_ended(e.run(e.client.create_batch(reqs)).id);
+    aibatch::diagnostics diag;
+    aibatch::result_stream rs;
+    std::vector<std::string> ids;
+    std::function<void()> read_next = [&] {
+        rs.async_next(e.ioc.get_executor(), diag,
+                      [&](boost::system::error_code ec, std::optional<aibatch::result_line> l) {
+                          BOOST_REQUIRE(!ec);
+                          if (!l)
+                              return;
+                          ids.push_back(l->custom_id);
+                          read_next();
+                      });
+    };
+    e.client.async_open_results(b.id, diag,
+                                [&](boost::system::error_code ec, aibatch::result_stream s) {
+                                    BOOST_REQUIRE(!ec);
+                                    rs = std::move(s);
+                                    read_next();
+                                });
+    e.ioc.restart();
+    e.ioc.run();
+    std::sort(ids.begin(), ids.end());
+    BOOST_TEST(ids == (std::vector<std::string>{"r0", "r1", "r2"}),
+               boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(bad_ids_are_refused_before_the_network) {
