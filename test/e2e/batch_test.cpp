@@ -550,48 +550,45 @@ aibatch::batch_options real_options() {
 }
 } // namespace
 
-BOOST_AUTO_TEST_CASE(real_spam_detection) {
+// batch<T>() against the real API, or nullopt (reported as skipped) without a key.
+template <class T>
+std::optional<std::vector<T>> run_real(const std::vector<aibatch::conversation>& m) {
     if (!have_key()) {
         BOOST_TEST_MESSAGE("skipped: ANTHROPIC_API_KEY is not set (real-API test)");
-        return;
+        return std::nullopt;
     }
     asio::io_context ioc;
     auto c = real_client(ioc);
-    std::vector<aibatch::conversation> m{
-        {aibatch::user("You are a spam detection expert. Is this spam? You WON $1,000,000, send "
-                       "your bank details")},
-        {aibatch::user("You are a spam detection expert. Is this spam? Hi Bob, see you at 3pm.")}};
-    auto r = run_task(ioc, aibatch::batch<SpamResult>(c, m, model, real_options()));
-    BOOST_TEST(r.size() == 2u);
-    BOOST_TEST(r[0].is_spam);
-    BOOST_TEST(!r[1].is_spam);
+    return run_task(ioc, aibatch::batch<T>(c, m, model, real_options()));
+}
+
+BOOST_AUTO_TEST_CASE(real_spam_detection) {
+    auto r = run_real<SpamResult>(
+        {{aibatch::user("You are a spam detection expert. Is this spam? You WON $1,000,000, "
+                        "send your bank details")},
+         {aibatch::user(
+             "You are a spam detection expert. Is this spam? Hi Bob, see you at 3pm.")}});
+    if (!r)
+        return;
+    BOOST_TEST(r->size() == 2u);
+    BOOST_TEST((*r)[0].is_spam);
+    BOOST_TEST(!(*r)[1].is_spam);
 }
 
 BOOST_AUTO_TEST_CASE(real_sentiment_analysis) {
-    if (!have_key()) {
-        BOOST_TEST_MESSAGE("skipped: ANTHROPIC_API_KEY is not set (real-API test)");
+    auto r = run_real<SentimentResult>({{aibatch::user("Sentiment: I love this!")},
+                                        {aibatch::user("Sentiment: Worst purchase ever.")}});
+    if (!r)
         return;
-    }
-    asio::io_context ioc;
-    auto c = real_client(ioc);
-    std::vector<aibatch::conversation> m{{aibatch::user("Sentiment: I love this!")},
-                                         {aibatch::user("Sentiment: Worst purchase ever.")}};
-    auto r = run_task(ioc, aibatch::batch<SentimentResult>(c, m, model, real_options()));
-    BOOST_TEST((r[0].sentiment == e2e::Sentiment::positive));
-    BOOST_TEST((r[1].sentiment == e2e::Sentiment::negative));
+    BOOST_TEST(((*r)[0].sentiment == e2e::Sentiment::positive));
+    BOOST_TEST(((*r)[1].sentiment == e2e::Sentiment::negative));
 }
 
 BOOST_AUTO_TEST_CASE(real_single_message) {
-    if (!have_key()) {
-        BOOST_TEST_MESSAGE("skipped: ANTHROPIC_API_KEY is not set (real-API test)");
+    auto r = run_real<SpamResult>({{aibatch::user("Is this spam? Limited offer!!! Click now")}});
+    if (!r)
         return;
-    }
-    asio::io_context ioc;
-    auto c = real_client(ioc);
-    std::vector<aibatch::conversation> m{
-        {aibatch::user("Is this spam? Limited offer!!! Click now")}};
-    auto r = run_task(ioc, aibatch::batch<SpamResult>(c, m, model, real_options()));
-    BOOST_TEST(r.size() == 1u);
+    BOOST_TEST(r->size() == 1u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

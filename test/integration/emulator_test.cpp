@@ -150,8 +150,9 @@ BOOST_AUTO_TEST_CASE(list_is_newest_first_and_paginates_both_ways) {
     emulator_fixture f;
     std::vector<std::string> ids;
     for (int i = 0; i < 7; ++i)
-        ids.emplace_back(
-            f.create(batch_of({text_request("x", "n" + std::to_string(i))})).body.at("id").as_string());
+        ids.emplace_back(f.create(batch_of({text_request("x", "n" + std::to_string(i))}))
+                             .body.at("id")
+                             .as_string());
     std::vector<std::string> newest_first(ids.rbegin(), ids.rend());
 
     auto page1 = f.call("GET", "/v1/messages/batches?limit=3");
@@ -248,8 +249,8 @@ BOOST_AUTO_TEST_CASE(create_rejects_malformed_batches_naming_the_field) {
     auto opts = emulator_fixture::default_options();
     opts.max_batch_requests = 3;
     emulator_fixture f(opts);
-    check_error(f.call("POST", "/v1/messages/batches", "{not json"), 400,
-                "invalid_request_error", "parsing");
+    check_error(f.call("POST", "/v1/messages/batches", "{not json"), 400, "invalid_request_error",
+                "parsing");
     check_error(f.create(json::object{}), 400, "invalid_request_error", "requests: Field required");
     check_error(f.create(json::object{{"requests", json::array{}}}), 400, "invalid_request_error",
                 "at least 1 item");
@@ -299,9 +300,13 @@ BOOST_AUTO_TEST_CASE(bad_params_come_back_as_errored_items) {
                      R"([{"role":"user","content":"a"},{"role":"user","content":"b"}])");
              }),
         with("empty_content",
-             [](json::object& p) { p["messages"] = json::parse(R"([{"role":"user","content":""}])"); }),
+             [](json::object& p) {
+                 p["messages"] = json::parse(R"([{"role":"user","content":""}])");
+             }),
         with("bad_tool_choice",
-             [](json::object& p) { p["tool_choice"] = json::parse(R"({"type":"tool","name":"x"})"); }),
+             [](json::object& p) {
+                 p["tool_choice"] = json::parse(R"({"type":"tool","name":"x"})");
+             }),
         with("zero_max_tokens", [](json::object& p) { p["max_tokens"] = 0; }),
         text_request("fine", "hello"),
     });
@@ -337,8 +342,7 @@ BOOST_AUTO_TEST_CASE(headers_paths_and_methods_are_checked_like_the_api) {
     auto opts = emulator_fixture::default_options();
     opts.api_key = "sk-ant-test-key";
     emulator_fixture f(opts);
-    check_error(f.call("GET", "/v1/messages/batches"), 401, "authentication_error",
-                "x-api-key");
+    check_error(f.call("GET", "/v1/messages/batches"), 401, "authentication_error", "x-api-key");
     f.api_key = "sk-ant-wrong";
     check_error(f.call("GET", "/v1/messages/batches"), 401, "authentication_error");
     f.api_key = "sk-ant-test-key";
@@ -428,8 +432,8 @@ BOOST_AUTO_TEST_CASE(same_seed_and_requests_give_identical_results) {
         emulator_fixture f;
         json::array reqs;
         for (int i = 0; i < 10; ++i)
-            reqs.push_back(tool_request("r" + std::to_string(i), "p" + std::to_string(i),
-                                        spam_schema()));
+            reqs.push_back(
+                tool_request("r" + std::to_string(i), "p" + std::to_string(i), spam_schema()));
         std::string id(f.create(json::object{{"requests", reqs}}).body.at("id").as_string());
         f.wait_ended(id);
         *out = f.call("GET", "/v1/messages/batches/" + id + "/results").raw;

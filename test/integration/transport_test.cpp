@@ -76,8 +76,8 @@ BOOST_AUTO_TEST_CASE(https_fails_when_the_host_name_does_not_match) {
     boost::asio::io_context ioc;
     // The certificate names "localhost" only; 127.0.0.1 is not in it.
     http_client client(ioc.get_executor(), server.url_by_ip(), trusting_test_ca());
-    auto msg = expect_error([&] { run_task(ioc, client.request(get("/hello"))); },
-                            errc::tls_handshake);
+    auto msg =
+        expect_error([&] { run_task(ioc, client.request(get("/hello"))); }, errc::tls_handshake);
     BOOST_TEST(msg.find("127.0.0.1") != std::string::npos, msg);
 }
 
@@ -147,7 +147,8 @@ BOOST_AUTO_TEST_CASE(requests_carry_host_user_agent_and_given_headers) {
     req.headers.add("x-custom", "42");
     auto res = run_task(ioc, client.request(req));
     BOOST_TEST(res.body.find("Host: 127.0.0.1:" + std::to_string(server.port())) !=
-               std::string::npos, res.body);
+                   std::string::npos,
+               res.body);
     BOOST_TEST(res.body.find("User-Agent: aibatch/") != std::string::npos, res.body);
     BOOST_TEST(res.body.find("x-custom: 42") != std::string::npos, res.body);
     BOOST_TEST(res.headers.find("REQUEST-ID").value_or("") == "req_test");
@@ -277,11 +278,10 @@ BOOST_AUTO_TEST_CASE(cancellation_slot_aborts_a_pending_request) {
     boost::system::error_code got;
     aibatch::diagnostics diag;
     auto t0 = std::chrono::steady_clock::now();
-    client.async_request(get("/delay?ms=5000"), diag,
-                         boost::asio::bind_cancellation_slot(
-                             signal.slot(), [&](boost::system::error_code ec, http_response) {
-                                 got = ec;
-                             }));
+    client.async_request(
+        get("/delay?ms=5000"), diag,
+        boost::asio::bind_cancellation_slot(
+            signal.slot(), [&](boost::system::error_code ec, http_response) { got = ec; }));
     boost::asio::steady_timer timer(ioc, 100ms);
     timer.async_wait([&](auto) { signal.emit(boost::asio::cancellation_type::terminal); });
     ioc.run();
@@ -297,11 +297,10 @@ BOOST_AUTO_TEST_CASE(completion_token_reports_success_with_the_response) {
     http_client client(ioc.get_executor(), server.url());
     aibatch::diagnostics diag;
     std::string body;
-    client.async_request(get("/hello"), diag,
-                         [&](boost::system::error_code ec, http_response r) {
-                             BOOST_TEST(!ec);
-                             body = r.body;
-                         });
+    client.async_request(get("/hello"), diag, [&](boost::system::error_code ec, http_response r) {
+        BOOST_TEST(!ec);
+        body = r.body;
+    });
     ioc.run();
     BOOST_TEST(body == "hello");
 }

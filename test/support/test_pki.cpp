@@ -16,8 +16,7 @@ void run(const std::string& cmd) {
 
 test_pki make_pki() {
     test_pki p;
-    p.dir = std::filesystem::temp_directory_path() /
-            ("aibatch-pki-" + std::to_string(::getpid()));
+    p.dir = std::filesystem::temp_directory_path() / ("aibatch-pki-" + std::to_string(::getpid()));
     std::filesystem::create_directories(p.dir);
     auto f = [&](const char* name) { return (p.dir / name).string(); };
     p.ca_cert = f("ca.pem");
@@ -29,8 +28,8 @@ test_pki make_pki() {
                                " -addext keyUsage=critical,keyCertSign,cRLSign";
     run("openssl req -x509 " + ec + " -keyout " + f("ca.key") + " -out " + f("ca.pem") +
         " -days 2 -subj '/CN=aibatch test CA'" + ca_ext);
-    run("openssl req -x509 " + ec + " -keyout " + f("other-ca.key") + " -out " +
-        f("other-ca.pem") + " -days 2 -subj '/CN=aibatch other CA'" + ca_ext);
+    run("openssl req -x509 " + ec + " -keyout " + f("other-ca.key") + " -out " + f("other-ca.pem") +
+        " -days 2 -subj '/CN=aibatch other CA'" + ca_ext);
     run("openssl req " + ec + " -keyout " + f("server.key") + " -out " + f("server.csr") +
         " -subj '/CN=localhost'");
     {

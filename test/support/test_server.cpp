@@ -1,5 +1,6 @@
 #include "test_server.hpp"
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -7,7 +8,6 @@
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/as_tuple.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
@@ -69,8 +69,8 @@ asio::awaitable<void> serve(Stream& s) {
             auto res = simple(200, "hello");
             co_await http::async_write(s, res, use_tuple);
         } else if (path == "/echo") {
-            auto res = simple(200, std::string(req.method_string()) + " " + target + "\n" +
-                                       req.body());
+            auto res =
+                simple(200, std::string(req.method_string()) + " " + target + "\n" + req.body());
             co_await http::async_write(s, res, use_tuple);
         } else if (path == "/headers") {
             std::string body;
@@ -111,7 +111,8 @@ asio::awaitable<void> serve(Stream& s) {
             co_return;
         } else if (path == "/status") {
             unsigned code = static_cast<unsigned>(std::stoi(query_param(target, "code")));
-            auto res = simple(code, R"({"type":"error","error":{"type":"api_error","message":"x"}})");
+            auto res =
+                simple(code, R"({"type":"error","error":{"type":"api_error","message":"x"}})");
             co_await http::async_write(s, res, use_tuple);
         } else {
             auto res = simple(404, "no such path");
@@ -163,8 +164,7 @@ test_server::test_server(test_server_options opts) : impl_(std::make_unique<impl
     impl_->opts = std::move(opts);
     if (impl_->opts.tls) {
         impl_->ssl_ctx.use_certificate_chain_file(impl_->opts.cert_file.string());
-        impl_->ssl_ctx.use_private_key_file(impl_->opts.key_file.string(),
-                                            asio::ssl::context::pem);
+        impl_->ssl_ctx.use_private_key_file(impl_->opts.key_file.string(), asio::ssl::context::pem);
     }
     tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), 0);
     impl_->acceptor.open(ep.protocol());
@@ -180,7 +180,9 @@ test_server::~test_server() {
     impl_->thread.join();
 }
 
-unsigned short test_server::port() const { return impl_->acceptor.local_endpoint().port(); }
+unsigned short test_server::port() const {
+    return impl_->acceptor.local_endpoint().port();
+}
 
 std::string test_server::url() const {
     return impl_->opts.tls ? "https://localhost:" + std::to_string(port())
@@ -188,10 +190,12 @@ std::string test_server::url() const {
 }
 
 std::string test_server::url_by_ip() const {
-    return std::string(impl_->opts.tls ? "https" : "http") + "://127.0.0.1:" +
-           std::to_string(port());
+    return std::string(impl_->opts.tls ? "https" : "http") +
+           "://127.0.0.1:" + std::to_string(port());
 }
 
-std::size_t test_server::accepted() const { return impl_->accepted; }
+std::size_t test_server::accepted() const {
+    return impl_->accepted;
+}
 
 } // namespace aibatch::test
