@@ -325,7 +325,7 @@ private:
             auto& it = res_.items[i];
             if (it.status == item_status::succeeded)
                 continue;
-            if (done_in_round_.count(i))
+            if (done_in_round_[i])
                 continue;
             set_outcome(i, st, type, msg);
         }
@@ -354,7 +354,7 @@ private:
         if (!idx)
             return; // not one of ours (cannot happen with the API; ignored)
         std::size_t i = *idx;
-        done_in_round_.insert(i);
+        done_in_round_[i] = 1;
         auto& it = res_.items[i];
         it.batch_id = j.batch_id;
         switch (line.type) {
@@ -522,7 +522,7 @@ private:
         }
         committed_ -= j.committed;
         for (std::size_t i : j.indices)
-            if (!done_in_round_.count(i))
+            if (!done_in_round_[i])
                 set_outcome(i, item_status::failed, "missing_result",
                             "batch " + j.batch_id + " ended without a result line for " +
                                 res_.items[i].custom_id);
@@ -540,7 +540,7 @@ private:
 
     // ------------------------------------------------------------- one round
     task<void> run_round() {
-        done_in_round_.clear();
+        done_in_round_.assign(res_.items.size(), 0);
         auto ex = co_await asio::this_coro::executor;
         std::size_t running = 0;
         asio::steady_timer wake(ex);
@@ -609,9 +609,9 @@ private:
                      why + " before the batch was created");
                 continue;
             }
-            if (j.ended && done_in_round_.size() > 0) {
+            if (j.ended) {
                 bool all = std::all_of(j.indices.begin(), j.indices.end(),
-                                       [&](std::size_t i) { return done_in_round_.count(i) > 0; });
+                                       [&](std::size_t i) { return done_in_round_[i] != 0; });
                 if (all)
                     continue;
             }
@@ -633,9 +633,6 @@ private:
 
     engine_result finish() {
         res_.cost_usd = price_ ? std::optional<double>(spent()) : std::nullopt;
-        if (!stopping_ && cursor_ < pending_.size())
-            for (std::size_t k = cursor_; k < pending_.size(); ++k)
-                set_outcome(pending_[k], item_status::not_submitted, "stopped", res_.stop_message);
         if (stopping_ && res_.stop_code == errc::cost_limit)
             for (std::size_t k = cursor_; k < pending_.size(); ++k) {
                 auto& it = res_.items[pending_[k]];
@@ -665,7 +662,7 @@ private:
     std::uint64_t results_seen_ = 0;
     std::vector<std::unique_ptr<job>> jobs_;
     std::vector<const job*> jobs_seen_;
-    std::set<std::size_t> done_in_round_;
+    std::vector<char> done_in_round_; // by item index: a result arrived this round
     std::set<std::size_t> repairable_;
     std::map<std::size_t, conversation> feedback_;
 };
