@@ -439,8 +439,7 @@ BOOST_AUTO_TEST_CASE(same_seed_and_requests_give_identical_results) {
         emulator_fixture f;
         json::array reqs;
         for (int i = 0; i < 10; ++i)
-            reqs.push_back(
-                tool_request(numbered("r", i), numbered("p", i), spam_schema()));
+            reqs.push_back(tool_request(numbered("r", i), numbered("p", i), spam_schema()));
         std::string id(f.create(json::object{{"requests", reqs}}).body.at("id").as_string());
         f.wait_ended(id);
         *out = f.call("GET", "/v1/messages/batches/" + id + "/results").raw;
