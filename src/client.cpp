@@ -22,7 +22,7 @@ client_config checked(client_config c) {
 }
 
 json::value parse_body(const http_response& r, std::string_view what) {
-    json::error_code ec;
+    boost::system::error_code ec;
     json::value v = json::parse(r.body, ec);
     if (ec)
         throw error(errc::bad_response,

@@ -140,7 +140,7 @@ task<std::optional<result_line>> result_stream::next() {
             s.consumed_line();
             continue;
         }
-        json::error_code ec;
+        boost::system::error_code ec;
         s.parser.reset();
         s.parser.write(text.data(), text.size(), ec);
         if (ec) {

@@ -84,7 +84,7 @@ journal journal::open(const std::filesystem::path& path, const std::string& mode
             ++lineno;
             if (line.empty())
                 continue;
-            json::error_code ec;
+            boost::system::error_code ec;
             json::value v = json::parse(line, ec);
             if (ec || !v.is_object()) {
                 if (in.peek() == std::char_traits<char>::eof())
