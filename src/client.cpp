@@ -203,7 +203,7 @@ task<response_stream> client_state::open(http_request req, std::string what) {
 }
 
 task<std::vector<batch_info>> client_state::find_candidates(std::uint64_t count,
-                                                           timestamp sent_at) {
+                                                            timestamp sent_at) {
     // Other creates of the same size from this client must finish first: their batches
     // would otherwise look like candidates.
     asio::steady_timer t(co_await asio::this_coro::executor);
@@ -514,7 +514,7 @@ task<std::optional<batch_info>> batch_lister::next() {
 }
 
 task<std::vector<batch_info>> client::find_created_batches(std::uint64_t count,
-                                                          timestamp not_before) {
+                                                           timestamp not_before) {
     return client_state::on_strand(impl_, do_find(impl_, count, not_before));
 }
 

@@ -25,8 +25,7 @@ struct client_state {
     http_client http; // runs on `strand`
 
     struct counters {
-        std::atomic<std::uint64_t> requests{0}, retries{0}, creates_adopted{0},
-            results_resumed{0};
+        std::atomic<std::uint64_t> requests{0}, retries{0}, creates_adopted{0}, results_resumed{0};
     } stats;
 
     std::minstd_rand jitter_rng{std::random_device{}()};

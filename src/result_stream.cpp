@@ -242,10 +242,14 @@ task<std::optional<result_line>> result_stream::next_line_of(state& s) {
         } else {
             s.delivered_order.push_back(r.custom_id);
         }
-        if (s.max_lines && s.lines >= *s.max_lines)
-            throw error(errc::bad_response,
-                        "results of " + s.batch_id + ": more result lines than the batch's " +
-                            std::to_string(*s.max_lines) + " requests; the rest is not read");
+        // Bounded memory whatever the server sends: twice the request count (room for a
+        // few repeated or stray lines) and no more.
+        if (s.max_lines && s.lines >= 2 * *s.max_lines + 16)
+            throw error(errc::body_too_large, "results of " + s.batch_id +
+                                                  ": more than twice as many result lines as "
+                                                  "the batch's " +
+                                                  std::to_string(*s.max_lines) +
+                                                  " requests; the rest is not read");
         ++s.lines;
         co_return r;
     }
@@ -267,10 +271,9 @@ task<result_stream> do_open_results(std::shared_ptr<client_state> self, std::str
 }
 
 task<result_stream> not_ended(std::string id, processing_status status) {
-    throw error(errc::invalid_argument, "open_results: batch " + id +
-                                            " has not ended (processing_status " +
-                                            std::string(to_string(status)) +
-                                            "); poll retrieve_batch until it has");
+    throw error(errc::invalid_argument,
+                "open_results: batch " + id + " has not ended (processing_status " +
+                    std::string(to_string(status)) + "); poll retrieve_batch until it has");
     co_return result_stream();
 }
 

@@ -160,8 +160,7 @@ task<batch_run<T>> run_batch_impl(client_ptr c, std::span<const conversation> me
 template <class T>
 task<batch_run<T>> run_batch_owning(client_ptr c, std::vector<conversation> messages,
                                     std::string model, batch_options opts) {
-    co_return co_await run_batch_impl<T>(std::move(c), messages, std::move(model),
-                                         std::move(opts));
+    co_return co_await run_batch_impl<T>(std::move(c), messages, std::move(model), std::move(opts));
 }
 
 template <class T>
@@ -182,8 +181,8 @@ std::vector<T> values_or_throw(batch_run<T>&& run) {
         values.push_back(std::move(i.value));
     }
     diagnostics d;
-    d.message = describe_failures(failures, run.items.size(), run.stop_message,
-                                  run.unread_batches, run.anomalies.size());
+    d.message = describe_failures(failures, run.items.size(), run.stop_message, run.unread_batches,
+                                  run.anomalies.size());
     boost::system::error_code ec =
         run.stop_code ? run.stop_code : make_error_code(errc::items_failed);
     throw batch_error(ec, std::move(d), std::move(failures), std::any(std::move(values)),
@@ -235,8 +234,8 @@ auto async_run_batch_task(boost::asio::any_io_executor ex, task<batch_run<T>> t,
                         std::rethrow_exception(e); // a bug, not an error to report
                     // Bad input is the only error of the operation itself: every item
                     // outcome is in the batch_run otherwise.
-                    auto ec = r.items.empty() && r.stop_code ? r.stop_code
-                                                             : boost::system::error_code{};
+                    auto ec =
+                        r.items.empty() && r.stop_code ? r.stop_code : boost::system::error_code{};
                     std::move(h)(ec, std::move(r));
                 });
         },
@@ -289,8 +288,8 @@ task<std::vector<T>> batch(const client& c, std::span<const conversation> messag
     return detail::batch_span<T>(c.state(), messages, std::move(model), batch_options{});
 }
 template <class T>
-task<std::vector<T>> batch(const client& c, std::vector<conversation>&& messages,
-                           std::string model, batch_options opts) {
+task<std::vector<T>> batch(const client& c, std::vector<conversation>&& messages, std::string model,
+                           batch_options opts) {
     return detail::batch_owning<T>(c.state(), std::move(messages), std::move(model),
                                    std::move(opts));
 }

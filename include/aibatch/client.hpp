@@ -67,8 +67,8 @@ struct client_stats {
 
 /// The results of one batch, one line at a time. Memory is bounded by the longest
 /// line (at most max_line_bytes) plus the custom_ids delivered, which are at most the
-/// batch's request count when the stream was opened from a batch_info (a server that
-/// sends more lines than that gets errc::bad_response). A dropped connection is resumed
+/// batch's request count when the stream was opened from a batch_info (past twice that
+/// many lines, next() throws errc::body_too_large). A dropped connection is resumed
 /// by downloading again and skipping the lines already delivered (by custom_id), so each
 /// line is seen once. A body arriving slower than transport_options::min_stream_rate
 /// ends with errc::stream_too_slow.
@@ -174,8 +174,7 @@ public:
     /// minutes for clock skew), that this client did not create or claim: what a create
     /// that failed ambiguously may have left behind (see above). Nothing is adopted:
     /// confirm one by the custom_ids of its results, then claim_batch() it.
-    task<std::vector<batch_info>> find_created_batches(std::uint64_t count,
-                                                       timestamp not_before);
+    task<std::vector<batch_info>> find_created_batches(std::uint64_t count, timestamp not_before);
     /// The first of find_created_batches() (kept for compatibility; it no longer
     /// adopts: a batch found by count alone may be another program's).
     task<std::optional<batch_info>> find_created_batch(std::uint64_t count, timestamp not_before);

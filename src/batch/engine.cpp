@@ -139,17 +139,18 @@ void validate(std::span<const conversation> messages, const std::string& model,
         bad_input("batch: no price is known for model \"" + model +
                   "\", so cost_limit cannot be enforced; set batch_options::price");
     if (!o.run_id.empty()) {
-        bool ok = o.run_id.size() <= 24 && std::all_of(o.run_id.begin(), o.run_id.end(), [](char c) {
-                      return std::isalnum(static_cast<unsigned char>(c)) != 0;
-                  });
+        bool ok =
+            o.run_id.size() <= 24 && std::all_of(o.run_id.begin(), o.run_id.end(), [](char c) {
+                return std::isalnum(static_cast<unsigned char>(c)) != 0;
+            });
         if (!ok)
             bad_input("batch: batch_options::run_id must be 1 to 24 letters and digits (got \"" +
                       o.run_id + "\")");
     }
     {
-        std::string longest = o.custom_id_prefix + std::string(std::max<std::size_t>(o.run_id.size(), 12), 'x') + "r" +
-                              std::to_string(o.repair_rounds) + "-" +
-                              std::to_string(messages.size());
+        std::string longest =
+            o.custom_id_prefix + std::string(std::max<std::size_t>(o.run_id.size(), 12), 'x') +
+            "r" + std::to_string(o.repair_rounds) + "-" + std::to_string(messages.size());
         if (auto why = check_custom_id(longest))
             bad_input("batch: batch_options::custom_id_prefix makes a bad custom_id (" + longest +
                       "): " + *why);
@@ -174,7 +175,6 @@ void validate(std::span<const conversation> messages, const std::string& model,
         }
     }
 }
-
 
 std::string random_run_id() {
     static constexpr char alphabet[] = "0123456789abcdefghijklmnopqrstuvwxyz";
@@ -265,8 +265,8 @@ class engine {
 public:
     engine(std::shared_ptr<client_state> c, std::span<const conversation> messages,
            std::string model, batch_options opts, output_spec spec, decode_fn decode)
-        : state_(std::move(c)), messages_(messages), model_(std::move(model)), opts_(std::move(opts)),
-          spec_(std::move(spec)), decode_(std::move(decode)) {
+        : state_(std::move(c)), messages_(messages), model_(std::move(model)),
+          opts_(std::move(opts)), spec_(std::move(spec)), decode_(std::move(decode)) {
         price_ = opts_.price ? opts_.price : find_price(model_);
     }
 
@@ -355,8 +355,8 @@ private:
         auto [q, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), i);
         if (ec != std::errc() || q != digits.data() + digits.size() || i >= res_.items.size())
             return std::nullopt;
-        if (custom_id(round, i).size() != opts_.custom_id_prefix.size() + run_id_.size() +
-                                              (dash) + 1 + digits.size() ||
+        if (custom_id(round, i).size() !=
+                opts_.custom_id_prefix.size() + run_id_.size() + (dash) + 1 + digits.size() ||
             std::to_string(i) != digits)
             return std::nullopt; // not canonical ("item-...-00", "+1")
         return std::pair{round, i};
@@ -555,6 +555,7 @@ private:
         if (done_in_round_[i] != 0)
             return true; // delivered again by a repeated download
         done_in_round_[i] = download_;
+        bad_lines_.erase(i);
         auto& it = res_.items[i];
         it.batch_id = j.batch_id;
         switch (line.type) {
@@ -613,17 +614,18 @@ private:
         std::optional<std::pair<unsigned, std::size_t>> id;
         if (cid)
             id = parse_id(*cid);
+        anomaly("batch " + j.batch_id + ": " + e.diag().message + "; ignored");
         if (id && id->first == j.round && job_of_[id->second] == j.number + 1 &&
             done_in_round_[id->second] == 0 && !j.tentative) {
-            done_in_round_[id->second] = download_;
+            // The item fails unless a valid line for it follows.
+            bad_lines_.insert(id->second);
             set_outcome(id->second, item_status::failed, "invalid_result_line",
-                        "batch " + j.batch_id + " sent a result line for this item that is "
-                        "not a valid result: " + e.diag().message);
+                        "batch " + j.batch_id +
+                            " sent a result line for this item that is not a valid result: " +
+                            e.diag().message);
             res_.items[id->second].batch_id = j.batch_id;
             repairable_.erase(id->second);
-            return;
         }
-        anomaly("batch " + j.batch_id + ": " + e.diag().message + "; ignored");
     }
 
     void confirm(job& j) {
@@ -661,10 +663,10 @@ private:
                        job_of_[it.index] != 0))
                 ++p.items_done;
         }
-        auto key = std::tuple(p.round, p.total_counts.succeeded, p.total_counts.errored,
-                              p.total_counts.canceled, p.total_counts.expired,
-                              p.total_counts.processing, p.batches_submitted, p.batches_ended,
-                              p.items_done, p.items_repairing);
+        auto key =
+            std::tuple(p.round, p.total_counts.succeeded, p.total_counts.errored,
+                       p.total_counts.canceled, p.total_counts.expired, p.total_counts.processing,
+                       p.batches_submitted, p.batches_ended, p.items_done, p.items_repairing);
         if (last_progress_ && *last_progress_ == key)
             return;
         last_progress_ = key;
@@ -692,7 +694,15 @@ private:
             j.ambiguous_since = *known->creating_at; // a crash during a create
         for (int cycle = 0;; ++cycle) {
             if (j.ambiguous_since) {
-                if (auto cand = co_await candidate_for(j)) {
+                auto cand = co_await candidate_for(j);
+                if (!cand && !j.rejected.empty()) {
+                    // Nothing (more) to check yet: a slow create may still show up. Look
+                    // once more after a pause before paying for the items again.
+                    asio::steady_timer t(co_await asio::this_coro::executor, settle_time());
+                    co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+                    cand = co_await candidate_for(j);
+                }
+                if (cand) {
                     j.batch_id = cand->id;
                     j.tentative = true;
                     j.verified_line = false;
@@ -753,9 +763,9 @@ private:
     }
 
     std::chrono::milliseconds settle_time() const {
-        return std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(
-                              state_->cfg.retry.max_backoff),
-                          std::chrono::milliseconds(200), std::chrono::milliseconds(5000));
+        return std::clamp(
+            std::chrono::duration_cast<std::chrono::milliseconds>(state_->cfg.retry.max_backoff),
+            std::chrono::milliseconds(200), std::chrono::milliseconds(5000));
     }
 
     // A batch that an ambiguous create of j may have made: same size, recent, not known
@@ -981,8 +991,11 @@ private:
             track_result r = co_await track(j);
             tracking_.erase(j.batch_id);
             if (r == track_result::foreign) {
-                anomaly("batch " + j.batch_id + " (same size, created after an ambiguous create "
-                        "of items " + j.ranges + ") is not this call's: its results are "
+                anomaly("batch " + j.batch_id +
+                        " (same size, created after an ambiguous create "
+                        "of items " +
+                        j.ranges +
+                        ") is not this call's: its results are "
                         "another run's; left untouched");
                 j.rejected.push_back(j.batch_id);
                 known_not_ours_.insert(j.batch_id);
@@ -1003,7 +1016,8 @@ private:
         committed_ -= j.committed;
         if (j.read_done)
             for (std::size_t i : j.indices)
-                if (done_in_round_[i] == 0 && res_.items[i].status != item_status::succeeded)
+                if (done_in_round_[i] == 0 && !bad_lines_.count(i) &&
+                    res_.items[i].status != item_status::succeeded)
                     set_outcome(i, item_status::failed, "missing_result",
                                 "batch " + j.batch_id + " ended without a result line for " +
                                     res_.items[i].custom_id);
@@ -1033,6 +1047,7 @@ private:
     task<void> run_round() {
         done_in_round_.assign(res_.items.size(), 0);
         job_of_.assign(res_.items.size(), 0);
+        bad_lines_.clear();
         auto ex = co_await asio::this_coro::executor;
         std::size_t running = 0;
         asio::steady_timer wake(ex);
@@ -1054,8 +1069,9 @@ private:
         }
         bool signaled = false;
         while (running > 0) {
-            wake.expires_at(signaled ? std::chrono::steady_clock::time_point::max()
-                                     : deadline_.value_or(std::chrono::steady_clock::time_point::max()));
+            wake.expires_at(signaled
+                                ? std::chrono::steady_clock::time_point::max()
+                                : deadline_.value_or(std::chrono::steady_clock::time_point::max()));
             auto [ec] = co_await wake.async_wait(asio::as_tuple(asio::use_awaitable));
             if (running == 0)
                 break;
@@ -1086,8 +1102,7 @@ private:
         for (std::size_t k = cursor_; k < pending_.size(); ++k) {
             std::size_t i = pending_[k];
             if (res_.items[i].status == item_status::not_submitted && stopping_)
-                set_outcome(i, item_status::not_submitted,
-                            cost_stopped_ ? "cost_limit" : "stopped",
+                set_outcome(i, item_status::not_submitted, cost_stopped_ ? "cost_limit" : "stopped",
                             res_.stop_message + " before submission");
         }
     }
@@ -1202,16 +1217,16 @@ private:
     std::vector<std::uint32_t> done_in_round_; // by item: the download its result came in
     std::vector<std::uint32_t> job_of_;        // by item: 1 + its job this round, 0 = none
     std::set<std::size_t> repairable_;
+    std::set<std::size_t> bad_lines_; // items whose only line so far was not a result
     std::map<std::size_t, conversation> feedback_;
-    std::set<std::string> known_ids_;       // batches this run (or its journal) created
-    std::set<std::string> tracking_;        // candidates being checked
-    std::set<std::string> known_not_ours_;  // candidates proven to be another run's
+    std::set<std::string> known_ids_;           // batches this run (or its journal) created
+    std::set<std::string> tracking_;            // candidates being checked
+    std::set<std::string> known_not_ours_;      // candidates proven to be another run's
     std::map<std::string, std::uint32_t> hint_; // candidate -> the job its lines belong to
     std::vector<std::pair<std::uint32_t, timestamp>> ambiguous_;
     std::chrono::steady_clock::time_point last_ambiguous_{};
-    std::optional<std::tuple<unsigned, std::uint64_t, std::uint64_t, std::uint64_t,
-                             std::uint64_t, std::uint64_t, std::size_t, std::size_t,
-                             std::size_t, std::size_t>>
+    std::optional<std::tuple<unsigned, std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t,
+                             std::uint64_t, std::size_t, std::size_t, std::size_t, std::size_t>>
         last_progress_;
 };
 

@@ -7,10 +7,10 @@
 
 #include <cerrno>
 #include <charconv>
-#include <iterator>
 #include <cstring>
 #include <fcntl.h>
 #include <fstream>
+#include <iterator>
 #include <unistd.h>
 
 namespace aibatch::detail {
@@ -170,8 +170,8 @@ journal journal::open(const std::filesystem::path& path, const std::string& mode
                                    "path");
                 if (*m != model || *n != static_cast<std::uint64_t>(items))
                     fail(path, "it was written for " + std::to_string(*n) + " items of model " +
-                                   std::string(*m) + ", not this input (" +
-                                   std::to_string(items) + " items of " + model +
+                                   std::string(*m) + ", not this input (" + std::to_string(items) +
+                                   " items of " + model +
                                    "); use another journal path or delete the file");
                 const auto* rid = get_string(o, "run_id");
                 if (!rid || rid->empty())

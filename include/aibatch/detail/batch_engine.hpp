@@ -42,8 +42,7 @@ struct engine_result {
 /// for bad input before any network call; everything later is reported in the result.
 /// Runs on the client's strand whatever the caller's executor.
 task<engine_result> run_engine(std::shared_ptr<client_state> c,
-                               std::span<const conversation> messages,
-                               std::string model, batch_options opts, output_spec spec,
-                               decode_fn decode);
+                               std::span<const conversation> messages, std::string model,
+                               batch_options opts, output_spec spec, decode_fn decode);
 
 } // namespace aibatch::detail
