@@ -237,11 +237,12 @@ task<std::vector<batch_info>> client_state::find_candidates(std::uint64_t count,
 }
 
 task<batch_info> client_state::create(std::string body, std::uint64_t count) {
-    co_return co_await create_shared(std::make_shared<const std::string>(std::move(body)), count);
+    co_return co_await create_shared(std::make_shared<const std::string>(std::move(body)), count,
+                                     true);
 }
 
 task<batch_info> client_state::create_shared(std::shared_ptr<const std::string> body,
-                                             std::uint64_t count) {
+                                             std::uint64_t count, bool resend_after_ambiguous) {
     if (count == 0)
         throw error(errc::invalid_argument, "create_batch: a batch needs at least one request");
     http_request req = make_request("POST", "/v1/messages/batches");
@@ -271,6 +272,8 @@ task<batch_info> client_state::create_shared(std::shared_ptr<const std::string> 
                 throw *failure;
             }
             maybe_created = ambiguous(*failure);
+            if (maybe_created && !resend_after_ambiguous)
+                throw with_suffix(*failure, " (the batch may have been created; not sent again)");
         } else if (resp.status / 100 == 2) {
             batch_info b = batch_info::from_json(parse_body(resp, "create_batch"));
             claim(b.id);
@@ -283,6 +286,8 @@ task<batch_info> client_state::create_shared(std::shared_ptr<const std::string> 
             if (!retry || attempt >= max)
                 throw e;
             maybe_created = resp.status >= 500 && resp.status != 529;
+            if (maybe_created && !resend_after_ambiguous)
+                throw with_suffix(e, " (the batch may have been created; not sent again)");
             headers = &resp.headers;
         }
         if (maybe_created) {

@@ -67,12 +67,33 @@ struct client_state {
 
     task<std::vector<batch_info>> find_candidates(std::uint64_t count, timestamp sent_at);
     task<batch_info> create(std::string body, std::uint64_t count);
-    /// create() of a body the caller keeps (to send it again later if need be).
-    task<batch_info> create_shared(std::shared_ptr<const std::string> body, std::uint64_t count);
+    /// create() of a body the caller keeps (to send it again later if need be). Without
+    /// resend_after_ambiguous, an attempt that may have created the batch ends the call
+    /// (batch<T>() resolves those itself, by the custom_ids of the candidates).
+    task<batch_info> create_shared(std::shared_ptr<const std::string> body, std::uint64_t count,
+                                   bool resend_after_ambiguous);
 
     /// The target of a batch's results (results_url when on our origin).
     std::string results_target(const std::string& id, const std::optional<std::string>& url) const;
 };
+
+/// What tells two result lines of one custom_id apart cheaply: the result type with the
+/// message id (succeeded) or the error's request id (errored).
+inline std::uint64_t result_identity(const result_line& line) {
+    std::string_view id;
+    if (line.type == result_type::succeeded) {
+        if (const auto* v = line.message.if_contains("id"); v && v->is_string())
+            id = v->get_string();
+    } else if (line.type == result_type::errored) {
+        id = line.error.request_id;
+    }
+    std::uint64_t h = 1469598103934665603ull;
+    for (unsigned char c : id) {
+        h ^= c;
+        h *= 1099511628211ull;
+    }
+    return h ^ (static_cast<std::uint64_t>(line.type) << 56);
+}
 
 /// A client handle on existing state (for aibatch's own layers).
 client client_from_state(std::shared_ptr<client_state> s);

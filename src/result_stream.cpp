@@ -2,7 +2,7 @@
 
 #include <boost/json/parser.hpp>
 
-#include <unordered_set>
+#include <unordered_map>
 
 namespace aibatch {
 
@@ -48,8 +48,8 @@ struct result_stream::state {
     json::parser parser;
     // Ids delivered so far: appended in order (cheap, short ids stay in SSO) until a
     // resume needs lookups, then indexed once in `delivered`.
-    std::vector<std::string> delivered_order;
-    std::unordered_set<std::string> delivered;
+    std::vector<std::pair<std::string, std::uint64_t>> delivered_order;
+    std::unordered_map<std::string, std::uint64_t> delivered; // id -> result_identity
     bool resumed = false;
     std::uint64_t lines = 0;
     std::uint64_t bytes = 0;
@@ -192,8 +192,8 @@ task<std::optional<result_line>> result_stream::next_line_of(state& s) {
             if (!s.resumed) {
                 s.resumed = true;
                 s.delivered.reserve(s.delivered_order.size() * 2);
-                for (auto& id : s.delivered_order)
-                    s.delivered.insert(std::move(id));
+                for (auto& [id, identity] : s.delivered_order)
+                    s.delivered.emplace(std::move(id), identity);
                 s.delivered_order = {};
             }
             s.carry_ready = false;
@@ -236,11 +236,14 @@ task<std::optional<result_line>> result_stream::next_line_of(state& s) {
             throw error(e.code(), std::move(d));
         }
         s.consumed_line();
+        const std::uint64_t identity = result_identity(r);
         if (s.resumed) {
-            if (!s.delivered.insert(r.custom_id).second)
+            auto [it, fresh] = s.delivered.emplace(r.custom_id, identity);
+            if (!fresh && it->second == identity)
                 continue; // already delivered before a resume
+            // A different answer for an id delivered before: the caller must see it.
         } else {
-            s.delivered_order.push_back(r.custom_id);
+            s.delivered_order.emplace_back(r.custom_id, identity);
         }
         // Bounded memory whatever the server sends: twice the request count (room for a
         // few repeated or stray lines) and no more.

@@ -32,7 +32,8 @@
 // lists the recent batches before it sends again. A batch is never adopted on a guess:
 //  - when no batch is found that could be it (same request count, created no earlier
 //    than 2 minutes before the attempt, not created or claimed by this client), the
-//    create is sent again;
+//    create is sent again (if the first attempt's batch shows up only later, both are
+//    paid: batch<T>() never resends blindly and names such late batches instead);
 //  - when such batches exist, create_batch fails with errc::ambiguous_create naming
 //    them, and sends nothing: only the custom_ids of their results can tell whether one
 //    is yours (batch<T>() does exactly that check, see batch.hpp);
@@ -69,9 +70,10 @@ struct client_stats {
 /// line (at most max_line_bytes) plus the custom_ids delivered, which are at most the
 /// batch's request count when the stream was opened from a batch_info (past twice that
 /// many lines, next() throws errc::body_too_large). A dropped connection is resumed
-/// by downloading again and skipping the lines already delivered (by custom_id), so each
-/// line is seen once. A body arriving slower than transport_options::min_stream_rate
-/// ends with errc::stream_too_slow.
+/// by downloading again and skipping the lines already delivered (by custom_id and
+/// answer), so each line is seen once; a line whose custom_id was delivered with a
+/// different answer is delivered, so the caller sees the conflict. A body arriving slower than
+/// transport_options::min_stream_rate ends with errc::stream_too_slow.
 class result_stream {
 public:
     /// An empty stream (what a moved-from stream is); next() on it throws.

@@ -248,6 +248,7 @@ struct job {
     std::string batch_id;
     bool tentative = false; // a candidate of an ambiguous create, not yet confirmed
     bool verified_line = false;
+    std::size_t unmatched_lines = 0; // lines of a tentative batch that are not j's
     request_counts counts;
     bool ended = false;
     bool read_done = false;
@@ -533,28 +534,48 @@ private:
         auto id = parse_id(line.custom_id);
         bool mine = id && id->first == j.round && job_of_[id->second] == j.number + 1;
         if (!mine) {
-            if (j.tentative && !j.verified_line) {
+            if (j.tentative) {
+                // Not proof either way yet (a stray line can come first): a candidate is
+                // rejected only after many lines and none of them one of j's items.
                 if (id && id->first == j.round && job_of_[id->second] != 0)
                     hint_[j.batch_id] = job_of_[id->second] - 1;
-                return false;
+                return ++j.unmatched_lines < 16;
             }
             anomaly("batch " + j.batch_id + ": a result line for custom_id \"" +
                     line.custom_id.substr(0, 80) +
                     "\", which is not an item of this batch; ignored");
             return true;
         }
-        if (j.tentative)
+        if (j.tentative) {
             confirm(j);
+            if (j.unmatched_lines > 0)
+                anomaly("batch " + j.batch_id + ": " + std::to_string(j.unmatched_lines) +
+                        " result line(s) for custom_ids that are not items of this batch; "
+                        "ignored");
+            hint_.erase(j.batch_id);
+        }
         j.verified_line = true;
         std::size_t i = id->second;
-        if (done_in_round_[i] == download_) {
-            anomaly("batch " + j.batch_id + ": a second result line for " + line.custom_id +
-                    "; the first one stands, this one is ignored");
+        const std::uint64_t identity = result_identity(line);
+        if (done_in_round_[i] != 0) {
+            if (identity == identity_[i]) {
+                if (done_in_round_[i] != download_)
+                    return true; // delivered again by a repeated download
+                anomaly("batch " + j.batch_id + ": the result line for " + line.custom_id +
+                        " came twice (the same answer); used once");
+                return true;
+            }
+            // Two different answers for one input: neither can be trusted.
+            anomaly("batch " + j.batch_id + ": two different result lines for " + line.custom_id +
+                    "; neither is used");
+            set_outcome(i, item_status::failed, "duplicate_result",
+                        "batch " + j.batch_id + " sent two different result lines for " +
+                            line.custom_id + "; neither is used");
+            repairable_.erase(i);
             return true;
         }
-        if (done_in_round_[i] != 0)
-            return true; // delivered again by a repeated download
         done_in_round_[i] = download_;
+        identity_[i] = identity;
         bad_lines_.erase(i);
         auto& it = res_.items[i];
         it.batch_id = j.batch_id;
@@ -690,12 +711,15 @@ private:
             j.body.reset();
             co_return true;
         }
-        if (known && known->creating_at && !j.ambiguous_since)
+        if (known && known->creating_at && !j.ambiguous_since) {
             j.ambiguous_since = *known->creating_at; // a crash during a create
+            ambiguous_.push_back({j.number, *j.ambiguous_since});
+            last_ambiguous_ = std::chrono::steady_clock::now();
+        }
         for (int cycle = 0;; ++cycle) {
             if (j.ambiguous_since) {
                 auto cand = co_await candidate_for(j);
-                if (!cand && !j.rejected.empty()) {
+                if (!cand) {
                     // Nothing (more) to check yet: a slow create may still show up. Look
                     // once more after a pause before paying for the items again.
                     asio::steady_timer t(co_await asio::this_coro::executor, settle_time());
@@ -706,6 +730,7 @@ private:
                     j.batch_id = cand->id;
                     j.tentative = true;
                     j.verified_line = false;
+                    j.unmatched_lines = 0;
                     j.expires_at = cand->expires_at;
                     j.known_since = std::chrono::steady_clock::now();
                     tracking_.insert(j.batch_id);
@@ -730,7 +755,7 @@ private:
             const timestamp sent_at = std::chrono::system_clock::now();
             j.ph = job::phase::creating;
             try {
-                batch_info b = co_await state_->create_shared(j.body, j.indices.size());
+                batch_info b = co_await state_->create_shared(j.body, j.indices.size(), false);
                 j.batch_id = b.id;
                 j.counts = b.request_counts;
                 j.expires_at = b.expires_at;
@@ -1046,6 +1071,7 @@ private:
     // ------------------------------------------------------------- one round
     task<void> run_round() {
         done_in_round_.assign(res_.items.size(), 0);
+        identity_.assign(res_.items.size(), 0);
         job_of_.assign(res_.items.size(), 0);
         bad_lines_.clear();
         auto ex = co_await asio::this_coro::executor;
@@ -1216,6 +1242,7 @@ private:
     std::vector<std::unique_ptr<job>> jobs_;
     std::vector<std::uint32_t> done_in_round_; // by item: the download its result came in
     std::vector<std::uint32_t> job_of_;        // by item: 1 + its job this round, 0 = none
+    std::vector<std::uint64_t> identity_;      // by item: line_identity of its result
     std::set<std::size_t> repairable_;
     std::set<std::size_t> bad_lines_; // items whose only line so far was not a result
     std::map<std::size_t, conversation> feedback_;
