@@ -424,11 +424,13 @@ private:
             j.round = round_;
             std::string body = R"({"requests":[)";
             std::size_t since_check = 0;
-            while (cursor_ < pending_.size() && j.indices.size() < opts_.max_requests_per_batch) {
+            while (j.indices.size() < opts_.max_requests_per_batch) {
                 if (++since_check == 32) {
                     since_check = 0;
-                    co_await maybe_yield();
+                    co_await maybe_yield(); // other workers may take items meanwhile
                 }
+                if (cursor_ >= pending_.size())
+                    break;
                 std::size_t i = pending_[cursor_];
                 std::string r = request_json(i);
                 if (body.size() + r.size() + 3 > opts_.max_bytes_per_batch) {

@@ -87,6 +87,24 @@ BOOST_AUTO_TEST_CASE(batch_without_options_works_empty_and_not) {
         run_task(e.ioc, aibatch::run_batch<SpamResult>(e.client, none, model)).items.empty());
 }
 
+// Large inputs are built in slices that yield to the event loop, while several workers
+// build batches side by side (a 100,000-item job once crashed here).
+BOOST_AUTO_TEST_CASE(large_inputs_split_over_concurrent_workers_keep_order) {
+    env e;
+    aibatch::batch_options o;
+    o.poll_interval = 10ms;
+    o.max_requests_per_batch = 300;
+    o.max_batches_in_flight = 4;
+    // A slow customize makes every slice long enough to yield.
+    o.customize = [](aibatch::message_params&, std::size_t) {
+        auto until = std::chrono::steady_clock::now() + 100us;
+        while (std::chrono::steady_clock::now() < until) {
+        }
+    };
+    auto r = run_task(e.ioc, aibatch::batch<SpamResult>(e.client, make_messages(3000), model, o));
+    check_values(r, 3000);
+}
+
 // A temporary input is owned by the task; a braced list is accepted.
 BOOST_AUTO_TEST_CASE(temporaries_and_braced_lists_are_owned_by_the_task) {
     env e;
