@@ -1,3 +1,4 @@
+// clang-format off
 // Every C++ block of README.md, compiled (readme_test.cpp checks that each paragraph of
 // each block appears here or in examples/ verbatim, whitespace aside). Not run: the
 // behaviour of each form is tested in test/e2e/.
