@@ -147,8 +147,20 @@ aibatch::batch_options options_for(job& j) {
 aibatch::task<void> run_job(service& svc, std::shared_ptr<job> j,
                             std::vector<aibatch::conversation> messages) {
     ++svc.running;
-    auto run = co_await aibatch::run_batch<Classification>(svc.client, std::move(messages),
-                                                           svc.model, options_for(*j));
+    struct done_guard {
+        service& s;
+        ~done_guard() { --s.running; }
+    } guard{svc};
+    aibatch::batch_run<Classification> run;
+    try {
+        run = co_await aibatch::run_batch<Classification>(svc.client, std::move(messages),
+                                                          svc.model, options_for(*j));
+    } catch (const std::exception& e) {
+        std::lock_guard lock(j->mtx);
+        j->status = "failed";
+        j->error = e.what();
+        co_return;
+    }
     {
         std::lock_guard lock(j->mtx);
         j->results = to_results(run);
@@ -161,7 +173,6 @@ aibatch::task<void> run_job(service& svc, std::shared_ptr<job> j,
             j->status = run.stop_code && run.succeeded() == 0 ? "failed" : "done";
         j->error = run.stop_message;
     }
-    --svc.running;
 }
 
 using response = http::response<http::string_body>;

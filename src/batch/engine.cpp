@@ -157,21 +157,21 @@ void validate(std::span<const conversation> messages, const std::string& model,
     }
     for (std::size_t i = 0; i < messages.size(); ++i) {
         const auto& conv = messages[i];
-        std::string at = "batch: messages[" + std::to_string(i) + "]";
+        auto at = [i] { return "batch: messages[" + std::to_string(i) + "]"; }; // on error only
         if (conv.empty())
-            bad_input(at + " is an empty conversation; add a user turn: aibatch::user(\"...\")");
+            bad_input(at() + " is an empty conversation; add a user turn: aibatch::user(\"...\")");
         if (conv.front().role != role::user)
-            bad_input(at +
+            bad_input(at() +
                       " starts with an assistant turn; a conversation starts with a user turn");
         for (std::size_t t = 0; t < conv.size(); ++t) {
             if (t > 0 && conv[t].role == conv[t - 1].role)
-                bad_input(at + "[" + std::to_string(t) + "]: two " +
+                bad_input(at() + "[" + std::to_string(t) + "]: two " +
                           (conv[t].role == role::user ? "user" : "assistant") +
                           " turns in a row; turns must alternate user / assistant");
             bool empty = conv[t].blocks.empty() &&
                          conv[t].text.find_first_not_of(" \t\r\n") == std::string::npos;
             if (empty)
-                bad_input(at + "[" + std::to_string(t) + "] has empty content");
+                bad_input(at() + "[" + std::to_string(t) + "] has empty content");
         }
     }
 }
@@ -183,6 +183,16 @@ std::string random_run_id() {
     for (auto& c : s)
         c = alphabet[rd() % 36];
     return s;
+}
+
+// Any exception of the Asio/aibatch family as an aibatch::error (a cancellation seen by
+// co_await throws a plain system_error).
+error as_error(const boost::system::system_error& e) {
+    if (const auto* ae = dynamic_cast<const error*>(&e))
+        return *ae;
+    diagnostics d;
+    d.message = e.what();
+    return error(e.code(), std::move(d));
 }
 
 // A create that failed this way may still have made the batch.
@@ -249,6 +259,7 @@ struct job {
     bool tentative = false; // a candidate of an ambiguous create, not yet confirmed
     bool verified_line = false;
     std::size_t unmatched_lines = 0; // lines of a tentative batch that are not j's
+    bool foreign_run_seen = false;   // a line whose custom_id is not this run's
     request_counts counts;
     bool ended = false;
     bool read_done = false;
@@ -285,12 +296,11 @@ public:
             }
         }
         res_.run_id = run_id_;
+        // Custom ids and messages are filled in as items are submitted and in finish():
+        // 100,000 strings at once would hold the event loop for tens of milliseconds.
         res_.items.resize(n);
-        for (std::size_t i = 0; i < n; ++i) {
+        for (std::size_t i = 0; i < n; ++i)
             res_.items[i].index = i;
-            res_.items[i].custom_id = custom_id(0, i);
-            res_.items[i].message = "not submitted";
-        }
         if (n == 0)
             co_return finish();
         if (opts_.timeout)
@@ -303,9 +313,15 @@ public:
             round_ = round;
             pending_ = std::move(todo);
             cursor_ = 0;
-            for (std::size_t i : pending_)
-                res_.items[i].custom_id = custom_id(round, i);
             co_await run_round();
+            if (!stopping_) {
+                // A cancellation that arrived as the round ended.
+                auto cs = co_await asio::this_coro::cancellation_state;
+                if (cs.cancelled() != asio::cancellation_type::none) {
+                    stopping_ = aborting_ = true;
+                    stop(asio::error::operation_aborted, "canceled by the caller");
+                }
+            }
             if (stopping_)
                 break;
             todo.clear();
@@ -313,7 +329,11 @@ public:
                 if (it.status == item_status::invalid_output && repairable_.count(it.index))
                     todo.push_back(it.index);
         }
+        // What follows accounts for what happened; it must not be cut short.
+        co_await asio::this_coro::reset_cancellation_state(asio::disable_cancellation());
+        co_await asio::this_coro::throw_if_cancelled(false);
         co_await sweep_ambiguous();
+        co_await fill_in();
         co_return finish();
     }
 
@@ -411,6 +431,21 @@ private:
     // The next batch of the round: as many pending items as the limits allow. Yields to
     // the event loop every couple of milliseconds so a large body never stalls it.
     task<std::optional<job>> next_job() {
+        // One planner at a time: a worker that yields mid-batch keeps its place, so the
+        // batches are contiguous runs of the pending list whatever the timing (a journal
+        // resume finds the same batches again).
+        while (planning_) {
+            planning_gate_->expires_at(std::chrono::steady_clock::time_point::max());
+            co_await planning_gate_->async_wait(asio::as_tuple(asio::use_awaitable));
+        }
+        planning_ = true;
+        struct release {
+            engine& e;
+            ~release() {
+                e.planning_ = false;
+                e.planning_gate_->cancel();
+            }
+        } released{*this};
         auto slice_start = std::chrono::steady_clock::now();
         auto maybe_yield = [&]() -> task<void> {
             auto now = std::chrono::steady_clock::now();
@@ -432,6 +467,7 @@ private:
                 if (cursor_ >= pending_.size())
                     break;
                 std::size_t i = pending_[cursor_];
+                res_.items[i].custom_id = custom_id(round_, i);
                 std::string r = request_json(i);
                 if (body.size() + r.size() + 3 > opts_.max_bytes_per_batch) {
                     if (!j.indices.empty())
@@ -541,6 +577,8 @@ private:
                 // rejected only after many lines and none of them one of j's items.
                 if (id && id->first == j.round && job_of_[id->second] != 0)
                     hint_[j.batch_id] = job_of_[id->second] - 1;
+                if (!id)
+                    j.foreign_run_seen = true;
                 return ++j.unmatched_lines < 16;
             }
             anomaly("batch " + j.batch_id + ": a result line for custom_id \"" +
@@ -693,7 +731,15 @@ private:
         if (last_progress_ && *last_progress_ == key)
             return;
         last_progress_ = key;
-        opts_.on_progress(p);
+        if (progress_failed_)
+            return;
+        try {
+            opts_.on_progress(p);
+        } catch (const std::exception& e) {
+            progress_failed_ = true; // not called again; the run goes on
+            anomaly(std::string("batch_options::on_progress threw (") + e.what() +
+                    "); it is not called again");
+        }
     }
 
     // ------------------------------------------------------------- one batch
@@ -733,6 +779,7 @@ private:
                     j.tentative = true;
                     j.verified_line = false;
                     j.unmatched_lines = 0;
+                    j.foreign_run_seen = false;
                     j.expires_at = cand->expires_at;
                     j.known_since = std::chrono::steady_clock::now();
                     tracking_.insert(j.batch_id);
@@ -756,19 +803,11 @@ private:
             journal_.creating(j.round, j.ranges, j.indices.size(), j.hash);
             const timestamp sent_at = std::chrono::system_clock::now();
             j.ph = job::phase::creating;
+            std::optional<batch_info> made;
             try {
-                batch_info b = co_await state_->create_shared(j.body, j.indices.size(), false);
-                j.batch_id = b.id;
-                j.counts = b.request_counts;
-                j.expires_at = b.expires_at;
-                j.known_since = std::chrono::steady_clock::now();
-                j.body.reset();
-                known_ids_.insert(b.id);
-                journal_.created(j.round, j.ranges, j.hash, j.batch_id);
-                co_return true;
-            } catch (const error& e) {
-                if (e.code() == errc::journal)
-                    throw;
+                made = co_await state_->create_shared(j.body, j.indices.size(), false);
+            } catch (const boost::system::system_error& se) {
+                const error e = as_error(se);
                 if (!may_have_created(e)) {
                     stop(e.code(),
                          "create_batch failed for items " + j.ranges + ": " + e.diag().to_string());
@@ -782,6 +821,24 @@ private:
                     j.ambiguous_since = sent_at;
                 ambiguous_.push_back({j.number, *j.ambiguous_since});
                 last_ambiguous_ = std::chrono::steady_clock::now();
+            }
+            if (made) {
+                j.batch_id = made->id;
+                j.counts = made->request_counts;
+                j.expires_at = made->expires_at;
+                j.known_since = std::chrono::steady_clock::now();
+                j.body.reset();
+                known_ids_.insert(made->id);
+                try {
+                    journal_.created(j.round, j.ranges, j.hash, j.batch_id);
+                } catch (const error& e) {
+                    // The batch exists and is paid for: keep tracking it, and say the
+                    // journal could not record it.
+                    stop(e.code(), e.diag().message);
+                    unread(j, "created, but the journal could not record it (" + e.diag().message +
+                                  "); it is read by this call only");
+                }
+                co_return true;
             }
             // Give a slow create time to show up in the listing before looking.
             asio::steady_timer t(co_await asio::this_coro::executor, settle_time());
@@ -801,7 +858,8 @@ private:
         std::vector<batch_info> all;
         try {
             all = co_await state_->find_candidates(j.indices.size(), *j.ambiguous_since);
-        } catch (const error& e) {
+        } catch (const boost::system::system_error& se) {
+            const error e = as_error(se);
             if (e.code() == asio::error::operation_aborted)
                 throw;
             anomaly("listing batches to find what an ambiguous create of items " + j.ranges +
@@ -843,7 +901,8 @@ private:
                             opts_.poll_interval_max);
             try {
                 b = co_await do_retrieve(j.batch_id);
-            } catch (const error& e) {
+            } catch (const boost::system::system_error& se) {
+                const error e = as_error(se);
                 if (aborting_ || e.code() == asio::error::operation_aborted)
                     co_return track_result::stopped;
                 auto give_up = j.expires_at ? *j.expires_at + std::chrono::hours(1)
@@ -885,7 +944,12 @@ private:
         for (int attempt = 1;; ++attempt) {
             ++download_;
             try {
-                result_stream rs = co_await open_results_on_strand(b);
+                // The stream's line cap comes from what this call sent, not from the
+                // counts the server reports.
+                batch_info capped = b;
+                capped.request_counts = {};
+                capped.request_counts.processing = j.indices.size();
+                result_stream rs = co_await open_results_on_strand(std::move(capped));
                 for (;;) {
                     std::optional<result_line> line;
                     try {
@@ -905,7 +969,10 @@ private:
                     co_return track_result::foreign; // nothing proved it is j's
                 j.read_done = true;
                 co_return track_result::done;
-            } catch (const error& e) {
+            } catch (const boost::system::system_error& se) {
+                const error e = as_error(se);
+                if (e.code() == asio::error::operation_aborted)
+                    throw;
                 if (e.code() == errc::body_too_large) {
                     anomaly("batch " + j.batch_id + ": " + e.diag().message);
                     if (j.tentative)
@@ -965,7 +1032,8 @@ private:
             client c = client_from_state(state_);
             co_await c.cancel_batch(j.batch_id);
             note = "; batch " + j.batch_id + " was canceled";
-        } catch (const error& e) {
+        } catch (const boost::system::system_error& se) {
+            const error e = as_error(se);
             note = "; canceling batch " + j.batch_id + " failed: " + e.diag().to_string();
             unread(j, "canceling it failed: " + e.diag().to_string());
         }
@@ -995,10 +1063,10 @@ private:
             try {
                 have = co_await obtain_batch(j);
             } catch (const error& e) {
-                committed_ -= j.committed;
-                j.ph = job::phase::done;
                 if (e.code() != errc::journal)
                     throw;
+                committed_ -= j.committed;
+                j.ph = job::phase::done;
                 stop(e.code(), e.diag().message);
                 stopping_ = true;
                 mark(j, item_status::not_submitted, "journal", e.diag().message);
@@ -1025,7 +1093,8 @@ private:
                         ") is not this call's: its results are "
                         "another run's; left untouched");
                 j.rejected.push_back(j.batch_id);
-                known_not_ours_.insert(j.batch_id);
+                if (j.foreign_run_seen)
+                    known_not_ours_.insert(j.batch_id); // proof: another run's custom_ids
                 j.batch_id.clear();
                 j.tentative = false;
                 j.ended = false;
@@ -1050,6 +1119,38 @@ private:
                                     res_.items[i].custom_id);
     }
 
+    // A job's run ended with an exception (a cancellation seen by a co_await deep inside,
+    // a bug): the job's batch is still accounted for, and the run goes on.
+    task<void> recover(job& j, std::exception_ptr failure) {
+        co_await asio::this_coro::reset_cancellation_state();
+        std::string why;
+        try {
+            std::rethrow_exception(failure);
+        } catch (const boost::system::system_error& e) {
+            why = as_error(e).diag().to_string();
+            if (why.empty())
+                why = e.what();
+        } catch (const std::exception& e) {
+            why = e.what();
+        }
+        if (j.ph != job::phase::done)
+            committed_ -= j.committed;
+        j.ph = job::phase::done;
+        if (j.batch_id.empty()) {
+            mark(j, item_status::not_submitted, "stopped", why);
+            co_return;
+        }
+        if (aborting_ && !j.read_done) {
+            co_await stop_batch(j);
+            co_return;
+        }
+        if (!j.read_done) {
+            stop(errc::items_failed, "batch " + j.batch_id + ": " + why);
+            mark(j, item_status::failed, "client_error", "batch " + j.batch_id + ": " + why);
+            unread(j, why);
+        }
+    }
+
     void record_batch(const std::string& id) {
         if (std::find(res_.batch_ids.begin(), res_.batch_ids.end(), id) == res_.batch_ids.end())
             res_.batch_ids.push_back(id);
@@ -1065,13 +1166,22 @@ private:
                 job_of_[i] = j->number + 1;
             jobs_.push_back(std::make_unique<job>(std::move(*j)));
             current = jobs_.back().get();
-            co_await run_job(*current);
+            std::exception_ptr failure;
+            try {
+                co_await run_job(*current);
+            } catch (...) {
+                failure = std::current_exception();
+            }
+            if (failure)
+                co_await recover(*current, failure);
             current = nullptr;
         }
     }
 
     // ------------------------------------------------------------- one round
     task<void> run_round() {
+        if (!planning_gate_)
+            planning_gate_.emplace(co_await asio::this_coro::executor);
         done_in_round_.assign(res_.items.size(), 0);
         identity_.assign(res_.items.size(), 0);
         job_of_.assign(res_.items.size(), 0);
@@ -1152,7 +1262,8 @@ private:
             std::vector<batch_info> all;
             try {
                 all = co_await state_->find_candidates(j.indices.size(), since_ts);
-            } catch (const error& e) {
+            } catch (const boost::system::system_error& se) {
+                const error e = as_error(se);
                 res_.unread_batches.push_back(
                     {"", j.ranges,
                      "a create of these items failed ambiguously and listing batches to find "
@@ -1207,9 +1318,27 @@ private:
                         throw;
                 }
             }
-        } catch (const error&) {
+        } catch (const boost::system::system_error&) {
         }
         co_return std::nullopt;
+    }
+
+    // Index, custom_id and message of every item, in slices that yield to the loop.
+    task<void> fill_in() {
+        auto slice = std::chrono::steady_clock::now();
+        for (std::size_t i = 0; i < res_.items.size(); ++i) {
+            auto& it = res_.items[i];
+            it.index = i;
+            if (it.custom_id.empty())
+                it.custom_id = custom_id(0, i);
+            if (it.status == item_status::not_submitted && it.message.empty())
+                it.message = res_.stop_message.empty() ? "not submitted"
+                                                       : "not submitted: " + res_.stop_message;
+            if (i % 256 == 255 && std::chrono::steady_clock::now() - slice > 2ms) {
+                co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
+                slice = std::chrono::steady_clock::now();
+            }
+        }
     }
 
     engine_result finish() {
@@ -1236,6 +1365,9 @@ private:
     std::size_t cursor_ = 0;
     bool stopping_ = false;
     bool cost_stopped_ = false;
+    bool progress_failed_ = false;
+    bool planning_ = false;                           // a worker is building a batch
+    std::optional<asio::steady_timer> planning_gate_; // the others wait on it
     bool aborting_ = false; // canceled or timed out: running batches are canceled
     double committed_ = 0;
     std::uint64_t results_seen_ = 0;

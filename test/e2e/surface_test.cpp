@@ -9,9 +9,12 @@
 #include "../support/expect_throw.hpp"
 #include "../support/run_task.hpp"
 
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_future.hpp>
@@ -103,6 +106,36 @@ BOOST_AUTO_TEST_CASE(large_inputs_split_over_concurrent_workers_keep_order) {
     };
     auto r = run_task(e.ioc, aibatch::batch<SpamResult>(e.client, make_messages(3000), model, o));
     check_values(r, 3000);
+}
+
+// A canceled large run returns its outcome (run_batch never throws for it): the call's
+// own work after the engine (which yields on large inputs) must not see the
+// cancellation again. It once threw operation_aborted here and lost every outcome.
+BOOST_AUTO_TEST_CASE(a_canceled_large_run_returns_its_outcome) {
+    aibatch::emulator::options eo = emu_options();
+    eo.processing_time = 5s;
+    aibatch::emulator::server emu(eo);
+    emu.start();
+    asio::io_context ioc;
+    aibatch::client client(ioc.get_executor(), config(emu.url()));
+    aibatch::batch_options o;
+    o.poll_interval = 20ms;
+    asio::cancellation_signal sig;
+    std::optional<aibatch::batch_run<SpamResult>> run;
+    std::exception_ptr failure;
+    asio::co_spawn(ioc, aibatch::run_batch<SpamResult>(client, make_messages(9000), model, o),
+                   asio::bind_cancellation_slot(
+                       sig.slot(), [&](std::exception_ptr e, aibatch::batch_run<SpamResult> r) {
+                           failure = e;
+                           run = std::move(r);
+                       }));
+    asio::steady_timer t(ioc, 800ms);
+    t.async_wait([&](auto) { sig.emit(asio::cancellation_type::terminal); });
+    ioc.run();
+    BOOST_REQUIRE(!failure);
+    BOOST_REQUIRE(run.has_value());
+    BOOST_TEST(run->stop_code == asio::error::operation_aborted);
+    BOOST_TEST(run->items.size() == 9000u);
 }
 
 // A temporary input is owned by the task; a braced list is accepted.
