@@ -30,8 +30,9 @@ std::vector<fs::path> files_under(const fs::path& dir) {
 }
 
 void replay(std::string_view name) {
-    const auto* t = std::find_if(std::begin(aibatch::fuzz::targets), std::end(aibatch::fuzz::targets),
-                                 [&](const auto& x) { return x.name == name; });
+    const auto* t =
+        std::find_if(std::begin(aibatch::fuzz::targets), std::end(aibatch::fuzz::targets),
+                     [&](const auto& x) { return x.name == name; });
     BOOST_REQUIRE(t != std::end(aibatch::fuzz::targets));
     std::size_t n = 0;
     for (const char* kind : {"regressions", "corpus"}) {
@@ -43,8 +44,8 @@ void replay(std::string_view name) {
             try {
                 t->entry(data);
             } catch (const std::exception& e) {
-                BOOST_ERROR(file.string() << ": " << boost::core::demangle(typeid(e).name())
-                                          << ": " << e.what());
+                BOOST_ERROR(file.string()
+                            << ": " << boost::core::demangle(typeid(e).name()) << ": " << e.what());
             }
             ++n;
         }

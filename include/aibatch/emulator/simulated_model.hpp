@@ -33,8 +33,8 @@ std::uint64_t hash_bytes(std::string_view bytes, std::uint64_t seed = 0);
 /// The emulator's limits on the schemas it answers (tool input_schema, output_config
 /// format schema, a schema in the system prompt). A request whose schema exceeds one is
 /// answered with 400 invalid_request_error (a batch item: an errored result) naming it.
-inline constexpr double max_min_length = 100'000;     ///< largest minLength
-inline constexpr double max_min_items = 10'000;       ///< largest minItems
+inline constexpr double max_min_length = 100'000;           ///< largest minLength
+inline constexpr double max_min_items = 10'000;             ///< largest minItems
 inline constexpr double max_abs_bound = 9007199254740992.0; ///< |minimum|, |maximum| (2^53)
 inline constexpr std::size_t max_generated_bytes = std::size_t{1} << 20; ///< one answer
 inline constexpr int max_schema_depth = 32; ///< nesting, $ref hops included
