@@ -34,6 +34,10 @@ void timestamp_text(std::string_view s) {
 }
 
 void retry_after_header(std::string_view data, bool ms) {
+    // The HTTP parser never lets CR, LF or NUL into a header value; http_headers refuses
+    // them too.
+    if (data.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos)
+        return;
     http_headers h;
     h.add(ms ? "retry-after-ms" : "retry-after", std::string(data));
     auto now = std::chrono::system_clock::time_point(std::chrono::seconds(1'700'000'000));

@@ -13,6 +13,7 @@
 
 #include <boost/asio/ip/address.hpp>
 
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -51,7 +52,10 @@ void check_endpoint(const aibatch::endpoint& ep, std::string_view url) {
     if (passes && !ep.tls) {
         boost::system::error_code ec;
         auto addr = boost::asio::ip::make_address(ep.host, ec);
-        require(ep.host == "localhost" || (!ec && addr.is_loopback()),
+        std::string lower = ep.host;
+        for (char& c : lower)
+            c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        require(lower == "localhost" || (!ec && addr.is_loopback()),
                 "plain http allowed to a host that is not loopback: " + u);
     }
     // origin() parses back to the same place.
