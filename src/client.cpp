@@ -52,10 +52,21 @@ void check_batch_id(const std::string& id) {
                         "\"" + id + "\" is not a batch id (ids look like msgbatch_013Zva2C...)");
 }
 
-client::impl::impl(asio::any_io_executor ex, client_config c)
-    : cfg(checked(std::move(c))), http(std::move(ex), cfg.base_url, cfg.transport) {}
+client_state::client_state(asio::any_io_executor ex, client_config c)
+    : cfg(checked(std::move(c))), strand(asio::make_strand(std::move(ex))),
+      http(asio::any_io_executor(strand), cfg.base_url, cfg.transport) {}
 
-http_request client::impl::make_request(std::string method, std::string target, std::string body) {
+void client_state::claim(const std::string& id) {
+    std::lock_guard lock(own_mtx);
+    own_batches.insert(id);
+}
+
+bool client_state::owns(const std::string& id) const {
+    std::lock_guard lock(own_mtx);
+    return own_batches.count(id) != 0;
+}
+
+http_request client_state::make_request(std::string method, std::string target, std::string body) {
     http_request r;
     r.method = std::move(method);
     r.target = std::move(target);
@@ -75,7 +86,7 @@ http_request client::impl::make_request(std::string method, std::string target, 
     return r;
 }
 
-bool client::impl::retryable(const error& e) {
+bool client_state::retryable(const error& e) {
     const auto& ec = e.code();
     if (ec == asio::error::operation_aborted)
         return false;
@@ -93,7 +104,7 @@ bool client::impl::retryable(const error& e) {
     return true; // connection refused / reset / unreachable, DNS failures, ...
 }
 
-bool client::impl::ambiguous(const error& e) {
+bool client_state::ambiguous(const error& e) {
     const auto& ec = e.code();
     if (ec.category() == error_category()) {
         auto c = static_cast<errc>(ec.value());
@@ -105,7 +116,7 @@ bool client::impl::ambiguous(const error& e) {
            ec != asio::error::host_not_found_try_again && ec != asio::error::operation_aborted;
 }
 
-task<void> client::impl::backoff_sleep(int retry_index, const http_headers* headers) {
+task<void> client_state::backoff_sleep(int retry_index, const http_headers* headers) {
     std::chrono::milliseconds wait{0};
     std::optional<std::chrono::milliseconds> asked;
     if (headers)
@@ -121,7 +132,7 @@ task<void> client::impl::backoff_sleep(int retry_index, const http_headers* head
     co_await t.async_wait(asio::use_awaitable); // operation_aborted on cancellation
 }
 
-task<http_response> client::impl::call(http_request req, std::string what) {
+task<http_response> client_state::call(http_request req, std::string what) {
     const int max = std::max(0, cfg.retry.max_retries);
     for (int attempt = 0;; ++attempt) {
         http_response resp;
@@ -152,7 +163,7 @@ task<http_response> client::impl::call(http_request req, std::string what) {
     }
 }
 
-task<response_stream> client::impl::open(http_request req, std::string what) {
+task<response_stream> client_state::open(http_request req, std::string what) {
     const int max = std::max(0, cfg.retry.max_retries);
     for (int attempt = 0;; ++attempt) {
         std::optional<response_stream> rs;
@@ -191,9 +202,10 @@ task<response_stream> client::impl::open(http_request req, std::string what) {
     }
 }
 
-task<std::optional<batch_info>> client::impl::find_orphan(std::uint64_t count, timestamp sent_at) {
+task<std::vector<batch_info>> client_state::find_candidates(std::uint64_t count,
+                                                            timestamp sent_at) {
     // Other creates of the same size from this client must finish first: their batches
-    // would otherwise look like ours.
+    // would otherwise look like candidates.
     asio::steady_timer t(co_await asio::this_coro::executor);
     for (auto waited = 0ms; creates_in_flight[count] > 0 && waited < cfg.transport.timeouts.request;
          waited += 20ms) {
@@ -201,6 +213,7 @@ task<std::optional<batch_info>> client::impl::find_orphan(std::uint64_t count, t
         co_await t.async_wait(asio::use_awaitable);
     }
     const timestamp window_start = sent_at - 2min;
+    std::vector<batch_info> out;
     std::optional<std::string> after;
     for (int page = 0; page < 10; ++page) {
         http_request req = make_request("GET", "/v1/messages/batches?limit=100" +
@@ -213,21 +226,27 @@ task<std::optional<batch_info>> client::impl::find_orphan(std::uint64_t count, t
                 older_seen = true;
                 continue;
             }
-            if (b.request_counts.total() == count && !own_batches.count(b.id))
-                co_return std::move(b);
+            if (b.request_counts.total() == count && !owns(b.id))
+                out.push_back(std::move(b));
         }
         if (older_seen || !p.has_more || !p.last_id)
             break;
         after = p.last_id;
     }
-    co_return std::nullopt;
+    co_return out;
 }
 
-task<batch_info> client::impl::create(std::string body, std::uint64_t count) {
+task<batch_info> client_state::create(std::string body, std::uint64_t count) {
+    co_return co_await create_shared(std::make_shared<const std::string>(std::move(body)), count,
+                                     true);
+}
+
+task<batch_info> client_state::create_shared(std::shared_ptr<const std::string> body,
+                                             std::uint64_t count, bool resend_after_ambiguous) {
     if (count == 0)
         throw error(errc::invalid_argument, "create_batch: a batch needs at least one request");
     http_request req = make_request("POST", "/v1/messages/batches");
-    req.shared_body = std::make_shared<const std::string>(std::move(body)); // no copy per attempt
+    req.shared_body = std::move(body); // no copy per attempt
     req.idempotent = false;
     const int max = std::max(0, cfg.retry.max_retries);
     for (int attempt = 0;; ++attempt) {
@@ -253,9 +272,11 @@ task<batch_info> client::impl::create(std::string body, std::uint64_t count) {
                 throw *failure;
             }
             maybe_created = ambiguous(*failure);
+            if (maybe_created && !resend_after_ambiguous)
+                throw with_suffix(*failure, " (the batch may have been created; not sent again)");
         } else if (resp.status / 100 == 2) {
             batch_info b = batch_info::from_json(parse_body(resp, "create_batch"));
-            own_batches.insert(b.id);
+            claim(b.id);
             co_return b;
         } else {
             bool retry = detail::should_retry_header(resp.headers)
@@ -265,28 +286,39 @@ task<batch_info> client::impl::create(std::string body, std::uint64_t count) {
             if (!retry || attempt >= max)
                 throw e;
             maybe_created = resp.status >= 500 && resp.status != 529;
+            if (maybe_created && !resend_after_ambiguous)
+                throw with_suffix(e, " (the batch may have been created; not sent again)");
             headers = &resp.headers;
         }
         if (maybe_created) {
-            std::optional<batch_info> orphan;
+            std::vector<batch_info> candidates;
             try {
-                orphan = co_await find_orphan(count, sent_at);
+                candidates = co_await find_candidates(count, sent_at);
             } catch (const error& e) {
                 throw with_suffix(e, " (create_batch failed ambiguously and the check for a "
                                      "batch it may have created failed too; not sending it "
                                      "again to avoid paying twice)");
             }
-            if (orphan) {
-                own_batches.insert(orphan->id);
-                ++stats.creates_adopted;
-                co_return std::move(*orphan);
+            if (!candidates.empty()) {
+                std::string ids;
+                for (const auto& c : candidates)
+                    ids += (ids.empty() ? "" : ", ") + c.id;
+                diagnostics d;
+                d.message = "create_batch failed ambiguously (" +
+                            (failure ? failure->diag().to_string()
+                                     : "HTTP " + std::to_string(resp.status)) +
+                            ") and batches of the same size created since then exist: " + ids +
+                            ". One may be the batch this create made, or another program's; "
+                            "only the custom_ids of their results can tell. The create was "
+                            "not sent again";
+                throw error(make_error_code(errc::ambiguous_create), std::move(d));
             }
         }
         co_await backoff_sleep(attempt, headers);
     }
 }
 
-std::string client::impl::results_target(const std::string& id,
+std::string client_state::results_target(const std::string& id,
                                          const std::optional<std::string>& url) const {
     std::string standard = "/v1/messages/batches/" + id + "/results";
     if (!url)
@@ -310,13 +342,17 @@ std::string client::impl::results_target(const std::string& id,
 
 // ------------------------------------------------------------------ client
 client::client(asio::any_io_executor ex, client_config cfg)
-    : impl_(std::make_shared<impl>(std::move(ex), std::move(cfg))) {}
+    : impl_(std::make_shared<client_state>(std::move(ex), std::move(cfg))) {}
+client::client(std::shared_ptr<client_state> s) : impl_(std::move(s)) {}
+client client_from_state(std::shared_ptr<client_state> s) {
+    return client(std::move(s));
+}
 client::client(client&&) noexcept = default;
 client& client::operator=(client&&) noexcept = default;
 client::~client() = default;
 
 asio::any_io_executor client::get_executor() const {
-    return impl_->http.get_executor();
+    return impl_->strand;
 }
 const client_config& client::config() const {
     return impl_->cfg;
@@ -325,36 +361,47 @@ http_client& client::http() {
     return impl_->http;
 }
 client_stats client::stats() const {
-    return impl_->stats;
+    client_stats s;
+    s.requests = impl_->stats.requests;
+    s.retries = impl_->stats.retries;
+    s.creates_adopted = impl_->stats.creates_adopted;
+    s.results_resumed = impl_->stats.results_resumed;
+    return s;
+}
+void client::claim_batch(const std::string& id) {
+    impl_->claim(id);
+}
+bool client::owns_batch(const std::string& id) const {
+    return impl_->owns(id);
 }
 
-task<batch_info> client::create_batch(std::span<const batch_request> requests) {
+namespace {
+
+using state_ptr = std::shared_ptr<client_state>;
+
+task<batch_info> do_create(state_ptr self, std::span<const batch_request> requests) {
     for (std::size_t i = 0; i < requests.size(); ++i)
         if (auto why = check_custom_id(requests[i].custom_id))
             throw error(errc::invalid_argument,
                         "create_batch: requests[" + std::to_string(i) + "]: " + *why);
     std::string body;
     serialize_create_body(requests, body);
-    auto self = impl_;
     co_return co_await self->create(std::move(body), requests.size());
 }
 
-task<batch_info> client::create_batch_from_body(std::string body, std::uint64_t count) {
-    auto self = impl_;
+task<batch_info> do_create_from_body(state_ptr self, std::string body, std::uint64_t count) {
     co_return co_await self->create(std::move(body), count);
 }
 
-task<batch_info> client::retrieve_batch(std::string id) {
+task<batch_info> do_retrieve(state_ptr self, std::string id) {
     check_batch_id(id);
-    auto self = impl_;
     auto r = co_await self->call(self->make_request("GET", "/v1/messages/batches/" + id),
                                  "retrieve_batch " + id);
     co_return batch_info::from_json(parse_body(r, "retrieve_batch"));
 }
 
-task<batch_info> client::cancel_batch(std::string id) {
+task<batch_info> do_cancel(state_ptr self, std::string id) {
     check_batch_id(id);
-    auto self = impl_;
     // Canceling twice is harmless, so a retry after an ambiguous failure is safe.
     auto req = self->make_request("POST", "/v1/messages/batches/" + id + "/cancel");
     req.idempotent = true;
@@ -362,9 +409,8 @@ task<batch_info> client::cancel_batch(std::string id) {
     co_return batch_info::from_json(parse_body(r, "cancel_batch"));
 }
 
-task<deleted_batch> client::delete_batch(std::string id) {
+task<deleted_batch> do_delete(state_ptr self, std::string id) {
     check_batch_id(id);
-    auto self = impl_;
     auto r = co_await self->call(self->make_request("DELETE", "/v1/messages/batches/" + id),
                                  "delete_batch " + id);
     json::value v = parse_body(r, "delete_batch");
@@ -380,7 +426,7 @@ task<deleted_batch> client::delete_batch(std::string id) {
     co_return d;
 }
 
-task<batch_page> client::list_batches(list_options opts) {
+task<batch_page> do_list(state_ptr self, list_options opts) {
     std::string target = "/v1/messages/batches";
     char sep = '?';
     auto add = [&](std::string_view k, const std::string& v) {
@@ -404,27 +450,67 @@ task<batch_page> client::list_batches(list_options opts) {
         check_batch_id(*opts.after_id);
         add("after_id", *opts.after_id);
     }
-    auto self = impl_;
     auto r = co_await self->call(self->make_request("GET", target), "list_batches");
     co_return batch_page::from_json(parse_body(r, "list_batches"));
 }
 
+task<std::vector<batch_info>> do_find(state_ptr self, std::uint64_t count, timestamp not_before) {
+    co_return co_await self->find_candidates(count, not_before);
+}
+
+} // namespace
+
+task<batch_info> client::create_batch(std::span<const batch_request> requests) {
+    return client_state::on_strand(impl_, do_create(impl_, requests));
+}
+
+task<batch_info> client::create_batch_from_body(std::string body, std::uint64_t count) {
+    return client_state::on_strand(impl_, do_create_from_body(impl_, std::move(body), count));
+}
+
+task<batch_info> client::retrieve_batch(std::string id) {
+    return client_state::on_strand(impl_, do_retrieve(impl_, std::move(id)));
+}
+
+task<batch_info> client::cancel_batch(std::string id) {
+    return client_state::on_strand(impl_, do_cancel(impl_, std::move(id)));
+}
+
+task<deleted_batch> client::delete_batch(std::string id) {
+    return client_state::on_strand(impl_, do_delete(impl_, std::move(id)));
+}
+
+task<batch_page> client::list_batches(list_options opts) {
+    return client_state::on_strand(impl_, do_list(impl_, std::move(opts)));
+}
+
 batch_lister client::list_all_batches(list_options opts) {
-    return batch_lister(*this, std::move(opts));
+    return batch_lister(impl_, std::move(opts));
 }
 
 task<std::optional<batch_info>> batch_lister::next() {
     if (pos_ == page_.size()) {
         if (!more_)
             co_return std::nullopt;
-        batch_page p = co_await client_->list_batches(opts_);
+        batch_page p = co_await client_state::on_strand(state_, do_list(state_, opts_));
         ++pages_;
         page_ = std::move(p.data);
         pos_ = 0;
-        more_ = p.has_more && p.last_id.has_value() && !page_.empty();
+        more_ = p.has_more && !page_.empty();
         if (more_) {
-            opts_.before_id.reset();
-            opts_.after_id = p.last_id;
+            // Page on in the direction the listing started (as the official SDKs do):
+            // back with before_id = first_id, onward with after_id = last_id.
+            if (opts_.before_id) {
+                if (!p.first_id)
+                    more_ = false;
+                else
+                    opts_.before_id = p.first_id;
+            } else {
+                if (!p.last_id)
+                    more_ = false;
+                else
+                    opts_.after_id = p.last_id;
+            }
         }
         if (page_.empty())
             co_return std::nullopt;
@@ -432,13 +518,17 @@ task<std::optional<batch_info>> batch_lister::next() {
     co_return std::move(page_[pos_++]);
 }
 
+task<std::vector<batch_info>> client::find_created_batches(std::uint64_t count,
+                                                           timestamp not_before) {
+    return client_state::on_strand(impl_, do_find(impl_, count, not_before));
+}
+
 task<std::optional<batch_info>> client::find_created_batch(std::uint64_t count,
                                                            timestamp not_before) {
-    auto self = impl_;
-    auto b = co_await self->find_orphan(count, not_before);
-    if (b)
-        self->own_batches.insert(b->id);
-    co_return b;
+    auto all = co_await find_created_batches(count, not_before);
+    if (all.empty())
+        co_return std::nullopt;
+    co_return std::move(all.front());
 }
 
 task<std::vector<result_line>> client::results(std::string batch_id) {

@@ -1,23 +1,52 @@
-// Private: the state of an aibatch::client, shared with result_stream.
+// Private: the state of an aibatch::client, shared with result_stream and batch_lister.
+// Everything but the counters and the ownership records is touched only on `strand`.
 #pragma once
 
 #include <aibatch/client.hpp>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <atomic>
 #include <map>
+#include <mutex>
 #include <random>
 #include <set>
 
 namespace aibatch {
 
-struct client::impl {
-    impl(boost::asio::any_io_executor ex, client_config c);
+struct client_state {
+    client_state(boost::asio::any_io_executor ex, client_config c);
 
     client_config cfg;
-    http_client http;
-    client_stats stats;
+    boost::asio::strand<boost::asio::any_io_executor> strand;
+    http_client http; // runs on `strand`
+
+    struct counters {
+        std::atomic<std::uint64_t> requests{0}, retries{0}, creates_adopted{0}, results_resumed{0};
+    } stats;
+
     std::minstd_rand jitter_rng{std::random_device{}()};
-    std::set<std::string> own_batches;                   // created or adopted here
-    std::map<std::uint64_t, unsigned> creates_in_flight; // by request count
+
+    mutable std::mutex own_mtx;
+    std::set<std::string> own_batches;                   // created or claimed here
+    std::map<std::uint64_t, unsigned> creates_in_flight; // by request count (strand only)
+
+    void claim(const std::string& id);
+    bool owns(const std::string& id) const;
+
+    /// Runs `op` on the strand and resumes the caller on its own executor (inline when
+    /// the caller already runs on the strand).
+    template <class T>
+    static task<T> on_strand(std::shared_ptr<client_state> self, task<T> op) {
+        auto ex = co_await boost::asio::this_coro::executor;
+        if (ex == boost::asio::any_io_executor(self->strand))
+            co_return co_await std::move(op);
+        co_return co_await boost::asio::co_spawn(self->strand, std::move(op),
+                                                 boost::asio::use_awaitable);
+    }
 
     /// A request with the API's headers.
     http_request make_request(std::string method, std::string target, std::string body = {});
@@ -36,12 +65,38 @@ struct client::impl {
     /// Whether a failed create may nevertheless have created the batch.
     static bool ambiguous(const error& e);
 
-    task<std::optional<batch_info>> find_orphan(std::uint64_t count, timestamp sent_at);
+    task<std::vector<batch_info>> find_candidates(std::uint64_t count, timestamp sent_at);
     task<batch_info> create(std::string body, std::uint64_t count);
+    /// create() of a body the caller keeps (to send it again later if need be). Without
+    /// resend_after_ambiguous, an attempt that may have created the batch ends the call
+    /// (batch<T>() resolves those itself, by the custom_ids of the candidates).
+    task<batch_info> create_shared(std::shared_ptr<const std::string> body, std::uint64_t count,
+                                   bool resend_after_ambiguous);
 
     /// The target of a batch's results (results_url when on our origin).
     std::string results_target(const std::string& id, const std::optional<std::string>& url) const;
 };
+
+/// What tells two result lines of one custom_id apart cheaply: the result type with the
+/// message id (succeeded) or the error's request id (errored).
+inline std::uint64_t result_identity(const result_line& line) {
+    std::string_view id;
+    if (line.type == result_type::succeeded) {
+        if (const auto* v = line.message.if_contains("id"); v && v->is_string())
+            id = v->get_string();
+    } else if (line.type == result_type::errored) {
+        id = line.error.request_id;
+    }
+    std::uint64_t h = 1469598103934665603ull;
+    for (unsigned char c : id) {
+        h ^= c;
+        h *= 1099511628211ull;
+    }
+    return h ^ (static_cast<std::uint64_t>(line.type) << 56);
+}
+
+/// A client handle on existing state (for aibatch's own layers).
+client client_from_state(std::shared_ptr<client_state> s);
 
 /// Checks a batch id before it goes into a URL path.
 void check_batch_id(const std::string& id);

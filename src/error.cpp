@@ -69,6 +69,10 @@ public:
             return "API overloaded (HTTP 529)";
         case errc::http_status:
             return "unexpected HTTP status";
+        case errc::ambiguous_create:
+            return "a create may have created a batch that cannot be told apart";
+        case errc::stream_too_slow:
+            return "a streamed body arrived slower than the minimum rate";
         }
         return "unknown aibatch error";
     }

@@ -2,14 +2,43 @@
 
 #include <boost/json/parser.hpp>
 
-#include <unordered_set>
+#include <unordered_map>
 
 namespace aibatch {
 
 namespace json = boost::json;
 
+namespace {
+
+// The custom_id of a line that did not parse, when its bytes still show one.
+std::optional<std::string> sniff_custom_id(std::string_view line) {
+    constexpr std::string_view key = "\"custom_id\"";
+    auto at = line.find(key);
+    if (at == std::string_view::npos)
+        return std::nullopt;
+    std::size_t i = at + key.size();
+    while (i < line.size() && (line[i] == ' ' || line[i] == '\t'))
+        ++i;
+    if (i >= line.size() || line[i] != ':')
+        return std::nullopt;
+    ++i;
+    while (i < line.size() && (line[i] == ' ' || line[i] == '\t'))
+        ++i;
+    if (i >= line.size() || line[i] != '"')
+        return std::nullopt;
+    auto end = line.find('"', i + 1);
+    if (end == std::string_view::npos)
+        return std::nullopt;
+    std::string id(line.substr(i + 1, end - i - 1));
+    if (check_custom_id(id))
+        return std::nullopt;
+    return id;
+}
+
+} // namespace
+
 struct result_stream::state {
-    std::shared_ptr<client::impl> owner;
+    std::shared_ptr<client_state> owner;
     std::string batch_id;
     std::string target;
     std::optional<response_stream> body;
@@ -19,20 +48,41 @@ struct result_stream::state {
     json::parser parser;
     // Ids delivered so far: appended in order (cheap, short ids stay in SSO) until a
     // resume needs lookups, then indexed once in `delivered`.
-    std::vector<std::string> delivered_order;
-    std::unordered_set<std::string> delivered;
+    std::vector<std::pair<std::string, std::uint64_t>> delivered_order;
+    std::unordered_map<std::string, std::uint64_t> delivered; // id -> result_identity
     bool resumed = false;
     std::uint64_t lines = 0;
     std::uint64_t bytes = 0;
     unsigned resumes = 0;
     unsigned failures_without_progress = 0;
     std::uint64_t lines_at_last_failure = 0;
+    std::optional<std::uint64_t> max_lines; // the batch's request count, when known
+    std::optional<std::string> bad_id;
+    std::chrono::steady_clock::time_point opened_at;
+    std::uint64_t bytes_at_open = 0;
+
+    void check_rate() const {
+        const auto& t = owner->cfg.transport;
+        auto elapsed = std::chrono::steady_clock::now() - opened_at;
+        if (elapsed < t.timeouts.stream_grace || t.min_stream_rate == 0)
+            return;
+        double secs = std::chrono::duration<double>(elapsed).count();
+        double got = static_cast<double>(bytes - bytes_at_open);
+        if (got < secs * static_cast<double>(t.min_stream_rate))
+            throw error(errc::stream_too_slow,
+                        "results of " + batch_id + ": " + std::to_string(bytes - bytes_at_open) +
+                            " bytes in " + std::to_string(static_cast<long>(secs)) +
+                            " s, below transport_options::min_stream_rate (" +
+                            std::to_string(t.min_stream_rate) + " bytes/s)");
+    }
 
     task<void> reopen() {
         body.reset();
         body_done = false;
         chunk = {};
         carry.clear();
+        opened_at = std::chrono::steady_clock::now();
+        bytes_at_open = bytes;
         body.emplace(
             co_await owner->open(owner->make_request("GET", target), "results of " + batch_id));
     }
@@ -67,6 +117,8 @@ struct result_stream::state {
             bytes += chunk.size();
             if (chunk.empty())
                 body_done = true;
+            else
+                check_rate();
         }
     }
     bool carry_ready = false;
@@ -94,18 +146,35 @@ std::uint64_t result_stream::bytes_read() const noexcept {
 unsigned result_stream::resumes() const noexcept {
     return state_ ? state_->resumes : 0;
 }
+const std::optional<std::string>& result_stream::bad_line_custom_id() const noexcept {
+    static const std::optional<std::string> none;
+    return state_ ? state_->bad_id : none;
+}
+
+namespace {
+
+task<std::optional<result_line>> empty_stream_next() {
+    throw error(errc::invalid_argument, "result_stream::next on an empty (moved-from) stream");
+    co_return std::nullopt;
+}
+
+} // namespace
 
 task<std::optional<result_line>> result_stream::next() {
     if (!state_)
-        throw error(errc::invalid_argument, "result_stream::next on an empty (moved-from) stream");
-    state& s = *state_;
+        return empty_stream_next();
+    return client_state::on_strand(state_->owner, next_line_of(*state_));
+}
+
+task<std::optional<result_line>> result_stream::next_line_of(state& s) {
+    s.bad_id.reset();
     for (;;) {
         std::optional<std::string_view> line;
         std::optional<error> failure;
         try {
             line = co_await s.next_line();
         } catch (const error& e) {
-            if (!client::impl::retryable(e))
+            if (!client_state::retryable(e))
                 throw;
             failure = e;
         }
@@ -123,8 +192,8 @@ task<std::optional<result_line>> result_stream::next() {
             if (!s.resumed) {
                 s.resumed = true;
                 s.delivered.reserve(s.delivered_order.size() * 2);
-                for (auto& id : s.delivered_order)
-                    s.delivered.insert(std::move(id));
+                for (auto& [id, identity] : s.delivered_order)
+                    s.delivered.emplace(std::move(id), identity);
                 s.delivered_order = {};
             }
             s.carry_ready = false;
@@ -144,51 +213,87 @@ task<std::optional<result_line>> result_stream::next() {
         s.parser.reset();
         s.parser.write(text.data(), text.size(), ec);
         if (ec) {
+            s.bad_id = sniff_custom_id(text);
             std::string shown(text.substr(0, 120));
+            for (char& c : shown)
+                if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f)
+                    c = '?';
             s.consumed_line();
             throw error(errc::bad_response, "results of " + s.batch_id + ": line " +
                                                 std::to_string(s.lines + 1) + " is not JSON (" +
                                                 ec.message() + "): " + shown);
         }
         json::value v = s.parser.release();
-        s.consumed_line();
-        result_line r = result_line::from_json(std::move(v));
-        if (s.resumed) {
-            if (!s.delivered.insert(r.custom_id).second)
-                continue; // already delivered before a resume
-        } else {
-            s.delivered_order.push_back(r.custom_id);
+        result_line r;
+        try {
+            r = result_line::from_json(std::move(v));
+        } catch (const error& e) {
+            s.bad_id = sniff_custom_id(text);
+            s.consumed_line();
+            diagnostics d = e.diag();
+            d.message = "results of " + s.batch_id + ": line " + std::to_string(s.lines + 1) +
+                        ": " + d.message;
+            throw error(e.code(), std::move(d));
         }
+        s.consumed_line();
+        const std::uint64_t identity = result_identity(r);
+        if (s.resumed) {
+            auto [it, fresh] = s.delivered.emplace(r.custom_id, identity);
+            if (!fresh && it->second == identity)
+                continue; // already delivered before a resume
+            // A different answer for an id delivered before: the caller must see it.
+        } else {
+            s.delivered_order.emplace_back(r.custom_id, identity);
+        }
+        // Bounded memory whatever the server sends: twice the request count (room for a
+        // few repeated or stray lines) and no more.
+        if (s.max_lines && s.lines >= 2 * *s.max_lines + 16)
+            throw error(errc::body_too_large, "results of " + s.batch_id +
+                                                  ": more than twice as many result lines as "
+                                                  "the batch's " +
+                                                  std::to_string(*s.max_lines) +
+                                                  " requests; the rest is not read");
         ++s.lines;
         co_return r;
     }
 }
 
-task<result_stream> client::open_results(batch_info batch) {
-    check_batch_id(batch.id);
-    if (!batch.ended())
-        throw error(errc::invalid_argument, "open_results: batch " + batch.id +
-                                                " has not ended (processing_status " +
-                                                std::string(to_string(batch.status)) +
-                                                "); poll retrieve_batch until it has");
-    auto self = impl_;
+namespace {
+
+task<result_stream> do_open_results(std::shared_ptr<client_state> self, std::string id,
+                                    std::optional<std::string> url,
+                                    std::optional<std::uint64_t> max_lines) {
+    check_batch_id(id);
     auto st = std::make_unique<result_stream::state>();
     st->owner = self;
-    st->batch_id = batch.id;
-    st->target = self->results_target(batch.id, batch.results_url);
+    st->batch_id = id;
+    st->target = self->results_target(id, url);
+    st->max_lines = max_lines;
     co_await st->reopen();
     co_return result_stream(std::move(st));
 }
 
+task<result_stream> not_ended(std::string id, processing_status status) {
+    throw error(errc::invalid_argument,
+                "open_results: batch " + id + " has not ended (processing_status " +
+                    std::string(to_string(status)) + "); poll retrieve_batch until it has");
+    co_return result_stream();
+}
+
+} // namespace
+
+task<result_stream> client::open_results(batch_info batch) {
+    if (!batch.ended())
+        return not_ended(std::move(batch.id), batch.status);
+    std::uint64_t n = batch.request_counts.total();
+    return client_state::on_strand(impl_, do_open_results(impl_, std::move(batch.id),
+                                                          std::move(batch.results_url),
+                                                          n > 0 ? std::optional(n) : std::nullopt));
+}
+
 task<result_stream> client::open_results(std::string batch_id) {
-    check_batch_id(batch_id);
-    auto self = impl_;
-    auto st = std::make_unique<result_stream::state>();
-    st->owner = self;
-    st->batch_id = batch_id;
-    st->target = self->results_target(batch_id, std::nullopt);
-    co_await st->reopen();
-    co_return result_stream(std::move(st));
+    return client_state::on_strand(
+        impl_, do_open_results(impl_, std::move(batch_id), std::nullopt, std::nullopt));
 }
 
 } // namespace aibatch

@@ -15,7 +15,8 @@
 
 namespace aibatch {
 
-/// Where a run stands, reported through batch_options::on_progress after every poll.
+/// Where a run stands, reported through batch_options::on_progress after a poll that
+/// changed something (counts, a batch ending, items finishing).
 struct batch_progress {
     unsigned round = 0;                   ///< 0, then 1.. for repair rounds
     std::string batch_id;                 ///< the batch just polled
@@ -23,8 +24,10 @@ struct batch_progress {
     aibatch::request_counts total_counts; ///< summed over every batch of the run so far
     std::size_t batches_submitted = 0;
     std::size_t batches_ended = 0;
-    std::size_t items_total = 0; ///< input size
-    std::size_t items_done = 0;  ///< items with a final outcome
+    std::size_t items_total = 0;     ///< input size
+    std::size_t items_done = 0;      ///< items with a final outcome (success or failure)
+    std::size_t items_repairing = 0; ///< items whose output failed validation and that
+                                     ///< will be sent again in a repair round
 };
 
 struct batch_options {
@@ -41,11 +44,15 @@ struct batch_options {
     /// poll_interval_max.
     std::chrono::milliseconds poll_interval{std::chrono::seconds(1)};
     std::chrono::milliseconds poll_interval_max{std::chrono::seconds(60)};
-    /// Overall time limit of the call (none by default). When it passes, the remote
-    /// batches still running are canceled and the call ends with errc::timed_out,
-    /// keeping what had succeeded.
+    /// Overall time limit of the call. None by default: a batch may take up to 24 hours
+    /// (then the API expires it), and the call waits that long; without a timeout it gives
+    /// up polling a batch only after its expires_at plus an hour. When the timeout
+    /// passes, the remote batches still running are canceled, results of batches that
+    /// have ended are still read, and the call ends with errc::timed_out, keeping what
+    /// had succeeded.
     std::optional<std::chrono::milliseconds> timeout;
-    /// Called after every poll (on the client's executor; keep it quick).
+    /// Called after a poll that changed something (on the client's strand, which may be
+    /// any thread of the client's executor: synchronise what it touches; keep it quick).
     std::function<void(const batch_progress&)> on_progress;
     /// Per-batch limits; larger inputs are split. Defaults are the API's limits.
     std::size_t max_requests_per_batch = 100'000;
@@ -66,10 +73,20 @@ struct batch_options {
     std::filesystem::path journal;
     /// Items whose output failed validation are sent again this many times in follow-up
     /// batches, with the validation error as feedback (as instructor does for live
-    /// calls). Only those items are resubmitted, so a round costs little. Default 1.
+    /// calls). Only those items are resubmitted, so a round costs little in money, but
+    /// it is a whole new batch in time: a run with one bad item takes about twice as
+    /// long. Default 1; 0 turns repairs off. batch_progress::items_repairing and
+    /// batch_run::repaired report them.
     unsigned repair_rounds = 1;
-    /// custom_id of input i is custom_id_prefix + i ("item-0", "item-1", ...).
+    /// custom_id of input i is custom_id_prefix + run_id + "-" + i
+    /// ("item-k3v9x2m7q1zt-0"); in repair round r, custom_id_prefix + run_id + "r" + r +
+    /// "-" + i. Every result line is checked against these ids.
     std::string custom_id_prefix = "item-";
+    /// The run-unique part of every custom_id: 1 to 24 letters and digits. Empty (the
+    /// default): a random one, or the one recorded in the journal when resuming. It is
+    /// what tells this call's batches and result lines from any other program's that
+    /// uses the same API key.
+    std::string run_id;
     /// How outputs are decoded into T.
     decode_options decode;
     /// Last word on each request's params (add tools, metadata, extra fields...).
@@ -84,9 +101,19 @@ enum class item_status {
     canceled,       ///< the batch was canceled (by the caller, a timeout, or elsewhere)
     invalid_output, ///< the model answered, but the output did not decode into T
     not_submitted,  ///< never sent (cost limit, create failure, stop before submission)
-    failed,         ///< sent, but the client could not get its result (poll/results failed)
+    failed,         ///< sent, but no trustworthy result came back (the batch could not
+                    ///< be read: see batch_run::unread_batches; or its line was bad)
 };
 std::string_view to_string(item_status s) noexcept;
+
+/// A batch this call created (or may have created) and did not read to the end, and
+/// why. Its results may still be worth reading (client::open_results) or it may need
+/// canceling (client::cancel_batch): aibatch never forgets a paid batch silently.
+struct unread_batch {
+    std::string id;
+    std::string items; ///< the input indices it carries ("0-499"), when known
+    std::string why;
+};
 
 /// What happened to one item, without the value.
 struct item_report {

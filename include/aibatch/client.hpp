@@ -9,22 +9,36 @@
 //   while (auto line = co_await rs.next()) { ... }             // bounded memory
 //
 // Every operation is an aibatch::task<T>; the async_* forms take a completion token
-// (callback, use_future, deferred, use_awaitable) and fill a diagnostics object. The
-// objects an operation works on (client, result_stream, batch_lister, the requests)
-// must outlive it.
+// (callback, use_future, deferred, use_awaitable) and fill a diagnostics object.
+//
+// Threads. A client may be shared by any number of concurrent operations, started from
+// any thread, strand or coroutine of any executor (an io_context run by several
+// threads included): the client's own state (connection pool, ownership records,
+// counters) is touched only on the client's strand, and each operation hops onto it
+// and back to the caller's executor. What is NOT safe: destroying or moving-assigning
+// the client object while another thread uses that same object; using one
+// result_stream or batch_lister from two operations at once. A client (and every
+// result_stream and batch_lister made from it) keeps the shared state alive, so moving
+// the client object does not invalidate them. The arguments an operation takes are
+// copied or owned by it, except the span of create_batch(), which must outlive it.
 //
 // Retries (client_config::retry): connection failures and timeouts, 408, 409, 429, 5xx
 // and 529 are retried with exponential backoff and jitter, honouring retry-after-ms /
 // retry-after and x-should-retry. Cancellation ends a backoff sleep at once.
 //
-// create_batch is not idempotent: when an attempt fails ambiguously (the request may
-// have reached the API but no answer came back: the connection dropped or timed out
-// after sending, or a 5xx other than 529), the client lists recent batches before it
-// sends again and adopts a batch that (1) was created no earlier than 2 minutes before
-// the attempt, (2) holds exactly as many requests, and (3) is not one this client
-// already created or adopted; other creates of the same size from this client that are
-// still in flight are awaited first so they cannot be mistaken for it. If the check
-// itself fails, create_batch fails (errc says why) rather than risk a second paid batch.
+// create_batch is not idempotent, and the API has no idempotency key. When an attempt
+// fails ambiguously (the request may have reached the API but no answer came back: the
+// connection dropped or timed out after sending, or a 5xx other than 529), the client
+// lists the recent batches before it sends again. A batch is never adopted on a guess:
+//  - when no batch is found that could be it (same request count, created no earlier
+//    than 2 minutes before the attempt, not created or claimed by this client), the
+//    create is sent again (if the first attempt's batch shows up only later, both are
+//    paid: batch<T>() never resends blindly and names such late batches instead);
+//  - when such batches exist, create_batch fails with errc::ambiguous_create naming
+//    them, and sends nothing: only the custom_ids of their results can tell whether one
+//    is yours (batch<T>() does exactly that check, see batch.hpp);
+//  - when the check itself fails, create_batch fails (the message says so) rather than
+//    risk paying twice.
 #pragma once
 
 #include <aibatch/api/batches.hpp>
@@ -53,9 +67,13 @@ struct client_stats {
 };
 
 /// The results of one batch, one line at a time. Memory is bounded by the longest
-/// line (at most max_line_bytes), not by the file. A dropped connection is resumed by
-/// downloading again and skipping the lines already delivered (by custom_id), so each
-/// line is seen once.
+/// line (at most max_line_bytes) plus the custom_ids delivered, which are at most the
+/// batch's request count when the stream was opened from a batch_info (past twice that
+/// many lines, next() throws errc::body_too_large). A dropped connection is resumed
+/// by downloading again and skipping the lines already delivered (by custom_id and
+/// answer), so each line is seen once; a line whose custom_id was delivered with a
+/// different answer is delivered, so the caller sees the conflict. A body arriving slower than
+/// transport_options::min_stream_rate ends with errc::stream_too_slow.
 class result_stream {
 public:
     /// An empty stream (what a moved-from stream is); next() on it throws.
@@ -64,9 +82,15 @@ public:
     result_stream& operator=(result_stream&&) noexcept;
     ~result_stream();
 
-    /// The next line, or std::nullopt at the end. Throws aibatch::error on failure
-    /// (errc::bad_response for a line that is not a result).
+    /// The next line, or std::nullopt at the end. Throws aibatch::error on failure.
+    /// A line that is not a result (not JSON, bad UTF-8, no custom_id, ...) throws
+    /// errc::bad_response and is skipped: the stream stays usable, call next() again for
+    /// the following line; bad_line_custom_id() tells whose line it was when a
+    /// custom_id could be read from its bytes.
     task<std::optional<result_line>> next();
+
+    /// The custom_id found in the last line that next() rejected, if any could be read.
+    const std::optional<std::string>& bad_line_custom_id() const noexcept;
 
     /// next() with a completion token: void(error_code, std::optional<result_line>).
     template <class Token>
@@ -87,10 +111,11 @@ public:
     explicit result_stream(std::unique_ptr<state> s);
 
 private:
+    static task<std::optional<result_line>> next_line_of(state& s);
     std::unique_ptr<state> state_;
 };
 
-class client;
+struct client_state;
 
 /// All batches of the account, newest first, one page fetched at a time as needed.
 class batch_lister {
@@ -108,8 +133,9 @@ public:
 
 private:
     friend class client;
-    batch_lister(client& c, list_options o) : client_(&c), opts_(std::move(o)) {}
-    client* client_;
+    batch_lister(std::shared_ptr<client_state> s, list_options o)
+        : state_(std::move(s)), opts_(std::move(o)) {}
+    std::shared_ptr<client_state> state_;
     list_options opts_;
     std::vector<batch_info> page_;
     std::size_t pos_ = 0;
@@ -137,18 +163,29 @@ public:
     /// Deletes an ended batch (cancel first when it is still in progress).
     task<deleted_batch> delete_batch(std::string id);
     /// One page of batches, newest first.
-    task<batch_page> list_batches(list_options opts = {});
-    /// Every batch, newest first, fetched lazily page by page.
+    task<batch_page> list_batches(list_options opts);
+    task<batch_page> list_batches() { return list_batches(list_options{}); }
+    /// Every batch, newest first, fetched lazily page by page (in the direction the
+    /// options start: after_id pages onward, before_id pages back).
     batch_lister list_all_batches(list_options opts = {});
     /// Opens the results of an ended batch (from its results_url when that is on the
     /// configured API origin, else the standard path: the key never goes elsewhere).
     task<result_stream> open_results(batch_info batch);
     task<result_stream> open_results(std::string batch_id);
-    /// A batch holding `count` requests, created at or after `not_before` (less 2
-    /// minutes for clock skew), that this client did not create: what a create that
-    /// failed ambiguously may have left behind (see above). Adopted batches count as
-    /// this client's own afterwards.
+    /// Every batch holding `count` requests, created at or after `not_before` (less 2
+    /// minutes for clock skew), that this client did not create or claim: what a create
+    /// that failed ambiguously may have left behind (see above). Nothing is adopted:
+    /// confirm one by the custom_ids of its results, then claim_batch() it.
+    task<std::vector<batch_info>> find_created_batches(std::uint64_t count, timestamp not_before);
+    /// The first of find_created_batches() (kept for compatibility; it no longer
+    /// adopts: a batch found by count alone may be another program's).
     task<std::optional<batch_info>> find_created_batch(std::uint64_t count, timestamp not_before);
+    /// Records a batch as this client's own (for example one re-attached from a journal
+    /// or confirmed by its results), so ambiguous-create checks never take it for
+    /// another create's. Safe from any thread.
+    void claim_batch(const std::string& id);
+    /// Whether this client created or claimed the batch. Safe from any thread.
+    bool owns_batch(const std::string& id) const;
     /// Every result line of a batch, collected (convenient for small batches).
     task<std::vector<result_line>> results(std::string batch_id);
 
@@ -189,15 +226,23 @@ public:
                                                            diag, std::forward<Token>(token));
     }
 
+    /// The client's strand (every operation's completion is delivered on the caller's
+    /// executor, not this one).
     boost::asio::any_io_executor get_executor() const;
     const client_config& config() const;
+    /// The transport. Use it only from the client's strand (get_executor()).
     http_client& http();
+    /// A snapshot of the counters (safe from any thread).
     client_stats stats() const;
 
-    struct impl;
+    using impl = client_state;
+    /// The shared state (for aibatch's own layers).
+    const std::shared_ptr<client_state>& state() const noexcept { return impl_; }
 
 private:
-    std::shared_ptr<impl> impl_;
+    friend client client_from_state(std::shared_ptr<client_state>);
+    explicit client(std::shared_ptr<client_state> s);
+    std::shared_ptr<client_state> impl_;
 };
 
 } // namespace aibatch

@@ -20,6 +20,11 @@ struct timeouts {
     std::chrono::milliseconds request{std::chrono::minutes(10)};
     /// Longest silence between two pieces of a streamed body.
     std::chrono::milliseconds idle{std::chrono::minutes(2)};
+    /// A streamed body (results) must average at least min_stream_rate bytes per second
+    /// once it has been open this long (errc::stream_too_slow otherwise): a server that
+    /// trickles bytes just often enough to beat the idle timeout cannot hold a call
+    /// forever.
+    std::chrono::milliseconds stream_grace{std::chrono::minutes(1)};
 };
 
 /// How the transport talks to the server.
@@ -29,6 +34,8 @@ struct transport_options {
     std::size_t max_body_size = std::size_t{8} << 20;
     /// Extra PEM file of trusted CA certificates, added to the system trust store.
     std::string ca_file;
+    /// Minimum average rate of a streamed body, checked after timeouts.stream_grace.
+    std::size_t min_stream_rate = 1024;
     /// Allow plain http:// to hosts other than loopback. Off by default: the API key
     /// must never travel in clear text by accident.
     bool allow_insecure_http = false;

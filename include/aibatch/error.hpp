@@ -51,6 +51,13 @@ enum class errc {
     gateway_timeout,   ///< 504 timeout_error
     overloaded,        ///< 529 overloaded_error
     http_status,       ///< any other non-2xx status
+
+    // added later (kept at the end: the numbers above do not move)
+    /// create_batch failed ambiguously and batches were found that may be the one it
+    /// created (diagnostics::message names them); it did not send the create again
+    ambiguous_create,
+    /// a streamed body (results) arrived slower than transport_options::min_stream_rate
+    stream_too_slow,
 };
 
 /// The category of aibatch::errc; its name is "aibatch".

@@ -1,6 +1,8 @@
 // batch<T>()'s engine: validate, plan, submit, poll, read results, repair, account.
 #include "journal.hpp"
 
+#include "../client_impl.hpp"
+
 #include <aibatch/batch.hpp>
 #include <aibatch/detail/batch_engine.hpp>
 
@@ -8,14 +10,19 @@
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <random>
+#include <set>
+#include <tuple>
 
 namespace aibatch {
 
@@ -45,7 +52,8 @@ std::string_view to_string(item_status s) noexcept {
 namespace detail {
 
 std::string describe_failures(const std::vector<item_report>& failures, std::size_t total,
-                              const std::string& stop_message) {
+                              const std::string& stop_message,
+                              const std::vector<unread_batch>& unread, std::size_t anomalies) {
     std::string s;
     if (!stop_message.empty())
         s = stop_message + ". ";
@@ -76,6 +84,21 @@ std::string describe_failures(const std::vector<item_report>& failures, std::siz
     }
     if (failures.empty())
         s += "; the successful results are kept";
+    if (!unread.empty()) {
+        s += ". Batches not read to the end (batch_error::unread_batches()):";
+        std::size_t k = 0;
+        for (const auto& u : unread) {
+            if (k++ == 5) {
+                s += " ...";
+                break;
+            }
+            s += " " + (u.id.empty() ? std::string("(unknown id)") : u.id) +
+                 (u.items.empty() ? "" : " (items " + u.items + ")") + ": " + u.why + ";";
+        }
+    }
+    if (anomalies > 0)
+        s += " " + std::to_string(anomalies) +
+             " result line(s) were not used (batch_error::anomalies())";
     return s;
 }
 
@@ -115,8 +138,23 @@ void validate(std::span<const conversation> messages, const std::string& model,
     if (o.cost_limit && !o.price && !find_price(model))
         bad_input("batch: no price is known for model \"" + model +
                   "\", so cost_limit cannot be enforced; set batch_options::price");
-    if (auto why = check_custom_id(o.custom_id_prefix + std::to_string(messages.size())))
-        bad_input("batch: batch_options::custom_id_prefix makes a bad custom_id: " + *why);
+    if (!o.run_id.empty()) {
+        bool ok =
+            o.run_id.size() <= 24 && std::all_of(o.run_id.begin(), o.run_id.end(), [](char c) {
+                return std::isalnum(static_cast<unsigned char>(c)) != 0;
+            });
+        if (!ok)
+            bad_input("batch: batch_options::run_id must be 1 to 24 letters and digits (got \"" +
+                      o.run_id + "\")");
+    }
+    {
+        std::string longest =
+            o.custom_id_prefix + std::string(std::max<std::size_t>(o.run_id.size(), 12), 'x') +
+            "r" + std::to_string(o.repair_rounds) + "-" + std::to_string(messages.size());
+        if (auto why = check_custom_id(longest))
+            bad_input("batch: batch_options::custom_id_prefix makes a bad custom_id (" + longest +
+                      "): " + *why);
+    }
     for (std::size_t i = 0; i < messages.size(); ++i) {
         const auto& conv = messages[i];
         std::string at = "batch: messages[" + std::to_string(i) + "]";
@@ -138,42 +176,123 @@ void validate(std::span<const conversation> messages, const std::string& model,
     }
 }
 
+std::string random_run_id() {
+    static constexpr char alphabet[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+    std::random_device rd;
+    std::string s(12, '0');
+    for (auto& c : s)
+        c = alphabet[rd() % 36];
+    return s;
+}
+
+// A create that failed this way may still have made the batch.
+bool may_have_created(const error& e) {
+    const auto& ec = e.code();
+    if (ec == errc::ambiguous_create)
+        return true;
+    if (ec.category() == error_category()) {
+        switch (static_cast<errc>(ec.value())) {
+        case errc::request_timeout:
+        case errc::connection_closed:
+        case errc::api_internal:
+        case errc::gateway_timeout:
+            return true;
+        case errc::http_status:
+            return e.diag().http_status >= 500 && e.diag().http_status != 529;
+        default:
+            return false;
+        }
+    }
+    return client_state::ambiguous(e);
+}
+
+// A poll or download failure after which the batch is still worth waiting for.
+bool transient(const error& e, std::chrono::steady_clock::duration since_create) {
+    const auto& ec = e.code();
+    if (ec == boost::asio::error::operation_aborted)
+        return false;
+    if (ec.category() == error_category()) {
+        switch (static_cast<errc>(ec.value())) {
+        case errc::connect_timeout:
+        case errc::request_timeout:
+        case errc::idle_timeout:
+        case errc::connection_closed:
+        case errc::stream_too_slow:
+        case errc::rate_limited:
+        case errc::api_internal:
+        case errc::gateway_timeout:
+        case errc::overloaded:
+        case errc::bad_response:
+            return true;
+        case errc::not_found:
+            // The API answers 404 for a batch during the first seconds after create.
+            return since_create < std::chrono::minutes(1);
+        case errc::http_status:
+            return e.diag().http_status >= 500 || e.diag().http_status == 408 ||
+                   e.diag().http_status == 409;
+        default:
+            return false;
+        }
+    }
+    return true; // connection refused / reset, DNS failure, ...
+}
+
 struct job {
+    std::uint32_t number = 0; // index in engine::jobs_
     unsigned round = 0;
     std::vector<std::size_t> indices;
     std::string ranges;
-    std::string body;
+    std::shared_ptr<const std::string> body; // kept until the batch is known for sure
     std::uint64_t hash = 0;
     std::uint64_t input_bytes = 0;
     std::string batch_id;
+    bool tentative = false; // a candidate of an ambiguous create, not yet confirmed
+    bool verified_line = false;
+    std::size_t unmatched_lines = 0; // lines of a tentative batch that are not j's
     request_counts counts;
     bool ended = false;
+    bool read_done = false;
     double committed = 0; // estimated cost reserved while in flight
+    std::optional<timestamp> expires_at;
+    std::chrono::steady_clock::time_point known_since{};
+    std::optional<timestamp> ambiguous_since; // a create may have made a batch not yet found
+    std::vector<std::string> rejected;        // candidates proven not to be this job's
+    enum class phase { planned, creating, waiting, reading, done } ph = phase::planned;
 };
+
+enum class track_result { done, foreign, stopped, abandoned };
 
 class engine {
 public:
-    engine(client& c, std::span<const conversation> messages, std::string model, batch_options opts,
-           output_spec spec, decode_fn decode)
-        : c_(c), messages_(messages), model_(std::move(model)), opts_(std::move(opts)),
-          spec_(std::move(spec)), decode_(std::move(decode)) {
+    engine(std::shared_ptr<client_state> c, std::span<const conversation> messages,
+           std::string model, batch_options opts, output_spec spec, decode_fn decode)
+        : state_(std::move(c)), messages_(messages), model_(std::move(model)),
+          opts_(std::move(opts)), spec_(std::move(spec)), decode_(std::move(decode)) {
         price_ = opts_.price ? opts_.price : find_price(model_);
     }
 
     task<engine_result> run() {
         validate(messages_, model_, opts_);
-        c_.config().require_api_key();
+        state_->cfg.require_api_key();
         const std::size_t n = messages_.size();
+        run_id_ = opts_.run_id.empty() ? random_run_id() : opts_.run_id;
+        if (n > 0 && !opts_.journal.empty()) {
+            journal_ = journal::open(opts_.journal, model_, n, run_id_, !opts_.run_id.empty());
+            run_id_ = journal_.run_id();
+            for (const auto& id : journal_.batch_ids()) {
+                state_->claim(id); // re-attached batches are this client's own
+                known_ids_.insert(id);
+            }
+        }
+        res_.run_id = run_id_;
         res_.items.resize(n);
         for (std::size_t i = 0; i < n; ++i) {
             res_.items[i].index = i;
-            res_.items[i].custom_id = opts_.custom_id_prefix + std::to_string(i);
+            res_.items[i].custom_id = custom_id(0, i);
             res_.items[i].message = "not submitted";
         }
         if (n == 0)
             co_return finish();
-        if (!opts_.journal.empty())
-            journal_ = journal::open(opts_.journal, model_, n);
         if (opts_.timeout)
             deadline_ = std::chrono::steady_clock::now() + *opts_.timeout;
 
@@ -184,6 +303,8 @@ public:
             round_ = round;
             pending_ = std::move(todo);
             cursor_ = 0;
+            for (std::size_t i : pending_)
+                res_.items[i].custom_id = custom_id(round, i);
             co_await run_round();
             if (stopping_)
                 break;
@@ -192,10 +313,56 @@ public:
                 if (it.status == item_status::invalid_output && repairable_.count(it.index))
                     todo.push_back(it.index);
         }
+        co_await sweep_ambiguous();
         co_return finish();
     }
 
 private:
+    // ------------------------------------------------------------- ids
+    std::string custom_id(unsigned round, std::size_t i) const {
+        std::string s = opts_.custom_id_prefix;
+        s += run_id_;
+        if (round > 0) {
+            s += 'r';
+            s += std::to_string(round);
+        }
+        s += '-';
+        s += std::to_string(i);
+        return s;
+    }
+
+    // (round, index) of one of this run's custom_ids, exactly as custom_id() writes it.
+    std::optional<std::pair<unsigned, std::size_t>> parse_id(std::string_view id) const {
+        std::string_view p = opts_.custom_id_prefix;
+        if (id.substr(0, p.size()) != p)
+            return std::nullopt;
+        id.remove_prefix(p.size());
+        if (id.substr(0, run_id_.size()) != run_id_)
+            return std::nullopt;
+        id.remove_prefix(run_id_.size());
+        auto dash = id.find('-');
+        if (dash == std::string_view::npos)
+            return std::nullopt;
+        unsigned round = 0;
+        if (dash > 0) {
+            if (id[0] != 'r')
+                return std::nullopt;
+            auto [q, ec] = std::from_chars(id.data() + 1, id.data() + dash, round);
+            if (ec != std::errc() || q != id.data() + dash || round == 0)
+                return std::nullopt;
+        }
+        std::size_t i = 0;
+        auto digits = id.substr(dash + 1);
+        auto [q, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), i);
+        if (ec != std::errc() || q != digits.data() + digits.size() || i >= res_.items.size())
+            return std::nullopt;
+        if (custom_id(round, i).size() !=
+                opts_.custom_id_prefix.size() + run_id_.size() + (dash) + 1 + digits.size() ||
+            std::to_string(i) != digits)
+            return std::nullopt; // not canonical ("item-...-00", "+1")
+        return std::pair{round, i};
+    }
+
     // ------------------------------------------------------------- requests
     conversation conversation_for(std::size_t i) const {
         conversation conv = messages_[i];
@@ -230,15 +397,9 @@ private:
             s += '}';
             return s;
         }
-        message_params p;
-        p.model = model_;
-        p.max_tokens = opts_.max_tokens;
+        message_params p = prototype();
         p.messages = conversation_for(i);
-        p.system = opts_.system;
-        p.temperature = opts_.temperature;
-        apply_output_spec(p, spec_);
-        if (opts_.customize)
-            opts_.customize(p, i);
+        opts_.customize(p, i);
         std::string s = R"({"custom_id":)";
         s += json::serialize(json::value(res_.items[i].custom_id));
         s += R"(,"params":)";
@@ -247,16 +408,30 @@ private:
         return s;
     }
 
-    // The next batch of the round: as many pending items as the limits allow.
-    std::optional<job> next_job() {
+    // The next batch of the round: as many pending items as the limits allow. Yields to
+    // the event loop every couple of milliseconds so a large body never stalls it.
+    task<std::optional<job>> next_job() {
+        auto slice_start = std::chrono::steady_clock::now();
+        auto maybe_yield = [&]() -> task<void> {
+            auto now = std::chrono::steady_clock::now();
+            if (now - slice_start < 2ms)
+                co_return;
+            co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
+            slice_start = std::chrono::steady_clock::now();
+        };
         while (cursor_ < pending_.size()) {
             job j;
             j.round = round_;
-            j.body = R"({"requests":[)";
+            std::string body = R"({"requests":[)";
+            std::size_t since_check = 0;
             while (cursor_ < pending_.size() && j.indices.size() < opts_.max_requests_per_batch) {
+                if (++since_check == 32) {
+                    since_check = 0;
+                    co_await maybe_yield();
+                }
                 std::size_t i = pending_[cursor_];
                 std::string r = request_json(i);
-                if (j.body.size() + r.size() + 3 > opts_.max_bytes_per_batch) {
+                if (body.size() + r.size() + 3 > opts_.max_bytes_per_batch) {
                     if (!j.indices.empty())
                         break;
                     auto& it = res_.items[i];
@@ -269,30 +444,32 @@ private:
                     continue;
                 }
                 if (!j.indices.empty()) {
-                    j.body += ',';
+                    body += ',';
                 } else {
                     // Room for the whole batch at once, guessed from its first request:
                     // growing by doubling would peak at 1.5-2x the body.
                     std::size_t n =
                         std::min(pending_.size() - cursor_, opts_.max_requests_per_batch);
-                    j.body.reserve(
+                    body.reserve(
                         std::min(opts_.max_bytes_per_batch, (r.size() + 1) * n * 21 / 20 + 64));
                 }
-                j.body += r;
+                body += r;
                 j.indices.push_back(i);
                 ++cursor_;
             }
             if (j.indices.empty())
                 continue;
-            j.body += "]}";
-            j.input_bytes = j.body.size();
-            j.hash = fnv1a(j.body);
+            body += "]}";
+            j.input_bytes = body.size();
+            if (journal_.enabled())
+                j.hash = fnv1a(body);
+            j.body = std::make_shared<const std::string>(std::move(body));
             std::vector<std::size_t> sorted = j.indices;
             std::sort(sorted.begin(), sorted.end());
             j.ranges = format_ranges(sorted);
-            return j;
+            co_return j;
         }
-        return std::nullopt;
+        co_return std::nullopt;
     }
 
     // ------------------------------------------------------------- cost
@@ -320,12 +497,10 @@ private:
         it.raw_output = std::move(raw);
     }
 
+    // Gives every item of the job without a result this round an outcome.
     void mark(const job& j, item_status st, const std::string& type, const std::string& msg) {
         for (std::size_t i : j.indices) {
-            auto& it = res_.items[i];
-            if (it.status == item_status::succeeded)
-                continue;
-            if (done_in_round_[i])
+            if (res_.items[i].status == item_status::succeeded || done_in_round_[i] != 0)
                 continue;
             set_outcome(i, st, type, msg);
         }
@@ -338,23 +513,70 @@ private:
         }
     }
 
-    std::optional<std::size_t> index_of(std::string_view custom_id) const {
-        if (custom_id.substr(0, opts_.custom_id_prefix.size()) != opts_.custom_id_prefix)
-            return std::nullopt;
-        custom_id.remove_prefix(opts_.custom_id_prefix.size());
-        std::size_t i = 0;
-        auto [p, ec] = std::from_chars(custom_id.data(), custom_id.data() + custom_id.size(), i);
-        if (ec != std::errc() || p != custom_id.data() + custom_id.size() || i >= res_.items.size())
-            return std::nullopt;
-        return i;
+    void anomaly(std::string what) {
+        ++anomaly_count_;
+        if (res_.anomalies.size() < 100)
+            res_.anomalies.push_back(std::move(what));
+        else if (res_.anomalies.size() == 100)
+            res_.anomalies.push_back("(more anomalies not listed)");
     }
 
-    void on_line(job& j, result_line& line) {
-        auto idx = index_of(line.custom_id);
-        if (!idx)
-            return; // not one of ours (cannot happen with the API; ignored)
-        std::size_t i = *idx;
-        done_in_round_[i] = 1;
+    void unread(const job& j, std::string why) {
+        for (const auto& u : res_.unread_batches)
+            if (u.id == j.batch_id)
+                return;
+        res_.unread_batches.push_back({j.batch_id, j.ranges, std::move(why)});
+    }
+
+    // One result line of job j's batch. Returns false when the line shows the batch is
+    // not j's (a tentative candidate that belongs to someone else).
+    bool on_line(job& j, result_line& line) {
+        auto id = parse_id(line.custom_id);
+        bool mine = id && id->first == j.round && job_of_[id->second] == j.number + 1;
+        if (!mine) {
+            if (j.tentative) {
+                // Not proof either way yet (a stray line can come first): a candidate is
+                // rejected only after many lines and none of them one of j's items.
+                if (id && id->first == j.round && job_of_[id->second] != 0)
+                    hint_[j.batch_id] = job_of_[id->second] - 1;
+                return ++j.unmatched_lines < 16;
+            }
+            anomaly("batch " + j.batch_id + ": a result line for custom_id \"" +
+                    line.custom_id.substr(0, 80) +
+                    "\", which is not an item of this batch; ignored");
+            return true;
+        }
+        if (j.tentative) {
+            confirm(j);
+            if (j.unmatched_lines > 0)
+                anomaly("batch " + j.batch_id + ": " + std::to_string(j.unmatched_lines) +
+                        " result line(s) for custom_ids that are not items of this batch; "
+                        "ignored");
+            hint_.erase(j.batch_id);
+        }
+        j.verified_line = true;
+        std::size_t i = id->second;
+        const std::uint64_t identity = result_identity(line);
+        if (done_in_round_[i] != 0) {
+            if (identity == identity_[i]) {
+                if (done_in_round_[i] != download_)
+                    return true; // delivered again by a repeated download
+                anomaly("batch " + j.batch_id + ": the result line for " + line.custom_id +
+                        " came twice (the same answer); used once");
+                return true;
+            }
+            // Two different answers for one input: neither can be trusted.
+            anomaly("batch " + j.batch_id + ": two different result lines for " + line.custom_id +
+                    "; neither is used");
+            set_outcome(i, item_status::failed, "duplicate_result",
+                        "batch " + j.batch_id + " sent two different result lines for " +
+                            line.custom_id + "; neither is used");
+            repairable_.erase(i);
+            return true;
+        }
+        done_in_round_[i] = download_;
+        identity_[i] = identity;
+        bad_lines_.erase(i);
         auto& it = res_.items[i];
         it.batch_id = j.batch_id;
         switch (line.type) {
@@ -366,6 +588,8 @@ private:
             decode_report d = decode_(line.message, i);
             if (d.ok) {
                 set_outcome(i, item_status::succeeded, {}, {});
+                if (j.round > 0)
+                    ++res_.repaired;
                 repairable_.erase(i);
             } else {
                 std::string raw = d.raw;
@@ -403,9 +627,37 @@ private:
             repairable_.erase(i);
             break;
         }
+        return true;
     }
 
-    // ------------------------------------------------------------- one batch
+    // A bad line (rejected by the stream); its item fails when its custom_id is readable.
+    void on_bad_line(job& j, const std::optional<std::string>& cid, const error& e) {
+        std::optional<std::pair<unsigned, std::size_t>> id;
+        if (cid)
+            id = parse_id(*cid);
+        anomaly("batch " + j.batch_id + ": " + e.diag().message + "; ignored");
+        if (id && id->first == j.round && job_of_[id->second] == j.number + 1 &&
+            done_in_round_[id->second] == 0 && !j.tentative) {
+            // The item fails unless a valid line for it follows.
+            bad_lines_.insert(id->second);
+            set_outcome(id->second, item_status::failed, "invalid_result_line",
+                        "batch " + j.batch_id +
+                            " sent a result line for this item that is not a valid result: " +
+                            e.diag().message);
+            res_.items[id->second].batch_id = j.batch_id;
+            repairable_.erase(id->second);
+        }
+    }
+
+    void confirm(job& j) {
+        j.tentative = false;
+        state_->claim(j.batch_id);
+        ++state_->stats.creates_adopted;
+        journal_.created(j.round, j.ranges, j.hash, j.batch_id);
+        j.body.reset();
+    }
+
+    // ------------------------------------------------------------- progress
     void progress(const job& j) {
         if (!opts_.on_progress)
             return;
@@ -413,42 +665,309 @@ private:
         p.round = j.round;
         p.batch_id = j.batch_id;
         p.batch_counts = j.counts;
-        for (const auto* a : jobs_seen_)
-            p.total_counts += a->counts;
-        p.batches_submitted = jobs_seen_.size();
-        for (const auto* a : jobs_seen_)
-            p.batches_ended += a->ended;
         p.items_total = res_.items.size();
-        for (const auto& it : res_.items)
-            p.items_done += it.status != item_status::not_submitted;
+        for (const auto& jp : jobs_) {
+            if (jp->batch_id.empty() || jp->tentative)
+                continue;
+            p.total_counts += jp->counts;
+            ++p.batches_submitted;
+            p.batches_ended += jp->ended;
+        }
+        for (const auto& it : res_.items) {
+            if (it.status == item_status::not_submitted)
+                continue;
+            bool repairing = it.status == item_status::invalid_output &&
+                             repairable_.count(it.index) && round_ < opts_.repair_rounds;
+            if (repairing)
+                ++p.items_repairing;
+            else if (!(done_in_round_.size() > it.index && done_in_round_[it.index] == 0 &&
+                       job_of_[it.index] != 0))
+                ++p.items_done;
+        }
+        auto key =
+            std::tuple(p.round, p.total_counts.succeeded, p.total_counts.errored,
+                       p.total_counts.canceled, p.total_counts.expired, p.total_counts.processing,
+                       p.batches_submitted, p.batches_ended, p.items_done, p.items_repairing);
+        if (last_progress_ && *last_progress_ == key)
+            return;
+        last_progress_ = key;
         opts_.on_progress(p);
     }
 
-    task<void> submit(job& j) {
+    // ------------------------------------------------------------- one batch
+    // Finds the batch of job j: its journal record, a candidate left by an ambiguous
+    // create (tentative until its results prove it), or a new create. False when the
+    // items were not submitted (they have their outcome then).
+    task<bool> obtain_batch(job& j) {
         const journal::entry* known = journal_.find(j.round, j.ranges);
-        if (known && known->hash != j.hash)
+        if (known && journal_.enabled() && known->hash != j.hash)
             throw error(errc::journal,
                         "journal " + journal_.path().string() + ": the record for items " +
                             j.ranges + " (round " + std::to_string(j.round) +
                             ") was written for a different input; use another journal path");
-        if (known && !known->batch_id.empty()) {
+        if (known && !known->batch_id.empty() && j.rejected.empty()) {
             j.batch_id = known->batch_id; // re-attach
+            j.known_since = std::chrono::steady_clock::now();
+            j.body.reset();
+            co_return true;
+        }
+        if (known && known->creating_at && !j.ambiguous_since) {
+            j.ambiguous_since = *known->creating_at; // a crash during a create
+            ambiguous_.push_back({j.number, *j.ambiguous_since});
+            last_ambiguous_ = std::chrono::steady_clock::now();
+        }
+        for (int cycle = 0;; ++cycle) {
+            if (j.ambiguous_since) {
+                auto cand = co_await candidate_for(j);
+                if (!cand) {
+                    // Nothing (more) to check yet: a slow create may still show up. Look
+                    // once more after a pause before paying for the items again.
+                    asio::steady_timer t(co_await asio::this_coro::executor, settle_time());
+                    co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+                    cand = co_await candidate_for(j);
+                }
+                if (cand) {
+                    j.batch_id = cand->id;
+                    j.tentative = true;
+                    j.verified_line = false;
+                    j.unmatched_lines = 0;
+                    j.expires_at = cand->expires_at;
+                    j.known_since = std::chrono::steady_clock::now();
+                    tracking_.insert(j.batch_id);
+                    co_return true;
+                }
+            }
+            if (stopping_) {
+                mark(j, item_status::not_submitted, "stopped",
+                     res_.stop_message + " before the batch was created");
+                co_return false;
+            }
+            if (cycle >= 3) {
+                std::string msg = "create_batch failed ambiguously " + std::to_string(cycle) +
+                                  " times for items " + j.ranges +
+                                  "; not sending it again (see unread_batches for batches it "
+                                  "may have made)";
+                stop(make_error_code(errc::ambiguous_create), msg);
+                mark(j, item_status::not_submitted, "create_failed", msg);
+                co_return false;
+            }
+            journal_.creating(j.round, j.ranges, j.indices.size(), j.hash);
+            const timestamp sent_at = std::chrono::system_clock::now();
+            j.ph = job::phase::creating;
+            try {
+                batch_info b = co_await state_->create_shared(j.body, j.indices.size(), false);
+                j.batch_id = b.id;
+                j.counts = b.request_counts;
+                j.expires_at = b.expires_at;
+                j.known_since = std::chrono::steady_clock::now();
+                j.body.reset();
+                known_ids_.insert(b.id);
+                journal_.created(j.round, j.ranges, j.hash, j.batch_id);
+                co_return true;
+            } catch (const error& e) {
+                if (e.code() == errc::journal)
+                    throw;
+                if (!may_have_created(e)) {
+                    stop(e.code(),
+                         "create_batch failed for items " + j.ranges + ": " + e.diag().to_string());
+                    mark(j, item_status::not_submitted,
+                         e.diag().api_error_type.empty() ? "create_failed"
+                                                         : e.diag().api_error_type,
+                         "create_batch failed: " + e.diag().to_string());
+                    co_return false;
+                }
+                if (!j.ambiguous_since)
+                    j.ambiguous_since = sent_at;
+                ambiguous_.push_back({j.number, *j.ambiguous_since});
+                last_ambiguous_ = std::chrono::steady_clock::now();
+            }
+            // Give a slow create time to show up in the listing before looking.
+            asio::steady_timer t(co_await asio::this_coro::executor, settle_time());
+            co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+        }
+    }
+
+    std::chrono::milliseconds settle_time() const {
+        return std::clamp(
+            std::chrono::duration_cast<std::chrono::milliseconds>(state_->cfg.retry.max_backoff),
+            std::chrono::milliseconds(200), std::chrono::milliseconds(5000));
+    }
+
+    // A batch that an ambiguous create of j may have made: same size, recent, not known
+    // to be anyone's, not already rejected by j or being tracked for another job.
+    task<std::optional<batch_info>> candidate_for(job& j) {
+        std::vector<batch_info> all;
+        try {
+            all = co_await state_->find_candidates(j.indices.size(), *j.ambiguous_since);
+        } catch (const error& e) {
+            if (e.code() == asio::error::operation_aborted)
+                throw;
+            anomaly("listing batches to find what an ambiguous create of items " + j.ranges +
+                    " made failed: " + e.diag().to_string());
+            co_return std::nullopt;
+        }
+        std::optional<batch_info> fallback;
+        for (auto& b : all) {
+            if (known_ids_.count(b.id) || tracking_.count(b.id) ||
+                std::find(j.rejected.begin(), j.rejected.end(), b.id) != j.rejected.end())
+                continue;
+            auto h = hint_.find(b.id);
+            if (h != hint_.end()) {
+                if (h->second == j.number)
+                    co_return std::move(b); // its lines already showed it is j's
+                continue;                   // another job's
+            }
+            if (!fallback)
+                fallback = std::move(b);
+        }
+        co_return fallback;
+    }
+
+    // Polls j's batch until it ends, then reads its results.
+    task<track_result> track(job& j) {
+        auto wait = opts_.poll_interval;
+        asio::steady_timer t(co_await asio::this_coro::executor);
+        batch_info b;
+        std::string last_error;
+        for (;;) {
+            if (aborting_)
+                co_return track_result::stopped;
+            j.ph = job::phase::waiting;
+            t.expires_after(wait);
+            auto [wec] = co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+            if (wec || aborting_)
+                co_return track_result::stopped;
+            wait = std::min(std::chrono::duration_cast<std::chrono::milliseconds>(wait * 1.5),
+                            opts_.poll_interval_max);
+            try {
+                b = co_await do_retrieve(j.batch_id);
+            } catch (const error& e) {
+                if (aborting_ || e.code() == asio::error::operation_aborted)
+                    co_return track_result::stopped;
+                auto give_up = j.expires_at ? *j.expires_at + std::chrono::hours(1)
+                                            : std::chrono::system_clock::now() + 1s;
+                if (transient(e, std::chrono::steady_clock::now() - j.known_since) &&
+                    std::chrono::system_clock::now() < give_up) {
+                    last_error = e.diag().to_string();
+                    continue;
+                }
+                abandon(j, "polling it failed: " + e.diag().to_string());
+                co_return track_result::abandoned;
+            }
+            j.counts = b.request_counts;
+            j.expires_at = b.expires_at;
+            j.ended = b.ended();
+            if (!j.tentative)
+                progress(j);
+            if (j.ended)
+                break;
+        }
+        j.ph = job::phase::reading;
+        co_return co_await read(j, std::move(b));
+    }
+
+    task<batch_info> do_retrieve(const std::string& id) {
+        auto r = co_await state_->call(state_->make_request("GET", "/v1/messages/batches/" + id),
+                                       "retrieve_batch " + id);
+        json::error_code ec;
+        json::value v = json::parse(r.body, ec);
+        if (ec)
+            throw error(errc::bad_response, "retrieve_batch: the answer is not JSON");
+        co_return batch_info::from_json(v);
+    }
+
+    // Reads an ended batch's results; downloads that fail transiently are tried again.
+    task<track_result> read(job& j, batch_info b) {
+        constexpr int attempts = 5;
+        auto wait = opts_.poll_interval;
+        for (int attempt = 1;; ++attempt) {
+            ++download_;
+            try {
+                result_stream rs = co_await open_results_on_strand(b);
+                for (;;) {
+                    std::optional<result_line> line;
+                    try {
+                        line = co_await rs.next();
+                    } catch (const error& e) {
+                        if (e.code() != errc::bad_response)
+                            throw;
+                        on_bad_line(j, rs.bad_line_custom_id(), e);
+                        continue;
+                    }
+                    if (!line)
+                        break;
+                    if (!on_line(j, *line))
+                        co_return track_result::foreign;
+                }
+                if (j.tentative)
+                    co_return track_result::foreign; // nothing proved it is j's
+                j.read_done = true;
+                co_return track_result::done;
+            } catch (const error& e) {
+                if (e.code() == errc::body_too_large) {
+                    anomaly("batch " + j.batch_id + ": " + e.diag().message);
+                    if (j.tentative)
+                        co_return track_result::foreign;
+                    j.read_done = true;
+                    co_return track_result::done;
+                }
+                if (attempt >= attempts ||
+                    !transient(e, std::chrono::steady_clock::now() - j.known_since)) {
+                    abandon(j, "reading its results failed (" + std::to_string(attempt) +
+                                   " attempts): " + e.diag().to_string());
+                    co_return track_result::abandoned;
+                }
+            }
+            asio::steady_timer t(co_await asio::this_coro::executor, wait);
+            co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+            wait = std::min(std::chrono::duration_cast<std::chrono::milliseconds>(wait * 2),
+                            opts_.poll_interval_max);
+        }
+    }
+
+    task<result_stream> open_results_on_strand(batch_info b) {
+        client c = client_from_state(state_);
+        co_return co_await c.open_results(std::move(b));
+    }
+
+    void abandon(job& j, const std::string& why) {
+        std::string msg = "batch " + j.batch_id + " was submitted but ";
+        msg += why;
+        msg += j.tentative ? " (it may be the batch of an ambiguous create of these items; "
+                             "not verified)"
+                           : " (the batch may still finish: its id is in unread_batches)";
+        stop(errc::items_failed, msg);
+        mark(j, item_status::failed, "client_error", msg);
+        unread(j, why);
+    }
+
+    // The call is stopping (cancel or timeout) while j's batch runs: cancel it if it is
+    // surely this call's and has not ended, never when it has ended or is unverified.
+    task<void> stop_batch(job& j) {
+        const std::string why = res_.stop_message;
+        if (j.tentative) {
+            mark(j, item_status::failed, "stopped",
+                 why + "; batch " + j.batch_id +
+                     " may hold these items (an ambiguous create), not verified, not canceled");
+            unread(j, why + " while checking whether it is this call's batch (not canceled)");
             co_return;
         }
-        if (known && known->creating_at) {
-            // A create that may or may not have happened before a crash.
-            if (auto b = co_await c_.find_created_batch(j.indices.size(), *known->creating_at)) {
-                j.batch_id = b->id;
-                journal_.created(j.round, j.ranges, j.hash, j.batch_id);
-                co_return;
-            }
+        if (j.ended) {
+            mark(j, item_status::failed, "stopped",
+                 why + "; batch " + j.batch_id + " has ended but its results were not read");
+            unread(j, why + " before its results were read; they remain available");
+            co_return;
         }
-        journal_.creating(j.round, j.ranges, j.indices.size(), j.hash);
-        batch_info b = co_await c_.create_batch_from_body(std::move(j.body), j.indices.size());
-        j.body = {};
-        j.batch_id = b.id;
-        j.counts = b.request_counts;
-        journal_.created(j.round, j.ranges, j.hash, j.batch_id);
+        std::string note;
+        try {
+            client c = client_from_state(state_);
+            co_await c.cancel_batch(j.batch_id);
+            note = "; batch " + j.batch_id + " was canceled";
+        } catch (const error& e) {
+            note = "; canceling batch " + j.batch_id + " failed: " + e.diag().to_string();
+            unread(j, "canceling it failed: " + e.diag().to_string());
+        }
+        mark(j, item_status::canceled, "canceled", why + note);
     }
 
     task<void> run_job(job& j) {
@@ -461,6 +980,7 @@ private:
                           *opts_.cost_limit, spent(), committed_, j.indices.size(), est);
             stop(make_error_code(errc::cost_limit), buf);
             stopping_ = true;
+            cost_stopped_ = true;
             mark(j, item_status::not_submitted, "cost_limit", buf);
             co_return;
         }
@@ -468,89 +988,103 @@ private:
         committed_ += est;
         for (std::size_t i : j.indices)
             ++res_.items[i].rounds;
-        try {
-            co_await submit(j);
-        } catch (const error& e) {
-            committed_ -= j.committed;
-            if (e.code() == asio::error::operation_aborted)
-                throw;
-            if (e.code() == errc::journal) {
+        for (;;) {
+            bool have = false;
+            try {
+                have = co_await obtain_batch(j);
+            } catch (const error& e) {
+                committed_ -= j.committed;
+                j.ph = job::phase::done;
+                if (e.code() != errc::journal)
+                    throw;
                 stop(e.code(), e.diag().message);
                 stopping_ = true;
                 mark(j, item_status::not_submitted, "journal", e.diag().message);
                 co_return;
             }
-            stop(e.code(),
-                 "create_batch failed for items " + j.ranges + ": " + e.diag().to_string());
-            mark(j, item_status::not_submitted,
-                 e.diag().api_error_type.empty() ? "create_failed" : e.diag().api_error_type,
-                 "create_batch failed: " + e.diag().to_string());
-            co_return;
-        }
-        res_.batch_ids.push_back(j.batch_id);
-        jobs_seen_.push_back(&j);
-        for (std::size_t i : j.indices)
-            res_.items[i].batch_id = j.batch_id;
-        try {
-            auto wait = opts_.poll_interval;
-            asio::steady_timer t(co_await asio::this_coro::executor);
-            for (;;) {
-                t.expires_after(wait);
-                co_await t.async_wait(asio::use_awaitable);
-                batch_info b = co_await c_.retrieve_batch(j.batch_id);
-                j.counts = b.request_counts;
-                j.ended = b.ended();
-                progress(j);
-                if (j.ended) {
-                    result_stream rs = co_await c_.open_results(b);
-                    while (auto line = co_await rs.next())
-                        on_line(j, *line);
-                    break;
-                }
-                wait = std::min(std::chrono::duration_cast<std::chrono::milliseconds>(wait * 1.5),
-                                opts_.poll_interval_max);
+            if (!have)
+                break;
+            if (!j.tentative) {
+                for (std::size_t i : j.indices)
+                    res_.items[i].batch_id = j.batch_id;
+                record_batch(j.batch_id);
             }
-        } catch (const error& e) {
-            committed_ -= j.committed;
-            if (e.code() == asio::error::operation_aborted)
-                throw;
-            stop(e.code(), "batch " + j.batch_id + ": " + e.diag().to_string());
-            mark(j, item_status::failed, "client_error",
-                 "batch " + j.batch_id + " was submitted but its result could not be read: " +
-                     e.diag().to_string() + " (the batch may still finish; its id is kept)");
-            co_return;
+            if (aborting_) {
+                co_await stop_batch(j);
+                break;
+            }
+            track_result r = co_await track(j);
+            tracking_.erase(j.batch_id);
+            if (r == track_result::foreign) {
+                anomaly("batch " + j.batch_id +
+                        " (same size, created after an ambiguous create "
+                        "of items " +
+                        j.ranges +
+                        ") is not this call's: its results are "
+                        "another run's; left untouched");
+                j.rejected.push_back(j.batch_id);
+                known_not_ours_.insert(j.batch_id);
+                j.batch_id.clear();
+                j.tentative = false;
+                j.ended = false;
+                continue;
+            }
+            if (r == track_result::stopped) {
+                co_await asio::this_coro::reset_cancellation_state();
+                co_await stop_batch(j);
+            }
+            if (!j.tentative && r != track_result::done)
+                record_batch(j.batch_id);
+            break;
         }
+        j.ph = job::phase::done;
         committed_ -= j.committed;
-        for (std::size_t i : j.indices)
-            if (!done_in_round_[i])
-                set_outcome(i, item_status::failed, "missing_result",
-                            "batch " + j.batch_id + " ended without a result line for " +
-                                res_.items[i].custom_id);
+        if (j.read_done)
+            for (std::size_t i : j.indices)
+                if (done_in_round_[i] == 0 && !bad_lines_.count(i) &&
+                    res_.items[i].status != item_status::succeeded)
+                    set_outcome(i, item_status::failed, "missing_result",
+                                "batch " + j.batch_id + " ended without a result line for " +
+                                    res_.items[i].custom_id);
     }
 
-    task<void> worker() {
+    void record_batch(const std::string& id) {
+        if (std::find(res_.batch_ids.begin(), res_.batch_ids.end(), id) == res_.batch_ids.end())
+            res_.batch_ids.push_back(id);
+    }
+
+    task<void> worker(job*& current) {
         while (!stopping_) {
-            auto j = next_job();
+            auto j = co_await next_job();
             if (!j)
                 co_return;
+            j->number = static_cast<std::uint32_t>(jobs_.size());
+            for (std::size_t i : j->indices)
+                job_of_[i] = j->number + 1;
             jobs_.push_back(std::make_unique<job>(std::move(*j)));
-            co_await run_job(*jobs_.back());
+            current = jobs_.back().get();
+            co_await run_job(*current);
+            current = nullptr;
         }
     }
 
     // ------------------------------------------------------------- one round
     task<void> run_round() {
         done_in_round_.assign(res_.items.size(), 0);
+        identity_.assign(res_.items.size(), 0);
+        job_of_.assign(res_.items.size(), 0);
+        bad_lines_.clear();
         auto ex = co_await asio::this_coro::executor;
         std::size_t running = 0;
         asio::steady_timer wake(ex);
         std::vector<std::unique_ptr<asio::cancellation_signal>> signals;
-        std::exception_ptr worker_failure;
         const std::size_t workers = opts_.max_batches_in_flight;
+        std::vector<job*> current(workers, nullptr);
+        std::exception_ptr worker_failure;
         for (std::size_t k = 0; k < workers; ++k) {
             signals.push_back(std::make_unique<asio::cancellation_signal>());
             ++running;
-            asio::co_spawn(ex, worker(),
+            asio::co_spawn(ex, worker(current[k]),
                            asio::bind_cancellation_slot(signals.back()->slot(),
                                                         [&](const std::exception_ptr& e) {
                                                             --running;
@@ -559,91 +1093,131 @@ private:
                                                             wake.cancel();
                                                         }));
         }
+        bool signaled = false;
         while (running > 0) {
-            wake.expires_at(deadline_.value_or(std::chrono::steady_clock::time_point::max()));
+            wake.expires_at(signaled
+                                ? std::chrono::steady_clock::time_point::max()
+                                : deadline_.value_or(std::chrono::steady_clock::time_point::max()));
             auto [ec] = co_await wake.async_wait(asio::as_tuple(asio::use_awaitable));
             if (running == 0)
                 break;
             auto cs = co_await asio::this_coro::cancellation_state;
             bool canceled = cs.cancelled() != asio::cancellation_type::none;
+            if (canceled)
+                co_await asio::this_coro::reset_cancellation_state();
             bool timed_out = !ec && deadline_ && std::chrono::steady_clock::now() >= *deadline_;
-            if (!canceled && !timed_out)
+            if (signaled || (!canceled && !timed_out))
                 continue;
             stopping_ = true;
+            aborting_ = true;
             if (canceled)
                 stop(asio::error::operation_aborted, "canceled by the caller");
             else
                 stop(make_error_code(errc::timed_out), "batch_options::timeout (" +
                                                            std::to_string(opts_.timeout->count()) +
                                                            " ms) passed");
-            for (auto& s : signals)
-                s->emit(asio::cancellation_type::terminal);
-            co_await asio::this_coro::reset_cancellation_state();
-            while (running > 0) { // canceled operations complete promptly
-                wake.expires_after(10ms);
-                co_await wake.async_wait(asio::as_tuple(asio::use_awaitable));
-            }
-            co_await cancel_remote();
-            break;
+            // Interrupt only the waits: creates and downloads in progress finish, so a
+            // batch being created is canceled once known and results that exist are read.
+            signaled = true;
+            for (std::size_t k = 0; k < workers; ++k)
+                if (current[k] && current[k]->ph == job::phase::waiting)
+                    signals[k]->emit(asio::cancellation_type::terminal);
         }
-        if (worker_failure && !stopping_)
+        if (worker_failure)
             std::rethrow_exception(worker_failure);
-        if (worker_failure && !res_.stop_code) {
+        for (std::size_t k = cursor_; k < pending_.size(); ++k) {
+            std::size_t i = pending_[k];
+            if (res_.items[i].status == item_status::not_submitted && stopping_)
+                set_outcome(i, item_status::not_submitted, cost_stopped_ ? "cost_limit" : "stopped",
+                            res_.stop_message + " before submission");
+        }
+    }
+
+    // After ambiguous creates: name every batch that one of them may have made and that
+    // the run did not use, so no paid batch is forgotten silently.
+    task<void> sweep_ambiguous() {
+        if (ambiguous_.empty())
+            co_return;
+        auto since = std::chrono::steady_clock::now() - last_ambiguous_;
+        if (since < settle_time()) {
+            asio::steady_timer t(co_await asio::this_coro::executor, settle_time() - since);
+            co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+        }
+        co_await asio::this_coro::reset_cancellation_state();
+        std::set<std::string> named;
+        for (const auto& [number, since_ts] : ambiguous_) {
+            job& j = *jobs_[number];
+            std::vector<batch_info> all;
             try {
-                std::rethrow_exception(worker_failure);
+                all = co_await state_->find_candidates(j.indices.size(), since_ts);
             } catch (const error& e) {
-                stop(e.code(), e.diag().to_string());
-            } catch (const boost::system::system_error& e) {
-                stop(e.code(), e.what());
+                res_.unread_batches.push_back(
+                    {"", j.ranges,
+                     "a create of these items failed ambiguously and listing batches to find "
+                     "what it made failed: " +
+                         e.diag().to_string()});
+                continue;
+            }
+            for (auto& b : all) {
+                if (known_ids_.count(b.id) || known_not_ours_.count(b.id) || named.count(b.id) ||
+                    state_->owns(b.id))
+                    continue;
+                bool in_unread = false;
+                for (const auto& u : res_.unread_batches)
+                    in_unread = in_unread || u.id == b.id;
+                if (in_unread)
+                    continue;
+                std::string why;
+                if (b.ended()) {
+                    auto verdict = co_await first_line_is_ours(b);
+                    if (verdict && !*verdict) {
+                        known_not_ours_.insert(b.id);
+                        continue;
+                    }
+                    why = verdict ? "made by an ambiguous create of these items (its custom_ids "
+                                    "are this run's); its results were not used: the items "
+                                    "were answered by another batch (paid twice)"
+                                  : "may have been made by an ambiguous create of these items "
+                                    "(ended; its results could not be checked)";
+                } else {
+                    why = "may have been made by an ambiguous create of these items (same size, "
+                          "created since; still in progress, so not verified and not canceled)";
+                }
+                named.insert(b.id);
+                res_.unread_batches.push_back({b.id, j.ranges, why});
             }
         }
     }
 
-    // Cancels the remote batches still running and marks their unfinished items.
-    task<void> cancel_remote() {
-        const std::string why = res_.stop_message;
-        for (auto& jp : jobs_) {
-            job& j = *jp;
-            if (j.batch_id.empty()) {
-                mark(j, item_status::not_submitted, "stopped",
-                     why + " before the batch was created");
-                continue;
+    // Whether an ended batch's first result line carries this run's custom_ids.
+    task<std::optional<bool>> first_line_is_ours(const batch_info& b) {
+        try {
+            client c = client_from_state(state_);
+            result_stream rs = co_await c.open_results(b);
+            for (int k = 0; k < 3; ++k) {
+                try {
+                    auto line = co_await rs.next();
+                    if (!line)
+                        co_return std::nullopt;
+                    co_return parse_id(line->custom_id).has_value();
+                } catch (const error& e) {
+                    if (e.code() != errc::bad_response)
+                        throw;
+                }
             }
-            if (j.ended) {
-                bool all = std::all_of(j.indices.begin(), j.indices.end(),
-                                       [&](std::size_t i) { return done_in_round_[i] != 0; });
-                if (all)
-                    continue;
-            }
-            std::string note;
-            try {
-                co_await c_.cancel_batch(j.batch_id);
-                note = "; batch " + j.batch_id + " was canceled";
-            } catch (const error& e) {
-                note = "; canceling batch " + j.batch_id + " failed: " + e.diag().to_string();
-            }
-            mark(j, item_status::canceled, "canceled", why + note);
+        } catch (const error&) {
         }
-        for (std::size_t k = cursor_; k < pending_.size(); ++k) {
-            std::size_t i = pending_[k];
-            if (res_.items[i].status == item_status::not_submitted)
-                set_outcome(i, item_status::not_submitted, "stopped", why + " before submission");
-        }
+        co_return std::nullopt;
     }
 
     engine_result finish() {
         res_.cost_usd = price_ ? std::optional<double>(spent()) : std::nullopt;
-        if (stopping_ && res_.stop_code == errc::cost_limit)
-            for (std::size_t k = cursor_; k < pending_.size(); ++k) {
-                auto& it = res_.items[pending_[k]];
-                if (it.status == item_status::not_submitted)
-                    set_outcome(pending_[k], item_status::not_submitted, "cost_limit",
-                                res_.stop_message);
-            }
+        if (anomaly_count_ > 0 && res_.anomalies.empty())
+            res_.anomalies.push_back(std::to_string(anomaly_count_) + " anomalies");
         return std::move(res_);
     }
 
-    client& c_;
+    std::shared_ptr<client_state> state_;
     std::span<const conversation> messages_;
     std::string model_;
     batch_options opts_;
@@ -652,27 +1226,46 @@ private:
     std::optional<model_price> price_;
     std::optional<params_template> template_;
     journal journal_;
+    std::string run_id_;
     std::optional<std::chrono::steady_clock::time_point> deadline_;
     engine_result res_;
     unsigned round_ = 0;
     std::vector<std::size_t> pending_;
     std::size_t cursor_ = 0;
     bool stopping_ = false;
+    bool cost_stopped_ = false;
+    bool aborting_ = false; // canceled or timed out: running batches are canceled
     double committed_ = 0;
     std::uint64_t results_seen_ = 0;
+    std::uint64_t anomaly_count_ = 0;
+    std::uint32_t download_ = 0; // numbers each results download (0 = none)
     std::vector<std::unique_ptr<job>> jobs_;
-    std::vector<const job*> jobs_seen_;
-    std::vector<char> done_in_round_; // by item index: a result arrived this round
+    std::vector<std::uint32_t> done_in_round_; // by item: the download its result came in
+    std::vector<std::uint32_t> job_of_;        // by item: 1 + its job this round, 0 = none
+    std::vector<std::uint64_t> identity_;      // by item: line_identity of its result
     std::set<std::size_t> repairable_;
+    std::set<std::size_t> bad_lines_; // items whose only line so far was not a result
     std::map<std::size_t, conversation> feedback_;
+    std::set<std::string> known_ids_;           // batches this run (or its journal) created
+    std::set<std::string> tracking_;            // candidates being checked
+    std::set<std::string> known_not_ours_;      // candidates proven to be another run's
+    std::map<std::string, std::uint32_t> hint_; // candidate -> the job its lines belong to
+    std::vector<std::pair<std::uint32_t, timestamp>> ambiguous_;
+    std::chrono::steady_clock::time_point last_ambiguous_{};
+    std::optional<std::tuple<unsigned, std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t,
+                             std::uint64_t, std::size_t, std::size_t, std::size_t, std::size_t>>
+        last_progress_;
 };
 
 } // namespace
 
-task<engine_result> run_engine(client& c, std::span<const conversation> messages, std::string model,
+task<engine_result> run_engine(std::shared_ptr<client_state> c,
+                               std::span<const conversation> messages, std::string model,
                                batch_options opts, output_spec spec, decode_fn decode) {
+    if (!c)
+        throw error(errc::invalid_argument, "batch: the client is empty (moved from)");
     engine e(c, messages, std::move(model), std::move(opts), std::move(spec), std::move(decode));
-    co_return co_await e.run();
+    co_return co_await client_state::on_strand(c, e.run());
 }
 
 } // namespace detail

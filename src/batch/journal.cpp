@@ -6,9 +6,11 @@
 #include <boost/json/serialize.hpp>
 
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <fcntl.h>
 #include <fstream>
+#include <iterator>
 #include <unistd.h>
 
 namespace aibatch::detail {
@@ -55,7 +57,8 @@ std::string hex(std::uint64_t h) {
 } // namespace
 
 journal::journal(journal&& o) noexcept
-    : path_(std::move(o.path_)), fd_(std::exchange(o.fd_, -1)), entries_(std::move(o.entries_)) {}
+    : path_(std::move(o.path_)), fd_(std::exchange(o.fd_, -1)), entries_(std::move(o.entries_)),
+      run_id_(std::move(o.run_id_)) {}
 journal& journal::operator=(journal&& o) noexcept {
     if (this != &o) {
         if (fd_ >= 0)
@@ -63,6 +66,7 @@ journal& journal::operator=(journal&& o) noexcept {
         path_ = std::move(o.path_);
         fd_ = std::exchange(o.fd_, -1);
         entries_ = std::move(o.entries_);
+        run_id_ = std::move(o.run_id_);
     }
     return *this;
 }
@@ -71,61 +75,166 @@ journal::~journal() {
         ::close(fd_);
 }
 
+namespace {
+
+const json::string* get_string(const json::object& o, std::string_view k) {
+    const auto* v = o.if_contains(k);
+    return v && v->is_string() ? &v->get_string() : nullptr;
+}
+
+std::optional<std::uint64_t> get_uint(const json::object& o, std::string_view k) {
+    const auto* v = o.if_contains(k);
+    if (!v)
+        return std::nullopt;
+    if (v->is_uint64())
+        return v->get_uint64();
+    if (v->is_int64() && v->get_int64() >= 0)
+        return static_cast<std::uint64_t>(v->get_int64());
+    return std::nullopt;
+}
+
+std::optional<std::uint64_t> parse_hex(std::string_view s) {
+    if (s.empty() || s.size() > 16)
+        return std::nullopt;
+    std::uint64_t v = 0;
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v, 16);
+    if (ec != std::errc() || p != s.data() + s.size())
+        return std::nullopt;
+    return v;
+}
+
+void fsync_directory_of(const std::filesystem::path& p) {
+    auto dir = p.parent_path();
+    if (dir.empty())
+        dir = ".";
+    int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        fail(p, std::string("cannot open its directory to make the new file durable: ") +
+                    std::strerror(errno));
+    int rc = ::fsync(fd);
+    int err = errno;
+    ::close(fd);
+    if (rc != 0)
+        fail(p, std::string("cannot fsync its directory: ") + std::strerror(err));
+}
+
+} // namespace
+
 journal journal::open(const std::filesystem::path& path, const std::string& model,
-                      std::size_t items) {
+                      std::size_t items, const std::string& run_id, bool run_id_required) {
     journal j;
     j.path_ = path;
+    j.run_id_ = run_id;
     bool fresh = true;
+    std::optional<std::uintmax_t> truncate_to; // a torn tail to cut off
     {
-        std::ifstream in(path);
-        std::string line;
+        std::ifstream in(path, std::ios::binary);
+        std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        std::size_t pos = 0;
         std::size_t lineno = 0;
-        while (std::getline(in, line)) {
+        while (pos < text.size()) {
+            std::size_t nl = text.find('\n', pos);
+            bool complete = nl != std::string::npos;
+            std::string_view line(text.data() + pos, (complete ? nl : text.size()) - pos);
+            std::size_t next = complete ? nl + 1 : text.size();
             ++lineno;
+            auto at = [&] { return "line " + std::to_string(lineno) + ": "; };
+            json::error_code ec;
+            json::value v;
+            if (!line.empty())
+                v = json::parse(line, ec);
+            if (!complete) {
+                // Every record ends with a newline in the same write(): a last line
+                // without one was torn by a crash while writing. Cut it off.
+                truncate_to = pos;
+                break;
+            }
+            pos = next;
             if (line.empty())
                 continue;
-            json::error_code ec;
-            json::value v = json::parse(line, ec);
-            if (ec || !v.is_object()) {
-                if (in.peek() == std::char_traits<char>::eof())
-                    break; // a torn last line (killed while writing): ignore it
-                fail(path, "line " + std::to_string(lineno) + " is not a journal record");
-            }
+            if (ec || !v.is_object())
+                fail(path, at() + "is not a journal record (not a JSON object); the file was "
+                                  "changed by something else than aibatch");
             const auto& o = v.get_object();
-            if (lineno == 1 || o.contains("journal")) {
+            if (fresh) {
+                const auto* tag = get_string(o, "journal");
+                const auto* m = get_string(o, "model");
+                auto n = get_uint(o, "items");
+                auto version = get_uint(o, "version");
+                if (!tag || *tag != "aibatch" || !m || !n || !version)
+                    fail(path, at() + "the header is malformed (not an aibatch journal?)");
+                if (*version != 2)
+                    fail(path, "it was written by another version of aibatch (journal version " +
+                                   std::to_string(*version) +
+                                   "); finish that run with that version, or use a new journal "
+                                   "path");
+                if (*m != model || *n != static_cast<std::uint64_t>(items))
+                    fail(path, "it was written for " + std::to_string(*n) + " items of model " +
+                                   std::string(*m) + ", not this input (" + std::to_string(items) +
+                                   " items of " + model +
+                                   "); use another journal path or delete the file");
+                const auto* rid = get_string(o, "run_id");
+                if (!rid || rid->empty())
+                    fail(path, at() + "the header has no run_id");
+                if (run_id_required && *rid != run_id)
+                    fail(path, "it belongs to run " + std::string(*rid) +
+                                   ", not batch_options::run_id " + run_id +
+                                   "; use another journal path");
+                j.run_id_ = std::string(*rid);
                 fresh = false;
-                const auto* m = o.if_contains("model");
-                const auto* n = o.if_contains("items");
-                if (!m || !n || !m->is_string() || !n->is_number())
-                    fail(path, "the header is malformed");
-                if (m->get_string() != model ||
-                    n->to_number<std::uint64_t>() != static_cast<std::uint64_t>(items))
-                    fail(path, "it was written for " +
-                                   std::to_string(n->to_number<std::uint64_t>()) +
-                                   " items of model " + std::string(m->get_string()) +
-                                   ", not this input (" + std::to_string(items) + " items of " +
-                                   model + "); use another journal path or delete the file");
                 continue;
             }
-            std::string event(o.at("event").as_string());
-            unsigned round = static_cast<unsigned>(o.at("round").to_number<std::uint64_t>());
-            std::string its(o.at("items").as_string());
-            entry& e = j.entries_[{round, its}];
-            e.hash = std::stoull(std::string(o.at("hash").as_string()), nullptr, 16);
-            if (event == "creating") {
-                e.count = o.at("count").to_number<std::uint64_t>();
-                e.creating_at = parse_rfc3339(o.at("at").as_string());
-            } else if (event == "created") {
-                e.batch_id = std::string(o.at("batch_id").as_string());
+            const auto* event = get_string(o, "event");
+            auto round = get_uint(o, "round");
+            const auto* its = get_string(o, "items");
+            const auto* hash_text = get_string(o, "hash");
+            std::optional<std::uint64_t> hash;
+            if (hash_text)
+                hash = parse_hex(*hash_text);
+            if (!event || !round || *round > 1000 || !its || its->empty() || !hash)
+                fail(path, at() + "the record is malformed (needs event, round, items, hash)");
+            entry& e = j.entries_[{static_cast<unsigned>(*round), std::string(*its)}];
+            e.hash = *hash;
+            if (*event == "creating") {
+                auto count = get_uint(o, "count");
+                const auto* when = get_string(o, "at");
+                std::optional<timestamp> t;
+                if (when)
+                    t = parse_rfc3339(*when);
+                if (!count || !t)
+                    fail(path, at() + "the creating record is malformed (needs count and at)");
+                e.count = *count;
+                e.creating_at = t;
+            } else if (*event == "created") {
+                const auto* id = get_string(o, "batch_id");
+                if (!id || id->empty())
+                    fail(path, at() + "the created record has no batch_id");
+                e.batch_id = std::string(*id);
+            } else {
+                fail(path, at() + "unknown event \"" + std::string(*event) + "\"");
             }
         }
     }
+    bool existed = std::filesystem::exists(path);
     j.fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (j.fd_ < 0)
         fail(path, std::string("cannot open for writing: ") + std::strerror(errno));
-    if (fresh)
-        j.append(json::serialize(json::object{
-            {"journal", "aibatch"}, {"version", 1}, {"model", model}, {"items", items}}));
+    if (truncate_to) {
+        if (::ftruncate(j.fd_, static_cast<off_t>(*truncate_to)) != 0 || ::fsync(j.fd_) != 0)
+            fail(path, std::string("cannot cut off the torn last line: ") + std::strerror(errno));
+        fresh = fresh && *truncate_to == 0;
+    }
+    if (!existed)
+        fsync_directory_of(path);
+    if (fresh) {
+        if (j.run_id_.empty())
+            fail(path, "no run id to record");
+        j.append(json::serialize(json::object{{"journal", "aibatch"},
+                                              {"version", 2},
+                                              {"model", model},
+                                              {"items", items},
+                                              {"run_id", j.run_id_}}));
+    }
     return j;
 }
 

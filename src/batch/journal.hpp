@@ -1,9 +1,12 @@
 // Private: the journal of batch<T>(): which batches were submitted for which items, so a
 // restarted program re-attaches instead of paying again. One JSON object per line:
-//   {"journal":"aibatch","version":1,"model":"...","items":N}
+//   {"journal":"aibatch","version":2,"model":"...","items":N,"run_id":"..."}
 //   {"event":"creating","round":0,"items":"0-499","count":500,"hash":"...","at":"RFC 3339"}
 //   {"event":"created","round":0,"items":"0-499","hash":"...","batch_id":"msgbatch_..."}
-// Each line is written with one write() and fsync'ed before the call goes on.
+// Each line is written with one write() and fsync'ed before the call goes on; a new
+// file's directory is fsync'ed too. A torn last line (a crash mid-write) is cut off when
+// the journal is opened again; any other malformed line is an errc::journal error naming
+// the file and the line.
 #pragma once
 
 #include <aibatch/api/batches.hpp>
@@ -31,9 +34,14 @@ public:
     ~journal();
 
     /// Opens or creates the journal. Throws aibatch::error (errc::journal) when it
-    /// cannot be read or written, or was written for another model or input size.
+    /// cannot be read or written, is malformed, or was written for another model, input
+    /// size or run id. `run_id` is recorded in a new journal; an existing journal's run
+    /// id wins (see run_id()) unless run_id_required, when they must be the same.
     static journal open(const std::filesystem::path& path, const std::string& model,
-                        std::size_t items);
+                        std::size_t items, const std::string& run_id, bool run_id_required);
+
+    /// The run id of the journal (the one recorded, or the one given to open()).
+    const std::string& run_id() const noexcept { return run_id_; }
 
     bool enabled() const noexcept { return fd_ >= 0; }
 
@@ -58,6 +66,17 @@ private:
     std::filesystem::path path_;
     int fd_ = -1;
     std::map<std::pair<unsigned, std::string>, entry> entries_;
+    std::string run_id_;
+
+public:
+    /// Every batch id recorded as created.
+    std::vector<std::string> batch_ids() const {
+        std::vector<std::string> out;
+        for (const auto& [k, e] : entries_)
+            if (!e.batch_id.empty())
+                out.push_back(e.batch_id);
+        return out;
+    }
 };
 
 } // namespace aibatch::detail

@@ -28,6 +28,9 @@ struct batch_record {
     std::optional<sys_clock::time_point> cancel_initiated_at;
     std::optional<sys_clock::time_point> cancel_done_at; ///< canceling -> ended
     bool expire = false; ///< the expire fault: unprocessed items come back expired
+    /// The transient-404 fault: retrieve and results answer 404 until then.
+    std::optional<sys_clock::time_point> not_found_until;
+    bool deleted = false;
 
     boost::json::monotonic_resource arena;       ///< owns the parsed body
     boost::json::value body;                     ///< {"requests":[...]} as posted

@@ -21,8 +21,8 @@ std::vector<std::string_view> split(std::string_view s, char sep) {
 [[noreturn]] void bad(std::string_view spec, std::string_view why) {
     throw std::invalid_argument("--fault " + std::string(spec) + ": " + std::string(why) +
                                 " (forms: status:CODE:N, drop:N, drop-after:N, cut-results:BYTES, "
-                                "delay:MS:N, trickle:BYTES:N, expire:N; optional :ENDPOINT "
-                                "after N)");
+                                "delay:MS:N, trickle:BYTES:N, expire:N, transient-404:MS:N, "
+                                "dup-line:N, inject-line:N:TEXT; optional :ENDPOINT after N)");
 }
 
 std::uint64_t number(std::string_view spec, std::string_view s, const char* what) {
@@ -97,6 +97,25 @@ fault parse_fault(std::string_view spec) {
         want(2, 2);
         f.what = fault::kind::expire;
         f.count = number(spec, parts[1], "N");
+    } else if (kind == "transient-404") {
+        want(3, 3);
+        f.what = fault::kind::transient_404;
+        f.delay = std::chrono::milliseconds(number(spec, parts[1], "MS"));
+        f.count = number(spec, parts[2], "N");
+    } else if (kind == "dup-line") {
+        want(2, 2);
+        f.what = fault::kind::dup_line;
+        f.count = number(spec, parts[1], "N");
+    } else if (kind == "inject-line") {
+        if (parts.size() < 3)
+            bad(spec, "wrong number of fields");
+        f.what = fault::kind::inject_line;
+        f.count = number(spec, parts[1], "N");
+        // TEXT is everything after the second colon (it may hold colons itself).
+        std::size_t at = spec.find(':', spec.find(':') + 1);
+        f.line = std::string(spec.substr(at + 1));
+        if (f.line.find('\n') != std::string::npos)
+            bad(spec, "TEXT must be one line");
     } else {
         bad(spec, "unknown fault kind \"" + std::string(kind) + "\"");
     }

@@ -24,7 +24,8 @@ int main(int argc, char** argv) {
     app.add_option("--seed", opts.seed, "Seed of the simulated model")->capture_default_str();
     app.add_option("--fault", faults,
                    "Inject a fault (repeatable): status:CODE:N, drop:N, drop-after:N, "
-                   "cut-results:BYTES, delay:MS:N, trickle:BYTES:N, expire:N; "
+                   "cut-results:BYTES, delay:MS:N, trickle:BYTES:N, expire:N, "
+                   "transient-404:MS:N, dup-line:N, inject-line:N:TEXT; "
                    "an optional :ENDPOINT narrows request faults");
     app.add_option("--max-batch-requests", opts.max_batch_requests, "Most requests in one batch")
         ->capture_default_str();

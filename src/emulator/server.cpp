@@ -160,6 +160,7 @@ struct server::impl {
 
     mutable std::mutex mtx;
     std::vector<std::shared_ptr<batch_record>> batches; // oldest first
+    std::vector<std::shared_ptr<batch_record>> history; // every batch created, oldest first
     std::vector<fault> faults;
     std::vector<log_entry> log_entries;
     std::size_t created = 0;
@@ -401,6 +402,19 @@ struct server::impl {
         return d;
     }
 
+    std::optional<fault> take_fault(fault::kind k) {
+        std::lock_guard lock(mtx);
+        for (auto& f : faults)
+            if (f.what == k && f.count > 0) {
+                --f.count;
+                fault copy = f;
+                std::erase_if(faults,
+                              [](const fault& x) { return x.count == 0 && x.fraction == 0; });
+                return copy;
+            }
+        return std::nullopt;
+    }
+
     std::optional<std::uint64_t> take_stream_fault(fault::kind k) {
         std::lock_guard lock(mtx);
         for (auto& f : faults)
@@ -558,6 +572,7 @@ struct server::impl {
         }
         auto now = sys_clock::now();
         bool expire = take_stream_fault(fault::kind::expire).has_value();
+        auto hidden = take_fault(fault::kind::transient_404);
         json::object answer;
         {
             std::lock_guard lock(mtx);
@@ -568,6 +583,9 @@ struct server::impl {
             rec->processing_ends_at =
                 now + std::chrono::duration_cast<sys_clock::duration>(opts.processing_time);
             rec->expire = expire;
+            if (hidden)
+                rec->not_found_until =
+                    now + std::chrono::duration_cast<sys_clock::duration>(hidden->delay);
             rec->completion_order.resize(a.size());
             for (std::uint32_t i = 0; i < a.size(); ++i)
                 rec->completion_order[i] = i;
@@ -575,6 +593,7 @@ struct server::impl {
             for (std::size_t i = a.size(); i > 1; --i)
                 std::swap(rec->completion_order[i - 1], rec->completion_order[shuffle.below(i)]);
             batches.push_back(rec);
+            history.push_back(rec);
             ++created;
             answer = rec->to_json(now, origin);
         }
@@ -593,6 +612,12 @@ struct server::impl {
         auto b = find_locked(id);
         auto now = sys_clock::now();
         if (!b) {
+            lock.unlock();
+            return error_reply(404, "not_found_error",
+                               "Message Batch with id " + id + " not found");
+        }
+        if ((endpoint == "retrieve" || endpoint == "results") && b->not_found_until &&
+            now < *b->not_found_until) {
             lock.unlock();
             return error_reply(404, "not_found_error",
                                "Message Batch with id " + id + " not found");
@@ -622,6 +647,7 @@ struct server::impl {
                         "still processing; cancel it first and wait until it has ended");
             }
             std::erase(batches, b);
+            b->deleted = true;
             lock.unlock();
             return json_reply(json::object{{"id", id}, {"type", "message_batch_deleted"}});
         }
@@ -779,6 +805,8 @@ struct server::impl {
                                          bool keep_alive) {
         auto cut = take_stream_fault(fault::kind::cut_results);
         auto trickle = take_stream_fault(fault::kind::trickle);
+        auto dup = take_fault(fault::kind::dup_line);
+        auto inject = take_fault(fault::kind::inject_line);
         std::string head = "HTTP/1.1 200 OK\r\nContent-Type: application/x-jsonl\r\n"
                            "Server: aibatch-emulator\r\nTransfer-Encoding: chunked\r\n";
         for (const auto& [k, v] : rep.headers)
@@ -815,6 +843,8 @@ struct server::impl {
             }
             co_return true;
         };
+        if (inject && !co_await send(inject->line + "\n"))
+            co_return false;
         if (auto cached = b.rendered_results) {
             // Generated before: the same bytes, at memory speed.
             constexpr std::size_t piece = std::size_t{1} << 20;
@@ -844,6 +874,8 @@ struct server::impl {
             if (!pending.empty() && !co_await send(pending))
                 co_return false;
         }
+        if (dup && b.size() > 0 && !co_await send(result_line(b, b.completion_order[0])))
+            co_return false;
         auto [tec, tn] = co_await asio::async_write(s, asio::buffer("0\r\n\r\n", 5), use_tuple);
         co_return !tec && keep_alive;
     }
@@ -894,6 +926,22 @@ std::vector<log_entry> server::log() const {
 std::size_t server::batches_created() const {
     std::lock_guard lock(impl_->mtx);
     return impl_->created;
+}
+
+std::vector<batch_summary> server::batches() const {
+    std::lock_guard lock(impl_->mtx);
+    std::vector<batch_summary> out;
+    for (const auto& b : impl_->history) {
+        batch_summary s;
+        s.id = b->id;
+        s.custom_ids.reserve(b->size());
+        for (std::size_t i = 0; i < b->size(); ++i)
+            s.custom_ids.emplace_back(b->custom_id(i));
+        s.cancel_requested = b->cancel_initiated_at.has_value();
+        s.deleted = b->deleted;
+        out.push_back(std::move(s));
+    }
+    return out;
 }
 
 std::size_t server::batch_count() const {

@@ -265,13 +265,14 @@ BOOST_AUTO_TEST_CASE(partial_failures_are_reported_exactly_and_successes_kept) {
         aibatch::user("Is this spam?\nEMULATOR_OUTPUT: {\"is_spam\":\"maybe\",\"confidence\":2}")};
     auto o = fast();
     o.repair_rounds = 0;
+    o.run_id = "r7";
     auto err = expect_batch_error(
         [&] { run_task(e.ioc, aibatch::batch<SpamResult>(e.client, messages, model, o)); });
     BOOST_TEST(err.code() == aibatch::errc::items_failed);
     BOOST_REQUIRE(err.failures().size() == 3u);
     const auto& f = err.failures();
     BOOST_TEST(f[0].index == 1u);
-    BOOST_TEST(f[0].custom_id == "item-1");
+    BOOST_TEST(f[0].custom_id == "item-r7-1");
     BOOST_TEST((f[0].status == aibatch::item_status::errored));
     BOOST_TEST(!f[0].error_type.empty());
     BOOST_TEST((f[1].status == aibatch::item_status::expired));
@@ -289,7 +290,7 @@ BOOST_AUTO_TEST_CASE(partial_failures_are_reported_exactly_and_successes_kept) {
     BOOST_TEST(err.succeeded() == 3u);
     std::string what = err.what();
     BOOST_TEST(what.find("3 of 6 items did not succeed") != std::string::npos);
-    BOOST_TEST(what.find("#4 item-4 invalid_output: $.is_spam") != std::string::npos);
+    BOOST_TEST(what.find("#4 item-r7-4 invalid_output: $.is_spam") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(unknown_model_is_reported_per_item_by_the_api) {

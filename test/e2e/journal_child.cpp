@@ -1,6 +1,7 @@
 // Child program of the kill-and-resume journal test: runs one batch<SpamResult>() with a
 // journal against the emulator at argv[1] and prints "index<TAB>reason" per result.
-//   aibatch_journal_child URL JOURNAL ITEMS
+//   aibatch_journal_child URL JOURNAL ITEMS [CHUNK]
+// Also prints "unread<TAB>ID" for every batch the run names as not read to the end.
 #include "spam_types.hpp"
 
 #include <aibatch/batch.hpp>
@@ -11,8 +12,8 @@
 #include <iostream>
 
 int main(int argc, char** argv) {
-    if (argc != 4) {
-        std::cerr << "usage: aibatch_journal_child URL JOURNAL ITEMS\n";
+    if (argc != 4 && argc != 5) {
+        std::cerr << "usage: aibatch_journal_child URL JOURNAL ITEMS [CHUNK]\n";
         return 2;
     }
     aibatch::client_config cfg;
@@ -29,7 +30,7 @@ int main(int argc, char** argv) {
                            std::to_string(i) + "\"}")});
     aibatch::batch_options o;
     o.journal = argv[2];
-    o.max_requests_per_batch = 10;
+    o.max_requests_per_batch = argc == 5 ? static_cast<std::size_t>(std::stoi(argv[4])) : 10;
     o.max_batches_in_flight = 8;
     o.poll_interval = std::chrono::milliseconds(50);
     o.poll_interval_max = std::chrono::milliseconds(100);
@@ -37,12 +38,17 @@ int main(int argc, char** argv) {
     boost::asio::co_spawn(
         ioc,
         [&]() -> aibatch::task<void> {
-            auto r =
-                co_await aibatch::batch<e2e::SpamResult>(client, messages, "claude-haiku-4-5", o);
-            for (std::size_t i = 0; i < r.size(); ++i)
-                std::cout << i << "\t" << r[i].reason << "\n";
+            auto r = co_await aibatch::run_batch<e2e::SpamResult>(client, messages,
+                                                                  "claude-haiku-4-5", o);
+            for (std::size_t i = 0; i < r.items.size(); ++i)
+                if (r.items[i].value)
+                    std::cout << i << "\t" << r.items[i].value->reason << "\n";
+            for (const auto& u : r.unread_batches)
+                std::cout << "unread\t" << u.id << "\n";
             std::cout.flush();
-            rc = 0;
+            if (!r.all_succeeded())
+                std::cerr << "error: " << r.stop_message << "\n";
+            rc = r.all_succeeded() ? 0 : 1;
         },
         [&](std::exception_ptr e) {
             if (!e)

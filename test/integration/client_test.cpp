@@ -478,20 +478,26 @@ BOOST_AUTO_TEST_CASE(cancellation_interrupts_a_backoff_sleep_at_once) {
     BOOST_TEST(e.count("list") == 1u);
 }
 
-BOOST_AUTO_TEST_CASE(ambiguous_create_adopts_the_batch_instead_of_paying_twice) {
+BOOST_AUTO_TEST_CASE(ambiguous_create_names_candidates_instead_of_paying_twice_or_adopting) {
     env e;
-    // The create is carried out, then the connection drops before the answer.
+    // The create is carried out, then the connection drops before the answer. A batch of
+    // the same size exists afterwards, but nothing proves it is this create's (it could
+    // be another program's on the same key): the client names it and sends nothing more.
     e.emu.add_fault(fault("drop-after:1:create"));
     e.emu.start();
     auto reqs = text_requests(3);
-    auto b = e.run(e.client.create_batch(reqs));
-    BOOST_TEST(e.emu.batches_created() == 1u);
-    BOOST_TEST(e.emu.batch_count() == 1u);
-    BOOST_TEST(e.client.stats().creates_adopted == 1u);
-    BOOST_TEST(b.request_counts.total() == 3u);
-    // The adopted batch is the one the emulator made, and it works as usual.
-    b = e.wait_ended(b.id);
-    BOOST_TEST(e.run(e.client.results(b.id)).size() == 3u);
+    auto err = expect_error([&] { e.run(e.client.create_batch(reqs)); });
+    BOOST_TEST(err.code() == aibatch::errc::ambiguous_create);
+    auto made = e.emu.batches();
+    BOOST_REQUIRE(made.size() == 1u);
+    BOOST_TEST(std::string(err.what()).find(made[0].id) != std::string::npos);
+    BOOST_TEST(e.client.stats().creates_adopted == 0u);
+    BOOST_TEST(!e.client.owns_batch(made[0].id));
+    // Once its results confirm it, the caller claims it: later checks never offer it.
+    auto found = e.run(e.client.find_created_batches(3, std::chrono::system_clock::now()));
+    BOOST_REQUIRE(found.size() == 1u);
+    e.client.claim_batch(found[0].id);
+    BOOST_TEST(e.run(e.client.find_created_batches(3, std::chrono::system_clock::now())).empty());
 }
 
 BOOST_AUTO_TEST_CASE(ambiguous_create_does_not_adopt_someone_elses_batch) {

@@ -28,6 +28,10 @@ struct engine_result {
     aibatch::usage usage;
     std::optional<double> cost_usd; ///< nullopt when the model has no known price
     std::vector<std::string> batch_ids;
+    std::vector<unread_batch> unread_batches;
+    std::vector<std::string> anomalies;
+    std::string run_id;
+    std::size_t repaired = 0;
     /// Set when the run stopped before every item had an outcome, or a batch-level call
     /// failed: operation_aborted, errc::timed_out, errc::cost_limit, or the API's error.
     boost::system::error_code stop_code;
@@ -36,7 +40,9 @@ struct engine_result {
 
 /// Throws aibatch::error (errc::invalid_argument, errc::missing_api_key, errc::journal)
 /// for bad input before any network call; everything later is reported in the result.
-task<engine_result> run_engine(client& c, std::span<const conversation> messages, std::string model,
+/// Runs on the client's strand whatever the caller's executor.
+task<engine_result> run_engine(std::shared_ptr<client_state> c,
+                               std::span<const conversation> messages, std::string model,
                                batch_options opts, output_spec spec, decode_fn decode);
 
 } // namespace aibatch::detail

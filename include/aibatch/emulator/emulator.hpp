@@ -34,9 +34,27 @@ namespace aibatch::emulator {
 ///   trickle:BYTES:N            the next N results streams send BYTES bytes per 10 ms
 ///   expire:N                   the next N batches created expire: items not processed
 ///                              when processing time is up come back `expired`
+///   transient-404:MS:N         the next N batches created answer 404 not_found_error to
+///                              retrieve and results for their first MS milliseconds (what
+///                              users of the official SDKs see right after a create)
+///   dup-line:N                 the next N results streams send their first line twice
+///                              (again at the end)
+///   inject-line:N:TEXT         the next N results streams start with the line TEXT (any
+///                              bytes: another batch's line, a line that is not JSON, ...)
 /// ENDPOINT: create, retrieve, list, cancel, delete, results, messages, count_tokens.
 struct fault {
-    enum class kind { status, drop, drop_after, cut_results, delay, trickle, expire };
+    enum class kind {
+        status,
+        drop,
+        drop_after,
+        cut_results,
+        delay,
+        trickle,
+        expire,
+        transient_404,
+        dup_line,
+        inject_line
+    };
     kind what = kind::status;
     unsigned status = 0;     ///< for status
     std::uint64_t count = 1; ///< how many requests / streams / batches
@@ -44,6 +62,7 @@ struct fault {
     std::uint64_t bytes = 0; ///< for cut-results and trickle
     std::chrono::milliseconds delay{0};
     std::string endpoint; ///< empty = any endpoint
+    std::string line;     ///< for inject-line
 };
 
 /// Parses a --fault SPEC; throws std::invalid_argument naming the problem.
@@ -66,6 +85,15 @@ struct options {
     std::size_t results_cache_bytes = std::size_t{512} << 20;
     /// When set, one JSON line per request is appended (method, path, status, ...).
     std::filesystem::path log_file;
+};
+
+/// What the emulator knows of one batch it created (for tests that check what a client
+/// did with every batch, including ones it never heard of).
+struct batch_summary {
+    std::string id;
+    std::vector<std::string> custom_ids; ///< in request order
+    bool cancel_requested = false;       ///< a cancel reached it before it ended
+    bool deleted = false;
 };
 
 /// One request the emulator served (the in-memory log).
@@ -104,6 +132,8 @@ public:
     std::size_t batches_created() const;
     /// Number of batches that exist (created and not deleted).
     std::size_t batch_count() const;
+    /// Every batch created so far, oldest first (deleted ones included, marked).
+    std::vector<batch_summary> batches() const;
 
     struct impl;
 

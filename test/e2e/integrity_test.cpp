@@ -1,0 +1,757 @@
+// batch<T>()'s guarantees under attack (the invariants of README "What aibatch
+// guarantees"): own values only, every created batch read, canceled or named, nothing
+// paid twice silently, transient failures never abandon a batch, exact cancel,
+// crash-proof journal. Each observation of the integrity issue is a regression test
+// here; `integrity_property` checks the invariants after seeded random fault schedules
+// (AIBATCH_SCHEDULES, AIBATCH_SEED pick how many and which; a failure prints the seed).
+#include "spam_types.hpp"
+
+#include <aibatch/batch.hpp>
+#include <aibatch/emulator/emulator.hpp>
+
+#include "../support/expect_throw.hpp"
+#include "../support/run_task.hpp"
+
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <random>
+#include <set>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <thread>
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+using aibatch::test::run_task;
+using e2e::SpamResult;
+
+extern char** environ;
+
+namespace {
+
+const std::string model = "claude-haiku-4-5";
+
+aibatch::emulator::fault fault(std::string_view spec) {
+    return aibatch::emulator::parse_fault(spec);
+}
+
+aibatch::client_config config(const std::string& url) {
+    aibatch::client_config c;
+    c.base_url = url;
+    c.api_key = "sk-ant-integrity";
+    c.retry.initial_backoff = 5ms;
+    c.retry.max_backoff = 20ms;
+    c.transport.timeouts.request = 2s;
+    return c;
+}
+
+aibatch::emulator::options emu_options(std::chrono::milliseconds processing = 100ms) {
+    aibatch::emulator::options o;
+    o.processing_time = processing;
+    o.seed = 5;
+    return o;
+}
+
+aibatch::batch_options fast() {
+    aibatch::batch_options o;
+    o.poll_interval = 10ms;
+    o.poll_interval_max = 40ms;
+    o.repair_rounds = 0;
+    return o;
+}
+
+// Input i answers "<tag> item i": a value tells exactly which input it belongs to.
+std::vector<aibatch::conversation> tagged(int n, const std::string& tag) {
+    std::vector<aibatch::conversation> v;
+    for (int i = 0; i < n; ++i)
+        v.push_back({aibatch::user("Is this spam?\nEMULATOR_OUTPUT: {\"is_spam\":false,"
+                                   "\"confidence\":0.5,\"reason\":\"" +
+                                   tag + " item " + std::to_string(i) + "\"}")});
+    return v;
+}
+
+std::string reason(const std::string& tag, std::size_t i) {
+    return tag + " item " + std::to_string(i);
+}
+
+template <class T>
+bool contains(const std::vector<T>& v, const T& x) {
+    return std::find(v.begin(), v.end(), x) != v.end();
+}
+
+// The invariants, checked from the outcome and the emulator's own record. `others`
+// are run ids of other runs on the same emulator (their batches are not ours).
+struct invariant_report {
+    std::vector<std::string> problems;
+    void add(std::string p) { problems.push_back(std::move(p)); }
+    bool ok() const { return problems.empty(); }
+    std::string text() const {
+        std::string s;
+        for (const auto& p : problems)
+            s += "\n  - " + p;
+        return s;
+    }
+};
+
+invariant_report check_invariants(const aibatch::batch_run<SpamResult>& run, const std::string& tag,
+                                  aibatch::emulator::server& emu) {
+    invariant_report rep;
+    // Own values only.
+    for (const auto& it : run.items) {
+        if (it.value.has_value() != (it.status == aibatch::item_status::succeeded))
+            rep.add("item " + std::to_string(it.index) + ": value present " +
+                    std::to_string(it.value.has_value()) + " but status " +
+                    std::string(aibatch::to_string(it.status)));
+        if (it.value && it.value->reason != reason(tag, it.index))
+            rep.add("item " + std::to_string(it.index) + " got \"" + it.value->reason +
+                    "\", not its own answer");
+    }
+    // Every batch carrying this run's ids: read, canceled or named.
+    const std::string marker = "item-" + run.run_id;
+    std::set<std::string> read, canceled;
+    for (const auto& e : emu.log()) {
+        if (e.endpoint == "results" && e.status == 200)
+            read.insert(e.batch_id);
+        if (e.endpoint == "cancel" && e.status == 200)
+            canceled.insert(e.batch_id);
+    }
+    std::set<std::string> named;
+    for (const auto& u : run.unread_batches)
+        named.insert(u.id);
+    std::map<std::string, std::vector<std::string>> batches_of_item;
+    for (const auto& b : emu.batches()) {
+        if (b.custom_ids.empty() || b.custom_ids[0].rfind(marker, 0) != 0)
+            continue;
+        for (const auto& id : b.custom_ids)
+            batches_of_item[id].push_back(b.id);
+        if (!read.count(b.id) && !canceled.count(b.id) && !named.count(b.id))
+            rep.add("batch " + b.id + " of this run was neither read, canceled nor named");
+    }
+    // Nothing paid twice silently: an item in several batches has all but one named.
+    for (const auto& [id, bs] : batches_of_item) {
+        std::size_t unnamed = 0;
+        for (const auto& b : bs)
+            unnamed += !named.count(b);
+        if (bs.size() > 1 && unnamed > 1)
+            rep.add(id + " was sent in " + std::to_string(bs.size()) +
+                    " batches, more than one of them not named");
+    }
+    return rep;
+}
+
+struct env {
+    aibatch::emulator::server emu;
+    asio::io_context ioc;
+    aibatch::client client;
+
+    explicit env(aibatch::emulator::options o = emu_options())
+        : emu(std::move(o)), client(ioc.get_executor(), config(emu.url())) {
+        emu.start();
+    }
+    aibatch::batch_run<SpamResult> run(const std::vector<aibatch::conversation>& m,
+                                       const aibatch::batch_options& o) {
+        return run_task(ioc, aibatch::run_batch<SpamResult>(client, m, model, o));
+    }
+    std::size_t count(const std::string& endpoint) const {
+        std::size_t n = 0;
+        for (const auto& e : emu.log())
+            n += e.endpoint == endpoint;
+        return n;
+    }
+};
+
+std::filesystem::path temp_path(const std::string& name) {
+    auto p = std::filesystem::temp_directory_path() /
+             ("aibatch-integrity-" + std::to_string(::getpid()) + "-" + name);
+    std::filesystem::remove_all(p);
+    return p;
+}
+
+} // namespace
+
+// ------------------------------------------------------------------ regressions
+BOOST_AUTO_TEST_SUITE(integrity_regressions)
+
+// Observation 1: B's create times out (the API creates it later); A's same-size batch
+// exists. B must never return A's answers, and B's own late batch is found by its ids.
+BOOST_AUTO_TEST_CASE(a_timed_out_create_never_adopts_another_programs_batch) {
+    env e(emu_options(300ms));
+    asio::io_context ioc_b;
+    auto cfg_b = config(e.emu.url());
+    cfg_b.transport.timeouts.request = 250ms;
+    cfg_b.retry.max_retries = 0;
+    aibatch::client b(ioc_b.get_executor(), cfg_b);
+    auto o = fast();
+    // A's batch: 10 items, created first.
+    auto a_msgs = tagged(10, "A");
+    aibatch::batch_run<SpamResult> a_run;
+    asio::co_spawn(e.ioc, aibatch::run_batch<SpamResult>(e.client, a_msgs, model, o),
+                   [&](std::exception_ptr, aibatch::batch_run<SpamResult> r) { a_run = r; });
+    while (e.emu.batches_created() < 1)
+        e.ioc.run_one_for(10ms);
+    // B's create is carried out only after B has given up waiting for it.
+    e.emu.add_fault(fault("delay:600:1:create"));
+    auto b_msgs = tagged(10, "B");
+    auto b_run = run_task(ioc_b, aibatch::run_batch<SpamResult>(b, b_msgs, model, o));
+    e.ioc.run();
+    for (const auto& a : b_run.anomalies)
+        BOOST_TEST_MESSAGE("B anomaly: " << a);
+    for (const auto& u : b_run.unread_batches)
+        BOOST_TEST_MESSAGE("B unread: " << u.id << " " << u.why);
+    for (const auto& l : e.emu.log())
+        BOOST_TEST_MESSAGE("log: " << l.endpoint << " " << l.batch_id << " " << l.status);
+    auto rep_b = check_invariants(b_run, "B", e.emu);
+    BOOST_TEST(rep_b.ok(), rep_b.text());
+    auto rep_a = check_invariants(a_run, "A", e.emu);
+    BOOST_TEST(rep_a.ok(), rep_a.text());
+    BOOST_TEST(b_run.all_succeeded(), b_run.stop_message);
+    BOOST_TEST(a_run.all_succeeded(), a_run.stop_message);
+    // Two batches in all: B's late batch was recognised by its custom_ids, A's left alone.
+    BOOST_TEST(e.emu.batches_created() == 2u);
+    for (const auto& s : e.emu.batches())
+        BOOST_TEST(!s.cancel_requested);
+    BOOST_TEST(!b.owns_batch(a_run.batch_ids.at(0)));
+}
+
+// Observation 2: chunk 0's create fails for good, chunk 1's succeeds; the rerun with
+// the same journal must not attach chunk 0 to chunk 1's batch.
+BOOST_AUTO_TEST_CASE(a_journal_resume_attaches_each_chunk_to_its_own_batch) {
+    env e;
+    auto path = temp_path("resume.journal");
+    auto o = fast();
+    o.journal = path;
+    o.max_requests_per_batch = 10;
+    o.max_batches_in_flight = 1;
+    auto msgs = tagged(20, "J");
+    e.emu.add_fault(fault("status:529:3:create")); // past the retry budget (2 retries)
+    auto first = e.run(msgs, o);
+    BOOST_TEST(!first.all_succeeded());
+    BOOST_TEST(first.succeeded() == 10u);
+    auto second = e.run(msgs, o);
+    BOOST_TEST(second.all_succeeded(), second.stop_message);
+    auto rep = check_invariants(second, "J", e.emu);
+    BOOST_TEST(rep.ok(), rep.text());
+    BOOST_TEST(second.run_id == first.run_id);
+    BOOST_TEST(e.emu.batches_created() == 2u);
+    // The re-attached batch counts as the client's own.
+    for (const auto& id : second.batch_ids)
+        BOOST_TEST(e.client.owns_batch(id));
+    std::filesystem::remove(path);
+}
+
+// Observation 3: duplicated, foreign, non-canonical and unknown lines are reported,
+// never used.
+BOOST_AUTO_TEST_CASE(result_lines_are_checked_against_their_batch) {
+    env e;
+    auto o = fast();
+    o.run_id = "fix1";
+    o.max_requests_per_batch = 10;
+    o.max_batches_in_flight = 1; // chunk 0's results are read first
+    auto forged = [](const std::string& id) {
+        return "inject-line:1:{\"custom_id\":\"" + id +
+               "\",\"result\":{\"type\":\"succeeded\",\"message\":{\"id\":\"msg_x\",\"type\":"
+               "\"message\",\"role\":\"assistant\",\"model\":\"claude-haiku-4-5\",\"content\":[{"
+               "\"type\":\"tool_use\",\"id\":\"toolu_x\",\"name\":\"SpamResult\",\"input\":{"
+               "\"is_spam\":true,\"confidence\":1,\"reason\":\"forged\"}}],\"stop_reason\":\"tool_"
+               "use\",\"stop_sequence\":null,\"usage\":{\"input_tokens\":1,\"output_tokens\":1}}}}";
+    };
+    e.emu.add_fault(fault(forged("item-fix1-15"))); // chunk 1's item, in chunk 0's stream
+    e.emu.add_fault(fault("dup-line:1"));
+    auto run = e.run(tagged(20, "L"), o);
+    BOOST_TEST(run.all_succeeded(), run.stop_message);
+    auto rep = check_invariants(run, "L", e.emu);
+    BOOST_TEST(rep.ok(), rep.text());
+    BOOST_TEST(run.anomalies.size() >= 2u);
+    bool names_batch = false;
+    for (const auto& a : run.anomalies)
+        names_batch = names_batch || a.find(run.batch_ids.at(0)) != std::string::npos;
+    BOOST_TEST(names_batch);
+
+    // Non-canonical and unknown ids in a one-batch run.
+    env f;
+    f.emu.add_fault(fault(forged("item-fix1-00")));
+    auto run2 = f.run(tagged(3, "M"), o);
+    auto rep2 = check_invariants(run2, "M", f.emu);
+    BOOST_TEST(rep2.ok(), rep2.text());
+    BOOST_TEST(run2.all_succeeded(), run2.stop_message);
+    BOOST_TEST(run2.anomalies.size() == 1u);
+    BOOST_TEST(run2.anomalies.at(0).find("item-fix1-00") != std::string::npos);
+    for (const auto& a : run2.anomalies)
+        BOOST_TEST_MESSAGE("anomaly: " << a);
+}
+
+// Observation 4: a 1.5 s outage of retrieve, and 404s right after create, only delay.
+BOOST_AUTO_TEST_CASE(transient_poll_failures_do_not_abandon_the_batch) {
+    env e;
+    e.emu.add_fault(fault("status:503:8:retrieve"));
+    auto run = e.run(tagged(5, "P"), fast());
+    BOOST_TEST(run.all_succeeded(), run.stop_message);
+    env f;
+    f.emu.add_fault(fault("transient-404:800:1"));
+    auto run2 = f.run(tagged(5, "Q"), fast());
+    BOOST_TEST(run2.all_succeeded(), run2.stop_message);
+    BOOST_TEST(f.emu.batches_created() == 1u);
+}
+
+// Observation 5: a cancel while the create is in flight: the batch, once created, is
+// canceled (not left running and unknown).
+BOOST_AUTO_TEST_CASE(cancel_during_a_create_cancels_the_batch_once_known) {
+    env e(emu_options(2s));
+    e.emu.add_fault(fault("delay:400:1:create"));
+    asio::cancellation_signal sig;
+    aibatch::batch_run<SpamResult> run;
+    asio::co_spawn(e.ioc, aibatch::run_batch<SpamResult>(e.client, tagged(4, "C"), model, fast()),
+                   asio::bind_cancellation_slot(
+                       sig.slot(), [&](std::exception_ptr ex, aibatch::batch_run<SpamResult> r) {
+                           BOOST_TEST(!ex);
+                           run = std::move(r);
+                       }));
+    asio::steady_timer t(e.ioc, 150ms);
+    t.async_wait([&](auto) { sig.emit(asio::cancellation_type::terminal); });
+    e.ioc.run();
+    BOOST_TEST(run.stop_code == asio::error::operation_aborted);
+    auto made = e.emu.batches();
+    BOOST_REQUIRE(made.size() == 1u);
+    BOOST_TEST(made[0].cancel_requested);
+    auto rep = check_invariants(run, "C", e.emu);
+    BOOST_TEST(rep.ok(), rep.text());
+    for (const auto& it : run.items)
+        BOOST_TEST((it.status == aibatch::item_status::canceled));
+}
+
+// Observation 6: one bad line fails (at most) its own item; the download goes on.
+BOOST_AUTO_TEST_CASE(a_bad_line_does_not_end_the_download) {
+    env e;
+    auto o = fast();
+    o.run_id = "bad1";
+    e.emu.add_fault(fault("inject-line:1:this is not json"));
+    auto run = e.run(tagged(6, "B"), o);
+    BOOST_TEST(run.all_succeeded(), run.stop_message);
+    BOOST_TEST(run.anomalies.size() == 1u);
+    // A line with a readable custom_id but no valid result, and no good line for that
+    // item: that item alone fails.
+    env f;
+    f.emu.add_fault(
+        fault("inject-line:1:{\"custom_id\":\"item-bad1-2\",\"result\":{\"type\":\"bogus\"}}"));
+    auto run2 = f.run(tagged(6, "B"), o);
+    auto rep = check_invariants(run2, "B", f.emu);
+    BOOST_TEST(rep.ok(), rep.text());
+    // The item's real line follows the bad one, so the real answer is kept.
+    BOOST_TEST(run2.all_succeeded(), run2.stop_message);
+}
+
+// Observation 7: cancel while an ended batch's results are read: no cancel is sent, the
+// results are read.
+BOOST_AUTO_TEST_CASE(cancel_while_reading_results_reads_them_and_cancels_nothing) {
+    env e;
+    e.emu.add_fault(fault("trickle:200:1"));
+    asio::cancellation_signal sig;
+    aibatch::batch_run<SpamResult> run;
+    asio::co_spawn(e.ioc, aibatch::run_batch<SpamResult>(e.client, tagged(8, "R"), model, fast()),
+                   asio::bind_cancellation_slot(
+                       sig.slot(), [&](std::exception_ptr ex, aibatch::batch_run<SpamResult> r) {
+                           BOOST_TEST(!ex);
+                           run = std::move(r);
+                       }));
+    // Cancel once the results download has started.
+    std::function<void()> poll;
+    asio::steady_timer t(e.ioc);
+    poll = [&] {
+        if (e.count("results") > 0) {
+            sig.emit(asio::cancellation_type::terminal);
+            return;
+        }
+        t.expires_after(5ms);
+        t.async_wait([&](auto) { poll(); });
+    };
+    poll();
+    e.ioc.run();
+    BOOST_TEST(e.count("cancel") == 0u);
+    BOOST_TEST(run.succeeded() == 8u);
+    auto rep = check_invariants(run, "R", e.emu);
+    BOOST_TEST(rep.ok(), rep.text());
+}
+
+// Observation 8: a trickling results stream is bounded by the minimum rate and retried;
+// more lines than requests are not kept.
+BOOST_AUTO_TEST_CASE(a_trickling_stream_is_bounded_and_retried) {
+    aibatch::emulator::server emu(emu_options());
+    emu.start();
+    asio::io_context ioc;
+    auto cfg = config(emu.url());
+    cfg.transport.timeouts.stream_grace = 200ms;
+    cfg.transport.min_stream_rate = 20'000;
+    aibatch::client c(ioc.get_executor(), cfg);
+    emu.add_fault(fault("trickle:1:1"));
+    auto run = run_task(ioc, aibatch::run_batch<SpamResult>(c, tagged(4, "T"), model, fast()));
+    BOOST_TEST(run.all_succeeded(), run.stop_message);
+    std::size_t downloads = 0;
+    for (const auto& e : emu.log())
+        downloads += e.endpoint == "results";
+    BOOST_TEST(downloads >= 2u);
+
+    emu.add_fault(fault("dup-line:1"));
+    auto run2 = run_task(ioc, aibatch::run_batch<SpamResult>(c, tagged(4, "U"), model, fast()));
+    BOOST_TEST(run2.all_succeeded(), run2.stop_message);
+    BOOST_TEST(run2.anomalies.size() == 1u);
+}
+
+// Observation 9: a torn last journal line is cut off; malformed records are
+// aibatch::error naming file and line.
+BOOST_AUTO_TEST_CASE(the_journal_survives_a_torn_tail_and_names_malformed_lines) {
+    env e;
+    auto path = temp_path("torn.journal");
+    auto o = fast();
+    o.journal = path;
+    auto msgs = tagged(3, "W");
+    auto first = e.run(msgs, o);
+    BOOST_TEST(first.all_succeeded());
+    {
+        std::ofstream f(path, std::ios::app);
+        f << R"({"event":"creating","round":0,"ite)"; // killed mid-write
+    }
+    auto second = e.run(msgs, o);
+    BOOST_TEST(second.all_succeeded(), second.stop_message);
+    auto third = e.run(msgs, o); // the repaired file reads cleanly again
+    BOOST_TEST(third.all_succeeded(), third.stop_message);
+    BOOST_TEST(e.emu.batches_created() == 1u);
+
+    auto bad = [&](const std::string& line) {
+        {
+            std::ofstream f(path, std::ios::app);
+            f << line << "\n";
+        }
+        auto err = aibatch::test::expect_throw<aibatch::error>([&] { e.run(msgs, o); });
+        BOOST_TEST(err.code() == aibatch::errc::journal);
+        BOOST_TEST(std::string(err.what()).find(path.string()) != std::string::npos);
+        BOOST_TEST(std::string(err.what()).find("line ") != std::string::npos, err.what());
+    };
+    bad(R"({"round":0,"items":"0-2","hash":"00"})");
+    std::filesystem::remove(path);
+    e.run(msgs, o);
+    bad(R"({"event":"created","round":0,"items":"0-2","hash":"","batch_id":"x"})");
+    std::filesystem::remove(path);
+    e.run(msgs, o);
+    bad(R"({"event":"created","round":"x","items":"0-2","hash":"0a","batch_id":"x"})");
+    std::filesystem::remove(path);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ------------------------------------------------------------------ kill -9
+BOOST_AUTO_TEST_SUITE(integrity_kill)
+
+namespace {
+
+pid_t spawn_child(const std::string& url, const std::string& journal, const std::string& out,
+                  const std::string& items, const std::string& chunk) {
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    std::vector<char*> argv{
+        const_cast<char*>(AIBATCH_JOURNAL_CHILD), const_cast<char*>(url.c_str()),
+        const_cast<char*>(journal.c_str()),       const_cast<char*>(items.c_str()),
+        const_cast<char*>(chunk.c_str()),         nullptr};
+    pid_t pid = -1;
+    int rc = posix_spawn(&pid, AIBATCH_JOURNAL_CHILD, &fa, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&fa);
+    BOOST_REQUIRE_MESSAGE(rc == 0, "posix_spawn failed: " << rc);
+    return pid;
+}
+
+std::size_t count_lines_with(const std::string& path, const std::string& needle) {
+    std::ifstream f(path);
+    std::string line;
+    std::size_t n = 0;
+    while (std::getline(f, line))
+        n += line.find(needle) != std::string::npos;
+    return n;
+}
+
+} // namespace
+
+// Observation 2, second half: kill -9 while four creates are in flight, then resume.
+BOOST_AUTO_TEST_CASE(killed_with_creates_in_flight_resumes_with_every_batch_accounted_for) {
+    aibatch::emulator::server emu(emu_options(500ms));
+    emu.start();
+    auto dir = temp_path("kill");
+    std::filesystem::create_directories(dir);
+    std::string journal = (dir / "run.journal").string();
+    std::string out1 = (dir / "out1.txt").string(), out2 = (dir / "out2.txt").string();
+    emu.add_fault(fault("delay:1200:4:create"));
+    pid_t first = spawn_child(emu.url(), journal, out1, "40", "10");
+    for (int i = 0; i < 400 && count_lines_with(journal, "\"creating\"") < 4; ++i)
+        std::this_thread::sleep_for(10ms);
+    BOOST_REQUIRE(count_lines_with(journal, "\"creating\"") == 4u);
+    // The requests are on the wire (the server holds them 1.2 s); no answer has come.
+    std::this_thread::sleep_for(300ms);
+    BOOST_REQUIRE(count_lines_with(journal, "\"created\"") == 0u);
+    ::kill(first, SIGKILL);
+    int status = 0;
+    ::waitpid(first, &status, 0);
+    BOOST_TEST(WIFSIGNALED(status));
+    // The four creates land on the server after the crash.
+    for (int i = 0; i < 300 && emu.batches_created() < 4; ++i)
+        std::this_thread::sleep_for(10ms);
+    BOOST_TEST(emu.batches_created() == 4u);
+
+    pid_t second = spawn_child(emu.url(), journal, out2, "40", "10");
+    int waited = 0;
+    while (::waitpid(second, &status, WNOHANG) == 0 && waited++ < 1200)
+        std::this_thread::sleep_for(50ms);
+    BOOST_REQUIRE(WIFEXITED(status));
+    BOOST_TEST(WEXITSTATUS(status) == 0);
+    std::ifstream f(out2);
+    std::string line;
+    int values = 0;
+    std::set<std::string> unread;
+    while (std::getline(f, line)) {
+        if (line.rfind("unread\t", 0) == 0) {
+            unread.insert(line.substr(7));
+            continue;
+        }
+        BOOST_TEST(line == std::to_string(values) + "\titem " + std::to_string(values));
+        ++values;
+    }
+    BOOST_TEST(values == 40);
+    // Every batch made for the run was read or named; nothing paid twice silently.
+    std::set<std::string> read;
+    for (const auto& e : emu.log())
+        if (e.endpoint == "results" && e.status == 200)
+            read.insert(e.batch_id);
+    for (const auto& b : emu.batches())
+        BOOST_TEST((read.count(b.id) || unread.count(b.id)), b.id << " neither read nor named");
+    BOOST_TEST_MESSAGE("batches created: " << emu.batches_created()
+                                           << ", named unread: " << unread.size());
+    std::filesystem::remove_all(dir);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ------------------------------------------------------------------ property
+BOOST_AUTO_TEST_SUITE(integrity_property)
+
+namespace {
+
+std::uint64_t env_number(const char* name, std::uint64_t fallback) {
+    const char* v = std::getenv(name);
+    return v && *v ? std::strtoull(v, nullptr, 10) : fallback;
+}
+
+// One random fault schedule, drawn from its seed alone.
+struct schedule {
+    std::uint64_t seed = 0;
+    int items = 0;
+    std::size_t chunk = 0;
+    std::size_t in_flight = 0;
+    std::chrono::milliseconds processing{};
+    std::vector<std::string> faults;
+    std::optional<std::chrono::milliseconds> timeout;
+    std::optional<std::chrono::milliseconds> crash_after; // abandon, then resume
+    bool rival = false; // a second client submits same-size batches meanwhile
+
+    std::string describe() const {
+        std::string s = "seed " + std::to_string(seed) + ": " + std::to_string(items) +
+                        " items, chunks of " + std::to_string(chunk) + ", " +
+                        std::to_string(in_flight) + " in flight, processing " +
+                        std::to_string(processing.count()) + " ms";
+        if (timeout)
+            s += ", timeout " + std::to_string(timeout->count()) + " ms";
+        if (crash_after)
+            s += ", crash after " + std::to_string(crash_after->count()) + " ms";
+        if (rival)
+            s += ", rival client";
+        for (const auto& f : faults)
+            s += ", --fault " + f;
+        return s;
+    }
+};
+
+std::string forged_line(const std::string& custom_id, const std::string& reason) {
+    return "{\"custom_id\":\"" + custom_id +
+           "\",\"result\":{\"type\":\"succeeded\",\"message\":{\"id\":\"msg_f\",\"type\":"
+           "\"message\","
+           "\"role\":\"assistant\",\"model\":\"claude-haiku-4-5\",\"content\":[{\"type\":\"tool_"
+           "use\",\"id\":\"toolu_f\",\"name\":\"SpamResult\",\"input\":{\"is_spam\":true,"
+           "\"confidence\":1,\"reason\":\"" +
+           reason +
+           "\"}}],\"stop_reason\":\"tool_use\",\"stop_sequence\":null,\"usage\":{\"input_"
+           "tokens\":1,\"output_tokens\":1}}}}";
+}
+
+schedule draw(std::uint64_t seed) {
+    std::mt19937_64 g(seed);
+    auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(g); };
+    auto chance = [&](int percent) { return pick(1, 100) <= percent; };
+    schedule s;
+    s.seed = seed;
+    s.items = pick(1, 24);
+    s.chunk = static_cast<std::size_t>(pick(2, 8));
+    s.in_flight = static_cast<std::size_t>(pick(1, 4));
+    s.processing = std::chrono::milliseconds(pick(30, 150));
+    const std::string rid = "s" + std::to_string(seed);
+    std::vector<std::string> pool = {
+        "drop:1:create",
+        "drop-after:1:create",
+        "delay:" + std::to_string(pick(320, 700)) + ":1:create", // past the request timeout
+        "status:500:1:create",
+        "status:529:3:create",
+        "status:404:1:retrieve",
+        "status:503:" + std::to_string(pick(3, 8)) + ":retrieve",
+        "drop:2:retrieve",
+        "transient-404:" + std::to_string(pick(100, 400)) + ":1",
+        "cut-results:" + std::to_string(pick(50, 2000)),
+        "dup-line:1",
+        "inject-line:1:" + forged_line("item-" + rid + "-" + std::to_string(pick(0, 30)), "forged"),
+        "inject-line:1:" + forged_line("item-" + rid + "-0" + std::to_string(pick(0, 9)), "forged"),
+        "inject-line:1:" + forged_line("someone-else-1", "forged"),
+        "inject-line:1:{\"custom_id\":\"item-" + rid + "-" + std::to_string(pick(0, 30)) +
+            "\",\"result\":{\"type\":\"bogus\"}}",
+        "inject-line:1:not json at all",
+        "trickle:40:1",
+        "status:500:1:results",
+        "drop:1:results",
+        "expire:1",
+    };
+    int n = pick(0, 4);
+    for (int k = 0; k < n; ++k)
+        s.faults.push_back(
+            pool[static_cast<std::size_t>(pick(0, static_cast<int>(pool.size()) - 1))]);
+    if (chance(15))
+        s.timeout = std::chrono::milliseconds(pick(150, 900));
+    else if (chance(20))
+        s.crash_after = std::chrono::milliseconds(pick(20, 600));
+    s.rival = chance(25);
+    return s;
+}
+
+// Runs one schedule; returns the problems found (empty = every invariant held).
+std::string run_schedule(const schedule& s) {
+    auto eo = emu_options(s.processing);
+    eo.seed = s.seed;
+    aibatch::emulator::server emu(eo);
+    for (const auto& f : s.faults)
+        emu.add_fault(fault(f));
+    emu.start();
+    auto cfg = config(emu.url());
+    cfg.transport.timeouts.request = 300ms;
+    cfg.transport.timeouts.stream_grace = 150ms;
+    cfg.transport.min_stream_rate = 4000;
+    const std::string rid = "s" + std::to_string(s.seed);
+    auto journal = temp_path("property-" + std::to_string(s.seed) + ".journal");
+    auto o = fast();
+    o.run_id = rid;
+    o.max_requests_per_batch = s.chunk;
+    o.max_batches_in_flight = s.in_flight;
+    o.journal = journal;
+    o.timeout = s.timeout;
+    o.repair_rounds = 1;
+    auto msgs = tagged(s.items, "P");
+    std::string problems;
+    auto fail = [&](const std::string& what) { problems += "\n  - " + what; };
+
+    std::optional<aibatch::batch_run<SpamResult>> main_run, rival_run;
+    const auto limit = 30s;
+    if (s.crash_after) {
+        asio::io_context ioc;
+        {
+            aibatch::client c(ioc.get_executor(), cfg);
+            asio::co_spawn(ioc, aibatch::run_batch<SpamResult>(c, msgs, model, o),
+                           [&](std::exception_ptr, aibatch::batch_run<SpamResult> r) {
+                               main_run = std::move(r);
+                           });
+        }
+        ioc.run_for(*s.crash_after);
+        if (main_run)
+            main_run.reset(); // finished before the "crash": the resume must still agree
+        // The process dies here: the io_context and everything on it are abandoned.
+    }
+    asio::io_context ioc;
+    aibatch::client c(ioc.get_executor(), cfg);
+    aibatch::client rival(ioc.get_executor(), cfg);
+    asio::co_spawn(ioc, aibatch::run_batch<SpamResult>(c, msgs, model, o),
+                   [&](std::exception_ptr e, aibatch::batch_run<SpamResult> r) {
+                       if (e)
+                           fail("run_batch threw");
+                       main_run = std::move(r);
+                   });
+    if (s.rival) {
+        auto ro = fast();
+        ro.run_id = "x" + std::to_string(s.seed);
+        ro.max_requests_per_batch = s.chunk;
+        asio::co_spawn(ioc, aibatch::run_batch<SpamResult>(rival, tagged(s.items, "X"), model, ro),
+                       [&](std::exception_ptr e, aibatch::batch_run<SpamResult> r) {
+                           if (e)
+                               fail("the rival's run_batch threw");
+                           rival_run = std::move(r);
+                       });
+    }
+    ioc.run_for(limit);
+    if (!main_run || (s.rival && !rival_run)) {
+        fail("the run did not finish within " + std::to_string(limit.count()) + " s");
+        return problems;
+    }
+    auto rep = check_invariants(*main_run, "P", emu);
+    for (const auto& p : rep.problems)
+        fail(p);
+    if (rival_run)
+        for (const auto& p : check_invariants(*rival_run, "X", emu).problems)
+            fail("rival: " + p);
+    // Every item has an outcome; "not submitted" only when the run stopped early.
+    for (const auto& it : main_run->items)
+        if (it.status == aibatch::item_status::not_submitted && !main_run->stop_code)
+            fail("item " + std::to_string(it.index) + " not submitted, yet no stop reason");
+    // Without a timeout and with faults the retries absorb, every item succeeds unless
+    // the schedule made it fail on purpose.
+    std::filesystem::remove(journal);
+    return problems;
+}
+
+void run_schedules(std::uint64_t first_seed, std::uint64_t count) {
+    std::cout << "integrity_property: seeds " << first_seed << " to " << first_seed + count - 1
+              << " (replay one: AIBATCH_SEED=N AIBATCH_SCHEDULES=1)" << std::endl;
+    std::uint64_t failed = 0;
+    for (std::uint64_t k = 0; k < count; ++k) {
+        schedule s = draw(first_seed + k);
+        std::string problems = run_schedule(s);
+        if (!problems.empty()) {
+            ++failed;
+            BOOST_ERROR("invariants broken, " << s.describe() << problems);
+        }
+    }
+    BOOST_TEST(failed == 0u);
+}
+
+} // namespace
+
+// Schedules that once broke an invariant (each stays here as a fixed-seed regression).
+BOOST_AUTO_TEST_CASE(fixed_seed_regressions) {
+    // 1001: a forged line with a real id of the same batch came before the real one.
+    // 1025: the client resent a timed-out create itself; the late batch went unnamed.
+    // 1083: a resume listed before a crashed run's late create landed.
+    // 1116: a stray first line made a tentative batch (our own) look foreign.
+    for (std::uint64_t seed : std::vector<std::uint64_t>{1001, 1025, 1083, 1116}) {
+        schedule s = draw(seed);
+        std::string problems = run_schedule(s);
+        BOOST_TEST(problems.empty(), s.describe() << problems);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(random_fault_schedules_keep_every_invariant) {
+    run_schedules(env_number("AIBATCH_SEED", 1000), env_number("AIBATCH_SCHEDULES", 100));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
