@@ -66,9 +66,17 @@ private:
     asio::ip::tcp::socket socket_{ioc_};
 };
 
+// A fresh emulator every 500 inputs: it keeps a record of every batch it ever created
+// (server::batches(), deleted ones included), which would otherwise grow for the whole
+// fuzzing run.
 emulator_connection& connection() {
-    static emulator_connection c;
-    return c;
+    static std::unique_ptr<emulator_connection> c;
+    static unsigned uses = 0;
+    if (!c || ++uses % 500 == 0) {
+        c.reset();
+        c = std::make_unique<emulator_connection>();
+    }
+    return *c;
 }
 
 void check_error_body(const http::response<http::string_body>& res) {

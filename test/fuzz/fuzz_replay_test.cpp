@@ -80,4 +80,8 @@ BOOST_AUTO_TEST_CASE(emulator_http_inputs_replay_clean) {
     replay("emulator_http");
 }
 
+BOOST_AUTO_TEST_CASE(journal_inputs_replay_clean) {
+    replay("journal");
+}
+
 BOOST_AUTO_TEST_SUITE_END()

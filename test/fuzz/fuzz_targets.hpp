@@ -33,6 +33,7 @@ void structured_output(std::string_view data);
 void api_responses(std::string_view data);
 void emulator_model(std::string_view data);
 void emulator_http(std::string_view data);
+void journal(std::string_view data);
 
 struct target {
     const char* name;
@@ -48,6 +49,7 @@ inline constexpr target targets[] = {
     {"api_responses", &api_responses},
     {"emulator_model", &emulator_model},
     {"emulator_http", &emulator_http},
+    {"journal", &journal},
 };
 
 } // namespace aibatch::fuzz
