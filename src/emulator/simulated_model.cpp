@@ -59,11 +59,19 @@ std::uint64_t mul(std::uint64_t a, std::uint64_t b) {
     return b != 0 && a > size_cap / b ? size_cap : a * b;
 }
 
-// About the size of v as JSON text; stops counting past `limit`.
+// At least the size of s as a JSON string (quotes and escapes: \u00XX is the longest).
+std::uint64_t text_size(std::string_view s) {
+    std::uint64_t n = 2;
+    for (char c : s)
+        n += static_cast<unsigned char>(c) < 0x20 || c == '"' || c == '\\' ? 6 : 1;
+    return n;
+}
+
+// At least the size of v as JSON text; stops counting past `limit`.
 std::uint64_t json_size(const json::value& v, std::uint64_t limit) {
     switch (v.kind()) {
     case json::kind::string:
-        return v.get_string().size() + 2;
+        return text_size(v.get_string());
     case json::kind::array: {
         std::uint64_t n = 2;
         for (const auto& x : v.get_array()) {
@@ -76,7 +84,7 @@ std::uint64_t json_size(const json::value& v, std::uint64_t limit) {
     case json::kind::object: {
         std::uint64_t n = 2;
         for (const auto& kv : v.get_object()) {
-            n = add(n, kv.key().size() + 4 + json_size(kv.value(), limit));
+            n = add(n, text_size(kv.key()) + 2 + json_size(kv.value(), limit));
             if (n > limit)
                 break;
         }
@@ -239,6 +247,8 @@ public:
             return nullptr;
         if (type == "boolean")
             return rng_.coin();
+        if (type == "integer" || type == "number")
+            used_ += 24; // the longest number the two generate
         if (type == "integer")
             return gen_integer(s);
         if (type == "number")
@@ -345,7 +355,7 @@ private:
         if (props)
             for (const auto& [name, sub] : *props)
                 if (sv.is_required(name) || (depth < max_depth && rng_.coin())) {
-                    used_ += name.size() + 4;
+                    used_ += text_size(name) + 2;
                     o[name] = gen(sub, depth + 1);
                 }
         if (auto* ap = s.if_contains("additionalProperties"); ap && ap->is_object() && !props) {
@@ -492,7 +502,7 @@ private:
             for (const auto& [name, sub] : *props)
                 if (depth < max_depth || sv.is_required(name)) {
                     result one = of(sub, depth + 1);
-                    one.bytes = add(one.bytes, name.size() + 4);
+                    one.bytes = add(one.bytes, text_size(name) + 2);
                     add_into(r, one);
                 }
         if (auto* ap = s.if_contains("additionalProperties");

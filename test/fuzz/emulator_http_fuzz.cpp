@@ -47,13 +47,20 @@ public:
         req.body() = std::move(body);
         req.keep_alive(true);
         req.prepare_payload();
-        http::write(socket_, req);
+        // libFuzzer's timers interrupt blocking calls (EINTR): go on where they stopped.
+        boost::system::error_code ec;
+        http::request_serializer<http::string_body> sr(req);
+        do
+            http::write(socket_, sr, ec);
+        while (ec == asio::error::interrupted);
+        require(!ec, "the emulator did not take " + target + ": " + ec.message());
         http::response_parser<http::string_body> parser;
         parser.body_limit(256u << 20);
         boost::beast::flat_buffer buf;
-        boost::system::error_code ec;
-        http::read(socket_, buf, parser, ec);
-        require(!ec, "the emulator did not answer " + std::string(target) + ": " + ec.message());
+        do
+            http::read(socket_, buf, parser, ec);
+        while (ec == asio::error::interrupted);
+        require(!ec, "the emulator did not answer " + target + ": " + ec.message());
         auto res = parser.release();
         if (!res.keep_alive())
             socket_.close();
