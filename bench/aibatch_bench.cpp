@@ -353,13 +353,38 @@ int main(int argc, char** argv) {
                 o.poll_interval = std::chrono::milliseconds(100);
                 o.poll_interval_max = std::chrono::milliseconds(200);
                 o.repair_rounds = 0;
+                // A 1 ms watchdog on the same io_context: its worst lateness is the longest
+                // time the loop was held (body building, parsing, decoding).
+                bool finished = false;
+                double max_stall_ms = 0, max_stall_at_s = 0;
+                auto started = clk::now();
+                asio::co_spawn(
+                    ioc,
+                    [&]() -> aibatch::task<void> {
+                        asio::steady_timer t(co_await asio::this_coro::executor);
+                        while (!finished) {
+                            auto due = clk::now() + std::chrono::milliseconds(1);
+                            t.expires_at(due);
+                            co_await t.async_wait(asio::use_awaitable);
+                            double late =
+                                std::chrono::duration<double, std::milli>(clk::now() - due).count();
+                            if (late > max_stall_ms) {
+                                max_stall_ms = late;
+                                max_stall_at_s = since(started);
+                            }
+                        }
+                    },
+                    asio::detached);
                 auto t0 = clk::now();
                 auto run = co_await aibatch::run_batch<SpamResult>(c, convs, "claude-haiku-4-5", o);
                 double s = since(t0);
+                finished = true;
                 emit({{"what", "e2e"},
                       {"seconds", s},
                       {"processing_seconds", processing},
                       {"overhead_seconds", s - processing},
+                      {"max_loop_stall_ms", max_stall_ms},
+                      {"max_loop_stall_at_seconds", max_stall_at_s},
                       {"succeeded", run.succeeded()},
                       {"items", items}});
             });

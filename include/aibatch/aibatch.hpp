@@ -15,3 +15,8 @@
 #include <aibatch/structured_output.hpp>
 #include <aibatch/task.hpp>
 #include <aibatch/version.hpp>
+
+// What every program that runs a batch needs next to it.
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>

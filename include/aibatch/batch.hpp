@@ -19,6 +19,9 @@
 
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include <any>
 #include <exception>
@@ -137,6 +140,9 @@ task<batch_run<T>> run_batch_impl(client_ptr c, std::span<const conversation> me
     };
     engine_result er =
         co_await run_engine(c, messages, std::move(model), std::move(opts), spec, fn);
+    // A cancellation has been handled by the engine (it is in stop_code): what follows
+    // must run to the end.
+    co_await boost::asio::this_coro::reset_cancellation_state();
     batch_run<T> out;
     out.items.resize(er.items.size());
     for (std::size_t i = 0; i < er.items.size(); ++i) {
@@ -144,6 +150,9 @@ task<batch_run<T>> run_batch_impl(client_ptr c, std::span<const conversation> me
         // A value is returned only for an item whose final outcome is success.
         if (out.items[i].status == item_status::succeeded)
             out.items[i].value = std::move(values[i]);
+        if (i % 8192 == 8191) // large runs: let the event loop breathe
+            co_await boost::asio::post(co_await boost::asio::this_coro::executor,
+                                       boost::asio::use_awaitable);
     }
     out.usage = er.usage;
     out.cost_usd = er.cost_usd;

@@ -157,21 +157,21 @@ void validate(std::span<const conversation> messages, const std::string& model,
     }
     for (std::size_t i = 0; i < messages.size(); ++i) {
         const auto& conv = messages[i];
-        std::string at = "batch: messages[" + std::to_string(i) + "]";
+        auto at = [i] { return "batch: messages[" + std::to_string(i) + "]"; }; // on error only
         if (conv.empty())
-            bad_input(at + " is an empty conversation; add a user turn: aibatch::user(\"...\")");
+            bad_input(at() + " is an empty conversation; add a user turn: aibatch::user(\"...\")");
         if (conv.front().role != role::user)
-            bad_input(at +
+            bad_input(at() +
                       " starts with an assistant turn; a conversation starts with a user turn");
         for (std::size_t t = 0; t < conv.size(); ++t) {
             if (t > 0 && conv[t].role == conv[t - 1].role)
-                bad_input(at + "[" + std::to_string(t) + "]: two " +
+                bad_input(at() + "[" + std::to_string(t) + "]: two " +
                           (conv[t].role == role::user ? "user" : "assistant") +
                           " turns in a row; turns must alternate user / assistant");
             bool empty = conv[t].blocks.empty() &&
                          conv[t].text.find_first_not_of(" \t\r\n") == std::string::npos;
             if (empty)
-                bad_input(at + "[" + std::to_string(t) + "] has empty content");
+                bad_input(at() + "[" + std::to_string(t) + "] has empty content");
         }
     }
 }
@@ -285,12 +285,11 @@ public:
             }
         }
         res_.run_id = run_id_;
+        // Custom ids and messages are filled in as items are submitted and in finish():
+        // 100,000 strings at once would hold the event loop for tens of milliseconds.
         res_.items.resize(n);
-        for (std::size_t i = 0; i < n; ++i) {
+        for (std::size_t i = 0; i < n; ++i)
             res_.items[i].index = i;
-            res_.items[i].custom_id = custom_id(0, i);
-            res_.items[i].message = "not submitted";
-        }
         if (n == 0)
             co_return finish();
         if (opts_.timeout)
@@ -303,8 +302,6 @@ public:
             round_ = round;
             pending_ = std::move(todo);
             cursor_ = 0;
-            for (std::size_t i : pending_)
-                res_.items[i].custom_id = custom_id(round, i);
             co_await run_round();
             if (stopping_)
                 break;
@@ -314,6 +311,7 @@ public:
                     todo.push_back(it.index);
         }
         co_await sweep_ambiguous();
+        co_await fill_in();
         co_return finish();
     }
 
@@ -424,12 +422,15 @@ private:
             j.round = round_;
             std::string body = R"({"requests":[)";
             std::size_t since_check = 0;
-            while (cursor_ < pending_.size() && j.indices.size() < opts_.max_requests_per_batch) {
+            while (j.indices.size() < opts_.max_requests_per_batch) {
                 if (++since_check == 32) {
                     since_check = 0;
-                    co_await maybe_yield();
+                    co_await maybe_yield(); // other workers may take items meanwhile
                 }
+                if (cursor_ >= pending_.size())
+                    break;
                 std::size_t i = pending_[cursor_];
+                res_.items[i].custom_id = custom_id(round_, i);
                 std::string r = request_json(i);
                 if (body.size() + r.size() + 3 > opts_.max_bytes_per_batch) {
                     if (!j.indices.empty())
@@ -1208,6 +1209,24 @@ private:
         } catch (const error&) {
         }
         co_return std::nullopt;
+    }
+
+    // Index, custom_id and message of every item, in slices that yield to the loop.
+    task<void> fill_in() {
+        auto slice = std::chrono::steady_clock::now();
+        for (std::size_t i = 0; i < res_.items.size(); ++i) {
+            auto& it = res_.items[i];
+            it.index = i;
+            if (it.custom_id.empty())
+                it.custom_id = custom_id(0, i);
+            if (it.status == item_status::not_submitted && it.message.empty())
+                it.message = res_.stop_message.empty() ? "not submitted"
+                                                       : "not submitted: " + res_.stop_message;
+            if (i % 256 == 255 && std::chrono::steady_clock::now() - slice > 2ms) {
+                co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
+                slice = std::chrono::steady_clock::now();
+            }
+        }
     }
 
     engine_result finish() {

@@ -1,0 +1,303 @@
+// The public surface as users call it: every form the README shows (no options,
+// temporaries, braced lists, completion tokens, use_future from a plain thread), and one
+// client shared by hundreds of concurrent calls on an io_context run by four threads.
+#include "spam_types.hpp"
+
+#include <aibatch/aibatch.hpp>
+#include <aibatch/emulator/emulator.hpp>
+
+#include "../support/expect_throw.hpp"
+#include "../support/run_task.hpp"
+
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_future.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <thread>
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+using aibatch::test::run_task;
+using e2e::SpamResult;
+
+namespace {
+
+const std::string model = "claude-haiku-4-5";
+
+aibatch::client_config config(const std::string& url) {
+    aibatch::client_config c;
+    c.base_url = url;
+    c.api_key = "sk-ant-surface";
+    c.retry.initial_backoff = 5ms;
+    c.retry.max_backoff = 20ms;
+    return c;
+}
+
+aibatch::emulator::options emu_options() {
+    aibatch::emulator::options o;
+    o.processing_time = 50ms;
+    return o;
+}
+
+std::vector<aibatch::conversation> make_messages(int n, const std::string& tag = "S") {
+    std::vector<aibatch::conversation> v;
+    for (int i = 0; i < n; ++i)
+        v.push_back({aibatch::user("Is this spam?\nEMULATOR_OUTPUT: {\"is_spam\":false,"
+                                   "\"confidence\":0.5,\"reason\":\"" +
+                                   tag + " " + std::to_string(i) + "\"}")});
+    return v;
+}
+
+void check_values(const std::vector<SpamResult>& r, int n, const std::string& tag = "S") {
+    BOOST_REQUIRE(r.size() == static_cast<std::size_t>(n));
+    for (int i = 0; i < n; ++i)
+        BOOST_TEST(r[static_cast<std::size_t>(i)].reason == tag + " " + std::to_string(i));
+}
+
+struct env {
+    aibatch::emulator::server emu{emu_options()};
+    asio::io_context ioc;
+    aibatch::client client;
+    env() : client(ioc.get_executor(), config(emu.url())) { emu.start(); }
+};
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(public_surface)
+
+// The README's headline line, exactly: no options. (g++ 12 crashed here when the
+// coroutine took a defaulted batch_options.)
+BOOST_AUTO_TEST_CASE(batch_without_options_works_empty_and_not) {
+    env e;
+    auto messages = make_messages(3);
+    auto r = run_task(e.ioc, aibatch::batch<SpamResult>(e.client, messages, model));
+    check_values(r, 3);
+    std::vector<aibatch::conversation> none;
+    BOOST_TEST(run_task(e.ioc, aibatch::batch<SpamResult>(e.client, none, model)).empty());
+    auto run = run_task(e.ioc, aibatch::run_batch<SpamResult>(e.client, messages, model));
+    BOOST_TEST(run.all_succeeded());
+    BOOST_TEST(
+        run_task(e.ioc, aibatch::run_batch<SpamResult>(e.client, none, model)).items.empty());
+}
+
+// Large inputs are built in slices that yield to the event loop, while several workers
+// build batches side by side (a 100,000-item job once crashed here).
+BOOST_AUTO_TEST_CASE(large_inputs_split_over_concurrent_workers_keep_order) {
+    env e;
+    aibatch::batch_options o;
+    o.poll_interval = 10ms;
+    o.max_requests_per_batch = 300;
+    o.max_batches_in_flight = 4;
+    // A slow customize makes every slice long enough to yield.
+    o.customize = [](aibatch::message_params&, std::size_t) {
+        auto until = std::chrono::steady_clock::now() + 100us;
+        while (std::chrono::steady_clock::now() < until) {
+        }
+    };
+    auto r = run_task(e.ioc, aibatch::batch<SpamResult>(e.client, make_messages(3000), model, o));
+    check_values(r, 3000);
+}
+
+// A canceled large run returns its outcome (run_batch never throws for it): the call's
+// own work after the engine (which yields on large inputs) must not see the
+// cancellation again. It once threw operation_aborted here and lost every outcome.
+BOOST_AUTO_TEST_CASE(a_canceled_large_run_returns_its_outcome) {
+    aibatch::emulator::options eo = emu_options();
+    eo.processing_time = 5s;
+    aibatch::emulator::server emu(eo);
+    emu.start();
+    asio::io_context ioc;
+    aibatch::client client(ioc.get_executor(), config(emu.url()));
+    aibatch::batch_options o;
+    o.poll_interval = 20ms;
+    asio::cancellation_signal sig;
+    std::optional<aibatch::batch_run<SpamResult>> run;
+    std::exception_ptr failure;
+    asio::co_spawn(ioc, aibatch::run_batch<SpamResult>(client, make_messages(9000), model, o),
+                   asio::bind_cancellation_slot(
+                       sig.slot(), [&](std::exception_ptr e, aibatch::batch_run<SpamResult> r) {
+                           failure = e;
+                           run = std::move(r);
+                       }));
+    asio::steady_timer t(ioc, 800ms);
+    t.async_wait([&](auto) { sig.emit(asio::cancellation_type::terminal); });
+    ioc.run();
+    BOOST_REQUIRE(!failure);
+    BOOST_REQUIRE(run.has_value());
+    BOOST_TEST(run->stop_code == asio::error::operation_aborted);
+    BOOST_TEST(run->items.size() == 9000u);
+}
+
+// A temporary input is owned by the task; a braced list is accepted.
+BOOST_AUTO_TEST_CASE(temporaries_and_braced_lists_are_owned_by_the_task) {
+    env e;
+    std::vector<SpamResult> r;
+    std::exception_ptr failure;
+    asio::co_spawn(e.ioc, aibatch::batch<SpamResult>(e.client, make_messages(4), model),
+                   [&](std::exception_ptr ex, std::vector<SpamResult> v) {
+                       failure = ex;
+                       r = std::move(v);
+                   });
+    e.ioc.run();
+    BOOST_REQUIRE(!failure);
+    check_values(r, 4);
+    auto one = make_messages(2);
+    auto braced =
+        run_task(e.ioc, aibatch::batch<SpamResult>(e.client, {one[0], one[1]}, model, {}));
+    check_values(braced, 2);
+}
+
+// Completion tokens: a callback with the exception (batch_error with its details), the
+// error_code + diagnostics form, async_run_batch, and use_future from a plain thread.
+BOOST_AUTO_TEST_CASE(completion_token_forms_carry_every_detail) {
+    env e;
+    auto messages = make_messages(3);
+    messages[1] = {aibatch::user("EMULATOR_RESULT: errored")};
+    aibatch::batch_options o;
+    o.poll_interval = 10ms;
+    o.repair_rounds = 0;
+
+    std::exception_ptr ex;
+    aibatch::async_batch<SpamResult>(
+        e.client, messages, model, o,
+        [&](std::exception_ptr x, std::vector<SpamResult>) { ex = x; });
+    e.ioc.run();
+    BOOST_REQUIRE(ex);
+    try {
+        std::rethrow_exception(ex);
+    } catch (const aibatch::batch_error& err) {
+        BOOST_TEST(err.failures().size() == 1u);
+        BOOST_TEST(err.results<SpamResult>()[0]->reason == "S 0");
+    }
+
+    aibatch::diagnostics diag;
+    boost::system::error_code code;
+    aibatch::async_batch<SpamResult>(e.client, make_messages(2), model, o, diag,
+                                     [&](boost::system::error_code c, std::vector<SpamResult> v) {
+                                         code = c;
+                                         check_values(v, 2);
+                                     });
+    e.ioc.restart();
+    e.ioc.run();
+    BOOST_TEST(!code);
+
+    aibatch::batch_run<SpamResult> run;
+    aibatch::async_run_batch<SpamResult>(
+        e.client, messages, model, o,
+        [&](boost::system::error_code c, aibatch::batch_run<SpamResult> r) {
+            code = c;
+            run = std::move(r);
+        });
+    e.ioc.restart();
+    e.ioc.run();
+    BOOST_TEST(!code);
+    BOOST_TEST(run.succeeded() == 2u);
+    BOOST_TEST((run.items[1].status == aibatch::item_status::errored));
+
+    // Bad input through async_run_batch: the error_code says so.
+    aibatch::batch_options bad = o;
+    bad.max_tokens = 0;
+    aibatch::async_run_batch<SpamResult>(
+        e.client, make_messages(1), model, bad,
+        [&](boost::system::error_code c, aibatch::batch_run<SpamResult> r) {
+            code = c;
+            BOOST_TEST(r.stop_message.find("max_tokens") != std::string::npos);
+        });
+    e.ioc.restart();
+    e.ioc.run();
+    BOOST_TEST(code == aibatch::errc::invalid_argument);
+
+    // use_future from a plain thread while another thread runs the io_context.
+    e.ioc.restart();
+    auto guard = asio::make_work_guard(e.ioc);
+    std::thread runner([&] { e.ioc.run(); });
+    auto fut =
+        aibatch::async_batch<SpamResult>(e.client, make_messages(5), model, o, asio::use_future);
+    check_values(fut.get(), 5);
+    auto failing = aibatch::async_batch<SpamResult>(e.client, messages, model, o, asio::use_future);
+    auto err = aibatch::test::expect_throw<aibatch::batch_error>([&] { failing.get(); });
+    BOOST_TEST(std::string(err.what()).find("1 of 3 items did not succeed") != std::string::npos);
+    BOOST_TEST(err.failures().at(0).index == 1u);
+    guard.reset();
+    runner.join();
+}
+
+// The client's operations in their no-argument forms, and a lister that outlives a move
+// of its client.
+BOOST_AUTO_TEST_CASE(client_operations_in_every_documented_form) {
+    env e;
+    auto b = run_task(e.ioc, aibatch::run_batch<SpamResult>(e.client, make_messages(2), model));
+    BOOST_TEST(b.all_succeeded());
+    auto page = run_task(e.ioc, e.client.list_batches());
+    BOOST_TEST(page.data.size() == 1u);
+    auto lister = e.client.list_all_batches();
+    aibatch::client moved = std::move(e.client);
+    auto first = run_task(e.ioc, lister.next());
+    BOOST_REQUIRE(first.has_value());
+    BOOST_TEST(first->id == b.batch_ids.at(0));
+    BOOST_TEST(!run_task(e.ioc, lister.next()).has_value());
+    auto lines = run_task(e.ioc, moved.results(first->id));
+    BOOST_TEST(lines.size() == 2u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ------------------------------------------------------------------ concurrency
+BOOST_AUTO_TEST_SUITE(concurrency)
+
+// One client, an io_context run by four threads, hundreds of concurrent batch<T>()
+// calls started from every thread: every call gets exactly its own values.
+BOOST_AUTO_TEST_CASE(one_client_four_threads_hundreds_of_concurrent_calls) {
+    aibatch::emulator::options eo = emu_options();
+    eo.processing_time = 20ms;
+    aibatch::emulator::server emu(eo);
+    emu.start();
+    asio::io_context ioc(4);
+    aibatch::client client(ioc.get_executor(), config(emu.url()));
+    constexpr int calls = 200;
+    std::atomic<int> ok{0}, bad{0};
+    aibatch::batch_options o;
+    o.poll_interval = 5ms;
+    o.poll_interval_max = 20ms;
+    o.max_requests_per_batch = 3;
+    auto work = asio::make_work_guard(ioc);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t)
+        threads.emplace_back([&] { ioc.run(); });
+    // Calls start from the four threads (each through a strand of its own, as a server's
+    // connections would) and from this one.
+    for (int k = 0; k < calls; ++k) {
+        std::string tag = "c" + std::to_string(k);
+        int n = 1 + k % 7;
+        auto ex = k % 2 ? asio::any_io_executor(asio::make_strand(ioc)) : ioc.get_executor();
+        asio::co_spawn(ex, aibatch::batch<SpamResult>(client, make_messages(n, tag), model, o),
+                       [&, tag, n](std::exception_ptr e, std::vector<SpamResult> r) {
+                           bool good = !e && r.size() == static_cast<std::size_t>(n);
+                           for (int i = 0; good && i < n; ++i)
+                               good = r[static_cast<std::size_t>(i)].reason ==
+                                      tag + " " + std::to_string(i);
+                           (good ? ok : bad)++;
+                       });
+    }
+    for (int i = 0; i < 3000 && ok + bad < calls; ++i)
+        std::this_thread::sleep_for(10ms);
+    work.reset();
+    for (auto& t : threads)
+        t.join();
+    BOOST_TEST(ok == calls);
+    BOOST_TEST(bad == 0);
+    auto stats = client.stats();
+    BOOST_TEST(stats.requests > 0u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
