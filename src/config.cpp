@@ -70,7 +70,41 @@ bool bool_value(const char* name, const std::string& v) {
     bad_value(name, v, "a boolean (1/0, true/false)");
 }
 
+// Why `v` cannot be sent as (part of) an HTTP header value, or nullptr. The value itself
+// is never part of a message: it may be the API key.
+const char* header_value_problem(std::string_view v) {
+    for (char c : v) {
+        auto u = static_cast<unsigned char>(c);
+        if (c == '\r' || c == '\n')
+            return "holds a line break (CR or LF), which would end the HTTP header and start "
+                   "another; check for a stray newline where it was pasted";
+        if (c == '\0')
+            return "holds a NUL byte, which an HTTP header cannot carry";
+        if (u < 0x20 || u == 0x7F)
+            return "holds a control character, which an HTTP header cannot carry";
+    }
+    return nullptr;
+}
+
+void check_header_value(std::string_view what, std::string_view v) {
+    if (const char* why = header_value_problem(v))
+        throw error(errc::invalid_config, std::string(what) + " " + why);
+}
+
 } // namespace
+
+void client_config::check_header_values() const {
+    check_header_value("ANTHROPIC_API_KEY (client_config::api_key)", api_key);
+    check_header_value("AIBATCH_ANTHROPIC_VERSION (client_config::anthropic_version)",
+                       anthropic_version);
+    for (const auto& b : anthropic_beta) {
+        check_header_value("a beta name (client_config::anthropic_beta)", b);
+        if (b.empty() || b.find_first_of(", \t") != std::string::npos)
+            throw error(errc::invalid_config,
+                        "a beta name (client_config::anthropic_beta) is empty or holds a comma "
+                        "or blank; give each beta as its own element");
+    }
+}
 
 client_config client_config::from_env() {
     return from_env(std::filesystem::current_path() / ".env");
@@ -106,6 +140,7 @@ client_config client_config::from_env(const std::filesystem::path& dotenv_file) 
         cfg.retry.initial_backoff = seconds_value("AIBATCH_RETRY_INITIAL_BACKOFF", *v);
     if (auto v = vars.get("AIBATCH_RETRY_MAX_BACKOFF"))
         cfg.retry.max_backoff = seconds_value("AIBATCH_RETRY_MAX_BACKOFF", *v);
+    cfg.check_header_values();
     if (cfg.retry.max_backoff < cfg.retry.initial_backoff)
         throw error(errc::invalid_config,
                     "AIBATCH_RETRY_MAX_BACKOFF is smaller than "
@@ -115,7 +150,7 @@ client_config client_config::from_env(const std::filesystem::path& dotenv_file) 
 
 void client_config::require_api_key() const {
     if (!api_key.empty())
-        return;
+        return check_header_values();
     std::string where = dotenv_file.empty() ? std::string(".env") : dotenv_file;
     throw error(errc::missing_api_key, "ANTHROPIC_API_KEY is not set; put it in the environment "
                                        "(export ANTHROPIC_API_KEY=sk-ant-...) or in " +

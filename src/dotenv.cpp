@@ -14,6 +14,8 @@ public:
 
     dotenv_entries parse() {
         dotenv_entries out;
+        if (text_.starts_with("\xEF\xBB\xBF")) // a UTF-8 byte order mark, as editors write
+            pos_ = 3;
         while (!at_end()) {
             skip_blanks();
             if (at_end())
@@ -28,12 +30,9 @@ public:
             }
             std::string key = read_key();
             skip_blanks();
+            // The "name" may be a pasted secret: it is never shown.
             if (at_end() || peek() != '=')
-                fail(std::string("expected '=' after the variable name '")
-                         .append(key)
-                         .append("'; write it as ")
-                         .append(key)
-                         .append("=value"));
+                fail("expected '=' after the variable name; write lines as NAME=value");
             ++pos_;
             skip_blanks();
             std::string value = read_value();
@@ -63,6 +62,20 @@ private:
         throw error(errc::dotenv_syntax, ".env line " + std::to_string(line_) + ": " + what);
     }
 
+    // The character at the current position for a message: printable ASCII quoted, any
+    // other byte as hex, "the end of the file" past the end.
+    std::string shown_here() const {
+        if (at_end())
+            return "the end of the file";
+        auto c = static_cast<unsigned char>(peek());
+        if (c == '\n')
+            return "the end of the line";
+        if (c >= 0x20 && c < 0x7F)
+            return std::string("'") + static_cast<char>(c) + "'";
+        static constexpr char hex[] = "0123456789ABCDEF";
+        return std::string("byte 0x") + hex[c >> 4] + hex[c & 0xF];
+    }
+
     static bool key_char(char c) {
         return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
     }
@@ -80,10 +93,9 @@ private:
             key = word();
         }
         if (key.empty())
-            fail("expected a variable name (letters, digits, '_'), found '" +
-                 std::string(1, peek()) + "'");
+            fail("expected a variable name (letters, digits, '_'), found " + shown_here());
         if (std::isdigit(static_cast<unsigned char>(key[0])))
-            fail("variable name '" + key + "' starts with a digit");
+            fail("a variable name starts with a digit; names start with a letter or '_'");
         return key;
     }
 

@@ -4,13 +4,57 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/url/parse.hpp>
 
+#include <charconv>
+
 namespace aibatch {
 
+namespace {
+
+// The URL as a message may show it: control and non-ASCII bytes become '?'.
+std::string printable(std::string_view s) {
+    std::string out;
+    for (char c : s.substr(0, 200))
+        out += (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7F) ? '?'
+                                                                                               : c;
+    if (s.size() > 200)
+        out += "...";
+    return out;
+}
+
+// A host name after percent-decoding: letters, digits, '-', '.', '_' (what DNS and
+// /etc/hosts names use). Rules out NUL, CR/LF, blanks, '%', '/', ':' and the like, which
+// would cut the name short in the resolver or end up in the Host header.
+bool valid_host_name(std::string_view h) {
+    for (char c : h)
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '.' || c == '_'))
+            return false;
+    return !h.empty();
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+    if (a.size() != b.size())
+        return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        char x = a[i], y = b[i];
+        if (x >= 'A' && x <= 'Z')
+            x = static_cast<char>(x - 'A' + 'a');
+        if (y >= 'A' && y <= 'Z')
+            y = static_cast<char>(y - 'A' + 'a');
+        if (x != y)
+            return false;
+    }
+    return true;
+}
+
+} // namespace
+
 endpoint endpoint::parse(std::string_view url) {
-    auto fail = [url](std::string_view why) -> endpoint {
-        throw error(errc::invalid_url, "base URL \"" + std::string(url) + "\" " + std::string(why) +
+    auto fail_as = [](std::string_view shown, std::string_view why) -> endpoint {
+        throw error(errc::invalid_url, "base URL \"" + printable(shown) + "\" " + std::string(why) +
                                            "; expected e.g. https://api.anthropic.com");
     };
+    auto fail = [&](std::string_view why) { return fail_as(url, why); };
     auto parsed = boost::urls::parse_absolute_uri(url);
     if (!parsed)
         return fail("does not parse as an absolute URL");
@@ -21,9 +65,10 @@ endpoint endpoint::parse(std::string_view url) {
     else if (u.scheme() == "http")
         ep.tls = false;
     else
-        return fail("has scheme \"" + std::string(u.scheme()) + "\"; only https and http work");
-    if (u.has_userinfo())
-        return fail("carries user info; put the API key in ANTHROPIC_API_KEY instead");
+        return fail("has scheme \"" + printable(u.scheme()) + "\"; only https and http work");
+    if (u.has_userinfo()) // the URL itself is not shown: the user info may be a password
+        return fail_as(std::string(u.scheme()) + "://...",
+                       "carries user info; put the API key in ANTHROPIC_API_KEY instead");
     if (u.has_query() || u.has_fragment())
         return fail("has a query or fragment");
     switch (u.host_type()) {
@@ -34,22 +79,39 @@ endpoint endpoint::parse(std::string_view url) {
         ep.host = u.host_ipv4_address().to_string();
         break;
     case boost::urls::host_type::name:
-        ep.host = u.host();
+        ep.host = u.host(); // percent-decoded: checked below, after decoding
+        if (!ep.host.empty() && !valid_host_name(ep.host))
+            return fail("has a host name with characters a host name cannot have (after "
+                        "percent-decoding: only letters, digits, '-', '.' and '_')");
         break;
     default:
         return fail("has no usable host");
     }
     if (ep.host.empty())
         return fail("has no host");
-    ep.port = u.has_port() ? std::string(u.port()) : (ep.tls ? "443" : "80");
+    if (u.has_port()) {
+        std::string_view p = u.port();
+        unsigned n = 0;
+        auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), n);
+        if (p.empty() || ec != std::errc() || end != p.data() + p.size() || n < 1 || n > 65535)
+            return fail("has a port that is not a number from 1 to 65535");
+        ep.port = std::to_string(n);
+    } else {
+        ep.port = ep.tls ? "443" : "80";
+    }
     ep.base_path = std::string(u.encoded_path());
+    if (!ep.base_path.empty() && ep.base_path.front() != '/')
+        return fail("has text after the host that is not a path");
     while (!ep.base_path.empty() && ep.base_path.back() == '/')
         ep.base_path.pop_back();
     return ep;
 }
 
 bool endpoint::is_loopback() const {
-    if (host == "localhost" || host.ends_with(".localhost"))
+    // Only what never leaves the machine whatever the resolver does: the name
+    // "localhost" and literal loopback addresses. Names under .localhost are not pinned to
+    // loopback by glibc's resolver (they go to DNS), so they do not count.
+    if (iequals(host, "localhost"))
         return true;
     boost::system::error_code ec;
     auto addr = boost::asio::ip::make_address(host, ec);

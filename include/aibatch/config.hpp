@@ -75,8 +75,15 @@ struct client_config {
     static client_config from_env(const std::filesystem::path& dotenv_file);
 
     /// Throws aibatch::error (errc::missing_api_key) when api_key is empty, naming
-    /// ANTHROPIC_API_KEY and the .env file that was consulted.
+    /// ANTHROPIC_API_KEY and the .env file that was consulted; then check_header_values()
+    /// (a client checks both when it is constructed).
     void require_api_key() const;
+
+    /// Throws aibatch::error (errc::invalid_config) when api_key, anthropic_version or a
+    /// beta name holds what an HTTP header value cannot carry (CR, LF, NUL or another
+    /// control character; a beta name also no comma or blank). The message names the
+    /// setting, never its value. from_env() checks this too.
+    void check_header_values() const;
 
     /// The key as it may be shown to a person: "sk-ant-...abcd" or "(not set)".
     std::string redacted_api_key() const;

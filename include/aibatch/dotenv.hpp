@@ -15,10 +15,10 @@ using dotenv_entries = std::vector<std::pair<std::string, std::string>>;
 
 /// Parses the text of a .env file.
 ///
-/// Rules: blank lines and lines whose first non-blank character is '#' are skipped; an
-/// optional `export ` prefix is dropped; `KEY=VALUE` with blanks around '=' allowed;
-/// unquoted values are trimmed and end at ` #` (an inline comment); 'single quotes'
-/// keep their content literally; "double quotes" understand \n \r \t \" \\ and may
+/// Rules: a UTF-8 byte order mark at the start is skipped; blank lines and lines whose first
+/// non-blank character is '#' are skipped; an optional `export ` prefix is dropped; `KEY=VALUE`
+/// with blanks around '=' allowed; unquoted values are trimmed and end at ` #` (an inline comment);
+/// 'single quotes' keep their content literally; "double quotes" understand \n \r \t \" \\ and may
 /// span lines; `KEY=` is the empty value.
 /// Throws aibatch::error (errc::dotenv_syntax) naming the line and the problem.
 /// Values never appear in error messages (a .env holds secrets).

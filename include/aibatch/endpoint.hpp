@@ -14,11 +14,14 @@ struct endpoint {
     std::string base_path; ///< path prefix without trailing '/', often empty
 
     /// Parses a base URL. Throws aibatch::error (errc::invalid_url) when it does not
-    /// parse, has a scheme other than http/https, has no host, or carries a query,
-    /// fragment or user info.
+    /// parse, has a scheme other than http/https, has no host, a host name holding other
+    /// than letters, digits, '-', '.' and '_' after percent-decoding (NUL, CR/LF, ...), a
+    /// port that is empty or not 1-65535, text after the host that is not a path, or
+    /// carries a query, fragment or user info.
     static endpoint parse(std::string_view url);
 
-    /// True for localhost, 127.0.0.0/8 and ::1.
+    /// True for the name "localhost" and literal loopback addresses (127.0.0.0/8, ::1).
+    /// Names under .localhost do not count: the resolver does not pin them to loopback.
     bool is_loopback() const;
 
     /// Throws aibatch::error (errc::insecure_http) for plain http:// to a host that is

@@ -24,7 +24,16 @@ namespace aibatch {
 /// Header fields in order; names compare case-insensitively in find().
 class http_headers {
 public:
+    /// Throws aibatch::error (errc::invalid_argument) when the name or value holds CR, LF
+    /// or NUL: they would end the header and inject others (the value is not shown: it
+    /// may be the API key).
     void add(std::string name, std::string value) {
+        if (name.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos ||
+            value.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos)
+            throw error(errc::invalid_argument,
+                        "HTTP header \"" + printable_header_name(name) +
+                            "\": its value holds CR, LF or NUL, which would end the header; "
+                            "refused");
         fields_.emplace_back(std::move(name), std::move(value));
     }
     /// The first value of a field, or nullopt.
@@ -32,6 +41,12 @@ public:
     const std::vector<std::pair<std::string, std::string>>& fields() const { return fields_; }
 
 private:
+    static std::string printable_header_name(std::string_view n) {
+        std::string out;
+        for (char c : n.substr(0, 64))
+            out += (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) ? '?' : c;
+        return out;
+    }
     std::vector<std::pair<std::string, std::string>> fields_;
 };
 

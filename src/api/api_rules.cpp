@@ -135,9 +135,12 @@ std::optional<std::chrono::milliseconds> retry_after(const http_headers& headers
                 std::tm tm{};
                 if (const char* rest = strptime(s.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
                     rest && *rest == '\0') {
-                    auto at = std::chrono::system_clock::from_time_t(timegm(&tm));
-                    ms = static_cast<double>(
-                        std::chrono::duration_cast<milliseconds>(at - now).count());
+                    // In seconds and doubles: a server may send any year (9999), which
+                    // a system_clock time_point (nanoseconds) cannot hold.
+                    std::time_t at = timegm(&tm);
+                    auto now_ms = std::chrono::duration_cast<milliseconds>(now.time_since_epoch());
+                    if (at != static_cast<std::time_t>(-1))
+                        ms = static_cast<double>(at) * 1000.0 - static_cast<double>(now_ms.count());
                 }
             }
         }

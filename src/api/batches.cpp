@@ -84,6 +84,22 @@ int num(std::string_view s, std::size_t pos, std::size_t n) {
     return v;
 }
 
+// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
+std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
+    y -= m <= 2;
+    const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
+    const auto yoe = static_cast<unsigned>(y - era * 400);
+    const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
+}
+
+unsigned days_in_month(int y, int m) {
+    static constexpr unsigned days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return m == 2 && leap ? 29 : days[m - 1];
+}
+
 } // namespace
 
 std::optional<timestamp> parse_rfc3339(std::string_view s) {
@@ -92,15 +108,11 @@ std::optional<timestamp> parse_rfc3339(std::string_view s) {
         !digits(s, 8, 2) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !digits(s, 11, 2) ||
         s[13] != ':' || !digits(s, 14, 2) || s[16] != ':' || !digits(s, 17, 2))
         return std::nullopt;
-    std::tm tm{};
-    tm.tm_year = num(s, 0, 4) - 1900;
-    tm.tm_mon = num(s, 5, 2) - 1;
-    tm.tm_mday = num(s, 8, 2);
-    tm.tm_hour = num(s, 11, 2);
-    tm.tm_min = num(s, 14, 2);
-    tm.tm_sec = num(s, 17, 2);
-    if (tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 ||
-        tm.tm_sec > 60)
+    int year = num(s, 0, 4), month = num(s, 5, 2), day = num(s, 8, 2);
+    int hour = num(s, 11, 2), minute = num(s, 14, 2), second = num(s, 17, 2);
+    if (month < 1 || month > 12 || day < 1 ||
+        static_cast<unsigned>(day) > days_in_month(year, month) || hour > 23 || minute > 59 ||
+        second > 60)
         return std::nullopt;
     std::size_t i = 19;
     std::int64_t micros = 0;
@@ -125,6 +137,8 @@ std::optional<timestamp> parse_rfc3339(std::string_view s) {
     } else if (i < s.size() && (s[i] == '+' || s[i] == '-')) {
         if (!digits(s, i + 1, 2) || i + 3 >= s.size() || s[i + 3] != ':' || !digits(s, i + 4, 2))
             return std::nullopt;
+        if (num(s, i + 1, 2) > 23 || num(s, i + 4, 2) > 59)
+            return std::nullopt;
         offset_min = num(s, i + 1, 2) * 60 + num(s, i + 4, 2);
         if (s[i] == '-')
             offset_min = -offset_min;
@@ -134,9 +148,18 @@ std::optional<timestamp> parse_rfc3339(std::string_view s) {
     }
     if (i != s.size())
         return std::nullopt;
-    std::time_t secs = timegm(&tm);
-    return timestamp(std::chrono::seconds(secs - static_cast<std::time_t>(offset_min) * 60)) +
-           std::chrono::microseconds(micros);
+    // Years 0000-9999 fit in seconds; a system_clock time_point (nanoseconds in
+    // libstdc++) holds only about 1678-2262: a server-chosen time outside is refused, not
+    // overflowed.
+    std::int64_t secs =
+        days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day)) * 86400 +
+        hour * 3600 + minute * 60 + second - std::int64_t{offset_min} * 60;
+    constexpr auto limit =
+        std::chrono::duration_cast<std::chrono::seconds>(timestamp::duration::max()).count() - 1;
+    if (secs > limit || secs < -limit)
+        return std::nullopt;
+    return timestamp(std::chrono::duration_cast<timestamp::duration>(
+        std::chrono::seconds(secs) + std::chrono::microseconds(micros)));
 }
 
 std::string format_rfc3339(timestamp t) {

@@ -59,9 +59,11 @@ fault parse_fault(std::string_view spec) {
         if (f.status < 400 || f.status > 599)
             bad(spec, "CODE must be an HTTP error status (400-599)");
         if (parts[2].find('.') != std::string_view::npos) {
-            f.fraction = std::stod(std::string(parts[2]));
-            if (!(f.fraction > 0 && f.fraction <= 1))
-                bad(spec, "a fraction must be in (0, 1]");
+            std::string_view n = parts[2];
+            auto [p, ec] = std::from_chars(n.data(), n.data() + n.size(), f.fraction);
+            if (ec != std::errc() || p != n.data() + n.size() ||
+                !(f.fraction > 0 && f.fraction <= 1))
+                bad(spec, "a fraction must be a number in (0, 1], like 0.25");
         } else {
             f.count = number(spec, parts[2], "N");
         }

@@ -345,6 +345,46 @@ BOOST_AUTO_TEST_CASE(bad_params_come_back_as_errored_items) {
     BOOST_TEST(r.at("fine").at("type") == "succeeded");
 }
 
+BOOST_AUTO_TEST_CASE(schemas_past_the_emulator_limits_get_400_or_errored_items) {
+    emulator_fixture f;
+    const std::pair<const char*, const char*> cases[] = {
+        {"ref_cycle", R"({"type":"object","$ref":"#"})"},
+        {"huge_min_length",
+         R"({"type":"object","properties":{"s":{"type":"string","minLength":42949672961}},"required":["s"]})"},
+        {"huge_min_items",
+         R"({"type":"object","properties":{"a":{"type":"array","minItems":1e9}},"required":["a"]})"},
+        {"nested_min_items",
+         R"({"type":"object","properties":{"a":{"type":"array","minItems":5000,"items":{"type":"array","minItems":5000}}},"required":["a"]})"},
+        {"huge_minimum",
+         R"({"type":"object","properties":{"n":{"type":"integer","minimum":1e300}},"required":["n"]})"},
+    };
+    const char* expected[] = {"$ref cycle", "minLength: 42949672961 is above the emulator's limit",
+                              "minItems: 1000000000 is above the emulator's limit",
+                              "could be larger than the emulator's limit", "minimum: "};
+    json::array items;
+    for (const auto& [id, schema] : cases) {
+        auto r = tool_request(id, "go", json::parse(schema));
+        // The same params as a Messages request: 400 naming the keyword.
+        auto direct = f.call("POST", "/v1/messages", json::serialize(r.at("params")));
+        check_error(direct, 400, "invalid_request_error", "input_schema: ");
+        items.push_back(std::move(r));
+    }
+    items.push_back(text_request("fine", "hello"));
+    auto a = f.create(json::object{{"requests", items}});
+    BOOST_TEST_REQUIRE(a.status == 200u, a.raw);
+    std::string id(a.body.at("id").as_string());
+    auto ended = f.wait_ended(id);
+    BOOST_TEST(ended.at("request_counts").at("errored") == 5);
+    auto r = by_custom_id(f.results(id));
+    for (std::size_t i = 0; i < std::size(cases); ++i) {
+        const auto& res = r.at(cases[i].first);
+        BOOST_TEST(res.at("type") == "errored", cases[i].first);
+        std::string msg(res.at("error").at("error").at("message").as_string());
+        BOOST_TEST(msg.find(expected[i]) != std::string::npos, cases[i].first << ": " << msg);
+    }
+    BOOST_TEST(r.at("fine").at("type") == "succeeded");
+}
+
 BOOST_AUTO_TEST_CASE(headers_paths_and_methods_are_checked_like_the_api) {
     auto opts = emulator_fixture::default_options();
     opts.api_key = "sk-ant-test-key";
@@ -555,7 +595,8 @@ BOOST_AUTO_TEST_CASE(fault_specs_are_parsed_or_rejected_with_the_forms) {
     BOOST_TEST(parse_fault("status:500:0.5").fraction == 0.5);
     BOOST_TEST(parse_fault("cut-results:4096").bytes == 4096u);
     BOOST_TEST(parse_fault("delay:250:2").delay.count() == 250);
-    for (const char* bad : {"status:200:1", "drop", "cut-results:x", "bogus:1", "drop:1:nowhere"}) {
+    for (const char* bad : {"status:200:1", "drop", "cut-results:x", "bogus:1", "drop:1:nowhere",
+                            "status:500:1.e999", "status:500:0.5x", "status:500:."}) {
         try {
             parse_fault(bad);
             BOOST_FAIL(std::string("accepted ") + bad);

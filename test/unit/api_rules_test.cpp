@@ -40,6 +40,30 @@ BOOST_AUTO_TEST_CASE(retry_after_forms) {
     BOOST_TEST(!aibatch::detail::retry_after(junk).has_value());
 }
 
+BOOST_AUTO_TEST_CASE(retry_after_dates_far_from_now_are_ignored_without_overflow) {
+    for (const char* d : {"Fri, 31 Dec 9999 23:59:59 GMT", "Mon, 01 Jan 0001 00:00:00 GMT"}) {
+        aibatch::http_headers h;
+        h.add("retry-after", d);
+        BOOST_TEST(!aibatch::detail::retry_after(h).has_value(), d);
+    }
+    aibatch::http_headers huge;
+    huge.add("retry-after-ms", "1e300");
+    BOOST_TEST(!aibatch::detail::retry_after(huge).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(rfc3339_outside_the_clock_range_or_calendar_is_refused) {
+    for (const char* t : {"0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "1677-01-01T00:00:00Z",
+                          "2263-01-01T00:00:00Z", "2024-02-30T00:00:00Z", "2023-02-29T00:00:00Z",
+                          "2024-01-01T00:00:00+24:00"})
+        BOOST_TEST(!aibatch::parse_rfc3339(t).has_value(), t);
+    auto leap = aibatch::parse_rfc3339("2024-02-29T00:00:00Z");
+    BOOST_REQUIRE(leap.has_value());
+    BOOST_TEST(aibatch::format_rfc3339(*leap) == "2024-02-29T00:00:00.000000Z");
+    auto old = aibatch::parse_rfc3339("1700-03-01T12:00:00.5-01:30");
+    BOOST_REQUIRE(old.has_value());
+    BOOST_TEST(aibatch::format_rfc3339(*old) == "1700-03-01T13:30:00.500000Z");
+}
+
 BOOST_AUTO_TEST_CASE(retryable_statuses_and_should_retry) {
     for (unsigned s : {408u, 409u, 429u, 500u, 502u, 503u, 504u, 529u})
         BOOST_TEST(aibatch::detail::retryable_status(s), s);

@@ -1,5 +1,6 @@
 #include <aibatch/config.hpp>
 #include <aibatch/error.hpp>
+#include <aibatch/http_client.hpp>
 
 #include "../support/run_task.hpp"
 
@@ -104,6 +105,46 @@ BOOST_AUTO_TEST_CASE(redacted_key_never_shows_the_whole_key) {
     BOOST_TEST(shown.find("abcd") != std::string::npos);
     cfg.api_key.clear();
     BOOST_TEST(cfg.redacted_api_key() == "(not set)");
+}
+
+BOOST_AUTO_TEST_CASE(header_values_with_cr_lf_or_nul_are_refused_without_showing_them) {
+    for (std::string bad : {std::string("sk-ant-SECRET\r\nX-Injected: 1"),
+                            std::string("sk-ant-SECRET\n"), std::string("sk-ant-SECRET\0x", 15)}) {
+        client_config cfg;
+        cfg.api_key = bad;
+        try {
+            cfg.require_api_key();
+            BOOST_FAIL("a key with CR/LF/NUL was accepted");
+        } catch (const aibatch::error& e) {
+            BOOST_TEST(e.code() == aibatch::errc::invalid_config);
+            BOOST_TEST(e.diag().message.find("ANTHROPIC_API_KEY") != std::string::npos);
+            BOOST_TEST(e.diag().message.find("SECRET") == std::string::npos, e.diag().message);
+        }
+    }
+    client_config cfg;
+    cfg.api_key = "sk-ant-1";
+    cfg.anthropic_beta = {"files-api-2025-04-14", "x\r\ny"};
+    BOOST_CHECK_THROW(cfg.require_api_key(), aibatch::error);
+    cfg.anthropic_beta = {"a,b"};
+    BOOST_CHECK_THROW(cfg.require_api_key(), aibatch::error);
+    cfg.anthropic_beta = {"files-api-2025-04-14"};
+    cfg.anthropic_version = "2023-06-01\r\nX: 1";
+    BOOST_CHECK_THROW(cfg.require_api_key(), aibatch::error);
+}
+
+BOOST_AUTO_TEST_CASE(a_dotenv_key_with_a_line_break_is_refused_by_from_env) {
+    clean_env env;
+    temp_dotenv file("\xEF\xBB\xBF"
+                     "ANTHROPIC_API_KEY=\"sk-ant-1\\r\\nX-Injected: 1\"\n");
+    BOOST_CHECK_THROW(client_config::from_env(file.path), aibatch::error);
+}
+
+BOOST_AUTO_TEST_CASE(http_headers_refuse_cr_lf_and_nul) {
+    aibatch::http_headers h;
+    BOOST_CHECK_THROW(h.add("x-api-key", "k\r\nX-Injected: 1"), aibatch::error);
+    BOOST_CHECK_THROW(h.add("x-a\nb", "v"), aibatch::error);
+    BOOST_CHECK_THROW(h.add("x", std::string("a\0b", 3)), aibatch::error);
+    BOOST_CHECK_NO_THROW(h.add("x", "a\tb"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -71,7 +71,39 @@ BOOST_AUTO_TEST_CASE(missing_equals_names_the_line) {
     } catch (const aibatch::error& e) {
         BOOST_TEST(e.code() == aibatch::errc::dotenv_syntax);
         BOOST_TEST(e.diag().message.find("line 3") != std::string::npos, e.diag().message);
-        BOOST_TEST(e.diag().message.find("NOEQUALS=value") != std::string::npos);
+        BOOST_TEST(e.diag().message.find("NAME=value") != std::string::npos);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(a_pasted_secret_without_equals_is_not_echoed) {
+    try {
+        parse_dotenv("sk-ant-api03-AbCdEf0123456789\n");
+        BOOST_FAIL("expected an error");
+    } catch (const aibatch::error& e) {
+        BOOST_TEST(e.code() == aibatch::errc::dotenv_syntax);
+        BOOST_TEST(e.diag().message.find("AbCdEf") == std::string::npos, e.diag().message);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(export_followed_only_by_blanks_is_an_error) {
+    BOOST_CHECK_THROW(parse_dotenv("export\t"), aibatch::error);
+    BOOST_CHECK_THROW(parse_dotenv("A=1\nexport  "), aibatch::error);
+}
+
+BOOST_AUTO_TEST_CASE(a_utf8_bom_at_the_start_is_skipped) {
+    auto e = parse_dotenv("\xEF\xBB\xBF"
+                          "ANTHROPIC_API_KEY=sk-ant-1\n");
+    BOOST_TEST(e.size() == 1u);
+    BOOST_TEST(value_of(e, "ANTHROPIC_API_KEY") == "sk-ant-1");
+}
+
+BOOST_AUTO_TEST_CASE(a_raw_byte_is_shown_as_hex) {
+    try {
+        parse_dotenv("\xC3\xA9"
+                     "=1\n");
+        BOOST_FAIL("expected an error");
+    } catch (const aibatch::error& e) {
+        BOOST_TEST(e.diag().message.find("byte 0xC3") != std::string::npos, e.diag().message);
     }
 }
 

@@ -8,6 +8,7 @@
 
 #include <array>
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <optional>
 #include <string>
@@ -81,6 +82,13 @@ struct dated {
     std::optional<date> until;
 };
 BOOST_DESCRIBE_STRUCT(dated, (), (when, until))
+
+struct wide_numbers {
+    std::int64_t i64;
+    std::uint64_t u64;
+    float f;
+};
+BOOST_DESCRIBE_STRUCT(wide_numbers, (), (i64, u64, f))
 
 } // namespace schema_test
 
@@ -375,6 +383,37 @@ BOOST_AUTO_TEST_CASE(decode_or_throw_carries_the_diagnostic) {
         BOOST_TEST(what.find("$.is_spam: expected boolean, got string") != std::string::npos);
         BOOST_TEST(what.find("missing required field \"confidence\"") != std::string::npos);
     }
+}
+
+BOOST_AUTO_TEST_CASE(integers_written_as_doubles_must_fit_exactly) {
+    BOOST_TEST(decode_failure<wide_numbers>(R"({"i64":9223372036854775808.0,"u64":0,"f":0})") ==
+               "$.i64: 9.22337203685478e+18 is out of range (-9223372036854775808 to "
+               "9223372036854775807)");
+    BOOST_TEST(decode_failure<wide_numbers>(R"({"i64":0,"u64":18446744073709551616.0,"f":0})")
+                   .find("$.u64: ") == 0u);
+    auto r =
+        aibatch::decode<wide_numbers>(parse(R"({"i64":-9223372036854775808.0,"u64":1e19,"f":0})"));
+    BOOST_REQUIRE(r.has_value());
+    BOOST_TEST(r->i64 == std::numeric_limits<std::int64_t>::min());
+    BOOST_TEST(r->u64 == 10000000000000000000ull);
+}
+
+BOOST_AUTO_TEST_CASE(nan_and_infinity_are_rejected_at_their_path) {
+    // Boost.JSON 1.81 reads 0e400 as NaN and 1e400 as infinity; neither may pass a
+    // [0, 1] constraint or reach a field.
+    BOOST_TEST(decode_failure<rated>(R"({"score":0e400,"summary":"abcd","keywords":["k"]})") ==
+               "$.score: expected a finite number, got NaN (the JSON number is out of range)");
+    BOOST_TEST(decode_failure<wide_numbers>(R"({"i64":0,"u64":0,"f":1e400})") ==
+               "$.f: expected a finite number, got infinity (the JSON number is out of range)");
+    BOOST_TEST(decode_failure<wide_numbers>(R"({"i64":0e400,"u64":0,"f":0})").find("$.i64: ") ==
+               0u);
+}
+
+BOOST_AUTO_TEST_CASE(values_overflowing_a_float_are_rejected) {
+    BOOST_TEST(decode_failure<wide_numbers>(R"({"i64":0,"u64":0,"f":1e300})")
+                   .find("$.f: 1e+300 is out of range (a float field holds at most") == 0u);
+    auto r = aibatch::decode<wide_numbers>(parse(R"({"i64":0,"u64":0,"f":3.4e38})"));
+    BOOST_TEST(r.has_value());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

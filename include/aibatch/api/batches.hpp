@@ -20,7 +20,8 @@ namespace aibatch {
 using timestamp = std::chrono::system_clock::time_point;
 
 /// Parses an RFC 3339 timestamp ("2024-08-20T18:37:24.100435Z", offsets allowed).
-/// std::nullopt when it does not parse.
+/// std::nullopt when it does not parse, names a day the month does not have, or lies
+/// outside what a system_clock time_point holds (about the years 1678-2262).
 std::optional<timestamp> parse_rfc3339(std::string_view s);
 /// "2024-08-20T18:37:24.100435Z" (UTC, microseconds).
 std::string format_rfc3339(timestamp t);

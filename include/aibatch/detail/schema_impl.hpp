@@ -335,7 +335,7 @@ public:
             integer(v, out);
         } else if constexpr (std::is_floating_point_v<T>) {
             if (v.is_double())
-                out = static_cast<T>(v.get_double());
+                floating(v.get_double(), out);
             else if (v.is_int64())
                 out = static_cast<T>(v.get_int64());
             else if (v.is_uint64())
@@ -432,14 +432,42 @@ private:
                 out_of_range<T>(json_brief(v));
         } else if (v.is_double()) {
             double d = v.get_double();
-            if (std::floor(d) != d || !std::isfinite(d))
+            if (!std::isfinite(d))
+                return not_finite(d);
+            if (std::floor(d) != d)
                 return fail("expected integer, got " + json_brief(v));
-            if (d < static_cast<double>(lim::min()) || d > static_cast<double>(lim::max()))
+            // T holds [lo, 2^digits): both bounds are exact doubles, unlike lim::max()
+            // (2^63 - 1 rounds up to 2^63, which does not fit).
+            const double hi = std::ldexp(1.0, lim::digits);
+            const double lo = std::is_signed_v<T> ? -hi : 0.0;
+            if (d < lo || d >= hi)
                 return out_of_range<T>(json_brief(v));
             out = static_cast<T>(d);
         } else {
             expected("integer", v);
         }
+    }
+
+    // A JSON number for a floating point field: finite (Boost.JSON 1.81 reads 0e400 as NaN
+    // and 1e400 as infinity) and within T's range (1e300 does not fit a float).
+    template <class T>
+    void floating(double d, T& out) {
+        if (!std::isfinite(d))
+            return not_finite(d);
+        if (std::fabs(d) > static_cast<double>(std::numeric_limits<T>::max()))
+            return fail(json_brief(boost::json::value(d)) + " is out of range (a " +
+                        (sizeof(T) == sizeof(float) ? "float" : "floating point") +
+                        " field holds at most " +
+                        format_number(static_cast<double>(std::numeric_limits<T>::max())) + ")");
+        out = static_cast<T>(d);
+    }
+
+    void not_finite(double d) {
+        fail(std::string("expected a finite number, got ") +
+             (std::isnan(d) ? "NaN"
+              : d > 0       ? "infinity"
+                            : "-infinity") +
+             " (the JSON number is out of range)");
     }
 
     template <class T>

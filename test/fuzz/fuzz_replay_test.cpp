@@ -1,0 +1,87 @@
+// Replays every input kept under test/fuzz/regressions/<target>/ (findings of the
+// fuzzers, each one fixed) and test/fuzz/corpus/<target>/ (the seeds) through the same
+// entry functions the fuzzers run, so a finding stays fixed without the fuzzer. Under
+// the asan preset the sanitizers watch the replay too.
+#define BOOST_TEST_MODULE aibatch fuzz regressions
+#include "fuzz_targets.hpp"
+
+#include <boost/core/demangle.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <typeinfo>
+#include <vector>
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::vector<fs::path> files_under(const fs::path& dir) {
+    std::vector<fs::path> out;
+    if (fs::is_directory(dir))
+        for (const auto& e : fs::directory_iterator(dir))
+            if (e.is_regular_file() && e.path().filename().string()[0] != '.')
+                out.push_back(e.path());
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+void replay(std::string_view name) {
+    const auto* t =
+        std::find_if(std::begin(aibatch::fuzz::targets), std::end(aibatch::fuzz::targets),
+                     [&](const auto& x) { return x.name == name; });
+    BOOST_REQUIRE(t != std::end(aibatch::fuzz::targets));
+    std::size_t n = 0;
+    for (const char* kind : {"regressions", "corpus"}) {
+        for (const auto& file : files_under(fs::path(AIBATCH_FUZZ_DIR) / kind / t->name)) {
+            std::ifstream in(file, std::ios::binary);
+            std::ostringstream bytes;
+            bytes << in.rdbuf();
+            std::string data = bytes.str();
+            try {
+                t->entry(data);
+            } catch (const std::exception& e) {
+                BOOST_ERROR(file.string()
+                            << ": " << boost::core::demangle(typeid(e).name()) << ": " << e.what());
+            }
+            ++n;
+        }
+    }
+    BOOST_TEST_MESSAGE(name << ": " << n << " inputs replayed");
+    BOOST_TEST(n > 0u);
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(fuzz_regressions)
+
+BOOST_AUTO_TEST_CASE(dotenv_inputs_replay_clean) {
+    replay("dotenv");
+}
+BOOST_AUTO_TEST_CASE(endpoint_and_config_inputs_replay_clean) {
+    replay("endpoint");
+}
+BOOST_AUTO_TEST_CASE(decode_inputs_replay_clean) {
+    replay("decode");
+}
+BOOST_AUTO_TEST_CASE(structured_output_inputs_replay_clean) {
+    replay("structured_output");
+}
+BOOST_AUTO_TEST_CASE(api_response_inputs_replay_clean) {
+    replay("api_responses");
+}
+BOOST_AUTO_TEST_CASE(emulator_model_inputs_replay_clean) {
+    replay("emulator_model");
+}
+BOOST_AUTO_TEST_CASE(emulator_http_inputs_replay_clean) {
+    replay("emulator_http");
+}
+
+BOOST_AUTO_TEST_CASE(journal_inputs_replay_clean) {
+    replay("journal");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
