@@ -222,7 +222,8 @@ journal journal::open(const std::filesystem::path& path, const std::string& mode
     if (truncate_to) {
         if (::ftruncate(j.fd_, static_cast<off_t>(*truncate_to)) != 0 || ::fsync(j.fd_) != 0)
             fail(path, std::string("cannot cut off the torn last line: ") + std::strerror(errno));
-        fresh = fresh && *truncate_to == 0;
+        // `fresh` stays as the reading left it: only a header makes a journal not fresh
+        // (blank lines then a torn header still need one).
     }
     if (!existed)
         fsync_directory_of(path);

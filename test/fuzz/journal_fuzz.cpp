@@ -38,16 +38,6 @@ std::optional<detail::journal> open(const fs::path& p) {
     }
 }
 
-// Open finding (test/fuzz/open-findings/README.md): only blank lines, then a torn last
-// line. The journal then loses its header; skip the reopen check for exactly this case
-// until src/batch/journal.cpp is fixed.
-bool blank_lines_then_torn_line(std::string_view data) {
-    auto last_nl = data.rfind('\n');
-    if (last_nl == std::string_view::npos || last_nl + 1 == data.size())
-        return false;
-    return data.substr(0, last_nl + 1).find_first_not_of('\n') == std::string_view::npos;
-}
-
 } // namespace
 
 void journal(std::string_view data) {
@@ -70,8 +60,6 @@ void journal(std::string_view data) {
             return;
         }
     }
-    if (blank_lines_then_torn_line(data))
-        return;
     auto again = open(p);
     require(again.has_value(), "a journal that opened does not open again after an append");
     auto ids = again->batch_ids();
