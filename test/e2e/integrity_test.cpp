@@ -684,8 +684,13 @@ std::string run_schedule(const schedule& s) {
     aibatch::client rival(ioc.get_executor(), cfg);
     asio::co_spawn(ioc, aibatch::run_batch<SpamResult>(c, msgs, model, o),
                    [&](std::exception_ptr e, aibatch::batch_run<SpamResult> r) {
-                       if (e)
-                           fail("run_batch threw");
+                       if (e) {
+                           try {
+                               std::rethrow_exception(e);
+                           } catch (const std::exception& x) {
+                               fail(std::string("run_batch threw: ") + x.what());
+                           }
+                       }
                        main_run = std::move(r);
                    });
     if (s.rival) {
