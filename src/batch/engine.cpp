@@ -78,8 +78,18 @@ std::string describe_failures(const std::vector<item_report>& failures, std::siz
             break;
         }
         s += shown == 0 ? ": " : "; ";
-        s += "#" + std::to_string(f.index) + " " + f.custom_id + " " +
-             std::string(to_string(f.status)) + (f.message.empty() ? "" : ": " + f.message);
+        // Appended piece by piece: "#" + std::to_string(...) makes g++ 12 at -O3 report a
+        // false -Wrestrict (GCC bug 105651) in users' Release builds.
+        s += '#';
+        s += std::to_string(f.index);
+        s += ' ';
+        s += f.custom_id;
+        s += ' ';
+        s += to_string(f.status);
+        if (!f.message.empty()) {
+            s += ": ";
+            s += f.message;
+        }
         ++shown;
     }
     if (failures.empty())
