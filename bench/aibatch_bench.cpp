@@ -235,7 +235,7 @@ int main(int argc, char** argv) {
                 if (line.empty())
                     return;
                 p.reset();
-                json::error_code ec;
+                boost::system::error_code ec;
                 p.write(line.data(), line.size(), ec);
                 if (!ec) {
                     json::value v = p.release();

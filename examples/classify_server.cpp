@@ -113,7 +113,7 @@ json::array to_results(const aibatch::batch_run<Classification>& run) {
 
 // ["text", ...] -> conversations, or the reason it is not acceptable.
 std::variant<std::vector<aibatch::conversation>, std::string> parse_texts(const std::string& body) {
-    json::error_code ec;
+    boost::system::error_code ec;
     json::value v = json::parse(body, ec);
     if (ec)
         return "the body is not JSON (" + ec.message() + "); send a JSON array of strings";

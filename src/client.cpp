@@ -22,7 +22,7 @@ client_config checked(client_config c) {
 }
 
 json::value parse_body(const http_response& r, std::string_view what) {
-    json::error_code ec;
+    boost::system::error_code ec;
     json::value v = json::parse(r.body, ec);
     if (ec)
         throw error(errc::bad_response,
@@ -30,9 +30,8 @@ json::value parse_body(const http_response& r, std::string_view what) {
     return v;
 }
 
-task<bool> cancelled() {
-    auto cs = co_await asio::this_coro::cancellation_state;
-    co_return cs.cancelled() != asio::cancellation_type::none;
+bool is_cancelled(const asio::cancellation_state& cs) {
+    return cs.cancelled() != asio::cancellation_type::none;
 }
 
 error with_suffix(const error& e, const std::string& suffix) {
@@ -144,7 +143,8 @@ task<http_response> client_state::call(http_request req, std::string what) {
             failure = e;
         }
         if (failure) {
-            if (!retryable(*failure) || attempt >= max || co_await cancelled())
+            if (!retryable(*failure) || attempt >= max ||
+                is_cancelled(co_await asio::this_coro::cancellation_state))
                 throw attempt > 0
                     ? with_suffix(*failure, " (after " + std::to_string(attempt) + " retries)")
                     : *failure;
@@ -175,7 +175,8 @@ task<response_stream> client_state::open(http_request req, std::string what) {
             failure = e;
         }
         if (failure) {
-            if (!retryable(*failure) || attempt >= max || co_await cancelled())
+            if (!retryable(*failure) || attempt >= max ||
+                is_cancelled(co_await asio::this_coro::cancellation_state))
                 throw *failure;
             co_await backoff_sleep(attempt, nullptr);
             continue;
@@ -254,17 +255,24 @@ task<batch_info> client_state::create_shared(std::shared_ptr<const std::string> 
         http_response resp;
         std::optional<error> failure;
         ++stats.requests;
-        ++creates_in_flight[count];
-        try {
-            resp = co_await http.request(req);
-        } catch (const error& e) {
-            failure = e;
+        {
+            ++creates_in_flight[count];
+            struct in_flight {
+                std::map<std::uint64_t, unsigned>& m;
+                std::uint64_t n;
+                ~in_flight() { --m[n]; }
+            } counted{creates_in_flight, count};
+            try {
+                resp = co_await http.request(req);
+            } catch (const error& e) {
+                failure = e;
+            }
         }
-        --creates_in_flight[count];
         bool maybe_created = false;
         const http_headers* headers = nullptr;
         if (failure) {
-            if (!retryable(*failure) || attempt >= max || co_await cancelled()) {
+            if (!retryable(*failure) || attempt >= max ||
+                is_cancelled(co_await asio::this_coro::cancellation_state)) {
                 if (ambiguous(*failure))
                     throw with_suffix(*failure,
                                       " (the batch may have been created: check list_batches "
@@ -275,9 +283,22 @@ task<batch_info> client_state::create_shared(std::shared_ptr<const std::string> 
             if (maybe_created && !resend_after_ambiguous)
                 throw with_suffix(*failure, " (the batch may have been created; not sent again)");
         } else if (resp.status / 100 == 2) {
-            batch_info b = batch_info::from_json(parse_body(resp, "create_batch"));
-            claim(b.id);
-            co_return b;
+            std::optional<batch_info> b;
+            try {
+                b = batch_info::from_json(parse_body(resp, "create_batch"));
+            } catch (const error& e) {
+                // The API said yes: the batch exists, but its id is unreadable.
+                throw error(make_error_code(errc::ambiguous_create),
+                            diagnostics{"create_batch: the API accepted the batch but its answer "
+                                        "cannot be read (" +
+                                            e.diag().message +
+                                            "); the batch may exist: check list_batches",
+                                        resp.headers.find("request-id").value_or("").data(),
+                                        resp.status,
+                                        {}});
+            }
+            claim(b->id);
+            co_return std::move(*b);
         } else {
             bool retry = detail::should_retry_header(resp.headers)
                              .value_or(detail::retryable_status(resp.status));
@@ -523,20 +544,33 @@ task<std::vector<batch_info>> client::find_created_batches(std::uint64_t count,
     return client_state::on_strand(impl_, do_find(impl_, count, not_before));
 }
 
-task<std::optional<batch_info>> client::find_created_batch(std::uint64_t count,
-                                                           timestamp not_before) {
-    auto all = co_await find_created_batches(count, not_before);
-    if (all.empty())
+namespace {
+
+task<std::optional<batch_info>> first_found(task<std::vector<batch_info>> all) {
+    auto v = co_await std::move(all);
+    if (v.empty())
         co_return std::nullopt;
-    co_return std::move(all.front());
+    co_return std::move(v.front());
 }
 
-task<std::vector<result_line>> client::results(std::string batch_id) {
-    result_stream rs = co_await open_results(std::move(batch_id));
+task<std::vector<result_line>> collect(task<result_stream> opening) {
+    result_stream rs = co_await std::move(opening);
     std::vector<result_line> out;
     while (auto line = co_await rs.next())
         out.push_back(std::move(*line));
     co_return out;
+}
+
+} // namespace
+
+// Plain functions: the tasks hold the client's shared state, not `this`.
+task<std::optional<batch_info>> client::find_created_batch(std::uint64_t count,
+                                                           timestamp not_before) {
+    return first_found(find_created_batches(count, not_before));
+}
+
+task<std::vector<result_line>> client::results(std::string batch_id) {
+    return collect(open_results(std::move(batch_id)));
 }
 
 } // namespace aibatch

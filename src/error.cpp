@@ -73,6 +73,8 @@ public:
             return "a create may have created a batch that cannot be told apart";
         case errc::stream_too_slow:
             return "a streamed body arrived slower than the minimum rate";
+        case errc::unread_batches:
+            return "every item succeeded, but batches were left unread";
         }
         return "unknown aibatch error";
     }

@@ -57,6 +57,7 @@ struct result_stream::state {
     unsigned failures_without_progress = 0;
     std::uint64_t lines_at_last_failure = 0;
     std::optional<std::uint64_t> max_lines; // the batch's request count, when known
+    std::uint64_t raw_lines = 0;            // every line of this download
     std::optional<std::string> bad_id;
     std::chrono::steady_clock::time_point opened_at;
     std::uint64_t bytes_at_open = 0;
@@ -83,6 +84,7 @@ struct result_stream::state {
         carry.clear();
         opened_at = std::chrono::steady_clock::now();
         bytes_at_open = bytes;
+        raw_lines = 0; // per download: a resume sends the delivered lines again
         body.emplace(
             co_await owner->open(owner->make_request("GET", target), "results of " + batch_id));
     }
@@ -174,7 +176,9 @@ task<std::optional<result_line>> result_stream::next_line_of(state& s) {
         try {
             line = co_await s.next_line();
         } catch (const error& e) {
-            if (!client_state::retryable(e))
+            // A broken body (bad chunk framing, ...) is resumed like a dropped one:
+            // never taken for the end of the results.
+            if (!client_state::retryable(e) && e.code() != errc::bad_response)
                 throw;
             failure = e;
         }
@@ -205,11 +209,19 @@ task<std::optional<result_line>> result_stream::next_line_of(state& s) {
         std::string_view text = *line;
         if (!text.empty() && text.back() == '\r')
             text.remove_suffix(1);
+        // Every line counts against the cap (blank, bad and repeated ones too), so an
+        // endless stream of them ends.
+        if (s.max_lines && ++s.raw_lines > 2 * *s.max_lines + 16)
+            throw error(errc::body_too_large, "results of " + s.batch_id +
+                                                  ": more than twice as many lines as the "
+                                                  "batch's " +
+                                                  std::to_string(*s.max_lines) +
+                                                  " requests; the rest is not read");
         if (text.find_first_not_of(" \t") == std::string_view::npos) {
             s.consumed_line();
             continue;
         }
-        json::error_code ec;
+        boost::system::error_code ec;
         s.parser.reset();
         s.parser.write(text.data(), text.size(), ec);
         if (ec) {
@@ -245,14 +257,6 @@ task<std::optional<result_line>> result_stream::next_line_of(state& s) {
         } else {
             s.delivered_order.emplace_back(r.custom_id, identity);
         }
-        // Bounded memory whatever the server sends: twice the request count (room for a
-        // few repeated or stray lines) and no more.
-        if (s.max_lines && s.lines >= 2 * *s.max_lines + 16)
-            throw error(errc::body_too_large, "results of " + s.batch_id +
-                                                  ": more than twice as many result lines as "
-                                                  "the batch's " +
-                                                  std::to_string(*s.max_lines) +
-                                                  " requests; the rest is not read");
         ++s.lines;
         co_return r;
     }
@@ -286,6 +290,8 @@ task<result_stream> client::open_results(batch_info batch) {
     if (!batch.ended())
         return not_ended(std::move(batch.id), batch.status);
     std::uint64_t n = batch.request_counts.total();
+    if (n > (std::uint64_t{1} << 40))
+        n = 0; // not a count any batch can have: no cap from it
     return client_state::on_strand(impl_, do_open_results(impl_, std::move(batch.id),
                                                           std::move(batch.results_url),
                                                           n > 0 ? std::optional(n) : std::nullopt));

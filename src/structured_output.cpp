@@ -101,7 +101,7 @@ const json::value* tool_input(const json::object& message, std::string_view name
 }
 
 std::optional<json::value> try_parse(std::string_view s) {
-    json::error_code ec;
+    boost::system::error_code ec;
     auto v = json::parse(s, ec);
     if (ec || !(v.is_object() || v.is_array()))
         return std::nullopt;

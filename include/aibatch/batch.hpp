@@ -142,7 +142,8 @@ task<batch_run<T>> run_batch_impl(client_ptr c, std::span<const conversation> me
         co_await run_engine(c, messages, std::move(model), std::move(opts), spec, fn);
     // A cancellation has been handled by the engine (it is in stop_code): what follows
     // must run to the end.
-    co_await boost::asio::this_coro::reset_cancellation_state();
+    co_await boost::asio::this_coro::reset_cancellation_state(boost::asio::disable_cancellation());
+    co_await boost::asio::this_coro::throw_if_cancelled(false);
     batch_run<T> out;
     out.items.resize(er.items.size());
     for (std::size_t i = 0; i < er.items.size(); ++i) {
@@ -174,7 +175,9 @@ task<batch_run<T>> run_batch_owning(client_ptr c, std::vector<conversation> mess
 
 template <class T>
 std::vector<T> values_or_throw(batch_run<T>&& run) {
-    if (run.all_succeeded()) {
+    // Every value is there, but a batch was left unread (a paid duplicate, say): that
+    // must not pass silently, so it is a batch_error too (holding every value).
+    if (run.all_succeeded() && run.unread_batches.empty()) {
         std::vector<T> out;
         out.reserve(run.items.size());
         for (auto& i : run.items)
@@ -192,8 +195,9 @@ std::vector<T> values_or_throw(batch_run<T>&& run) {
     diagnostics d;
     d.message = describe_failures(failures, run.items.size(), run.stop_message, run.unread_batches,
                                   run.anomalies.size());
-    boost::system::error_code ec =
-        run.stop_code ? run.stop_code : make_error_code(errc::items_failed);
+    boost::system::error_code ec = run.stop_code       ? run.stop_code
+                                   : !failures.empty() ? make_error_code(errc::items_failed)
+                                                       : make_error_code(errc::unread_batches);
     throw batch_error(ec, std::move(d), std::move(failures), std::any(std::move(values)),
                       run.items.size(), run.usage, run.cost_usd, std::move(run.unread_batches),
                       std::move(run.anomalies));
@@ -218,10 +222,11 @@ task<batch_run<T>> run_batch_reporting(client_ptr c, std::span<const conversatio
                                        std::string model, batch_options o) {
     try {
         co_return co_await run_batch_impl<T>(std::move(c), m, std::move(model), std::move(o));
-    } catch (const error& e) {
+    } catch (const boost::system::system_error& e) {
         batch_run<T> r;
         r.stop_code = e.code();
-        r.stop_message = e.diag().to_string();
+        const auto* ae = dynamic_cast<const error*>(&e);
+        r.stop_message = ae ? ae->diag().to_string() : std::string(e.what());
         co_return r;
     }
 }
@@ -236,17 +241,22 @@ template <class T, class Token>
 auto async_run_batch_task(boost::asio::any_io_executor ex, task<batch_run<T>> t, Token&& token) {
     return boost::asio::async_initiate<Token, void(boost::system::error_code, batch_run<T>)>(
         [ex](auto handler, task<batch_run<T>> t) mutable {
+            auto slot = boost::asio::get_associated_cancellation_slot(handler);
+            auto hex = boost::asio::get_associated_executor(handler, ex);
             boost::asio::co_spawn(
                 ex, std::move(t),
-                [h = std::move(handler)](std::exception_ptr e, batch_run<T> r) mutable {
-                    if (e)
-                        std::rethrow_exception(e); // a bug, not an error to report
-                    // Bad input is the only error of the operation itself: every item
-                    // outcome is in the batch_run otherwise.
-                    auto ec =
-                        r.items.empty() && r.stop_code ? r.stop_code : boost::system::error_code{};
-                    std::move(h)(ec, std::move(r));
-                });
+                boost::asio::bind_cancellation_slot(
+                    slot, boost::asio::bind_executor(hex, [h = std::move(handler)](
+                                                              std::exception_ptr e,
+                                                              batch_run<T> r) mutable {
+                        if (e)
+                            std::rethrow_exception(e); // a bug, not an error to report
+                        // Bad input is the only error of the operation itself: every item
+                        // outcome is in the batch_run otherwise.
+                        auto ec = r.items.empty() && r.stop_code ? r.stop_code
+                                                                 : boost::system::error_code{};
+                        std::move(h)(ec, std::move(r));
+                    })));
         },
         token, std::move(t));
 }

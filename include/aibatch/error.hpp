@@ -58,6 +58,9 @@ enum class errc {
     ambiguous_create,
     /// a streamed body (results) arrived slower than transport_options::min_stream_rate
     stream_too_slow,
+    /// batch<T>(): every item succeeded, but batches were left unread (see
+    /// batch_error::unread_batches(): a paid duplicate, a batch that may be this call's)
+    unread_batches,
 };
 
 /// The category of aibatch::errc; its name is "aibatch".

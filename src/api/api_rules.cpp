@@ -73,7 +73,7 @@ error api_error_from_response(unsigned status, const http_headers& headers, std:
     d.http_status = status;
     if (auto rid = headers.find("request-id"))
         d.request_id = std::string(*rid);
-    json::error_code ec;
+    boost::system::error_code ec;
     json::value v = json::parse(body, ec);
     const json::object* err = nullptr;
     if (!ec && v.is_object())

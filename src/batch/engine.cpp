@@ -185,6 +185,16 @@ std::string random_run_id() {
     return s;
 }
 
+// Any exception of the Asio/aibatch family as an aibatch::error (a cancellation seen by
+// co_await throws a plain system_error).
+error as_error(const boost::system::system_error& e) {
+    if (const auto* ae = dynamic_cast<const error*>(&e))
+        return *ae;
+    diagnostics d;
+    d.message = e.what();
+    return error(e.code(), std::move(d));
+}
+
 // A create that failed this way may still have made the batch.
 bool may_have_created(const error& e) {
     const auto& ec = e.code();
@@ -249,6 +259,7 @@ struct job {
     bool tentative = false; // a candidate of an ambiguous create, not yet confirmed
     bool verified_line = false;
     std::size_t unmatched_lines = 0; // lines of a tentative batch that are not j's
+    bool foreign_run_seen = false;   // a line whose custom_id is not this run's
     request_counts counts;
     bool ended = false;
     bool read_done = false;
@@ -303,6 +314,14 @@ public:
             pending_ = std::move(todo);
             cursor_ = 0;
             co_await run_round();
+            if (!stopping_) {
+                // A cancellation that arrived as the round ended.
+                auto cs = co_await asio::this_coro::cancellation_state;
+                if (cs.cancelled() != asio::cancellation_type::none) {
+                    stopping_ = aborting_ = true;
+                    stop(asio::error::operation_aborted, "canceled by the caller");
+                }
+            }
             if (stopping_)
                 break;
             todo.clear();
@@ -310,6 +329,9 @@ public:
                 if (it.status == item_status::invalid_output && repairable_.count(it.index))
                     todo.push_back(it.index);
         }
+        // What follows accounts for what happened; it must not be cut short.
+        co_await asio::this_coro::reset_cancellation_state(asio::disable_cancellation());
+        co_await asio::this_coro::throw_if_cancelled(false);
         co_await sweep_ambiguous();
         co_await fill_in();
         co_return finish();
@@ -409,6 +431,21 @@ private:
     // The next batch of the round: as many pending items as the limits allow. Yields to
     // the event loop every couple of milliseconds so a large body never stalls it.
     task<std::optional<job>> next_job() {
+        // One planner at a time: a worker that yields mid-batch keeps its place, so the
+        // batches are contiguous runs of the pending list whatever the timing (a journal
+        // resume finds the same batches again).
+        while (planning_) {
+            planning_gate_->expires_at(std::chrono::steady_clock::time_point::max());
+            co_await planning_gate_->async_wait(asio::as_tuple(asio::use_awaitable));
+        }
+        planning_ = true;
+        struct release {
+            engine& e;
+            ~release() {
+                e.planning_ = false;
+                e.planning_gate_->cancel();
+            }
+        } released{*this};
         auto slice_start = std::chrono::steady_clock::now();
         auto maybe_yield = [&]() -> task<void> {
             auto now = std::chrono::steady_clock::now();
@@ -540,6 +577,8 @@ private:
                 // rejected only after many lines and none of them one of j's items.
                 if (id && id->first == j.round && job_of_[id->second] != 0)
                     hint_[j.batch_id] = job_of_[id->second] - 1;
+                if (!id)
+                    j.foreign_run_seen = true;
                 return ++j.unmatched_lines < 16;
             }
             anomaly("batch " + j.batch_id + ": a result line for custom_id \"" +
@@ -692,7 +731,15 @@ private:
         if (last_progress_ && *last_progress_ == key)
             return;
         last_progress_ = key;
-        opts_.on_progress(p);
+        if (progress_failed_)
+            return;
+        try {
+            opts_.on_progress(p);
+        } catch (const std::exception& e) {
+            progress_failed_ = true; // not called again; the run goes on
+            anomaly(std::string("batch_options::on_progress threw (") + e.what() +
+                    "); it is not called again");
+        }
     }
 
     // ------------------------------------------------------------- one batch
@@ -732,6 +779,7 @@ private:
                     j.tentative = true;
                     j.verified_line = false;
                     j.unmatched_lines = 0;
+                    j.foreign_run_seen = false;
                     j.expires_at = cand->expires_at;
                     j.known_since = std::chrono::steady_clock::now();
                     tracking_.insert(j.batch_id);
@@ -755,19 +803,11 @@ private:
             journal_.creating(j.round, j.ranges, j.indices.size(), j.hash);
             const timestamp sent_at = std::chrono::system_clock::now();
             j.ph = job::phase::creating;
+            std::optional<batch_info> made;
             try {
-                batch_info b = co_await state_->create_shared(j.body, j.indices.size(), false);
-                j.batch_id = b.id;
-                j.counts = b.request_counts;
-                j.expires_at = b.expires_at;
-                j.known_since = std::chrono::steady_clock::now();
-                j.body.reset();
-                known_ids_.insert(b.id);
-                journal_.created(j.round, j.ranges, j.hash, j.batch_id);
-                co_return true;
-            } catch (const error& e) {
-                if (e.code() == errc::journal)
-                    throw;
+                made = co_await state_->create_shared(j.body, j.indices.size(), false);
+            } catch (const boost::system::system_error& se) {
+                const error e = as_error(se);
                 if (!may_have_created(e)) {
                     stop(e.code(),
                          "create_batch failed for items " + j.ranges + ": " + e.diag().to_string());
@@ -781,6 +821,24 @@ private:
                     j.ambiguous_since = sent_at;
                 ambiguous_.push_back({j.number, *j.ambiguous_since});
                 last_ambiguous_ = std::chrono::steady_clock::now();
+            }
+            if (made) {
+                j.batch_id = made->id;
+                j.counts = made->request_counts;
+                j.expires_at = made->expires_at;
+                j.known_since = std::chrono::steady_clock::now();
+                j.body.reset();
+                known_ids_.insert(made->id);
+                try {
+                    journal_.created(j.round, j.ranges, j.hash, j.batch_id);
+                } catch (const error& e) {
+                    // The batch exists and is paid for: keep tracking it, and say the
+                    // journal could not record it.
+                    stop(e.code(), e.diag().message);
+                    unread(j, "created, but the journal could not record it (" + e.diag().message +
+                                  "); it is read by this call only");
+                }
+                co_return true;
             }
             // Give a slow create time to show up in the listing before looking.
             asio::steady_timer t(co_await asio::this_coro::executor, settle_time());
@@ -800,7 +858,8 @@ private:
         std::vector<batch_info> all;
         try {
             all = co_await state_->find_candidates(j.indices.size(), *j.ambiguous_since);
-        } catch (const error& e) {
+        } catch (const boost::system::system_error& se) {
+            const error e = as_error(se);
             if (e.code() == asio::error::operation_aborted)
                 throw;
             anomaly("listing batches to find what an ambiguous create of items " + j.ranges +
@@ -842,7 +901,8 @@ private:
                             opts_.poll_interval_max);
             try {
                 b = co_await do_retrieve(j.batch_id);
-            } catch (const error& e) {
+            } catch (const boost::system::system_error& se) {
+                const error e = as_error(se);
                 if (aborting_ || e.code() == asio::error::operation_aborted)
                     co_return track_result::stopped;
                 auto give_up = j.expires_at ? *j.expires_at + std::chrono::hours(1)
@@ -870,7 +930,7 @@ private:
     task<batch_info> do_retrieve(const std::string& id) {
         auto r = co_await state_->call(state_->make_request("GET", "/v1/messages/batches/" + id),
                                        "retrieve_batch " + id);
-        json::error_code ec;
+        boost::system::error_code ec;
         json::value v = json::parse(r.body, ec);
         if (ec)
             throw error(errc::bad_response, "retrieve_batch: the answer is not JSON");
@@ -884,7 +944,12 @@ private:
         for (int attempt = 1;; ++attempt) {
             ++download_;
             try {
-                result_stream rs = co_await open_results_on_strand(b);
+                // The stream's line cap comes from what this call sent, not from the
+                // counts the server reports.
+                batch_info capped = b;
+                capped.request_counts = {};
+                capped.request_counts.processing = j.indices.size();
+                result_stream rs = co_await open_results_on_strand(std::move(capped));
                 for (;;) {
                     std::optional<result_line> line;
                     try {
@@ -904,7 +969,10 @@ private:
                     co_return track_result::foreign; // nothing proved it is j's
                 j.read_done = true;
                 co_return track_result::done;
-            } catch (const error& e) {
+            } catch (const boost::system::system_error& se) {
+                const error e = as_error(se);
+                if (e.code() == asio::error::operation_aborted)
+                    throw;
                 if (e.code() == errc::body_too_large) {
                     anomaly("batch " + j.batch_id + ": " + e.diag().message);
                     if (j.tentative)
@@ -964,7 +1032,8 @@ private:
             client c = client_from_state(state_);
             co_await c.cancel_batch(j.batch_id);
             note = "; batch " + j.batch_id + " was canceled";
-        } catch (const error& e) {
+        } catch (const boost::system::system_error& se) {
+            const error e = as_error(se);
             note = "; canceling batch " + j.batch_id + " failed: " + e.diag().to_string();
             unread(j, "canceling it failed: " + e.diag().to_string());
         }
@@ -994,10 +1063,10 @@ private:
             try {
                 have = co_await obtain_batch(j);
             } catch (const error& e) {
-                committed_ -= j.committed;
-                j.ph = job::phase::done;
                 if (e.code() != errc::journal)
                     throw;
+                committed_ -= j.committed;
+                j.ph = job::phase::done;
                 stop(e.code(), e.diag().message);
                 stopping_ = true;
                 mark(j, item_status::not_submitted, "journal", e.diag().message);
@@ -1024,7 +1093,8 @@ private:
                         ") is not this call's: its results are "
                         "another run's; left untouched");
                 j.rejected.push_back(j.batch_id);
-                known_not_ours_.insert(j.batch_id);
+                if (j.foreign_run_seen)
+                    known_not_ours_.insert(j.batch_id); // proof: another run's custom_ids
                 j.batch_id.clear();
                 j.tentative = false;
                 j.ended = false;
@@ -1049,6 +1119,38 @@ private:
                                     res_.items[i].custom_id);
     }
 
+    // A job's run ended with an exception (a cancellation seen by a co_await deep inside,
+    // a bug): the job's batch is still accounted for, and the run goes on.
+    task<void> recover(job& j, std::exception_ptr failure) {
+        co_await asio::this_coro::reset_cancellation_state();
+        std::string why;
+        try {
+            std::rethrow_exception(failure);
+        } catch (const boost::system::system_error& e) {
+            why = as_error(e).diag().to_string();
+            if (why.empty())
+                why = e.what();
+        } catch (const std::exception& e) {
+            why = e.what();
+        }
+        if (j.ph != job::phase::done)
+            committed_ -= j.committed;
+        j.ph = job::phase::done;
+        if (j.batch_id.empty()) {
+            mark(j, item_status::not_submitted, "stopped", why);
+            co_return;
+        }
+        if (aborting_ && !j.read_done) {
+            co_await stop_batch(j);
+            co_return;
+        }
+        if (!j.read_done) {
+            stop(errc::items_failed, "batch " + j.batch_id + ": " + why);
+            mark(j, item_status::failed, "client_error", "batch " + j.batch_id + ": " + why);
+            unread(j, why);
+        }
+    }
+
     void record_batch(const std::string& id) {
         if (std::find(res_.batch_ids.begin(), res_.batch_ids.end(), id) == res_.batch_ids.end())
             res_.batch_ids.push_back(id);
@@ -1064,13 +1166,22 @@ private:
                 job_of_[i] = j->number + 1;
             jobs_.push_back(std::make_unique<job>(std::move(*j)));
             current = jobs_.back().get();
-            co_await run_job(*current);
+            std::exception_ptr failure;
+            try {
+                co_await run_job(*current);
+            } catch (...) {
+                failure = std::current_exception();
+            }
+            if (failure)
+                co_await recover(*current, failure);
             current = nullptr;
         }
     }
 
     // ------------------------------------------------------------- one round
     task<void> run_round() {
+        if (!planning_gate_)
+            planning_gate_.emplace(co_await asio::this_coro::executor);
         done_in_round_.assign(res_.items.size(), 0);
         identity_.assign(res_.items.size(), 0);
         job_of_.assign(res_.items.size(), 0);
@@ -1151,7 +1262,8 @@ private:
             std::vector<batch_info> all;
             try {
                 all = co_await state_->find_candidates(j.indices.size(), since_ts);
-            } catch (const error& e) {
+            } catch (const boost::system::system_error& se) {
+                const error e = as_error(se);
                 res_.unread_batches.push_back(
                     {"", j.ranges,
                      "a create of these items failed ambiguously and listing batches to find "
@@ -1206,7 +1318,7 @@ private:
                         throw;
                 }
             }
-        } catch (const error&) {
+        } catch (const boost::system::system_error&) {
         }
         co_return std::nullopt;
     }
@@ -1253,6 +1365,9 @@ private:
     std::size_t cursor_ = 0;
     bool stopping_ = false;
     bool cost_stopped_ = false;
+    bool progress_failed_ = false;
+    bool planning_ = false;                           // a worker is building a batch
+    std::optional<asio::steady_timer> planning_gate_; // the others wait on it
     bool aborting_ = false; // canceled or timed out: running batches are canceled
     double committed_ = 0;
     std::uint64_t results_seen_ = 0;

@@ -139,7 +139,7 @@ journal journal::open(const std::filesystem::path& path, const std::string& mode
             std::size_t next = complete ? nl + 1 : text.size();
             ++lineno;
             auto at = [&] { return "line " + std::to_string(lineno) + ": "; };
-            json::error_code ec;
+            boost::system::error_code ec;
             json::value v;
             if (!line.empty())
                 v = json::parse(line, ec);

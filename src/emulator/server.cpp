@@ -518,7 +518,7 @@ struct server::impl {
     template <class Finish>
     reply create(const std::string& body, Finish& finish) {
         auto rec = std::make_shared<batch_record>();
-        json::error_code ec;
+        boost::system::error_code ec;
         rec->body = json::parse(body, ec, json::storage_ptr(&rec->arena));
         auto bad = [&](std::string msg) {
             return finish(error_reply(400, "invalid_request_error", std::move(msg)));
@@ -734,7 +734,7 @@ struct server::impl {
     }
 
     reply messages(const std::string& body) {
-        json::error_code ec;
+        boost::system::error_code ec;
         auto params = json::parse(body, ec);
         if (ec)
             return error_reply(400, "invalid_request_error",
@@ -748,7 +748,7 @@ struct server::impl {
     }
 
     reply count_tokens(const std::string& body) {
-        json::error_code ec;
+        boost::system::error_code ec;
         auto params = json::parse(body, ec);
         if (ec || !params.is_object())
             return error_reply(400, "invalid_request_error",

@@ -875,7 +875,7 @@ std::optional<json::value> schema_in_system_prompt(const json::object& params) {
     if (open == std::string_view::npos)
         return std::nullopt;
     json::stream_parser p;
-    json::error_code ec;
+    boost::system::error_code ec;
     std::size_t used = p.write_some(text.data() + open, text.size() - open, ec);
     (void)used;
     if (ec || !p.done())
@@ -901,7 +901,7 @@ json::object simulate_message(const json::object& params, std::uint64_t seed,
     auto scripted_json = [&]() -> std::optional<json::value> {
         if (!sc.output)
             return std::nullopt;
-        json::error_code ec;
+        boost::system::error_code ec;
         auto v = json::parse(*sc.output, ec);
         if (ec)
             return json::value(json::string(*sc.output)); // not JSON: returned as a string

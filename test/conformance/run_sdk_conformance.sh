@@ -25,6 +25,7 @@ fi
 cp "$here/sdk_conformance.mjs" "$work/"
 
 out="$work/emulator.out"
+rm -f "$out" # else a slow start reads the last run's URL from it
 "$emulator" --port 0 --processing-time 0.4 --api-key sk-ant-conformance --seed 7 >"$out" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null' EXIT

@@ -2,7 +2,12 @@
 // ```cpp block must appear, whitespace aside, in a file under examples/ or in
 // test/readme/snippets.cpp (which this test's target compiles).
 #define BOOST_TEST_MODULE aibatch README snippets
+// Boost.Test's compiled library, or (AIBATCH_BOOST_HEADER_ONLY builds) its header-only form.
+#ifdef AIBATCH_BOOST_TEST_INCLUDED
+#include <boost/test/included/unit_test.hpp>
+#else
 #include <boost/test/unit_test.hpp>
+#endif
 
 #include <cctype>
 #include <filesystem>

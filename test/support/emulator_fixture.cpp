@@ -41,7 +41,7 @@ json_answer emulator_fixture::call(const std::string& method, const std::string&
     a.status = res.status;
     a.raw = res.body;
     a.headers = res.headers;
-    json::error_code ec;
+    boost::system::error_code ec;
     a.body = json::parse(res.body, ec);
     if (ec)
         a.body = nullptr;
