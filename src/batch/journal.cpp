@@ -58,7 +58,7 @@ std::string hex(std::uint64_t h) {
 
 journal::journal(journal&& o) noexcept
     : path_(std::move(o.path_)), fd_(std::exchange(o.fd_, -1)), entries_(std::move(o.entries_)),
-      run_id_(std::move(o.run_id_)) {}
+      run_id_(std::move(o.run_id_)), all_created_(std::move(o.all_created_)) {}
 journal& journal::operator=(journal&& o) noexcept {
     if (this != &o) {
         if (fd_ >= 0)
@@ -67,6 +67,7 @@ journal& journal::operator=(journal&& o) noexcept {
         fd_ = std::exchange(o.fd_, -1);
         entries_ = std::move(o.entries_);
         run_id_ = std::move(o.run_id_);
+        all_created_ = std::move(o.all_created_);
     }
     return *this;
 }
@@ -210,6 +211,7 @@ journal journal::open(const std::filesystem::path& path, const std::string& mode
                 if (!id || id->empty())
                     fail(path, at() + "the created record has no batch_id");
                 e.batch_id = std::string(*id);
+                j.all_created_.push_back(e.batch_id); // a later record must not hide it
             } else {
                 fail(path, at() + "unknown event \"" + std::string(*event) + "\"");
             }
@@ -289,6 +291,7 @@ void journal::created(unsigned round, const std::string& items, std::uint64_t ha
                                         {"hash", hex(hash)},
                                         {"batch_id", batch_id}}));
     entries_[{round, items}].batch_id = batch_id;
+    all_created_.push_back(batch_id);
 }
 
 } // namespace aibatch::detail

@@ -11,6 +11,7 @@
 
 #include <aibatch/api/batches.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -67,14 +68,16 @@ private:
     int fd_ = -1;
     std::map<std::pair<unsigned, std::string>, entry> entries_;
     std::string run_id_;
+    std::vector<std::string> all_created_;
 
 public:
-    /// Every batch id recorded as created.
+    /// Every batch id recorded as created (also one a later record for the same items
+    /// replaced), each once.
     std::vector<std::string> batch_ids() const {
         std::vector<std::string> out;
-        for (const auto& [k, e] : entries_)
-            if (!e.batch_id.empty())
-                out.push_back(e.batch_id);
+        for (const auto& id : all_created_)
+            if (std::find(out.begin(), out.end(), id) == out.end())
+                out.push_back(id);
         return out;
     }
 };
