@@ -3,6 +3,10 @@
 // entry functions the fuzzers run, so a finding stays fixed without the fuzzer. Under
 // the asan preset the sanitizers watch the replay too.
 #define BOOST_TEST_MODULE aibatch fuzz regressions
+// Boost.Test's compiled library, or (AIBATCH_BOOST_HEADER_ONLY builds) its header-only form.
+#ifdef AIBATCH_BOOST_TEST_INCLUDED
+#include <boost/test/included/unit_test.hpp>
+#endif
 #include "fuzz_targets.hpp"
 
 #include <boost/core/demangle.hpp>
