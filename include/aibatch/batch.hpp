@@ -143,6 +143,7 @@ task<batch_run<T>> run_batch_impl(client_ptr c, std::span<const conversation> me
     // A cancellation has been handled by the engine (it is in stop_code): what follows
     // must run to the end.
     co_await boost::asio::this_coro::reset_cancellation_state(boost::asio::disable_cancellation());
+    const bool throwing = co_await boost::asio::this_coro::throw_if_cancelled();
     co_await boost::asio::this_coro::throw_if_cancelled(false);
     batch_run<T> out;
     out.items.resize(er.items.size());
@@ -164,6 +165,7 @@ task<batch_run<T>> run_batch_impl(client_ptr c, std::span<const conversation> me
     out.repaired = er.repaired;
     out.stop_code = er.stop_code;
     out.stop_message = std::move(er.stop_message);
+    co_await boost::asio::this_coro::throw_if_cancelled(throwing); // the caller's setting
     co_return out;
 }
 

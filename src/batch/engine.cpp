@@ -350,9 +350,11 @@ public:
         }
         // What follows accounts for what happened; it must not be cut short.
         co_await asio::this_coro::reset_cancellation_state(asio::disable_cancellation());
+        const bool throwing = co_await asio::this_coro::throw_if_cancelled();
         co_await asio::this_coro::throw_if_cancelled(false);
         co_await sweep_ambiguous();
         co_await fill_in();
+        co_await asio::this_coro::throw_if_cancelled(throwing);
         co_return finish();
     }
 
@@ -1176,6 +1178,11 @@ private:
     }
 
     task<void> worker(job*& current) {
+        // The worker handles a cancellation where it waits (the timer and HTTP waits end
+        // with operation_aborted); a co_await elsewhere must not throw it instead, or the
+        // job's batch would go unaccounted for. (Per awaitable thread: this is the
+        // worker's own, co_spawn'ed.)
+        co_await asio::this_coro::throw_if_cancelled(false);
         while (!stopping_) {
             auto j = co_await next_job();
             if (!j)
