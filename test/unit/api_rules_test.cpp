@@ -4,6 +4,7 @@
 
 #include <boost/json/parse.hpp>
 #include <boost/test/unit_test.hpp>
+#include <chrono>
 
 using namespace std::chrono_literals;
 namespace json = boost::json;
@@ -52,10 +53,16 @@ BOOST_AUTO_TEST_CASE(retry_after_dates_far_from_now_are_ignored_without_overflow
 }
 
 BOOST_AUTO_TEST_CASE(rfc3339_outside_the_clock_range_or_calendar_is_refused) {
-    for (const char* t : {"0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "1677-01-01T00:00:00Z",
-                          "2263-01-01T00:00:00Z", "2024-02-30T00:00:00Z", "2023-02-29T00:00:00Z",
-                          "2024-01-01T00:00:00+24:00"})
+    for (const char* t :
+         {"2024-02-30T00:00:00Z", "2023-02-29T00:00:00Z", "2024-01-01T00:00:00+24:00"})
         BOOST_TEST(!aibatch::parse_rfc3339(t).has_value(), t);
+    // The clock's range depends on the standard library: libstdc++'s system_clock counts
+    // nanoseconds (about 1678-2262), libc++'s microseconds (far wider). Outside it: refused.
+    if constexpr (std::chrono::system_clock::period::den >= 1'000'000'000) {
+        for (const char* t : {"0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z",
+                              "1677-01-01T00:00:00Z", "2263-01-01T00:00:00Z"})
+            BOOST_TEST(!aibatch::parse_rfc3339(t).has_value(), t);
+    }
     auto leap = aibatch::parse_rfc3339("2024-02-29T00:00:00Z");
     BOOST_REQUIRE(leap.has_value());
     BOOST_TEST(aibatch::format_rfc3339(*leap) == "2024-02-29T00:00:00.000000Z");
