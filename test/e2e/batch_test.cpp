@@ -7,6 +7,7 @@
 
 #include "../support/expect_throw.hpp"
 #include "../support/run_task.hpp"
+#include "journal_child_launcher.hpp"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
@@ -430,34 +431,6 @@ BOOST_AUTO_TEST_SUITE_END()
 // ------------------------------------------------------------------ journal
 BOOST_AUTO_TEST_SUITE(batch_journal)
 
-namespace {
-
-pid_t spawn_child(const std::string& url, const std::string& journal, const std::string& out) {
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    std::string items = "30";
-    std::vector<char*> argv{const_cast<char*>(AIBATCH_JOURNAL_CHILD),
-                            const_cast<char*>(url.c_str()), const_cast<char*>(journal.c_str()),
-                            items.data(), nullptr};
-    pid_t pid = -1;
-    int rc = posix_spawn(&pid, AIBATCH_JOURNAL_CHILD, &fa, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&fa);
-    BOOST_REQUIRE_MESSAGE(rc == 0, "posix_spawn failed: " << rc);
-    return pid;
-}
-
-std::size_t count_lines_with(const std::string& path, const std::string& needle) {
-    std::ifstream f(path);
-    std::string line;
-    std::size_t n = 0;
-    while (std::getline(f, line))
-        n += line.find(needle) != std::string::npos;
-    return n;
-}
-
-} // namespace
-
 BOOST_AUTO_TEST_CASE(killed_mid_poll_and_restarted_reattaches_without_paying_twice) {
     aibatch::emulator::options eo;
     eo.processing_time = 3s;
@@ -470,19 +443,19 @@ BOOST_AUTO_TEST_CASE(killed_mid_poll_and_restarted_reattaches_without_paying_twi
     std::string journal = (dir / "run.journal").string();
     std::string out1 = (dir / "out1.txt").string(), out2 = (dir / "out2.txt").string();
 
-    pid_t first = spawn_child(emu.url(), journal, out1);
+    pid_t first = e2e::spawn_journal_child(emu.url(), journal, out1, "30", "10");
     // Wait until all three batches are created and recorded, then kill -9 mid-poll.
-    for (int i = 0; i < 400 && count_lines_with(journal, "\"created\"") < 3; ++i)
+    for (int i = 0; i < 400 && e2e::count_lines_with(journal, "\"created\"") < 3; ++i)
         std::this_thread::sleep_for(25ms);
-    BOOST_REQUIRE(count_lines_with(journal, "\"created\"") == 3u);
+    BOOST_REQUIRE(e2e::count_lines_with(journal, "\"created\"") == 3u);
     ::kill(first, SIGKILL);
     int status = 0;
     ::waitpid(first, &status, 0);
     BOOST_TEST(WIFSIGNALED(status));
     BOOST_TEST(emu.batches_created() == 3u);
-    BOOST_TEST(count_lines_with(out1, "item") == 0u); // it did not get to print
+    BOOST_TEST(e2e::count_lines_with(out1, "item") == 0u); // it did not get to print
 
-    pid_t second = spawn_child(emu.url(), journal, out2);
+    pid_t second = e2e::spawn_journal_child(emu.url(), journal, out2, "30", "10");
     int waited = 0;
     while (::waitpid(second, &status, WNOHANG) == 0 && waited++ < 600)
         std::this_thread::sleep_for(50ms);

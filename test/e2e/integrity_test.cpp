@@ -11,6 +11,7 @@
 
 #include "../support/expect_throw.hpp"
 #include "../support/run_task.hpp"
+#include "journal_child_launcher.hpp"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
@@ -454,35 +455,6 @@ BOOST_AUTO_TEST_SUITE_END()
 // ------------------------------------------------------------------ kill -9
 BOOST_AUTO_TEST_SUITE(integrity_kill)
 
-namespace {
-
-pid_t spawn_child(const std::string& url, const std::string& journal, const std::string& out,
-                  const std::string& items, const std::string& chunk) {
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    std::vector<char*> argv{
-        const_cast<char*>(AIBATCH_JOURNAL_CHILD), const_cast<char*>(url.c_str()),
-        const_cast<char*>(journal.c_str()),       const_cast<char*>(items.c_str()),
-        const_cast<char*>(chunk.c_str()),         nullptr};
-    pid_t pid = -1;
-    int rc = posix_spawn(&pid, AIBATCH_JOURNAL_CHILD, &fa, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&fa);
-    BOOST_REQUIRE_MESSAGE(rc == 0, "posix_spawn failed: " << rc);
-    return pid;
-}
-
-std::size_t count_lines_with(const std::string& path, const std::string& needle) {
-    std::ifstream f(path);
-    std::string line;
-    std::size_t n = 0;
-    while (std::getline(f, line))
-        n += line.find(needle) != std::string::npos;
-    return n;
-}
-
-} // namespace
-
 // Observation 2, second half: kill -9 while four creates are in flight, then resume.
 BOOST_AUTO_TEST_CASE(killed_with_creates_in_flight_resumes_with_every_batch_accounted_for) {
     aibatch::emulator::server emu(emu_options(500ms));
@@ -492,13 +464,13 @@ BOOST_AUTO_TEST_CASE(killed_with_creates_in_flight_resumes_with_every_batch_acco
     std::string journal = (dir / "run.journal").string();
     std::string out1 = (dir / "out1.txt").string(), out2 = (dir / "out2.txt").string();
     emu.add_fault(fault("delay:1200:4:create"));
-    pid_t first = spawn_child(emu.url(), journal, out1, "40", "10");
-    for (int i = 0; i < 400 && count_lines_with(journal, "\"creating\"") < 4; ++i)
+    pid_t first = e2e::spawn_journal_child(emu.url(), journal, out1, "40", "10");
+    for (int i = 0; i < 400 && e2e::count_lines_with(journal, "\"creating\"") < 4; ++i)
         std::this_thread::sleep_for(10ms);
-    BOOST_REQUIRE(count_lines_with(journal, "\"creating\"") == 4u);
+    BOOST_REQUIRE(e2e::count_lines_with(journal, "\"creating\"") == 4u);
     // The requests are on the wire (the server holds them 1.2 s); no answer has come.
     std::this_thread::sleep_for(300ms);
-    BOOST_REQUIRE(count_lines_with(journal, "\"created\"") == 0u);
+    BOOST_REQUIRE(e2e::count_lines_with(journal, "\"created\"") == 0u);
     ::kill(first, SIGKILL);
     int status = 0;
     ::waitpid(first, &status, 0);
@@ -508,7 +480,7 @@ BOOST_AUTO_TEST_CASE(killed_with_creates_in_flight_resumes_with_every_batch_acco
         std::this_thread::sleep_for(10ms);
     BOOST_TEST(emu.batches_created() == 4u);
 
-    pid_t second = spawn_child(emu.url(), journal, out2, "40", "10");
+    pid_t second = e2e::spawn_journal_child(emu.url(), journal, out2, "40", "10");
     int waited = 0;
     while (::waitpid(second, &status, WNOHANG) == 0 && waited++ < 1200)
         std::this_thread::sleep_for(50ms);
