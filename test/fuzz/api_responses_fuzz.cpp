@@ -73,7 +73,7 @@ void api_responses(std::string_view data) {
     default:
         break;
     }
-    json::error_code ec;
+    boost::system::error_code ec;
     json::value v = json::parse(data, ec);
     if (ec)
         return;

@@ -156,7 +156,7 @@ void decode(std::string_view data) {
         return;
     unsigned char which = static_cast<unsigned char>(data[0]);
     data.remove_prefix(1);
-    json::error_code ec;
+    boost::system::error_code ec;
     json::value v = json::parse(data, ec);
     if (ec)
         return;

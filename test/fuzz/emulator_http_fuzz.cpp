@@ -87,7 +87,7 @@ emulator_connection& connection() {
 }
 
 void check_error_body(const http::response<http::string_body>& res) {
-    json::error_code ec;
+    boost::system::error_code ec;
     auto v = json::parse(res.body(), ec);
     require(!ec && v.is_object() && v.get_object().contains("error"),
             "an emulator error answer without the API's error body");
@@ -113,7 +113,7 @@ void emulator_http(std::string_view data) {
         while (!body.empty()) {
             auto nl = body.find('\n');
             require(nl != std::string_view::npos, "a result line without its newline");
-            json::error_code ec;
+            boost::system::error_code ec;
             auto line = json::parse(body.substr(0, nl), ec);
             require(!ec && line.is_object() && line.get_object().contains("custom_id"),
                     "a result line that is not a result");

@@ -56,7 +56,7 @@ void emulator_model(std::string_view data) {
         }
         return;
     }
-    json::error_code ec;
+    boost::system::error_code ec;
     json::value v = json::parse(data, ec);
     if (ec)
         return;

@@ -45,7 +45,7 @@ void read_in(const json::object& message, output_mode mode) {
 void structured_output(std::string_view data) {
     if (auto v = find_json_in_text(data))
         require(v->is_object() || v->is_array(), "find_json_in_text returned a scalar");
-    json::error_code ec;
+    boost::system::error_code ec;
     json::value v = json::parse(data, ec);
     if (ec || !v.is_object())
         return;
