@@ -20,11 +20,14 @@
 #include <boost/json/parser.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <sys/resource.h>
+#include <time.h>
 
 namespace asio = boost::asio;
 namespace json = boost::json;
@@ -60,6 +63,13 @@ double cpu_seconds() {
     getrusage(RUSAGE_SELF, &u);
     return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
            static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+// CPU time of the calling thread (the io_context's thread in the e2e run), in ms.
+double thread_cpu_ms() {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
 }
 
 double since(clk::time_point t0) {
@@ -356,21 +366,43 @@ int main(int argc, char** argv) {
                 // A 1 ms watchdog on the same io_context: its worst lateness is the longest
                 // time the loop was held (body building, parsing, decoding).
                 bool finished = false;
-                double max_stall_ms = 0, max_stall_at_s = 0;
+                double max_stall_ms = 0, max_stall_at_s = 0, max_cpu_stall_ms = 0,
+                       max_cpu_stall_at_s = 0;
                 auto started = clk::now();
                 asio::co_spawn(
                     ioc,
                     [&]() -> aibatch::task<void> {
                         asio::steady_timer t(co_await asio::this_coro::executor);
+                        double cpu_before = thread_cpu_ms();
+                        // AIBATCH_BENCH_STALL_LOG=MS prints every stall of at least MS on CPU.
+                        const char* log_env = std::getenv("AIBATCH_BENCH_STALL_LOG");
+                        const double stall_log_ms = log_env ? std::atof(log_env) : 0.0;
                         while (!finished) {
                             auto due = clk::now() + std::chrono::milliseconds(1);
                             t.expires_at(due);
                             co_await t.async_wait(asio::use_awaitable);
                             double late =
                                 std::chrono::duration<double, std::milli>(clk::now() - due).count();
+                            double cpu_now = thread_cpu_ms();
+                            // The loop's own work in that stall: the CPU time this thread
+                            // spent since the previous tick, at most the lateness. Wall
+                            // lateness beyond it is the machine (other processes), not us.
+                            double on_cpu = std::min(late, cpu_now - cpu_before);
+                            cpu_before = cpu_now;
                             if (late > max_stall_ms) {
                                 max_stall_ms = late;
                                 max_stall_at_s = since(started);
+                            }
+                            if (stall_log_ms > 0 && on_cpu >= stall_log_ms)
+                                std::fprintf(
+                                    stderr,
+                                    "stall: %.2f ms (%.2f on CPU) ending at %.3f s (clock %.6f)\n",
+                                    late, on_cpu, since(started),
+                                    std::chrono::duration<double>(clk::now().time_since_epoch())
+                                        .count());
+                            if (on_cpu > max_cpu_stall_ms) {
+                                max_cpu_stall_ms = on_cpu;
+                                max_cpu_stall_at_s = since(started);
                             }
                         }
                     },
@@ -385,6 +417,8 @@ int main(int argc, char** argv) {
                       {"overhead_seconds", s - processing},
                       {"max_loop_stall_ms", max_stall_ms},
                       {"max_loop_stall_at_seconds", max_stall_at_s},
+                      {"max_loop_stall_on_cpu_ms", max_cpu_stall_ms},
+                      {"max_loop_stall_on_cpu_at_seconds", max_cpu_stall_at_s},
                       {"succeeded", run.succeeded()},
                       {"items", items}});
             });

@@ -46,9 +46,11 @@ struct result_stream::state {
     std::string_view chunk; // unread rest of the last piece (valid until the next read)
     std::string carry;      // a line split across pieces
     json::parser parser;
-    // Ids delivered so far: appended in order (cheap, short ids stay in SSO) until a
-    // resume needs lookups, then indexed once in `delivered`.
-    std::vector<std::pair<std::string, std::uint64_t>> delivered_order;
+    // Ids delivered so far, appended in order into one buffer (100,000 separate strings
+    // would cost as long to free as to fill) until a resume needs lookups, then indexed
+    // once in `delivered`. delivered_order holds (end offset in delivered_ids, identity).
+    std::string delivered_ids;
+    std::vector<std::pair<std::size_t, std::uint64_t>> delivered_order;
     std::unordered_map<std::string, std::uint64_t> delivered; // id -> result_identity
     bool resumed = false;
     std::uint64_t lines = 0;
@@ -196,9 +198,13 @@ task<std::optional<result_line>> result_stream::next_line_of(state& s) {
             if (!s.resumed) {
                 s.resumed = true;
                 s.delivered.reserve(s.delivered_order.size() * 2);
-                for (auto& [id, identity] : s.delivered_order)
-                    s.delivered.emplace(std::move(id), identity);
+                std::size_t begin = 0;
+                for (auto [end, identity] : s.delivered_order) {
+                    s.delivered.emplace(s.delivered_ids.substr(begin, end - begin), identity);
+                    begin = end;
+                }
                 s.delivered_order = {};
+                s.delivered_ids = {};
             }
             s.carry_ready = false;
             co_await s.reopen();
@@ -255,7 +261,8 @@ task<std::optional<result_line>> result_stream::next_line_of(state& s) {
                 continue; // already delivered before a resume
             // A different answer for an id delivered before: the caller must see it.
         } else {
-            s.delivered_order.emplace_back(r.custom_id, identity);
+            s.delivered_ids += r.custom_id;
+            s.delivered_order.emplace_back(s.delivered_ids.size(), identity);
         }
         ++s.lines;
         co_return r;

@@ -10,6 +10,7 @@
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -23,6 +24,11 @@
 #include <random>
 #include <set>
 #include <tuple>
+
+#ifdef __linux__
+#include <sys/mman.h>
+#include <unistd.h>
+#endif
 
 namespace aibatch {
 
@@ -174,8 +180,11 @@ void validate(std::span<const conversation> messages, const std::string& model,
             bad_input("batch: batch_options::custom_id_prefix makes a bad custom_id (" + longest +
                       "): " + *why);
     }
-    for (std::size_t i = 0; i < messages.size(); ++i) {
-        const auto& conv = messages[i];
+}
+
+// One input conversation (the engine checks them in slices that yield to the event loop).
+void validate_conversation(std::size_t i, const conversation& conv) {
+    {
         auto at = [i] { return "batch: messages[" + std::to_string(i) + "]"; }; // on error only
         if (conv.empty())
             bad_input(at() + " is an empty conversation; add a user turn: aibatch::user(\"...\")");
@@ -193,6 +202,27 @@ void validate(std::span<const conversation> messages, const std::string& model,
                 bad_input(at() + "[" + std::to_string(t) + "] has empty content");
         }
     }
+}
+
+// Frees a request body. A large one (tens of MB) is first handed back to the kernel a
+// megabyte at a time with a yield in between: unmapping it at once holds the event loop
+// for milliseconds (measured by bench/run). Only the last owner does this.
+task<void> free_in_slices(std::shared_ptr<const std::string> body) {
+#ifdef __linux__
+    constexpr std::uintptr_t slice = std::uintptr_t{1} << 20;
+    if (body && body.use_count() == 1 && body->capacity() >= 8 * slice) {
+        const auto page = static_cast<std::uintptr_t>(sysconf(_SC_PAGESIZE));
+        const auto start = reinterpret_cast<std::uintptr_t>(body->data());
+        const std::uintptr_t begin = (start + page - 1) & ~(page - 1);
+        const std::uintptr_t end = (start + body->capacity()) & ~(page - 1);
+        for (std::uintptr_t a = begin; a < end; a += slice) {
+            // Whole pages inside the string's own storage, which nobody reads again.
+            ::madvise(reinterpret_cast<void*>(a), std::min(slice, end - a), MADV_DONTNEED);
+            co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
+        }
+    }
+#endif
+    body.reset();
 }
 
 std::string random_run_id() {
@@ -306,7 +336,33 @@ public:
         state_->cfg.require_api_key();
         const std::size_t n = messages_.size();
         run_id_ = opts_.run_id.empty() ? random_run_id() : opts_.run_id;
-        if (n > 0 && !opts_.journal.empty()) {
+        // Custom ids and messages are filled in as items are submitted and in finish():
+        // 100,000 strings at once would hold the event loop for tens of milliseconds.
+        // Likewise the items are checked and set up in slices that yield to the loop.
+        // A cancellation meanwhile is seen below, before anything is sent.
+        res_.run_id = run_id_;
+        const bool throwing = co_await asio::this_coro::throw_if_cancelled();
+        co_await asio::this_coro::throw_if_cancelled(false);
+        res_.items.reserve(n);
+        std::vector<std::size_t> todo;
+        todo.reserve(n);
+        for (std::size_t i = 0; i < n; ++i) {
+            validate_conversation(i, messages_[i]);
+            res_.items.emplace_back().index = i;
+            todo.push_back(i);
+            if (i % 64 == 63)
+                co_await breathe();
+        }
+        co_await asio::this_coro::throw_if_cancelled(throwing);
+        if (n == 0)
+            co_return finish();
+        if ((co_await asio::this_coro::cancellation_state).cancelled() !=
+            asio::cancellation_type::none) {
+            stopping_ = aborting_ = true;
+            stop(asio::error::operation_aborted, "canceled by the caller");
+            todo.clear(); // nothing is sent; fill_in() marks every item not submitted
+        }
+        if (!opts_.journal.empty()) {
             journal_ = journal::open(opts_.journal, model_, n, run_id_, !opts_.run_id.empty());
             run_id_ = journal_.run_id();
             for (const auto& id : journal_.batch_ids()) {
@@ -315,19 +371,8 @@ public:
             }
         }
         res_.run_id = run_id_;
-        // Custom ids and messages are filled in as items are submitted and in finish():
-        // 100,000 strings at once would hold the event loop for tens of milliseconds.
-        res_.items.resize(n);
-        for (std::size_t i = 0; i < n; ++i)
-            res_.items[i].index = i;
-        if (n == 0)
-            co_return finish();
         if (opts_.timeout)
             deadline_ = std::chrono::steady_clock::now() + *opts_.timeout;
-
-        std::vector<std::size_t> todo(n);
-        for (std::size_t i = 0; i < n; ++i)
-            todo[i] = i;
         for (unsigned round = 0; round <= opts_.repair_rounds && !todo.empty(); ++round) {
             round_ = round;
             pending_ = std::move(todo);
@@ -350,7 +395,6 @@ public:
         }
         // What follows accounts for what happened; it must not be cut short.
         co_await asio::this_coro::reset_cancellation_state(asio::disable_cancellation());
-        const bool throwing = co_await asio::this_coro::throw_if_cancelled();
         co_await asio::this_coro::throw_if_cancelled(false);
         co_await sweep_ambiguous();
         co_await fill_in();
@@ -359,6 +403,23 @@ public:
     }
 
 private:
+    // Yields to the event loop once the engine has held it for about a millisecond:
+    // loops over a run's items call it every few dozen items, so no step of a
+    // 100,000-item run stalls an async server (bench/run measures the longest stall).
+    task<void> breathe() {
+        auto now = std::chrono::steady_clock::now();
+        if (now - breath_ < 1ms)
+            co_return;
+        co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
+        breath_ = std::chrono::steady_clock::now();
+    }
+
+    // The job's request body is no longer needed (its batch is known for sure).
+    void drop_body(job& j) {
+        if (j.body)
+            asio::co_spawn(state_->strand, free_in_slices(std::move(j.body)), asio::detached);
+    }
+
     // ------------------------------------------------------------- ids
     std::string custom_id(unsigned round, std::size_t i) const {
         std::string s = opts_.custom_id_prefix;
@@ -467,23 +528,15 @@ private:
                 e.planning_gate_->cancel();
             }
         } released{*this};
-        auto slice_start = std::chrono::steady_clock::now();
-        auto maybe_yield = [&]() -> task<void> {
-            auto now = std::chrono::steady_clock::now();
-            if (now - slice_start < 2ms)
-                co_return;
-            co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
-            slice_start = std::chrono::steady_clock::now();
-        };
         while (cursor_ < pending_.size()) {
             job j;
             j.round = round_;
             std::string body = R"({"requests":[)";
             std::size_t since_check = 0;
             while (j.indices.size() < opts_.max_requests_per_batch) {
-                if (++since_check == 32) {
+                if (++since_check == 16) {
                     since_check = 0;
-                    co_await maybe_yield(); // other workers may take items meanwhile
+                    co_await breathe(); // other workers wait at the planning gate
                 }
                 if (cursor_ >= pending_.size())
                     break;
@@ -523,9 +576,13 @@ private:
             if (journal_.enabled())
                 j.hash = fnv1a(body);
             j.body = std::make_shared<const std::string>(std::move(body));
-            std::vector<std::size_t> sorted = j.indices;
-            std::sort(sorted.begin(), sorted.end());
-            j.ranges = format_ranges(sorted);
+            if (std::is_sorted(j.indices.begin(), j.indices.end())) {
+                j.ranges = format_ranges(j.indices);
+            } else {
+                std::vector<std::size_t> sorted = j.indices;
+                std::sort(sorted.begin(), sorted.end());
+                j.ranges = format_ranges(sorted);
+            }
             co_return j;
         }
         co_return std::nullopt;
@@ -715,7 +772,7 @@ private:
         state_->claim(j.batch_id);
         ++state_->stats.creates_adopted;
         journal_.created(j.round, j.ranges, j.hash, j.batch_id);
-        j.body.reset();
+        drop_body(j);
     }
 
     // ------------------------------------------------------------- progress
@@ -777,7 +834,7 @@ private:
         if (known && !known->batch_id.empty() && j.rejected.empty()) {
             j.batch_id = known->batch_id; // re-attach
             j.known_since = std::chrono::steady_clock::now();
-            j.body.reset();
+            drop_body(j);
             co_return true;
         }
         if (known && known->creating_at && !j.ambiguous_since) {
@@ -848,7 +905,7 @@ private:
                 j.counts = made->request_counts;
                 j.expires_at = made->expires_at;
                 j.known_since = std::chrono::steady_clock::now();
-                j.body.reset();
+                drop_body(j);
                 known_ids_.insert(made->id);
                 try {
                     journal_.created(j.round, j.ranges, j.hash, j.batch_id);
@@ -985,6 +1042,7 @@ private:
                         break;
                     if (!on_line(j, *line))
                         co_return track_result::foreign;
+                    co_await breathe(); // decoding a 64 KiB piece takes milliseconds
                 }
                 if (j.tentative)
                     co_return track_result::foreign; // nothing proved it is j's
@@ -1077,8 +1135,11 @@ private:
         }
         j.committed = est;
         committed_ += est;
-        for (std::size_t i : j.indices)
-            ++res_.items[i].rounds;
+        for (std::size_t k = 0; k < j.indices.size(); ++k) {
+            ++res_.items[j.indices[k]].rounds;
+            if (k % 64 == 63)
+                co_await breathe();
+        }
         for (;;) {
             bool have = false;
             try {
@@ -1096,9 +1157,13 @@ private:
             if (!have)
                 break;
             if (!j.tentative) {
-                for (std::size_t i : j.indices)
-                    res_.items[i].batch_id = j.batch_id;
                 record_batch(j.batch_id);
+                // Read by the caller only, at the end: safe to fill in slices.
+                for (std::size_t k = 0; k < j.indices.size(); ++k) {
+                    res_.items[j.indices[k]].batch_id = j.batch_id;
+                    if (k % 64 == 63)
+                        co_await breathe();
+                }
             }
             if (aborting_) {
                 co_await stop_batch(j);
@@ -1351,7 +1416,6 @@ private:
 
     // Index, custom_id and message of every item, in slices that yield to the loop.
     task<void> fill_in() {
-        auto slice = std::chrono::steady_clock::now();
         for (std::size_t i = 0; i < res_.items.size(); ++i) {
             auto& it = res_.items[i];
             it.index = i;
@@ -1360,10 +1424,8 @@ private:
             if (it.status == item_status::not_submitted && it.message.empty())
                 it.message = res_.stop_message.empty() ? "not submitted"
                                                        : "not submitted: " + res_.stop_message;
-            if (i % 256 == 255 && std::chrono::steady_clock::now() - slice > 2ms) {
-                co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
-                slice = std::chrono::steady_clock::now();
-            }
+            if (i % 64 == 63)
+                co_await breathe();
         }
     }
 
@@ -1400,6 +1462,7 @@ private:
     std::uint64_t anomaly_count_ = 0;
     std::uint32_t download_ = 0; // numbers each results download (0 = none)
     std::vector<std::unique_ptr<job>> jobs_;
+    std::chrono::steady_clock::time_point breath_ = std::chrono::steady_clock::now();
     std::vector<std::uint32_t> done_in_round_; // by item: the download its result came in
     std::vector<std::uint32_t> job_of_;        // by item: 1 + its job this round, 0 = none
     std::vector<std::uint64_t> identity_;      // by item: line_identity of its result
