@@ -138,6 +138,45 @@ BOOST_AUTO_TEST_CASE(a_canceled_large_run_returns_its_outcome) {
     BOOST_TEST(run->items.size() == 9000u);
 }
 
+// A cancellation that arrives while a large input is still being checked (the engine
+// yields every millisecond there) stops the run before anything is sent: nothing is
+// created, every item is not_submitted, and run_batch returns instead of throwing. A
+// cancellation in that window could be lost (the engine's own strand thread was not
+// listening yet) and the run went on to pay for every item.
+BOOST_AUTO_TEST_CASE(a_cancel_while_inputs_are_checked_sends_nothing) {
+    aibatch::emulator::options eo = emu_options();
+    eo.processing_time = 5s;
+    aibatch::emulator::server emu(eo);
+    emu.start();
+    asio::io_context ioc;
+    aibatch::client client(ioc.get_executor(), config(emu.url()));
+    aibatch::batch_options o;
+    o.poll_interval = 20ms;
+    asio::cancellation_signal sig;
+    std::optional<aibatch::batch_run<SpamResult>> run;
+    std::exception_ptr failure;
+    const std::size_t n = 100'000; // checking them takes several slices of ~1 ms
+    asio::co_spawn(ioc, aibatch::run_batch<SpamResult>(client, make_messages(n), model, o),
+                   asio::bind_cancellation_slot(
+                       sig.slot(), [&](std::exception_ptr e, aibatch::batch_run<SpamResult> r) {
+                           failure = e;
+                           run = std::move(r);
+                       }));
+    // Runs at the run's first yield, while its inputs are being checked.
+    asio::post(ioc, [&] { sig.emit(asio::cancellation_type::terminal); });
+    ioc.run();
+    BOOST_REQUIRE(!failure);
+    BOOST_REQUIRE(run.has_value());
+    BOOST_TEST(run->stop_code == asio::error::operation_aborted);
+    BOOST_REQUIRE(run->items.size() == n);
+    BOOST_TEST(emu.batches().empty());
+    std::size_t not_submitted = 0;
+    for (const auto& it : run->items)
+        not_submitted += it.status == aibatch::item_status::not_submitted ? 1 : 0;
+    BOOST_TEST(not_submitted == n);
+    BOOST_TEST(run->items[0].message.find("canceled") != std::string::npos, run->items[0].message);
+}
+
 // A temporary input is owned by the task; a braced list is accepted.
 BOOST_AUTO_TEST_CASE(temporaries_and_braced_lists_are_owned_by_the_task) {
     env e;
