@@ -4,7 +4,10 @@
 
 #include <aibatch/client.hpp>
 
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -39,13 +42,35 @@ struct client_state {
 
     /// Runs `op` on the strand and resumes the caller on its own executor (inline when
     /// the caller already runs on the strand).
+    ///
+    /// The caller's cancellation is forwarded here rather than by co_spawn: Boost 1.81's
+    /// co_spawn dispatches the emit to the strand with a raw pointer to a signal that the
+    /// op's completion (on another thread) may free first (boost/asio/impl/co_spawn.hpp,
+    /// co_spawn_cancellation_handler; newer Boosts hold it by shared_ptr). Here the signal
+    /// is shared and emitted on the strand, where co_spawn's own forwarding is inline.
     template <class T>
     static task<T> on_strand(std::shared_ptr<client_state> self, task<T> op) {
-        auto ex = co_await boost::asio::this_coro::executor;
-        if (ex == boost::asio::any_io_executor(self->strand))
+        namespace asio = boost::asio;
+        auto ex = co_await asio::this_coro::executor;
+        if (ex == asio::any_io_executor(self->strand))
             co_return co_await std::move(op);
-        co_return co_await boost::asio::co_spawn(self->strand, std::move(op),
-                                                 boost::asio::use_awaitable);
+        auto signal = std::make_shared<asio::cancellation_signal>();
+        asio::cancellation_state state = co_await asio::this_coro::cancellation_state;
+        asio::cancellation_slot slot = state.slot();
+        struct unhook {
+            asio::cancellation_slot s;
+            ~unhook() {
+                if (s.is_connected())
+                    s.clear();
+            }
+        } unhooked{slot};
+        if (slot.is_connected())
+            slot.assign([signal, strand = self->strand](asio::cancellation_type type) {
+                asio::dispatch(strand, [signal, type] { signal->emit(type); });
+            });
+        co_return co_await asio::co_spawn(
+            self->strand, std::move(op),
+            asio::bind_cancellation_slot(signal->slot(), asio::use_awaitable));
     }
 
     /// A request with the API's headers.

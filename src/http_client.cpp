@@ -174,6 +174,10 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
         timer.expires_at(deadline);
         auto raced = co_await (resolver.async_resolve(ep.host, ep.port, use_tuple) ||
                                timer.async_wait(use_tuple));
+        // The caller's cancellation ends both waits: the timer's operation_aborted is then
+        // a cancellation, not the timeout.
+        if (raced.index() == 1 && std::get<0>(std::get<1>(raced)) == asio::error::operation_aborted)
+            fail(asio::error::operation_aborted, "resolving " + ep.host + ": canceled");
         if (raced.index() == 1)
             fail(errc::connect_timeout, "resolving " + ep.host +
                                             " took longer than the connect "

@@ -23,6 +23,7 @@
 #include <atomic>
 #include <chrono>
 #include <future>
+#include <mutex>
 #include <thread>
 
 namespace asio = boost::asio;
@@ -337,6 +338,73 @@ BOOST_AUTO_TEST_CASE(one_client_four_threads_hundreds_of_concurrent_calls) {
     BOOST_TEST(bad == 0);
     auto stats = client.stats();
     BOOST_TEST(stats.requests > 0u);
+}
+
+// Cancellations racing completions: every client call hops to the client's strand, and
+// the caller's cancellation follows it there. Boost 1.81's co_spawn forwarded it with a
+// raw pointer to a signal that the completion may already have freed (use-after-free
+// when a cancel and a completion cross on two threads); the client forwards it itself.
+// Thousands of calls on four threads, each canceled at a different moment: every call
+// ends (value or operation_aborted), nothing crashes (asan/tsan presets run this).
+BOOST_AUTO_TEST_CASE(cancellations_racing_completions_on_four_threads) {
+    aibatch::emulator::server emu(emu_options());
+    emu.start();
+    asio::io_context ioc(4);
+    aibatch::client client(ioc.get_executor(), config(emu.url()));
+    std::vector<aibatch::batch_request> reqs(1);
+    reqs[0].custom_id = "a";
+    reqs[0].params.model = model;
+    reqs[0].params.max_tokens = 16;
+    reqs[0].params.messages = {aibatch::user("hello")};
+    const auto made = run_task(ioc, client.create_batch(reqs));
+    ioc.restart();
+    constexpr int calls = 2000;
+    std::atomic<int> ended{0}, odd{0};
+    std::mutex odd_mutex;
+    std::string odd_what; // the last unexpected error, for the failure message
+    auto work = asio::make_work_guard(ioc);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t)
+        threads.emplace_back([&] { ioc.run(); });
+    for (int k = 0; k < calls; ++k) {
+        auto strand = asio::make_strand(ioc);
+        auto sig = std::make_shared<asio::cancellation_signal>();
+        asio::co_spawn(strand, client.retrieve_batch(made.id),
+                       asio::bind_cancellation_slot(
+                           sig->slot(), [&, sig](std::exception_ptr e, aibatch::batch_info b) {
+                               bool fine = e ? true : b.id == made.id;
+                               if (e) {
+                                   try {
+                                       std::rethrow_exception(e);
+                                   } catch (const boost::system::system_error& se) {
+                                       fine = se.code() == asio::error::operation_aborted;
+                                       if (!fine) {
+                                           std::lock_guard lock(odd_mutex);
+                                           odd_what = se.what();
+                                       }
+                                   }
+                               }
+                               (fine ? ended : odd)++;
+                           }));
+        // The cancel is emitted on the call's strand (as Asio requires), at a moment that
+        // varies from call to call: at once, after a few handlers, or after a short timer.
+        if (k % 3 == 0) {
+            asio::post(strand, [sig] { sig->emit(asio::cancellation_type::terminal); });
+        } else {
+            auto t = std::make_shared<asio::steady_timer>(strand);
+            t->expires_after(std::chrono::microseconds(50 * (k % 40)));
+            t->async_wait([sig, t](boost::system::error_code) {
+                sig->emit(asio::cancellation_type::terminal);
+            });
+        }
+    }
+    for (int i = 0; i < 6000 && ended + odd < calls; ++i)
+        std::this_thread::sleep_for(10ms);
+    work.reset();
+    for (auto& t : threads)
+        t.join();
+    BOOST_TEST(ended + odd == calls);
+    BOOST_TEST(odd == 0, odd_what);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
