@@ -206,6 +206,14 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
                 long verify = SSL_get_verify_result(c->tls->native_handle());
                 if (hec == beast::error::timeout || hec == asio::error::operation_aborted)
                     connect_failed(hec, "TLS handshake with " + where());
+                // The connection dropped mid-handshake (reset, closed): a network failure,
+                // retried like any other, not a certificate or protocol problem.
+                if (verify == X509_V_OK &&
+                    (hec == asio::ssl::error::stream_truncated || hec == asio::error::eof ||
+                     hec == asio::error::connection_reset ||
+                     hec == asio::error::connection_aborted || hec == asio::error::broken_pipe))
+                    fail(hec, "TLS handshake with " + where() +
+                                  " failed: the connection was closed (" + hec.message() + ")");
                 std::string detail =
                     verify != X509_V_OK ? X509_verify_cert_error_string(verify) : hec.message();
                 fail(errc::tls_handshake,

@@ -9,6 +9,7 @@
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/test/unit_test.hpp>
@@ -94,6 +95,41 @@ BOOST_AUTO_TEST_CASE(https_fails_with_an_untrusted_certificate) {
     http_client wrong_ca(ioc.get_executor(), server.url(), other);
     expect_error([&] { run_task(ioc, wrong_ca.request(get("/hello"))); }, errc::tls_handshake);
     BOOST_TEST(server.accepted() == 2u);
+}
+
+// A connection dropped in the middle of the TLS handshake (a reset, a proxy closing it)
+// is a connection failure, which the client retries, not errc::tls_handshake (kept for a
+// certificate or protocol problem, which no retry fixes). It was reported as
+// tls_handshake, so one network blip during a handshake ended the call.
+BOOST_AUTO_TEST_CASE(a_connection_dropped_during_the_handshake_is_not_a_tls_error) {
+    boost::asio::io_context server_ioc;
+    boost::asio::ip::tcp::acceptor acceptor(server_ioc,
+                                            {boost::asio::ip::make_address("127.0.0.1"), 0});
+    const auto port = acceptor.local_endpoint().port();
+    std::thread server([&] {
+        // Reads the ClientHello, then closes without answering.
+        boost::asio::ip::tcp::socket s(server_ioc);
+        acceptor.accept(s);
+        char buf[512];
+        boost::system::error_code ec;
+        s.read_some(boost::asio::buffer(buf), ec);
+        s.close(ec);
+    });
+    boost::asio::io_context ioc;
+    http_client client(ioc.get_executor(), "https://localhost:" + std::to_string(port),
+                       trusting_test_ca());
+    std::string what;
+    boost::system::error_code code;
+    try {
+        run_task(ioc, client.request(get("/hello")));
+    } catch (const aibatch::error& e) {
+        code = e.code();
+        what = e.what();
+    }
+    server.join();
+    BOOST_TEST(code.failed(), "the request succeeded against a server that hung up");
+    BOOST_TEST(code != make_error_code(errc::tls_handshake), what);
+    BOOST_TEST(what.find("TLS handshake") != std::string::npos, what);
 }
 
 BOOST_AUTO_TEST_CASE(unreadable_ca_file_is_a_config_error) {
