@@ -1111,6 +1111,12 @@ private:
             client c = client_from_state(state_);
             co_await c.cancel_batch(j.batch_id);
             note = "; batch " + j.batch_id + " was canceled";
+            // Items that finished before the cancel are paid for, and the API counts them
+            // only once the batch has ended: name it so nothing paid is lost silently.
+            unread(j, "canceled while running (" + why +
+                          "); items that finished before the cancel are paid for: their "
+                          "results are readable with client.results(\"" +
+                          j.batch_id + "\") once it has ended");
         } catch (const boost::system::system_error& se) {
             const error e = as_error(se);
             note = "; canceling batch " + j.batch_id + " failed: " + e.diag().to_string();

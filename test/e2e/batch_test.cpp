@@ -379,6 +379,13 @@ BOOST_AUTO_TEST_CASE(cancellation_cancels_remote_batches_and_keeps_successes) {
         BOOST_REQUIRE(err.failures().size() == 5u);
         BOOST_TEST((err.failures()[0].status == aibatch::item_status::canceled));
         BOOST_TEST(err.failures()[0].message.find("was canceled") != std::string::npos);
+        // The canceled batch may hold paid results of items that finished before the
+        // cancel: it is named, with how to read them.
+        BOOST_REQUIRE(err.unread_batches().size() == 1u);
+        const auto& u = err.unread_batches()[0];
+        BOOST_TEST(u.id == err.failures()[0].batch_id);
+        BOOST_TEST(u.why.find("client.results(\"" + u.id + "\")") != std::string::npos, u.why);
+        BOOST_TEST(std::string(err.what()).find(u.id) != std::string::npos, err.what());
     }
     BOOST_TEST(e.count("cancel") == 1u);
 }
