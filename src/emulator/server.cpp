@@ -2,6 +2,7 @@
 
 #include <aibatch/emulator/emulator.hpp>
 #include <aibatch/emulator/simulated_model.hpp>
+#include <aibatch/models.hpp>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -763,9 +764,15 @@ struct server::impl {
             return error_reply(400, "invalid_request_error",
                                "There was an error parsing the body of your request");
         // max_tokens is not part of a token count request.
+        // The model's own cap stands in, so rules that compare with max_tokens (thinking
+        // budget) judge only what a count request carries.
         auto copy = params.get_object();
-        if (!copy.contains("max_tokens"))
-            copy["max_tokens"] = 1;
+        if (!copy.contains("max_tokens")) {
+            const model_info* m = nullptr;
+            if (const auto* mv = copy.if_contains("model"); mv && mv->is_string())
+                m = find_model(mv->get_string());
+            copy["max_tokens"] = m ? m->max_output_tokens : 1;
+        }
         if (auto err = validate_params(copy, validation_context{false, today(sys_clock::now())})) {
             unsigned status = err->type == "not_found_error" ? 404 : 400;
             return error_reply(status, err->type, err->message);

@@ -867,6 +867,16 @@ BOOST_AUTO_TEST_CASE(a_request_without_a_key_gets_401_and_any_key_passes_without
     BOOST_TEST(f.call("GET", "/v1/messages/batches").status == 200u);
 }
 
+BOOST_AUTO_TEST_CASE(count_tokens_with_thinking_is_not_judged_by_a_missing_max_tokens) {
+    emulator_fixture f;
+    auto params = text_request("unused", "hello").at("params").as_object();
+    params.erase("max_tokens");
+    params["model"] = "claude-sonnet-4-5";
+    params["thinking"] = json::parse(R"({"type":"enabled","budget_tokens":2048})");
+    auto t = f.call("POST", "/v1/messages/count_tokens", json::serialize(params));
+    BOOST_TEST(t.status == 200u, t.raw);
+}
+
 BOOST_AUTO_TEST_CASE(transient_404_hides_the_next_batches_for_their_first_milliseconds) {
     // Item 6 of issue 14 is the transient-404 fault: the next N batches created answer
     // 404 to retrieve and results for their first MS milliseconds.
