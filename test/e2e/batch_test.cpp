@@ -100,6 +100,13 @@ std::vector<aibatch::conversation> scripted_messages(int n) {
     return v;
 }
 
+// The message of the aibatch::error batch<SpamResult>() throws for these arguments.
+std::string refusal(env& e, const std::vector<aibatch::conversation>& m, const std::string& mdl,
+                    const aibatch::batch_options& o) {
+    return expect_error([&] { run_task(e.ioc, aibatch::batch<SpamResult>(e.client, m, mdl, o)); })
+        .what();
+}
+
 } // namespace
 
 // ------------------------------------------------------------------ seed unit tests
@@ -117,11 +124,7 @@ BOOST_AUTO_TEST_CASE(invalid_arguments_are_named_before_any_network_call) {
     env e;
     auto one = scripted_messages(1);
     auto msg = [&](std::vector<aibatch::conversation> m, std::string mdl,
-                   aibatch::batch_options o) {
-        return std::string(expect_error([&] {
-                               run_task(e.ioc, aibatch::batch<SpamResult>(e.client, m, mdl, o));
-                           }).what());
-    };
+                   aibatch::batch_options o) { return refusal(e, m, mdl, o); };
     BOOST_TEST(msg(one, "", fast()).find("the model is empty") != std::string::npos);
     auto o = fast();
     o.max_tokens = 0;
@@ -147,11 +150,7 @@ BOOST_AUTO_TEST_CASE(requests_the_model_would_refuse_are_named_before_any_networ
     env e;
     auto one = scripted_messages(1);
     auto msg = [&](std::vector<aibatch::conversation> m, std::string mdl,
-                   aibatch::batch_options o) {
-        return std::string(expect_error([&] {
-                               run_task(e.ioc, aibatch::batch<SpamResult>(e.client, m, mdl, o));
-                           }).what());
-    };
+                   aibatch::batch_options o) { return refusal(e, m, mdl, o); };
     auto o = fast();
     o.max_tokens = 999999;
     BOOST_TEST(msg(one, "claude-haiku-4-5", o)
