@@ -65,7 +65,8 @@ bool client_state::owns(const std::string& id) const {
     return own_batches.count(id) != 0;
 }
 
-http_request client_state::make_request(std::string method, std::string target, std::string body) {
+http_request client_state::make_request(std::string method, std::string target, std::string body,
+                                        std::string_view accept) {
     http_request r;
     r.method = std::move(method);
     r.target = std::move(target);
@@ -77,7 +78,7 @@ http_request client_state::make_request(std::string method, std::string target, 
             betas += (betas.empty() ? "" : ",") + b;
         r.headers.add("anthropic-beta", betas);
     }
-    r.headers.add("accept", "application/json");
+    r.headers.add("accept", std::string(accept));
     if (!body.empty() || r.method == "POST") {
         r.headers.add("content-type", "application/json");
         r.body = std::move(body);

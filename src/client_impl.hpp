@@ -74,7 +74,10 @@ struct client_state {
     }
 
     /// A request with the API's headers.
-    http_request make_request(std::string method, std::string target, std::string body = {});
+    /// `accept`: application/json, but application/binary for results (what both
+    /// official SDKs send there).
+    http_request make_request(std::string method, std::string target, std::string body = {},
+                              std::string_view accept = "application/json");
 
     /// Sends with retries; returns a 2xx response or throws the mapped error.
     task<http_response> call(http_request req, std::string what);

@@ -1,43 +1,13 @@
+#include <aibatch/models.hpp>
 #include <aibatch/pricing.hpp>
-
-#include <array>
-#include <utility>
 
 namespace aibatch {
 
-namespace {
-
-struct entry {
-    std::string_view prefix;
-    model_price price;
-};
-
-// Longest prefixes first where one model's id starts with another's.
-constexpr std::array<entry, 14> table{{
-    {"claude-opus-4-5", {5.0, 25.0}},
-    {"claude-opus-4-1", {15.0, 75.0}},
-    {"claude-opus-4", {15.0, 75.0}},
-    {"claude-3-opus", {15.0, 75.0}},
-    {"claude-sonnet-4-5", {3.0, 15.0}},
-    {"claude-sonnet-4", {3.0, 15.0}},
-    {"claude-3-7-sonnet", {3.0, 15.0}},
-    {"claude-3-5-sonnet", {3.0, 15.0}},
-    {"claude-3-sonnet", {3.0, 15.0}},
-    {"claude-haiku-4-5", {1.0, 5.0}},
-    {"claude-3-5-haiku", {0.8, 4.0}},
-    {"claude-3-haiku", {0.25, 1.25}},
-    {"claude-opus", {5.0, 25.0}},
-    {"claude-sonnet", {3.0, 15.0}},
-}};
-
-} // namespace
-
 std::optional<model_price> find_price(std::string_view model) {
-    for (const auto& e : table)
-        if (model.substr(0, e.prefix.size()) == e.prefix)
-            return e.price;
-    if (model.substr(0, 12) == "claude-haiku")
-        return model_price{1.0, 5.0};
+    // Exact ids and aliases only: a prefix guess would price a new model as an older
+    // generation (claude-opus-4-6 once cost as much as Opus 4.1 here).
+    if (const model_info* m = find_model(model))
+        return model_price{m->input_per_mtok, m->output_per_mtok};
     return std::nullopt;
 }
 

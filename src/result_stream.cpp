@@ -88,7 +88,8 @@ struct result_stream::state {
         bytes_at_open = bytes;
         raw_lines = 0; // per download: a resume sends the delivered lines again
         body.emplace(
-            co_await owner->open(owner->make_request("GET", target), "results of " + batch_id));
+            co_await owner->open(owner->make_request("GET", target, {}, "application/binary"),
+                                 "results of " + batch_id));
     }
 
     // The next complete line, or nullopt at the end of the body. The view is valid until

@@ -10,6 +10,7 @@
 #include <aibatch/endpoint.hpp>
 #include <aibatch/error.hpp>
 #include <aibatch/http_client.hpp>
+#include <aibatch/models.hpp>
 #include <aibatch/pricing.hpp>
 #include <aibatch/schema.hpp>
 #include <aibatch/structured_output.hpp>

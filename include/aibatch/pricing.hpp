@@ -24,7 +24,8 @@ struct model_price {
 /// The batch discount: batches are billed at this share of the standard price.
 inline constexpr double batch_price_factor = 0.5;
 
-/// The list price of a model id (dated ids and aliases alike), or nullopt when unknown.
+/// The list price of a model id or alias of the model table (models.hpp), exactly; nullopt
+/// for any other id (no guess from a prefix: a new model has a price of its own).
 std::optional<model_price> find_price(std::string_view model);
 
 /// Estimated cost in USD of `u` at `p`, with the batch discount.

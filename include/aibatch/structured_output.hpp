@@ -24,6 +24,18 @@ enum class output_mode {
 
 std::string_view to_string(output_mode m) noexcept;
 
+/// Why `schema` lies outside the JSON Schema subset of the API's structured outputs
+/// (output_config.format), with where ("properties.tags: For 'object' type,
+/// 'additionalProperties' must be explicitly set to false"); std::nullopt when inside.
+/// The subset (Anthropic's structured-outputs docs, "JSON Schema limitations"): types
+/// (one or a list), enum of scalars, const, anyOf, allOf (without $ref), local $ref /
+/// $defs / definitions without recursion, description, title, default; objects with
+/// properties, required and additionalProperties: false (always set); arrays with items
+/// and minItems 0 or 1; strings with the documented formats and patterns without
+/// lookaround or backreferences. No numeric bounds, string lengths, maxItems, oneOf,
+/// prefixItems, or schema that allows anything.
+std::optional<std::string> native_schema_problem(const boost::json::value& schema);
+
 /// What to ask for and how to read the answer: built once per call, shared by items.
 struct output_spec {
     output_mode mode = output_mode::tool;
@@ -31,6 +43,13 @@ struct output_spec {
     std::string description; ///< tool description; the type's documentation by default
     boost::json::object schema;
 
+    /// The spec for T in `mode`. In output_mode::json_schema, throws aibatch::error
+    /// (errc::invalid_argument) before anything is sent when T's schema lies outside the
+    /// structured-output subset (a map, a recursive type, boost::json::value, a
+    /// schema_traits schema with unsupported keywords), naming T and suggesting
+    /// output_mode::tool, whose tool input_schema takes full JSON Schema. Field
+    /// constraints (field_doc minimum, min_length, ...) are left out of that schema and
+    /// checked by the decoder only.
     template <class T>
     static output_spec for_type(output_mode mode = output_mode::tool) {
         output_spec s;
@@ -42,6 +61,13 @@ struct output_spec {
         }
         s.schema = json_schema<T>(so);
         s.name = detail::type_name<T>();
+        if (mode == output_mode::json_schema)
+            if (auto why = native_schema_problem(boost::json::value(s.schema)))
+                throw error(errc::invalid_argument,
+                            "output_mode::json_schema cannot express " + s.name +
+                                ": its schema is outside the structured-outputs subset (" + *why +
+                                "); use output_mode::tool, whose tool input_schema takes "
+                                "full JSON Schema");
         if constexpr (detail::documented_type<T>)
             s.description = std::string(schema_docs<T>::description);
         else

@@ -5,6 +5,7 @@
 
 #include <aibatch/batch.hpp>
 #include <aibatch/detail/batch_engine.hpp>
+#include <aibatch/models.hpp>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -191,16 +192,17 @@ void validate_conversation(std::size_t i, const conversation& conv) {
         if (conv.front().role != role::user)
             bad_input(at() +
                       " starts with an assistant turn; a conversation starts with a user turn");
+        // Consecutive turns of the same role are fine: the API combines them into one.
         for (std::size_t t = 0; t < conv.size(); ++t) {
-            if (t > 0 && conv[t].role == conv[t - 1].role)
-                bad_input(at() + "[" + std::to_string(t) + "]: two " +
-                          (conv[t].role == role::user ? "user" : "assistant") +
-                          " turns in a row; turns must alternate user / assistant");
             bool empty = conv[t].blocks.empty() &&
                          conv[t].text.find_first_not_of(" \t\r\n") == std::string::npos;
             if (empty)
                 bad_input(at() + "[" + std::to_string(t) + "] has empty content");
         }
+        if (o.output_mode == output_mode::json_schema && conv.back().role == role::assistant)
+            bad_input(at() + " ends with an assistant turn (a prefill), which structured "
+                             "outputs (output_mode::json_schema) refuse; end it with a user "
+                             "turn or use output_mode::tool");
     }
 }
 
@@ -333,6 +335,7 @@ public:
 
     task<engine_result> run() {
         validate(messages_, model_, opts_);
+        check_request_rules();
         state_->cfg.require_api_key();
         const std::size_t n = messages_.size();
         run_id_ = opts_.run_id.empty() ? random_run_id() : opts_.run_id;
@@ -482,6 +485,19 @@ private:
         p.temperature = opts_.temperature;
         apply_output_spec(p, spec_);
         return p;
+    }
+
+    // The per-model rules (models.hpp) on the params of the first item, customize
+    // included, before anything is sent: what one item breaks, all items built the same
+    // way break.
+    void check_request_rules() const {
+        if (messages_.empty())
+            return;
+        message_params p = prototype();
+        p.messages = messages_[0];
+        if (opts_.customize)
+            opts_.customize(p, 0);
+        check_model_rules(p.to_json(), "batch");
     }
 
     std::string request_json(std::size_t i) {

@@ -41,6 +41,10 @@ const char* batch_record::status(sys_clock::time_point now) const {
     return cancel_initiated_at ? "canceling" : "in_progress";
 }
 
+std::optional<item_error> batch_record::validate(const boost::json::value& params) const {
+    return validate_params(params, validation_context{true, validation_day});
+}
+
 void batch_record::compute_outcomes() const {
     std::size_t n = size();
     outcomes_.assign(n, item_outcome::succeeded);
@@ -76,7 +80,7 @@ void batch_record::compute_outcomes() const {
                 continue;
             }
         }
-        outcomes_[i] = validate_params(params) ? item_outcome::errored : item_outcome::succeeded;
+        outcomes_[i] = validate(params) ? item_outcome::errored : item_outcome::succeeded;
     }
 }
 

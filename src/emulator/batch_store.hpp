@@ -5,6 +5,8 @@
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/value.hpp>
 
+#include <aibatch/emulator/simulated_model.hpp>
+
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -31,6 +33,8 @@ struct batch_record {
     /// The transient-404 fault: retrieve and results answer 404 until then.
     std::optional<sys_clock::time_point> not_found_until;
     bool deleted = false;
+    /// The day end-of-life dates are compared with (options::today, else created_at's).
+    std::chrono::sys_days validation_day{};
 
     boost::json::monotonic_resource arena;       ///< owns the parsed body
     boost::json::value body;                     ///< {"requests":[...]} as posted
@@ -48,6 +52,8 @@ struct batch_record {
     bool ended(sys_clock::time_point now) const { return now >= ends_at(); }
     /// in_progress, canceling or ended.
     const char* status(sys_clock::time_point now) const;
+    /// The per-item validation of this batch's requests (validate_params).
+    std::optional<item_error> validate(const boost::json::value& params) const;
     /// Outcome of item i (valid once ended). Computed once, then cached.
     item_outcome outcome(std::size_t i) const;
 

@@ -3,6 +3,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include <chrono>
+#include <cstdio>
 #include <iostream>
 
 int main(int argc, char** argv) {
@@ -14,7 +16,12 @@ int main(int argc, char** argv) {
     app.add_option("--host", opts.host, "Address to listen on")->capture_default_str();
     app.add_option("--port", opts.port, "Port (0 = pick a free one)")->capture_default_str();
     app.add_option("--api-key", opts.api_key,
-                   "When set, requests with another x-api-key get 401 authentication_error");
+                   "When set, requests with another key get 401 authentication_error; when "
+                   "not, any non-empty key is accepted (a request without one gets 401)");
+    std::string today;
+    app.add_option("--today", today,
+                   "YYYY-MM-DD: the day model end-of-life dates are compared with (default: "
+                   "the system clock's)");
     app.add_option("--tls-cert", tls_cert, "PEM certificate chain: serve HTTPS");
     app.add_option("--tls-key", tls_key, "PEM private key for --tls-cert");
     app.add_option("--processing-time", processing_seconds,
@@ -46,6 +53,17 @@ int main(int argc, char** argv) {
     opts.tls_key = tls_key;
     opts.log_file = log_file;
     try {
+        if (!today.empty()) {
+            int y = 0;
+            unsigned m = 0, d0 = 0;
+            char end = 0;
+            bool parsed = std::sscanf(today.c_str(), "%4d-%2u-%2u%c", &y, &m, &d0, &end) == 3;
+            std::chrono::year_month_day d{std::chrono::year(y), std::chrono::month(m),
+                                          std::chrono::day(d0)};
+            if (!parsed || !d.ok())
+                throw std::invalid_argument("--today wants a date as YYYY-MM-DD, got " + today);
+            opts.today = std::chrono::sys_days(d);
+        }
         for (const auto& f : faults)
             opts.faults.push_back(aibatch::emulator::parse_fault(f));
         aibatch::emulator::server server(opts);

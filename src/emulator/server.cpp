@@ -2,6 +2,7 @@
 
 #include <aibatch/emulator/emulator.hpp>
 #include <aibatch/emulator/simulated_model.hpp>
+#include <aibatch/models.hpp>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -191,6 +192,11 @@ struct server::impl {
         if (!opts.log_file.empty())
             log_out.open(opts.log_file, std::ios::app);
         asio::co_spawn(ioc, accept_loop(), asio::detached);
+    }
+
+    /// The day model end-of-life dates are compared with.
+    std::chrono::sys_days today(sys_clock::time_point now) const {
+        return opts.today ? *opts.today : std::chrono::floor<std::chrono::days>(now);
     }
 
     // ---------------------------------------------------------------- connections
@@ -476,19 +482,21 @@ struct server::impl {
             log_request(method, path, rep.status, endpoint, std::move(batch_id), n);
             return rep;
         };
-        if (!opts.api_key.empty()) {
+        {
             // The reference documents x-api-key; the official SDKs (1.x) send the key as
-            // "Authorization: Bearer KEY". The API takes either; so does the emulator.
+            // "Authorization: Bearer KEY". The API takes either; so does the emulator. A
+            // request without a key gets 401 like the API's; without --api-key any
+            // non-empty key is accepted.
             std::optional<std::string_view> key;
             if (auto k = req.find("x-api-key"); k != req.end())
                 key = k->value();
             else if (auto a = req.find(http::field::authorization);
                      a != req.end() && a->value().starts_with("Bearer "))
                 key = a->value().substr(7);
-            if (!key)
+            if (!key || key->empty())
                 return finish(
                     error_reply(401, "authentication_error", "x-api-key header is required"));
-            if (*key != opts.api_key)
+            if (!opts.api_key.empty() && *key != opts.api_key)
                 return finish(error_reply(401, "authentication_error", "invalid x-api-key"));
         }
         if (req.find("anthropic-version") == req.end())
@@ -579,6 +587,7 @@ struct server::impl {
             rec->id = ids.id("msgbatch_");
             rec->seed = hash_bytes(rec->id, opts.seed);
             rec->created_at = now;
+            rec->validation_day = today(now);
             rec->expires_at = now + std::chrono::hours(24);
             rec->processing_ends_at =
                 now + std::chrono::duration_cast<sys_clock::duration>(opts.processing_time);
@@ -739,7 +748,8 @@ struct server::impl {
         if (ec)
             return error_reply(400, "invalid_request_error",
                                "There was an error parsing the body of your request");
-        if (auto err = validate_params(params)) {
+        if (auto err =
+                validate_params(params, validation_context{false, today(sys_clock::now())})) {
             unsigned status = err->type == "not_found_error" ? 404 : 400;
             return error_reply(status, err->type, err->message);
         }
@@ -754,10 +764,16 @@ struct server::impl {
             return error_reply(400, "invalid_request_error",
                                "There was an error parsing the body of your request");
         // max_tokens is not part of a token count request.
+        // The model's own cap stands in, so rules that compare with max_tokens (thinking
+        // budget) judge only what a count request carries.
         auto copy = params.get_object();
-        if (!copy.contains("max_tokens"))
-            copy["max_tokens"] = 1;
-        if (auto err = validate_params(copy)) {
+        if (!copy.contains("max_tokens")) {
+            const model_info* m = nullptr;
+            if (const auto* mv = copy.if_contains("model"); mv && mv->is_string())
+                m = find_model(mv->get_string());
+            copy["max_tokens"] = m ? m->max_output_tokens : 1;
+        }
+        if (auto err = validate_params(copy, validation_context{false, today(sys_clock::now())})) {
             unsigned status = err->type == "not_found_error" ? 404 : 400;
             return error_reply(status, err->type, err->message);
         }
@@ -778,7 +794,7 @@ struct server::impl {
             break;
         case item_outcome::errored: {
             result["type"] = "errored";
-            auto err = validate_params(params);
+            auto err = b.validate(params);
             item_error e = err ? *err : item_error{"api_error", "Internal server error"};
             rng r(item_seed);
             result["error"] =

@@ -1,4 +1,6 @@
 #include <aibatch/emulator/simulated_model.hpp>
+#include <aibatch/models.hpp>
+#include <aibatch/structured_output.hpp>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -586,10 +588,6 @@ private:
     const json::value& root_;
 };
 
-const std::array known_models = {
-#include "known_models.inc"
-};
-
 // All the text of a message's content: a string, or the text blocks of an array.
 std::string content_text(const json::value& content) {
     if (content.is_string())
@@ -655,11 +653,26 @@ json::value generate_conforming(const json::value& schema, std::uint64_t seed) {
     return generator(schema, seed).gen(schema, 0);
 }
 
+namespace {
+
+bool valid_tool_name(std::string_view n) {
+    return !n.empty() && n.size() <= 128 && std::all_of(n.begin(), n.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '_' || c == '-';
+    });
+}
+
+} // namespace
+
 bool is_known_model(std::string_view model) {
-    return std::find(known_models.begin(), known_models.end(), model) != known_models.end();
+    return find_model(model) != nullptr;
 }
 
 std::optional<item_error> validate_params(const json::value& pv) {
+    return validate_params(pv, validation_context{});
+}
+
+std::optional<item_error> validate_params(const json::value& pv, const validation_context& ctx) {
     auto bad = [](std::string msg) { return item_error{"invalid_request_error", std::move(msg)}; };
     if (!pv.is_object())
         return bad("params: Input should be a valid dictionary");
@@ -678,8 +691,17 @@ std::optional<item_error> validate_params(const json::value& pv) {
         return bad("model: Field required");
     if (!model->is_string())
         return bad("model: Input should be a valid string");
-    if (!is_known_model(model->get_string())) // the API answers unknown models with 404
+    const model_info* info = find_model(model->get_string());
+    if (!info) // the API answers unknown models with 404
         return item_error{"not_found_error", "model: " + std::string(model->get_string())};
+    if (info->retired_on(ctx.today))
+        return item_error{"not_found_error", "model: " + std::string(model->get_string()) +
+                                                 " reached its end of life on " +
+                                                 std::string(info->end_of_life) +
+                                                 "; use a current model"};
+    if (ctx.batch_item)
+        if (const auto* st = p.if_contains("stream"); st && st->is_bool() && st->get_bool())
+            return bad("stream: streaming is not supported for requests in a message batch");
 
     const auto* mt = p.if_contains("max_tokens");
     if (!mt)
@@ -697,7 +719,6 @@ std::optional<item_error> validate_params(const json::value& pv) {
     const auto& ma = msgs->get_array();
     if (ma.empty())
         return bad("messages: at least one message is required");
-    std::string prev;
     for (std::size_t i = 0; i < ma.size(); ++i) {
         std::string where = "messages." + std::to_string(i);
         if (!ma[i].is_object())
@@ -709,11 +730,7 @@ std::optional<item_error> validate_params(const json::value& pv) {
         std::string r(role->get_string());
         if (i == 0 && r != "user")
             return bad("messages: first message must use the \"user\" role");
-        if (r == prev)
-            return bad("messages: roles must alternate between \"user\" and \"assistant\", but "
-                       "found multiple \"" +
-                       r + "\" roles in a row");
-        prev = r;
+        // Consecutive turns of the same role are accepted: the API combines them into one.
         const auto* content = m.if_contains("content");
         if (!content)
             return bad(where + ".content: Field required");
@@ -769,6 +786,9 @@ std::optional<item_error> validate_params(const json::value& pv) {
             if (!name || !name->is_string() || name->get_string().empty())
                 return bad(where + ".name: Field required");
             bool custom = !t.contains("type") || t.at("type") == "custom";
+            if (custom && !valid_tool_name(name->get_string()))
+                return bad(where + ".custom.name: String should match pattern "
+                                   "'^[a-zA-Z0-9_-]{1,128}$'");
             if (custom) {
                 auto* schema = t.if_contains("input_schema");
                 if (!schema)
@@ -817,10 +837,31 @@ std::optional<item_error> validate_params(const json::value& pv) {
             const auto* schema = f->get_object().if_contains("schema");
             if (!schema || !schema->is_object())
                 return bad("output_config.format.schema: Field required");
+            if (auto why = native_schema_problem(*schema))
+                return bad("output_config.format.schema: " + *why);
             if (auto why = check_schema(*schema))
                 return bad("output_config.format.schema: " + *why);
         }
     }
+    if (const auto* th = p.if_contains("thinking")) {
+        if (!th->is_object() || !th->get_object().contains("type"))
+            return bad("thinking: Input tag not found; expected 'enabled', 'disabled' or "
+                       "'adaptive'");
+        const auto& t = th->get_object();
+        if (t.at("type") == "enabled") {
+            const auto* b = t.if_contains("budget_tokens");
+            if (!b)
+                return bad("thinking.enabled.budget_tokens: Field required");
+            if (!b->is_int64() && !b->is_uint64())
+                return bad("thinking.enabled.budget_tokens: Input should be a valid integer");
+        } else if (t.at("type") != "disabled" && t.at("type") != "adaptive") {
+            return bad("thinking: Input tag " + json::serialize(t.at("type")) +
+                       " found using 'type' does not match any of the expected tags: 'enabled', "
+                       "'disabled', 'adaptive'");
+        }
+    }
+    if (auto why = model_rule_violation(*info, p))
+        return bad(std::move(*why));
     return std::nullopt;
 }
 

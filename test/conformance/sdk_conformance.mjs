@@ -20,6 +20,12 @@ const schema = {
   required: ['is_spam', 'confidence', 'reason'],
   additionalProperties: false,
 };
+// Structured outputs take a JSON Schema subset without numeric bounds (the API answers
+// them with a 400, and so does the emulator).
+const nativeSchema = {
+  ...schema,
+  properties: { ...schema.properties, confidence: { type: 'number' } },
+};
 const toolRequest = (id, text) => ({
   custom_id: id,
   params: {
@@ -51,7 +57,7 @@ const created = await client.messages.batches.create({
         model: 'claude-haiku-4-5',
         max_tokens: 256,
         messages: [{ role: 'user', content: 'classify' }],
-        output_config: { format: { type: 'json_schema', schema } },
+        output_config: { format: { type: 'json_schema', schema: nativeSchema } },
       },
     },
     { custom_id: 'bad-model', params: { model: 'claude-unknown-0', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] } },

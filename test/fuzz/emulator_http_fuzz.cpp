@@ -43,6 +43,7 @@ public:
         http::request<http::string_body> req{method, target, 11};
         req.set(http::field::host, "127.0.0.1");
         req.set("anthropic-version", "2023-06-01");
+        req.set("x-api-key", "sk-ant-fuzz"); // the emulator, like the API, wants a key
         req.set(http::field::content_type, "application/json");
         req.body() = std::move(body);
         req.keep_alive(true);

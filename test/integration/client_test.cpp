@@ -680,6 +680,45 @@ BOOST_AUTO_TEST_CASE(other_requests_match_the_reference) {
     BOOST_TEST(q.body.empty());
 }
 
+// Issue 14, item 11: both official SDKs ask for results with Accept: application/binary.
+BOOST_AUTO_TEST_CASE(results_are_requested_as_application_binary) {
+    using aibatch::test::canned_server;
+    const std::string line = R"({"custom_id":"a","result":{"type":"canceled"}})"
+                             "\n";
+    canned_server s({canned_server::response(200, line, {}, "application/binary")});
+    asio::io_context ioc;
+    aibatch::client c(ioc.get_executor(), config_for(s.url()));
+    auto lines = run_task(ioc, c.results("msgbatch_x"));
+    BOOST_TEST(lines.size() == 1u);
+    auto q = s.requests().at(0);
+    BOOST_TEST(q.target == "/v1/messages/batches/msgbatch_x/results");
+    BOOST_TEST(q.header("accept") == "application/binary");
+}
+
+// Issue 14, item 10: a listing started with before_id pages on with before_id = first_id
+// (toward the newest), as the official SDKs do, never turning around with after_id.
+BOOST_AUTO_TEST_CASE(list_all_batches_from_before_id_keeps_paging_back) {
+    env e;
+    e.emu.start();
+    std::vector<std::string> created; // oldest first
+    for (int i = 0; i < 9; ++i) {
+        auto reqs = text_requests(1, numbered("b", i) + "_");
+        created.push_back(e.run(e.client.create_batch(reqs)).id);
+    }
+    auto lister = e.client.list_all_batches({.limit = 2, .before_id = created.front()});
+    std::vector<std::string> seen;
+    e.run([&]() -> aibatch::task<int> {
+        while (auto b = co_await lister.next())
+            seen.push_back(b->id);
+        co_return 0;
+    }());
+    std::set<std::string> unique(seen.begin(), seen.end());
+    BOOST_TEST(unique.size() == seen.size(), "a batch was listed twice");
+    std::set<std::string> newer(created.begin() + 1, created.end());
+    BOOST_TEST(unique == newer, "not every newer batch was listed, or an older one was");
+    BOOST_TEST(lister.pages() >= 4u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 namespace {

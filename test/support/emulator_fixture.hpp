@@ -29,8 +29,8 @@ public:
 
     static emulator::options default_options();
 
-    /// Sends a request with anthropic-version (and x-api-key when given) and parses the
-    /// answer.
+    /// Sends a request with anthropic-version and x-api-key (when api_key is not empty) and parses
+    /// the answer.
     json_answer call(const std::string& method, const std::string& target,
                      const std::string& body = {}, bool with_version = true);
     json_answer create(const boost::json::value& body);
@@ -42,7 +42,9 @@ public:
     emulator::server& emu() { return *emu_; }
     http_client& http() { return *http_; }
     boost::asio::io_context& ioc() { return ioc_; }
-    std::string api_key;
+    /// Sent as x-api-key when not empty (the emulator, like the API, answers a request
+    /// without a key with 401).
+    std::string api_key = "sk-ant-emulator-test";
 
 private:
     std::unique_ptr<emulator::server> emu_;

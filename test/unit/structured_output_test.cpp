@@ -301,6 +301,54 @@ BOOST_AUTO_TEST_CASE(json_text_mode_tolerates_fences_and_prose) {
     BOOST_TEST((empty.failure == aibatch::output_failure::no_output));
 }
 
+// Issue 14, item 7: json_schema mode emits only the structured-outputs subset; what it
+// cannot express is refused before anything is sent; constraints it lacks stay with the
+// decoder.
+BOOST_AUTO_TEST_CASE(json_schema_mode_emits_the_subset_and_refuses_what_it_cannot_express) {
+    auto native = [](auto tag) {
+        using T = typename decltype(tag)::type;
+        return aibatch::output_spec::for_type<T>(aibatch::output_mode::json_schema);
+    };
+    for (const auto& spec :
+         {native(std::type_identity<spam_result>{}), native(std::type_identity<sentiment>{}),
+          native(std::type_identity<invoice>{}), native(std::type_identity<entity>{}),
+          native(std::type_identity<ticket>{}), native(std::type_identity<person>{}),
+          native(std::type_identity<scored>{}), native(std::type_identity<tiny>{})})
+        BOOST_TEST(!aibatch::native_schema_problem(json::value(spec.schema)).has_value(),
+                   spec.name << ": " << *aibatch::native_schema_problem(json::value(spec.schema)));
+    auto refused = [](auto tag) -> std::string {
+        using T = typename decltype(tag)::type;
+        try {
+            (void)aibatch::output_spec::for_type<T>(aibatch::output_mode::json_schema);
+        } catch (const aibatch::error& e) {
+            BOOST_TEST(e.code() == aibatch::errc::invalid_argument);
+            return e.what();
+        }
+        return "no error";
+    };
+    std::string map = refused(std::type_identity<extraction>{});
+    BOOST_TEST(map.find("cannot express extraction") != std::string::npos, map);
+    BOOST_TEST(map.find("properties.counts") != std::string::npos, map);
+    BOOST_TEST(map.find("use output_mode::tool") != std::string::npos, map);
+    BOOST_TEST(refused(std::type_identity<metrics>{}).find("cannot express metrics") !=
+               std::string::npos);
+    std::string rec = refused(std::type_identity<comment>{});
+    BOOST_TEST(rec.find("recursive schemas are not supported") != std::string::npos, rec);
+    BOOST_TEST(refused(std::type_identity<anything>{}).find("cannot express anything") !=
+               std::string::npos);
+    // Tool mode keeps full JSON Schema for all of them.
+    BOOST_CHECK_NO_THROW(aibatch::output_spec::for_type<extraction>(aibatch::output_mode::tool));
+    BOOST_CHECK_NO_THROW(aibatch::output_spec::for_type<comment>(aibatch::output_mode::tool));
+    // scored's field_doc bounds are not in the native schema but the decoder checks them.
+    auto spec = native(std::type_identity<scored>{});
+    BOOST_TEST(!spec.schema.at("properties").at("probability").as_object().contains("maximum"));
+    auto r = aibatch::read_output<scored>(
+        text_message(R"({"probability":1.5,"summary":"a fine summary","labels":["positive"]})"),
+        spec);
+    BOOST_TEST((r.failure == aibatch::output_failure::validation));
+    BOOST_TEST(r.message.find("probability") != std::string::npos, r.message);
+}
+
 BOOST_AUTO_TEST_CASE(the_simulated_model_answers_each_mode_in_kind) {
     // Both directions through the emulator's model: params built by apply_output_spec are
     // valid for the API and the answer reads back into the type.

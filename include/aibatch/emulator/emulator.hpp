@@ -70,13 +70,19 @@ fault parse_fault(std::string_view spec);
 
 struct options {
     std::string host = "127.0.0.1";
-    unsigned short port = 0;                 ///< 0 = pick a free port
-    std::string api_key;                     ///< when set, other x-api-key values get 401
+    unsigned short port = 0; ///< 0 = pick a free port
+    /// When set, other keys get 401; when empty, any non-empty key is accepted. A request
+    /// without a key (x-api-key or Authorization: Bearer) always gets 401, as from the API.
+    std::string api_key;
     std::filesystem::path tls_cert, tls_key; ///< both set = serve HTTPS
     std::chrono::milliseconds processing_time{std::chrono::seconds(2)};
     /// How long `canceling` lasts before the batch ends.
     std::chrono::milliseconds cancel_time{std::chrono::milliseconds(100)};
     std::uint64_t seed = 0;
+    /// The day model end-of-life dates (the model table's, from the OpenAPI deprecation
+    /// notes) are compared with; unset = the system clock's day. A retired model answers
+    /// not_found_error.
+    std::optional<std::chrono::sys_days> today;
     std::uint64_t max_batch_requests = 100'000;
     std::uint64_t max_batch_bytes = 256'000'000;
     std::vector<fault> faults;

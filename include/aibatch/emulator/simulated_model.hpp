@@ -5,6 +5,7 @@
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -60,13 +61,32 @@ struct item_error {
     std::string message; ///< e.g. "max_tokens: Field required"
 };
 
-/// Checks one request's `params` as the API does per item: required fields, known
-/// model, positive max_tokens, non-empty alternating messages starting with "user",
-/// non-empty content, tools and tool_choice consistent, temperature range, output
-/// format shape. std::nullopt when the params are fine.
+/// Where and when params are checked.
+struct validation_context {
+    bool batch_item = false; ///< a request inside a batch: `stream: true` is refused
+    /// End-of-life dates of the model table are compared with this day (the emulator's
+    /// clock, or options::today).
+    std::chrono::sys_days today =
+        std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now());
+};
+
+/// Checks one request's `params` as the API does per item: required fields, a known
+/// model that has not reached its end of life (else not_found_error), positive
+/// max_tokens, non-empty messages starting with "user" (consecutive same-role turns are
+/// accepted: the API combines them), non-empty content, tool names matching
+/// ^[a-zA-Z0-9_-]{1,128}$, tools and tool_choice consistent, temperature range, thinking
+/// shape, output_config.format within the structured-outputs subset
+/// (native_schema_problem), the per-model rules of the model table
+/// (model_rule_violation: max_tokens cap, sampling, structured-output support, prefill,
+/// thinking with tool_choice and budget), and `stream` in a batch. std::nullopt when the
+/// params are fine.
+std::optional<item_error> validate_params(const boost::json::value& params,
+                                          const validation_context& ctx);
+/// validate_params with the default context (not a batch item, today).
 std::optional<item_error> validate_params(const boost::json::value& params);
 
-/// Whether `model` is one of the ids of the API's `Model` schema.
+/// Whether `model` is an id or alias of the model table (models.hpp), which holds every id
+/// of the API's `Model` schema.
 bool is_known_model(std::string_view model);
 
 /// What the scripted lines of the last user message ask for.
