@@ -184,7 +184,7 @@ void validate(std::span<const conversation> messages, const std::string& model,
 }
 
 // One input conversation (the engine checks them in slices that yield to the event loop).
-void validate_conversation(std::size_t i, const conversation& conv) {
+void validate_conversation(std::size_t i, const conversation& conv, const batch_options& o) {
     {
         auto at = [i] { return "batch: messages[" + std::to_string(i) + "]"; }; // on error only
         if (conv.empty())
@@ -350,7 +350,7 @@ public:
         std::vector<std::size_t> todo;
         todo.reserve(n);
         for (std::size_t i = 0; i < n; ++i) {
-            validate_conversation(i, messages_[i]);
+            validate_conversation(i, messages_[i], opts_);
             res_.items.emplace_back().index = i;
             todo.push_back(i);
             if (i % 64 == 63)
