@@ -518,10 +518,13 @@ private:
         message_params p = prototype();
         p.messages = conversation_for(i);
         opts_.customize(p, i);
+        json::value params = p.to_json();
+        // customize may break a model rule on this item only: it is then not sent.
+        check_model_rules(params.as_object(), "batch: messages[" + std::to_string(i) + "]");
         std::string s = R"({"custom_id":)";
         s += json::serialize(json::value(res_.items[i].custom_id));
         s += R"(,"params":)";
-        s += json::serialize(p.to_json());
+        s += json::serialize(params);
         s += '}';
         return s;
     }
@@ -558,7 +561,18 @@ private:
                     break;
                 std::size_t i = pending_[cursor_];
                 res_.items[i].custom_id = custom_id(round_, i);
-                std::string r = request_json(i);
+                std::string r;
+                try {
+                    r = request_json(i);
+                } catch (const error& e) {
+                    if (e.code() != errc::invalid_argument)
+                        throw;
+                    // A request the model would refuse (a rule broken by customize for
+                    // this item): never sent, the reason kept.
+                    set_outcome(i, item_status::not_submitted, "invalid_request", e.diag().message);
+                    ++cursor_;
+                    continue;
+                }
                 if (body.size() + r.size() + 3 > opts_.max_bytes_per_batch) {
                     if (!j.indices.empty())
                         break;

@@ -279,4 +279,32 @@ BOOST_AUTO_TEST_CASE(what_the_api_would_refuse_fails_before_any_network_call) {
         BOOST_TEST(i.error_type == "not_found_error", i.message);
 }
 
+// A customize that breaks a model rule on one item only (here temperature on Opus 4.7 for
+// item 2): that item is not sent (no money spent on an answer the API would refuse) and
+// says why, naming the model and the rule; the others are sent and answered. It used to
+// be checked on the first item only, so item 2 went out and came back errored.
+BOOST_AUTO_TEST_CASE(a_rule_broken_by_one_item_keeps_that_item_from_the_network) {
+    env e;
+    auto o = options(output_mode::tool);
+    o.customize = [](aibatch::message_params& p, std::size_t i) {
+        if (i == 2)
+            p.temperature = 0.2;
+    };
+    auto run =
+        run_task(e.ioc, aibatch::run_batch<everything>(e.client, prompts(), "claude-opus-4-7", o));
+    BOOST_REQUIRE(run.items.size() == 3u);
+    BOOST_TEST((run.items[0].status == aibatch::item_status::succeeded));
+    BOOST_TEST((run.items[1].status == aibatch::item_status::succeeded));
+    const auto& bad = run.items[2];
+    BOOST_TEST((bad.status == aibatch::item_status::not_submitted), aibatch::to_string(bad.status)
+                                                                        << ": " << bad.message);
+    BOOST_TEST(bad.message.find("claude-opus-4-7") != std::string::npos, bad.message);
+    BOOST_TEST(bad.message.find("temperature") != std::string::npos, bad.message);
+    BOOST_TEST(bad.message.find("messages[2]") != std::string::npos, bad.message);
+    std::size_t sent = 0;
+    for (const auto& b : e.emu.batches())
+        sent += b.custom_ids.size();
+    BOOST_TEST(sent == 2u, "the emulator received " << sent << " requests");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
