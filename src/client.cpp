@@ -87,21 +87,7 @@ http_request client_state::make_request(std::string method, std::string target, 
 }
 
 bool client_state::retryable(const error& e) {
-    const auto& ec = e.code();
-    if (ec == asio::error::operation_aborted)
-        return false;
-    if (ec.category() == error_category()) {
-        switch (static_cast<errc>(ec.value())) {
-        case errc::connect_timeout:
-        case errc::request_timeout:
-        case errc::idle_timeout:
-        case errc::connection_closed:
-            return true;
-        default:
-            return false;
-        }
-    }
-    return true; // connection refused / reset / unreachable, DNS failures, ...
+    return is_retryable(e.code());
 }
 
 bool client_state::ambiguous(const error& e) {

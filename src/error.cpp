@@ -1,5 +1,7 @@
 #include <aibatch/error.hpp>
 
+#include <boost/asio/error.hpp>
+
 #include <ostream>
 
 namespace aibatch {
@@ -75,6 +77,8 @@ public:
             return "a streamed body arrived slower than the minimum rate";
         case errc::unread_batches:
             return "every item succeeded, but batches were left unread";
+        case errc::connection_failed:
+            return "the connection dropped before the request was sent";
         }
         return "unknown aibatch error";
     }
@@ -124,6 +128,28 @@ std::ostream& operator<<(std::ostream& os, errc e) {
 void throw_if_error(boost::system::error_code ec, const diagnostics& diag) {
     if (ec)
         throw error(ec, diag);
+}
+
+} // namespace aibatch
+
+namespace aibatch {
+
+bool is_retryable(const boost::system::error_code& ec) noexcept {
+    if (ec == boost::asio::error::operation_aborted)
+        return false;
+    if (ec.category() == error_category()) {
+        switch (static_cast<errc>(ec.value())) {
+        case errc::connect_timeout:
+        case errc::connection_failed:
+        case errc::request_timeout:
+        case errc::idle_timeout:
+        case errc::connection_closed:
+            return true;
+        default:
+            return false;
+        }
+    }
+    return !!ec; // connection refused / reset / unreachable, DNS failures, ...
 }
 
 } // namespace aibatch

@@ -212,8 +212,9 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
                     (hec == asio::ssl::error::stream_truncated || hec == asio::error::eof ||
                      hec == asio::error::connection_reset ||
                      hec == asio::error::connection_aborted || hec == asio::error::broken_pipe))
-                    fail(hec, "TLS handshake with " + where() +
-                                  " failed: the connection was closed (" + hec.message() + ")");
+                    fail(errc::connection_failed, "TLS handshake with " + where() +
+                                                      " failed: the connection was closed (" +
+                                                      hec.message() + "); nothing was sent");
                 std::string detail =
                     verify != X509_V_OK ? X509_verify_cert_error_string(verify) : hec.message();
                 fail(errc::tls_handshake,

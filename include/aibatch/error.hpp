@@ -61,10 +61,20 @@ enum class errc {
     /// batch<T>(): every item succeeded, but batches were left unread (see
     /// batch_error::unread_batches(): a paid duplicate, a batch that may be this call's)
     unread_batches,
+    /// the connection dropped while being set up (e.g. mid TLS handshake), before the
+    /// request was sent: retried, and never taken for a create that may have happened
+    connection_failed,
 };
 
 /// The category of aibatch::errc; its name is "aibatch".
 const boost::system::error_category& error_category() noexcept;
+
+/// Whether a failed request with this error may succeed if sent again: transport failures
+/// (timeouts, refused, reset or dropped connections, DNS) are; a cancellation, bad input,
+/// a TLS certificate problem, a malformed answer and every API error code are not here
+/// (the API's own retryable statuses, 408/409/429/5xx/529 and x-should-retry, are decided
+/// from the response by the client, which retries them itself).
+bool is_retryable(const boost::system::error_code& ec) noexcept;
 
 inline boost::system::error_code make_error_code(errc e) noexcept {
     return {static_cast<int>(e), error_category()};

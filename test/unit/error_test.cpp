@@ -1,5 +1,6 @@
 #include <aibatch/detail/async_run.hpp>
 #include <aibatch/error.hpp>
+#include <boost/asio/error.hpp>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/test/unit_test.hpp>
@@ -10,6 +11,25 @@ BOOST_AUTO_TEST_CASE(error_codes_are_in_the_aibatch_category) {
     boost::system::error_code ec = aibatch::errc::rate_limited;
     BOOST_TEST(std::string(ec.category().name()) == "aibatch");
     BOOST_TEST(ec.message().find("429") != std::string::npos);
+}
+
+// is_retryable: the transport failures a resend may cure, nothing else.
+BOOST_AUTO_TEST_CASE(is_retryable_is_true_for_transport_failures_only) {
+    using aibatch::errc;
+    using aibatch::is_retryable;
+    namespace ae = boost::asio::error;
+    for (errc e : {errc::connect_timeout, errc::connection_failed, errc::request_timeout,
+                   errc::idle_timeout, errc::connection_closed})
+        BOOST_TEST(is_retryable(make_error_code(e)), make_error_code(e).message());
+    for (errc e : {errc::tls_handshake, errc::invalid_argument, errc::bad_response,
+                   errc::body_too_large, errc::missing_api_key, errc::ambiguous_create,
+                   errc::rate_limited, errc::overloaded, errc::unread_batches})
+        BOOST_TEST(!is_retryable(make_error_code(e)), make_error_code(e).message());
+    BOOST_TEST(is_retryable(make_error_code(ae::connection_refused)));
+    BOOST_TEST(is_retryable(make_error_code(ae::connection_reset)));
+    BOOST_TEST(is_retryable(make_error_code(ae::host_not_found_try_again)));
+    BOOST_TEST(!is_retryable(make_error_code(ae::operation_aborted)));
+    BOOST_TEST(!is_retryable(boost::system::error_code{}));
 }
 
 BOOST_AUTO_TEST_CASE(exception_carries_the_diagnostics) {
