@@ -547,10 +547,11 @@ BOOST_AUTO_TEST_CASE(a_create_dropped_during_the_tls_handshake_is_retried_not_am
             ++accepted;
             // Reads the ClientHello, then hangs up without answering.
             auto buf = std::make_shared<std::array<char, 4096>>();
-            s->async_read_some(asio::buffer(*buf), [s, buf](boost::system::error_code, std::size_t) {
-                boost::system::error_code ignored;
-                s->close(ignored);
-            });
+            s->async_read_some(asio::buffer(*buf),
+                               [s, buf](boost::system::error_code, std::size_t) {
+                                   boost::system::error_code ignored;
+                                   s->close(ignored);
+                               });
             accept_one();
         });
     };
