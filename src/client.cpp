@@ -3,6 +3,7 @@
 #include <aibatch/detail/api_rules.hpp>
 
 #include <boost/asio/error.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -97,9 +98,16 @@ bool client_state::ambiguous(const error& e) {
         return c == errc::request_timeout || c == errc::connection_closed;
     }
     // A refused or unreachable connection never carried the request.
-    return ec != asio::error::connection_refused && ec != asio::error::host_unreachable &&
-           ec != asio::error::network_unreachable && ec != asio::error::host_not_found &&
-           ec != asio::error::host_not_found_try_again && ec != asio::error::operation_aborted;
+    if (ec == asio::error::connection_refused || ec == asio::error::host_unreachable ||
+        ec == asio::error::network_unreachable || ec == asio::error::host_not_found ||
+        ec == asio::error::host_not_found_try_again || ec == asio::error::operation_aborted)
+        return false;
+    // Neither did a connection dropped while it was being set up (the TLS handshake): once
+    // a request is under way, the transport reports these as errc::connection_closed, so
+    // as raw codes they come from connecting only.
+    return ec != asio::error::eof && ec != asio::error::connection_reset &&
+           ec != asio::error::connection_aborted && ec != asio::error::broken_pipe &&
+           ec != asio::ssl::error::stream_truncated;
 }
 
 task<void> client_state::backoff_sleep(int retry_index, const http_headers* headers) {

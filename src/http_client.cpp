@@ -310,7 +310,8 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
                                            "stream the body)");
         if (ec == asio::error::operation_aborted)
             fail(ec, what + ": canceled");
-        if (is_stale_connection_error(ec) || ec == http::error::partial_message)
+        if (is_stale_connection_error(ec) || ec == http::error::partial_message ||
+            ec == asio::error::connection_aborted)
             fail(errc::connection_closed,
                  what + ": the server closed the connection (" + ec.message() + ")");
         if (is_ssl_error(ec))

@@ -174,8 +174,9 @@ task<batch_run<T>> run_batch_impl(client_ptr c, std::span<const conversation> me
     engine_result er =
         co_await run_engine(c, messages, std::move(model), std::move(opts), spec, fn);
     // A cancellation has been handled by the engine (it is in stop_code): what follows
-    // must run to the end.
-    co_await boost::asio::this_coro::reset_cancellation_state(boost::asio::disable_cancellation());
+    // must run to the end. Its only waits are posts, which no cancellation cuts short, so
+    // not throwing is enough: the caller's cancellation state (this is its coroutine) is
+    // left as it is, or the caller could never be canceled again.
     const bool throwing = co_await boost::asio::this_coro::throw_if_cancelled();
     co_await boost::asio::this_coro::throw_if_cancelled(false);
     batch_run<T> out;

@@ -1524,6 +1524,11 @@ task<engine_result> run_engine(std::shared_ptr<client_state> c,
     if (!c)
         throw error(errc::invalid_argument, "batch: the client is empty (moved from)");
     engine e(c, messages, std::move(model), std::move(opts), std::move(spec), std::move(decode));
+    // The engine sets its coroutine's cancellation state and throw_if_cancelled: it runs
+    // in a coroutine of its own, never inline in a caller that is already on the strand
+    // (whose coroutine could otherwise never be canceled again).
+    if (co_await asio::this_coro::executor == asio::any_io_executor(c->strand))
+        co_return co_await asio::co_spawn(c->strand, e.run(), asio::use_awaitable);
     co_return co_await client_state::on_strand(c, e.run());
 }
 

@@ -9,6 +9,7 @@
 #include "../support/expect_throw.hpp"
 #include "../support/run_task.hpp"
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -176,6 +177,47 @@ BOOST_AUTO_TEST_CASE(a_cancel_while_inputs_are_checked_sends_nothing) {
         not_submitted += it.status == aibatch::item_status::not_submitted ? 1 : 0;
     BOOST_TEST(not_submitted == n);
     BOOST_TEST(run->items[0].message.find("canceled") != std::string::npos, run->items[0].message);
+}
+
+// The caller's coroutine can still be canceled after batch<T>() returns: batch<T>() runs
+// in the caller's coroutine and turned its cancellation off for the hand-over of the
+// outcome, then never turned it back on, so every later wait of that coroutine (a
+// server's connection handler, say) ignored its cancellation signal for good.
+void check_cancelable_after_batch(bool on_client_executor) {
+    env e;
+    asio::cancellation_signal sig;
+    bool batch_done = false;
+    boost::system::error_code wait_result;
+    std::exception_ptr failure;
+    asio::co_spawn(
+        on_client_executor ? e.client.get_executor() : asio::any_io_executor(e.ioc.get_executor()),
+        [&]() -> aibatch::task<void> {
+            auto values = co_await aibatch::batch<SpamResult>(e.client, make_messages(3), model);
+            check_values(values, 3);
+            batch_done = true;
+            auto ex = co_await asio::this_coro::executor;
+            // The cancel is emitted once this coroutine waits on the timer (bounded).
+            asio::post(ex, [&] { sig.emit(asio::cancellation_type::terminal); });
+            asio::steady_timer t(ex, 3s);
+            auto [ec] = co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+            wait_result = ec;
+        },
+        asio::bind_cancellation_slot(sig.slot(), [&](std::exception_ptr ex) { failure = ex; }));
+    e.ioc.run();
+    BOOST_TEST(batch_done);
+    BOOST_TEST(!failure);
+    BOOST_TEST(wait_result == asio::error::operation_aborted,
+               "the wait after batch<T>() was not canceled: " << wait_result.message());
+}
+
+BOOST_AUTO_TEST_CASE(the_caller_stays_cancelable_after_batch_returns) {
+    check_cancelable_after_batch(false);
+}
+
+// The same for a coroutine on the client's own executor (its strand), where the run's
+// accounting steps ran inline in the caller's coroutine.
+BOOST_AUTO_TEST_CASE(a_caller_on_the_client_executor_stays_cancelable_after_batch_returns) {
+    check_cancelable_after_batch(true);
 }
 
 // A temporary input is owned by the task; a braced list is accepted.

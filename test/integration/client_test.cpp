@@ -7,16 +7,20 @@
 #include "../support/canned_server.hpp"
 #include "../support/expect_throw.hpp"
 #include "../support/run_task.hpp"
+#include "../support/test_pki.hpp"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include <array>
+#include <atomic>
 #include <chrono>
 #include <fstream>
 #include <functional>
@@ -522,6 +526,53 @@ BOOST_AUTO_TEST_CASE(ambiguous_create_does_not_adopt_someone_elses_batch) {
     BOOST_TEST(e.emu.batches_created() == 3u);
     BOOST_TEST(e.client.stats().creates_adopted == 0u);
     BOOST_TEST(b.request_counts.total() == 3u);
+}
+
+// A TLS handshake dropped by the peer (a reset, a proxy closing it) happens before any
+// byte of the request is sent: a create that fails there certainly made no batch. It is
+// retried as it is, without a listing for batches it "may have created" and without the
+// error saying it may have created one. It was taken for an ambiguous create: the client
+// listed batches instead of sending it again, and (the listing failing the same way)
+// gave up saying it did not send it again "to avoid paying twice".
+BOOST_AUTO_TEST_CASE(a_create_dropped_during_the_tls_handshake_is_retried_not_ambiguous) {
+    asio::io_context server_ioc;
+    asio::ip::tcp::acceptor acceptor(server_ioc, {asio::ip::make_address("127.0.0.1"), 0});
+    const auto port = acceptor.local_endpoint().port();
+    std::atomic<int> accepted{0};
+    std::function<void()> accept_one = [&] {
+        auto s = std::make_shared<asio::ip::tcp::socket>(server_ioc);
+        acceptor.async_accept(*s, [&, s](boost::system::error_code ec) {
+            if (ec)
+                return;
+            ++accepted;
+            // Reads the ClientHello, then hangs up without answering.
+            auto buf = std::make_shared<std::array<char, 4096>>();
+            s->async_read_some(asio::buffer(*buf),
+                               [s, buf](boost::system::error_code, std::size_t) {
+                                   boost::system::error_code ignored;
+                                   s->close(ignored);
+                               });
+            accept_one();
+        });
+    };
+    accept_one();
+    std::thread server([&] { server_ioc.run(); });
+
+    asio::io_context ioc;
+    auto cfg = config_for("https://localhost:" + std::to_string(port), 2);
+    cfg.transport.ca_file = aibatch::test::test_pki::get().ca_cert.string();
+    aibatch::client client(ioc.get_executor(), cfg);
+    auto reqs = text_requests(3);
+    auto err = expect_error([&] { run_task(ioc, client.create_batch(reqs)); });
+    server_ioc.stop();
+    server.join();
+    const std::string what = err.what();
+    BOOST_TEST(err.code() != aibatch::errc::ambiguous_create, what);
+    BOOST_TEST(err.code() != aibatch::errc::tls_handshake, what);
+    BOOST_TEST(what.find("may have") == std::string::npos, what);
+    BOOST_TEST(what.find("TLS handshake") != std::string::npos, what);
+    // The first attempt and its two retries: no listing in between.
+    BOOST_TEST(accepted.load() == 3, what);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
