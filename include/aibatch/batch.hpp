@@ -277,22 +277,25 @@ template <class T, class Token>
 auto async_run_batch_task(boost::asio::any_io_executor ex, task<batch_run<T>> t, Token&& token) {
     return boost::asio::async_initiate<Token, void(boost::system::error_code, batch_run<T>)>(
         [ex](auto handler, task<batch_run<T>> t) mutable {
-            auto slot = boost::asio::get_associated_cancellation_slot(handler);
+            owned_cancellation cancel(handler, ex);
             auto hex = boost::asio::get_associated_executor(handler, ex);
+            auto slot = cancel.slot();
             boost::asio::co_spawn(
                 ex, std::move(t),
                 boost::asio::bind_cancellation_slot(
-                    slot, boost::asio::bind_executor(hex, [h = std::move(handler)](
-                                                              std::exception_ptr e,
-                                                              batch_run<T> r) mutable {
-                        if (e)
-                            std::rethrow_exception(e); // a bug, not an error to report
-                        // Bad input is the only error of the operation itself: every item
-                        // outcome is in the batch_run otherwise.
-                        auto ec = r.items.empty() && r.stop_code ? r.stop_code
-                                                                 : boost::system::error_code{};
-                        std::move(h)(ec, std::move(r));
-                    })));
+                    slot, boost::asio::bind_executor(
+                              hex, [h = std::move(handler), cancel = std::move(cancel)](
+                                       std::exception_ptr e, batch_run<T> r) mutable {
+                                  cancel.release();
+                                  if (e)
+                                      std::rethrow_exception(e); // a bug, not an error to report
+                                  // Bad input is the only error of the operation itself: every item
+                                  // outcome is in the batch_run otherwise.
+                                  auto ec = r.items.empty() && r.stop_code
+                                                ? r.stop_code
+                                                : boost::system::error_code{};
+                                  std::move(h)(ec, std::move(r));
+                              })));
         },
         token, std::move(t));
 }
@@ -364,7 +367,7 @@ task<std::vector<T>> batch(const client& c, std::vector<conversation>&& messages
 template <class T, class Token>
 auto async_batch(const client& c, std::span<const conversation> messages, std::string model,
                  batch_options opts, Token&& token) {
-    return boost::asio::co_spawn(
+    return detail::spawn_owned<std::vector<T>>(
         c.get_executor(),
         detail::batch_span<T>(c.state(), messages, std::move(model), std::move(opts)),
         std::forward<Token>(token));
@@ -372,7 +375,7 @@ auto async_batch(const client& c, std::span<const conversation> messages, std::s
 template <class T, class Token>
 auto async_batch(const client& c, std::vector<conversation>&& messages, std::string model,
                  batch_options opts, Token&& token) {
-    return boost::asio::co_spawn(
+    return detail::spawn_owned<std::vector<T>>(
         c.get_executor(),
         detail::batch_owning<T>(c.state(), std::move(messages), std::move(model), std::move(opts)),
         std::forward<Token>(token));

@@ -11,9 +11,11 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
@@ -218,6 +220,91 @@ BOOST_AUTO_TEST_CASE(the_caller_stays_cancelable_after_batch_returns) {
 // accounting steps ran inline in the caller's coroutine.
 BOOST_AUTO_TEST_CASE(a_caller_on_the_client_executor_stays_cancelable_after_batch_returns) {
     check_cancelable_after_batch(true);
+}
+
+// The completion-token forms are canceled through the token's cancellation slot, on a
+// four-thread io_context (the emit comes from the handler's strand, as Asio requires):
+// each form completes once, with the cancellation in its own terms, and the signal can
+// be used again afterwards (the operation clears its handler from the slot).
+BOOST_AUTO_TEST_CASE(completion_token_forms_are_canceled_through_their_slot) {
+    aibatch::emulator::options eo = emu_options();
+    eo.processing_time = 30s;
+    aibatch::emulator::server emu(eo);
+    emu.start();
+    asio::io_context ioc(4);
+    aibatch::client client(ioc.get_executor(), config(emu.url()));
+    aibatch::batch_options o;
+    o.poll_interval = 20ms;
+    auto strand = asio::make_strand(ioc);
+    asio::cancellation_signal sig;
+    std::atomic<int> calls{0};
+    std::promise<aibatch::batch_run<SpamResult>> run_done;
+    std::promise<std::exception_ptr> batch_done;
+    std::promise<boost::system::error_code> diag_done;
+    aibatch::diagnostics diag;
+    auto cancel_after = [&](std::chrono::milliseconds d) {
+        auto t = std::make_shared<asio::steady_timer>(strand, d);
+        t->async_wait([&, t](boost::system::error_code) {
+            BOOST_TEST(sig.slot().has_handler()); // the running operation's
+            sig.emit(asio::cancellation_type::terminal);
+        });
+    };
+    auto work = asio::make_work_guard(ioc);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t)
+        threads.emplace_back([&] { ioc.run(); });
+
+    asio::dispatch(strand, [&] {
+        aibatch::async_run_batch<SpamResult>(
+            client, make_messages(6), model, o,
+            asio::bind_cancellation_slot(
+                sig.slot(), asio::bind_executor(strand, [&](boost::system::error_code,
+                                                            aibatch::batch_run<SpamResult> r) {
+                    ++calls;
+                    BOOST_TEST(!sig.slot().has_handler());
+                    run_done.set_value(std::move(r));
+                })));
+        cancel_after(300ms);
+    });
+    auto run = run_done.get_future().get();
+    BOOST_TEST(run.stop_code == asio::error::operation_aborted);
+    BOOST_TEST(run.items.size() == 6u);
+
+    asio::dispatch(strand, [&] {
+        aibatch::async_batch<SpamResult>(
+            client, make_messages(3), model, o,
+            asio::bind_cancellation_slot(
+                sig.slot(),
+                asio::bind_executor(strand, [&](std::exception_ptr e, std::vector<SpamResult>) {
+                    ++calls;
+                    batch_done.set_value(e);
+                })));
+        cancel_after(300ms);
+    });
+    auto e = batch_done.get_future().get();
+    BOOST_REQUIRE(e);
+    try {
+        std::rethrow_exception(e);
+    } catch (const aibatch::batch_error& err) {
+        BOOST_TEST(err.code() == asio::error::operation_aborted);
+    }
+
+    asio::dispatch(strand, [&] {
+        aibatch::async_batch<SpamResult>(
+            client, make_messages(2), model, o, diag,
+            asio::bind_cancellation_slot(
+                sig.slot(), asio::bind_executor(
+                                strand, [&](boost::system::error_code c, std::vector<SpamResult>) {
+                                    ++calls;
+                                    diag_done.set_value(c);
+                                })));
+        cancel_after(300ms);
+    });
+    BOOST_TEST(diag_done.get_future().get() == asio::error::operation_aborted);
+    work.reset();
+    for (auto& t : threads)
+        t.join();
+    BOOST_TEST(calls == 3);
 }
 
 // A temporary input is owned by the task; a braced list is accepted.

@@ -11,9 +11,12 @@
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/bind_executor.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/dispatch.hpp>
 
 #include <exception>
+#include <memory>
 #include <type_traits>
 
 namespace aibatch::detail {
@@ -35,30 +38,84 @@ inline boost::system::error_code to_error_code(const std::exception_ptr& e, diag
     }
 }
 
+/// The cancellation of a completion token, forwarded by the operation itself: the token's
+/// slot gets a handler that emits, on `ex`, a signal the operation shares (Boost 1.81's
+/// co_spawn forwards with a raw pointer to a signal the completion may already have
+/// freed). Bind the task to the returned signal's slot; call release() on completion.
+class owned_cancellation {
+public:
+    template <class Handler>
+    owned_cancellation(const Handler& handler, const boost::asio::any_io_executor& ex)
+        : slot_(boost::asio::get_associated_cancellation_slot(handler)) {
+        if (slot_.is_connected())
+            slot_.assign([signal = signal_, ex](boost::asio::cancellation_type type) {
+                boost::asio::dispatch(ex, [signal, type] { signal->emit(type); });
+            });
+    }
+    boost::asio::cancellation_slot slot() const { return signal_->slot(); }
+    /// On completion: the token's slot no longer points at this operation (it may be
+    /// used for the next one), as Asio's own operations do.
+    void release() {
+        if (slot_.is_connected())
+            slot_.clear();
+    }
+
+private:
+    std::shared_ptr<boost::asio::cancellation_signal> signal_ =
+        std::make_shared<boost::asio::cancellation_signal>();
+    boost::asio::cancellation_slot slot_;
+};
+
+/// co_spawn(ex, op, token) with signature void(std::exception_ptr, T), the token's
+/// cancellation forwarded by owned_cancellation.
+template <class T, class Token>
+auto spawn_owned(boost::asio::any_io_executor ex, task<T> op, Token&& token) {
+    return boost::asio::async_initiate<Token, void(std::exception_ptr, T)>(
+        [ex](auto handler, task<T> op) mutable {
+            owned_cancellation cancel(handler, ex);
+            auto hex = boost::asio::get_associated_executor(handler, ex);
+            auto slot = cancel.slot();
+            boost::asio::co_spawn(
+                ex, std::move(op),
+                boost::asio::bind_cancellation_slot(
+                    slot, boost::asio::bind_executor(
+                              hex, [h = std::move(handler), cancel = std::move(cancel)](
+                                       std::exception_ptr e, T value) mutable {
+                                  cancel.release();
+                                  std::move(h)(std::move(e), std::move(value));
+                              })));
+        },
+        token, std::move(op));
+}
+
 template <class T, class Token>
 auto async_run(boost::asio::any_io_executor ex, task<T> op, diagnostics& diag, Token&& token) {
     using signature = std::conditional_t<std::is_void_v<T>, void(boost::system::error_code),
                                          void(boost::system::error_code, T)>;
     return boost::asio::async_initiate<Token, signature>(
         [ex, &diag](auto handler, task<T> op) mutable {
-            auto slot = boost::asio::get_associated_cancellation_slot(handler);
+            owned_cancellation cancel(handler, ex);
             auto hex = boost::asio::get_associated_executor(handler, ex);
+            auto slot = cancel.slot();
             if constexpr (std::is_void_v<T>) {
-                boost::asio::co_spawn(ex, std::move(op),
-                                      boost::asio::bind_cancellation_slot(
-                                          slot, boost::asio::bind_executor(
-                                                    hex, [h = std::move(handler), &diag](
-                                                             const std::exception_ptr& e) mutable {
-                                                        auto ec = to_error_code(e, diag);
-                                                        std::move(h)(ec);
-                                                    })));
+                boost::asio::co_spawn(
+                    ex, std::move(op),
+                    boost::asio::bind_cancellation_slot(
+                        slot, boost::asio::bind_executor(
+                                  hex, [h = std::move(handler), cancel = std::move(cancel),
+                                        &diag](const std::exception_ptr& e) mutable {
+                                      cancel.release();
+                                      auto ec = to_error_code(e, diag);
+                                      std::move(h)(ec);
+                                  })));
             } else {
                 boost::asio::co_spawn(
                     ex, std::move(op),
                     boost::asio::bind_cancellation_slot(
                         slot, boost::asio::bind_executor(
-                                  hex, [h = std::move(handler), &diag](const std::exception_ptr& e,
-                                                                       T value) mutable {
+                                  hex, [h = std::move(handler), cancel = std::move(cancel),
+                                        &diag](const std::exception_ptr& e, T value) mutable {
+                                      cancel.release();
                                       auto ec = to_error_code(e, diag);
                                       std::move(h)(ec, std::move(value));
                                   })));
