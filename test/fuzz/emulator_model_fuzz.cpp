@@ -6,7 +6,8 @@
 #include "fuzz_targets.hpp"
 
 #include <aibatch/emulator/emulator.hpp>
-#include <aibatch/emulator/simulated_model.hpp>
+
+#include "emulator/simulated_model.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
