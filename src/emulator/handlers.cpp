@@ -8,6 +8,9 @@
 
 #include <boost/json/parse.hpp>
 
+#include <algorithm>
+#include <memory>
+
 namespace aibatch::emulator {
 
 namespace json = boost::json;

@@ -24,6 +24,7 @@
 #include <boost/beast/ssl/ssl_stream.hpp>
 
 #include <algorithm>
+#include <cstdio>
 #include <optional>
 #include <thread>
 
