@@ -1,6 +1,8 @@
 #include "batch_store.hpp"
 
-#include <aibatch/emulator/simulated_model.hpp>
+#include "simulated_model.hpp"
+
+#include <boost/json/serialize.hpp>
 
 #include <ctime>
 
@@ -88,6 +90,41 @@ item_outcome batch_record::outcome(std::size_t i) const {
     if (outcomes_.empty() && size() > 0)
         compute_outcomes();
     return outcomes_[i];
+}
+
+std::string batch_record::result_line(std::size_t i) const {
+    json::object line;
+    line["custom_id"] = custom_id(i);
+    json::object result;
+    const auto& params = request(i).at("params");
+    std::uint64_t item_seed = hash_bytes(custom_id(i), seed);
+    switch (outcome(i)) {
+    case item_outcome::succeeded:
+        result["type"] = "succeeded";
+        result["message"] = simulate_message(params.get_object(), item_seed);
+        break;
+    case item_outcome::errored: {
+        result["type"] = "errored";
+        auto err = validate(params);
+        item_error e = err ? *err : item_error{"api_error", "Internal server error"};
+        rng r(item_seed);
+        result["error"] =
+            json::object{{"type", "error"},
+                         {"error", json::object{{"type", e.type}, {"message", e.message}}},
+                         {"request_id", r.id("req_")}};
+        break;
+    }
+    case item_outcome::canceled:
+        result["type"] = "canceled";
+        break;
+    case item_outcome::expired:
+        result["type"] = "expired";
+        break;
+    }
+    line["result"] = std::move(result);
+    std::string s = json::serialize(line);
+    s += '\n';
+    return s;
 }
 
 json::object batch_record::to_json(sys_clock::time_point now, const std::string& origin) const {

@@ -1,11 +1,11 @@
-// The emulator's batches: creation, the clock that moves them from in_progress to
-// ended, cancellation, deletion, listing, and the outcome of each item.
+// The emulator's batches: the clock that moves them from in_progress to ended,
+// cancellation, the outcome of each item and its line of results.
 #pragma once
 
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/value.hpp>
 
-#include <aibatch/emulator/simulated_model.hpp>
+#include "simulated_model.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -56,6 +56,10 @@ struct batch_record {
     std::optional<item_error> validate(const boost::json::value& params) const;
     /// Outcome of item i (valid once ended). Computed once, then cached.
     item_outcome outcome(std::size_t i) const;
+
+    /// Line i of the results (item i's result, with its newline) as the API writes it
+    /// (valid once ended).
+    std::string result_line(std::size_t i) const;
 
     /// The MessageBatch object as the API returns it.
     boost::json::object to_json(sys_clock::time_point now, const std::string& origin) const;

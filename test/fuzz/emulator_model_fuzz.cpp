@@ -6,7 +6,8 @@
 #include "fuzz_targets.hpp"
 
 #include <aibatch/emulator/emulator.hpp>
-#include <aibatch/emulator/simulated_model.hpp>
+
+#include "emulator/simulated_model.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -16,7 +17,7 @@ namespace {
 namespace json = boost::json;
 namespace emu = aibatch::emulator;
 
-// The largest answer the emulator generates (simulated_model.hpp), with room for the
+// The largest answer the emulator generates (schema_values.hpp), with room for the
 // envelope of a message.
 constexpr std::size_t answer_bound = emu::max_generated_bytes + 64 * 1024;
 

@@ -1,7 +1,8 @@
 // Output modes in both directions (layer 4), and the property test: the emulator's
 // simulated model produces conforming outputs for many described types; all decode.
-#include <aibatch/emulator/simulated_model.hpp>
 #include <aibatch/structured_output.hpp>
+
+#include "emulator/simulated_model.hpp"
 
 #include <boost/describe.hpp>
 #include <boost/json/parse.hpp>
