@@ -52,8 +52,8 @@ void check_batch_id(const std::string& id) {
                         "\"" + id + "\" is not a batch id (ids look like msgbatch_013Zva2C...)");
 }
 
-client_state::client_state(asio::any_io_executor ex, client_config c)
-    : cfg(checked(std::move(c))), strand(asio::make_strand(std::move(ex))),
+client_state::client_state(const asio::any_io_executor& ex, client_config c)
+    : cfg(checked(std::move(c))), strand(asio::make_strand(ex)),
       http(asio::any_io_executor(strand), cfg.base_url, cfg.transport) {}
 
 void client_state::claim(const std::string& id) {
@@ -357,8 +357,8 @@ std::string client_state::results_target(const std::string& id,
 }
 
 // ------------------------------------------------------------------ client
-client::client(asio::any_io_executor ex, client_config cfg)
-    : impl_(std::make_shared<client_state>(std::move(ex), std::move(cfg))) {}
+client::client(const asio::any_io_executor& ex, client_config cfg)
+    : impl_(std::make_shared<client_state>(ex, std::move(cfg))) {}
 client::client(std::shared_ptr<client_state> s) : impl_(std::move(s)) {}
 client client_from_state(std::shared_ptr<client_state> s) {
     return client(std::move(s));

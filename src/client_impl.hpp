@@ -21,7 +21,7 @@
 namespace aibatch {
 
 struct client_state {
-    client_state(boost::asio::any_io_executor ex, client_config c);
+    client_state(const boost::asio::any_io_executor& ex, client_config c);
 
     client_config cfg;
     boost::asio::strand<boost::asio::any_io_executor> strand;

@@ -285,7 +285,7 @@ auto async_run_batch_task(boost::asio::any_io_executor ex, task<batch_run<T>> t,
                 boost::asio::bind_cancellation_slot(
                     slot, boost::asio::bind_executor(
                               hex, [h = std::move(handler), cancel = std::move(cancel)](
-                                       std::exception_ptr e, batch_run<T> r) mutable {
+                                       const std::exception_ptr& e, batch_run<T> r) mutable {
                                   cancel.release();
                                   if (e)
                                       std::rethrow_exception(e); // a bug, not an error to report

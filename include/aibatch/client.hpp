@@ -147,7 +147,7 @@ class client {
 public:
     /// Throws aibatch::error: errc::missing_api_key (no key), errc::invalid_url,
     /// errc::insecure_http, errc::invalid_config.
-    client(boost::asio::any_io_executor ex, client_config cfg);
+    client(const boost::asio::any_io_executor& ex, client_config cfg);
     client(client&&) noexcept;
     client& operator=(client&&) noexcept;
     ~client();

@@ -214,12 +214,13 @@ task<void> free_in_slices(std::shared_ptr<const std::string> body) {
     constexpr std::uintptr_t slice = std::uintptr_t{1} << 20;
     if (body && body.use_count() == 1 && body->capacity() >= 8 * slice) {
         const auto page = static_cast<std::uintptr_t>(sysconf(_SC_PAGESIZE));
-        const auto start = reinterpret_cast<std::uintptr_t>(body->data());
-        const std::uintptr_t begin = (start + page - 1) & ~(page - 1);
-        const std::uintptr_t end = (start + body->capacity()) & ~(page - 1);
-        for (std::uintptr_t a = begin; a < end; a += slice) {
-            // Whole pages inside the string's own storage, which nobody reads again.
-            ::madvise(reinterpret_cast<void*>(a), std::min(slice, end - a), MADV_DONTNEED);
+        char* data = const_cast<char*>(body->data()); // the last owner: nobody reads it again
+        const auto start = reinterpret_cast<std::uintptr_t>(data);
+        // Whole pages inside the string's own storage: [first, last) as offsets from data.
+        const std::uintptr_t first = ((start + page - 1) & ~(page - 1)) - start;
+        const std::uintptr_t last = ((start + body->capacity()) & ~(page - 1)) - start;
+        for (std::uintptr_t off = first; off < last; off += slice) {
+            ::madvise(data + off, std::min(slice, last - off), MADV_DONTNEED);
             co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
         }
     }
