@@ -275,29 +275,16 @@ task<batch_run<T>> run_batch_reporting_owning(client_ptr c, std::vector<conversa
 
 template <class T, class Token>
 auto async_run_batch_task(boost::asio::any_io_executor ex, task<batch_run<T>> t, Token&& token) {
-    return boost::asio::async_initiate<Token, void(boost::system::error_code, batch_run<T>)>(
-        [ex](auto handler, task<batch_run<T>> t) mutable {
-            owned_cancellation cancel(handler, ex);
-            auto hex = boost::asio::get_associated_executor(handler, ex);
-            auto slot = cancel.slot();
-            boost::asio::co_spawn(
-                ex, std::move(t),
-                boost::asio::bind_cancellation_slot(
-                    slot, boost::asio::bind_executor(
-                              hex, [h = std::move(handler), cancel = std::move(cancel)](
-                                       const std::exception_ptr& e, batch_run<T> r) mutable {
-                                  cancel.release();
-                                  if (e)
-                                      std::rethrow_exception(e); // a bug, not an error to report
-                                  // Bad input is the only error of the operation itself: every item
-                                  // outcome is in the batch_run otherwise.
-                                  auto ec = r.items.empty() && r.stop_code
-                                                ? r.stop_code
-                                                : boost::system::error_code{};
-                                  std::move(h)(ec, std::move(r));
-                              })));
-        },
-        token, std::move(t));
+    return spawn_owned_as<void(boost::system::error_code, batch_run<T>)>(
+        std::move(ex), std::move(t), std::forward<Token>(token),
+        [](auto h, const std::exception_ptr& e, batch_run<T> r) {
+            if (e)
+                std::rethrow_exception(e); // a bug, not an error to report
+            // Bad input is the only error of the operation itself: every item outcome is
+            // in the batch_run otherwise.
+            auto ec = r.items.empty() && r.stop_code ? r.stop_code : boost::system::error_code{};
+            std::move(h)(ec, std::move(r));
+        });
 }
 
 } // namespace detail

@@ -66,12 +66,13 @@ private:
     boost::asio::cancellation_slot slot_;
 };
 
-/// co_spawn(ex, op, token) with signature void(std::exception_ptr, T), the token's
-/// cancellation forwarded by owned_cancellation.
-template <class T, class Token>
-auto spawn_owned(boost::asio::any_io_executor ex, task<T> op, Token&& token) {
-    return boost::asio::async_initiate<Token, void(std::exception_ptr, T)>(
-        [ex](auto handler, task<T> op) mutable {
+/// co_spawn(ex, op, token) as an operation with `Signature`: the token's cancellation is
+/// forwarded by owned_cancellation, and `finish(handler, exception_ptr, value...)` maps
+/// the coroutine's completion onto the handler. The one place the token forms spawn.
+template <class Signature, class T, class Token, class Finish>
+auto spawn_owned_as(boost::asio::any_io_executor ex, task<T> op, Token&& token, Finish finish) {
+    return boost::asio::async_initiate<Token, Signature>(
+        [ex, finish](auto handler, task<T> op) mutable {
             owned_cancellation cancel(handler, ex);
             auto hex = boost::asio::get_associated_executor(handler, ex);
             auto slot = cancel.slot();
@@ -79,49 +80,34 @@ auto spawn_owned(boost::asio::any_io_executor ex, task<T> op, Token&& token) {
                 ex, std::move(op),
                 boost::asio::bind_cancellation_slot(
                     slot, boost::asio::bind_executor(
-                              hex, [h = std::move(handler), cancel = std::move(cancel)](
-                                       std::exception_ptr e, T value) mutable {
+                              hex, [h = std::move(handler), cancel = std::move(cancel),
+                                    finish](std::exception_ptr e, auto... value) mutable {
                                   cancel.release();
-                                  std::move(h)(std::move(e), std::move(value));
+                                  finish(std::move(h), std::move(e), std::move(value)...);
                               })));
         },
         token, std::move(op));
+}
+
+/// co_spawn(ex, op, token) with signature void(std::exception_ptr, T).
+template <class T, class Token>
+auto spawn_owned(boost::asio::any_io_executor ex, task<T> op, Token&& token) {
+    return spawn_owned_as<void(std::exception_ptr, T)>(
+        std::move(ex), std::move(op), std::forward<Token>(token),
+        [](auto h, std::exception_ptr e, T value) {
+            std::move(h)(std::move(e), std::move(value));
+        });
 }
 
 template <class T, class Token>
 auto async_run(boost::asio::any_io_executor ex, task<T> op, diagnostics& diag, Token&& token) {
     using signature = std::conditional_t<std::is_void_v<T>, void(boost::system::error_code),
                                          void(boost::system::error_code, T)>;
-    return boost::asio::async_initiate<Token, signature>(
-        [ex, &diag](auto handler, task<T> op) mutable {
-            owned_cancellation cancel(handler, ex);
-            auto hex = boost::asio::get_associated_executor(handler, ex);
-            auto slot = cancel.slot();
-            if constexpr (std::is_void_v<T>) {
-                boost::asio::co_spawn(
-                    ex, std::move(op),
-                    boost::asio::bind_cancellation_slot(
-                        slot, boost::asio::bind_executor(
-                                  hex, [h = std::move(handler), cancel = std::move(cancel),
-                                        &diag](const std::exception_ptr& e) mutable {
-                                      cancel.release();
-                                      auto ec = to_error_code(e, diag);
-                                      std::move(h)(ec);
-                                  })));
-            } else {
-                boost::asio::co_spawn(
-                    ex, std::move(op),
-                    boost::asio::bind_cancellation_slot(
-                        slot, boost::asio::bind_executor(
-                                  hex, [h = std::move(handler), cancel = std::move(cancel),
-                                        &diag](const std::exception_ptr& e, T value) mutable {
-                                      cancel.release();
-                                      auto ec = to_error_code(e, diag);
-                                      std::move(h)(ec, std::move(value));
-                                  })));
-            }
-        },
-        token, std::move(op));
+    return spawn_owned_as<signature>(std::move(ex), std::move(op), std::forward<Token>(token),
+                                     [&diag](auto h, const std::exception_ptr& e, auto... value) {
+                                         auto ec = to_error_code(e, diag);
+                                         std::move(h)(ec, std::move(value)...);
+                                     });
 }
 
 } // namespace aibatch::detail
