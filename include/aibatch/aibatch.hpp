@@ -1,21 +1,27 @@
 // The umbrella header of aibatch: everything a user needs.
 #pragma once
 
-#include <aibatch/api/batches.hpp>
-#include <aibatch/api/messages.hpp>
-#include <aibatch/batch.hpp>
-#include <aibatch/client.hpp>
+// core
 #include <aibatch/config.hpp>
 #include <aibatch/dotenv.hpp>
-#include <aibatch/endpoint.hpp>
 #include <aibatch/error.hpp>
-#include <aibatch/http_client.hpp>
-#include <aibatch/models.hpp>
-#include <aibatch/pricing.hpp>
-#include <aibatch/schema.hpp>
-#include <aibatch/structured_output.hpp>
 #include <aibatch/task.hpp>
 #include <aibatch/version.hpp>
+// transport
+#include <aibatch/transport/endpoint.hpp>
+#include <aibatch/transport/http_client.hpp>
+// api
+#include <aibatch/api/batches.hpp>
+#include <aibatch/api/client.hpp>
+#include <aibatch/api/messages.hpp>
+#include <aibatch/api/models.hpp>
+#include <aibatch/api/pricing.hpp>
+// typed
+#include <aibatch/typed/schema.hpp>
+#include <aibatch/typed/structured_output.hpp>
+// batch
+#include <aibatch/batch/batch.hpp>
+#include <aibatch/batch/batch_options.hpp>
 
 // What every program that runs a batch needs next to it.
 #include <boost/asio/co_spawn.hpp>

@@ -1,4 +1,4 @@
-#include <aibatch/detail/api_rules.hpp>
+#include "api_rules.hpp"
 
 #include <boost/json/parse.hpp>
 

@@ -1,11 +1,11 @@
 // batch<T>()'s engine: validate, plan, submit, poll, read results, repair, account.
 #include "journal.hpp"
 
-#include "../client_impl.hpp"
+#include "../api/client_impl.hpp"
 
-#include <aibatch/batch.hpp>
+#include <aibatch/api/models.hpp>
+#include <aibatch/batch/batch.hpp>
 #include <aibatch/detail/batch_engine.hpp>
-#include <aibatch/models.hpp>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>

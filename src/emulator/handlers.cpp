@@ -4,7 +4,7 @@
 #include "service.hpp"
 #include "simulated_model.hpp"
 
-#include <aibatch/models.hpp>
+#include <aibatch/api/models.hpp>
 
 #include <boost/json/parse.hpp>
 

@@ -2,8 +2,8 @@
 
 #include "schema_values.hpp"
 
-#include <aibatch/models.hpp>
-#include <aibatch/structured_output.hpp>
+#include <aibatch/api/models.hpp>
+#include <aibatch/typed/structured_output.hpp>
 
 #include <boost/json/serialize.hpp>
 #include <boost/url/parse.hpp>

@@ -2,7 +2,7 @@
 // when ANTHROPIC_API_KEY is set).
 #include "spam_types.hpp"
 
-#include <aibatch/batch.hpp>
+#include <aibatch/batch/batch.hpp>
 #include <aibatch/emulator/emulator.hpp>
 
 #include "../support/expect_throw.hpp"

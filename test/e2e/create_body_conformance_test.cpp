@@ -2,7 +2,7 @@
 // mode, each supported field type, thinking through customize) goes to the emulator, which
 // refuses what the API refuses; none comes back errored for a model that supports it, and
 // the combinations the API would refuse fail on the client side before any network call.
-#include <aibatch/batch.hpp>
+#include <aibatch/batch/batch.hpp>
 #include <aibatch/emulator/emulator.hpp>
 
 #include "../support/expect_throw.hpp"

@@ -6,7 +6,7 @@
 // (AIBATCH_SCHEDULES, AIBATCH_SEED pick how many and which; a failure prints the seed).
 #include "spam_types.hpp"
 
-#include <aibatch/batch.hpp>
+#include <aibatch/batch/batch.hpp>
 #include <aibatch/emulator/emulator.hpp>
 
 #include "../support/expect_throw.hpp"

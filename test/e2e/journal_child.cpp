@@ -4,7 +4,7 @@
 // Also prints "unread<TAB>ID" for every batch the run names as not read to the end.
 #include "spam_types.hpp"
 
-#include <aibatch/batch.hpp>
+#include <aibatch/batch/batch.hpp>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>

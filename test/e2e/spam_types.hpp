@@ -1,7 +1,7 @@
 // Types shared by the end-to-end tests and their child program.
 #pragma once
 
-#include <aibatch/schema.hpp>
+#include <aibatch/typed/schema.hpp>
 
 #include <boost/describe.hpp>
 

@@ -5,9 +5,9 @@
 // retry-after wait is within 0-60 s.
 #include "fuzz_targets.hpp"
 
+#include "api/api_rules.hpp"
 #include <aibatch/api/batches.hpp>
 #include <aibatch/api/messages.hpp>
-#include <aibatch/detail/api_rules.hpp>
 
 #include <boost/json/parse.hpp>
 

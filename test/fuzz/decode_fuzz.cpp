@@ -4,7 +4,7 @@
 // exactly, and floating point values are finite.
 #include "fuzz_targets.hpp"
 
-#include <aibatch/schema.hpp>
+#include <aibatch/typed/schema.hpp>
 
 #include <boost/describe.hpp>
 #include <boost/json/parse.hpp>

@@ -8,8 +8,8 @@
 #include "fuzz_targets.hpp"
 
 #include <aibatch/config.hpp>
-#include <aibatch/endpoint.hpp>
 #include <aibatch/error.hpp>
+#include <aibatch/transport/endpoint.hpp>
 
 #include <boost/asio/ip/address.hpp>
 

@@ -4,7 +4,7 @@
 // returns objects or arrays.
 #include "fuzz_targets.hpp"
 
-#include <aibatch/structured_output.hpp>
+#include <aibatch/typed/structured_output.hpp>
 
 #include <boost/describe.hpp>
 #include <boost/json/parse.hpp>

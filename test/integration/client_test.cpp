@@ -1,7 +1,7 @@
 // The typed Message Batches API client against the emulator over loopback: every
 // operation, pagination, error mapping, retries with fault injection, the
 // ambiguous-create guard, resumable results, cancellation, and the wire format.
-#include <aibatch/client.hpp>
+#include <aibatch/api/client.hpp>
 #include <aibatch/emulator/emulator.hpp>
 
 #include "../support/canned_server.hpp"

@@ -1,6 +1,6 @@
 // Layer 1 against real sockets on 127.0.0.1: TLS verification, keep-alive, timeouts,
 // body limits, streaming, cancellation.
-#include <aibatch/http_client.hpp>
+#include <aibatch/transport/http_client.hpp>
 
 #include "../support/run_task.hpp"
 #include "../support/test_pki.hpp"

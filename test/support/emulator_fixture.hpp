@@ -3,7 +3,7 @@
 #pragma once
 
 #include <aibatch/emulator/emulator.hpp>
-#include <aibatch/http_client.hpp>
+#include <aibatch/transport/http_client.hpp>
 
 #include "run_task.hpp"
 

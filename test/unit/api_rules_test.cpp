@@ -1,6 +1,6 @@
 // Pure rules of the API layer: error mapping, retry decisions, backoff, timestamps.
+#include "api/api_rules.hpp"
 #include <aibatch/api/batches.hpp>
-#include <aibatch/detail/api_rules.hpp>
 
 #include <boost/json/parse.hpp>
 #include <boost/test/unit_test.hpp>

@@ -1,6 +1,6 @@
 #include <aibatch/config.hpp>
 #include <aibatch/error.hpp>
-#include <aibatch/http_client.hpp>
+#include <aibatch/transport/http_client.hpp>
 
 #include "../support/run_task.hpp"
 

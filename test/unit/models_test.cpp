@@ -1,8 +1,8 @@
 // The model table (models.hpp), the prices read from it, and the per-model rules the
 // client checks before sending.
+#include <aibatch/api/models.hpp>
+#include <aibatch/api/pricing.hpp>
 #include <aibatch/error.hpp>
-#include <aibatch/models.hpp>
-#include <aibatch/pricing.hpp>
 
 #include <boost/json.hpp>
 #include <boost/test/data/monomorphic.hpp>

@@ -1,5 +1,5 @@
 // JSON Schema generation and decoding of described C++ types (layer 3).
-#include <aibatch/schema.hpp>
+#include <aibatch/typed/schema.hpp>
 
 #include <boost/describe.hpp>
 #include <boost/json/parse.hpp>

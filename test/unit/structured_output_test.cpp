@@ -1,6 +1,6 @@
 // Output modes in both directions (layer 4), and the property test: the emulator's
 // simulated model produces conforming outputs for many described types; all decode.
-#include <aibatch/structured_output.hpp>
+#include <aibatch/typed/structured_output.hpp>
 
 #include "emulator/simulated_model.hpp"
 

@@ -2,8 +2,8 @@
 // results, repair rounds, cost, journal, cancellation. batch.hpp wraps it for a T.
 #pragma once
 
-#include <aibatch/batch_options.hpp>
-#include <aibatch/client.hpp>
+#include <aibatch/api/client.hpp>
+#include <aibatch/batch/batch_options.hpp>
 
 #include <boost/system/error_code.hpp>
 

@@ -1,6 +1,6 @@
 #include "client_impl.hpp"
 
-#include <aibatch/detail/api_rules.hpp>
+#include "api_rules.hpp"
 
 #include <boost/asio/error.hpp>
 #include <boost/asio/ssl/error.hpp>

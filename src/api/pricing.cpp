@@ -1,5 +1,5 @@
-#include <aibatch/models.hpp>
-#include <aibatch/pricing.hpp>
+#include <aibatch/api/models.hpp>
+#include <aibatch/api/pricing.hpp>
 
 namespace aibatch {
 

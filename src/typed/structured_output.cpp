@@ -1,4 +1,4 @@
-#include <aibatch/structured_output.hpp>
+#include <aibatch/typed/structured_output.hpp>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>

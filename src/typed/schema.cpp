@@ -1,4 +1,4 @@
-#include <aibatch/schema.hpp>
+#include <aibatch/typed/schema.hpp>
 
 #include <boost/json/serialize.hpp>
 

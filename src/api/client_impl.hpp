@@ -2,7 +2,7 @@
 // Everything but the counters and the ownership records is touched only on `strand`.
 #pragma once
 
-#include <aibatch/client.hpp>
+#include <aibatch/api/client.hpp>
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>

@@ -1,5 +1,5 @@
-#include <aibatch/endpoint.hpp>
 #include <aibatch/error.hpp>
+#include <aibatch/transport/endpoint.hpp>
 
 #include <boost/asio/ip/address.hpp>
 #include <boost/url/parse.hpp>

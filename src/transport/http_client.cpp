@@ -1,4 +1,4 @@
-#include <aibatch/http_client.hpp>
+#include <aibatch/transport/http_client.hpp>
 #include <aibatch/version.hpp>
 
 #include <boost/asio/as_tuple.hpp>

@@ -1,7 +1,7 @@
 // The JSON Schema subset of the API's structured outputs (output_config.format), as
 // Anthropic's structured-outputs documentation lists it ("JSON Schema limitations") and
 // the official SDKs' schema transforms apply it.
-#include <aibatch/structured_output.hpp>
+#include <aibatch/typed/structured_output.hpp>
 
 #include <boost/json/serialize.hpp>
 

@@ -5,7 +5,7 @@
 
 #include <aibatch/config.hpp>
 #include <aibatch/error.hpp>
-#include <aibatch/http_client.hpp>
+#include <aibatch/transport/http_client.hpp>
 
 #include <chrono>
 #include <optional>

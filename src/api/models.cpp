@@ -1,5 +1,5 @@
+#include <aibatch/api/models.hpp>
 #include <aibatch/error.hpp>
-#include <aibatch/models.hpp>
 
 #include <boost/json/value.hpp>
 

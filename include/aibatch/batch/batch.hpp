@@ -1,0 +1,412 @@
+// Layer 5: the one call.
+//
+//   std::vector<SpamResult> r =
+//       co_await aibatch::batch<SpamResult>(client, messages, "claude-haiku-4-5", options);
+//
+// Builds the JSON Schema of T, asks for structured output, splits the input over the
+// per-batch limits, submits, polls, streams and decodes the results and returns them in
+// input order. See batch_options for every knob.
+//
+// batch<T>() throws one aibatch::batch_error when any item fails (or the run is
+// canceled, times out, or reaches the cost limit): it lists each failed item and holds
+// every T that succeeded. run_batch<T>() never throws for item failures: it returns an
+// outcome per item, with usage and cost.
+#pragma once
+
+#include <aibatch/api/client.hpp>
+#include <aibatch/batch/batch_options.hpp>
+#include <aibatch/detail/batch_engine.hpp>
+
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <any>
+#include <chrono>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace aibatch {
+
+/// One item's outcome with its value.
+template <class T>
+struct item_outcome : item_report {
+    std::optional<T> value; ///< set exactly when status == item_status::succeeded
+};
+
+/// What run_batch<T>() returns: every item in input order, usage and cost.
+template <class T>
+struct batch_run {
+    std::vector<item_outcome<T>> items;
+    aibatch::usage usage;
+    std::optional<double> cost_usd; ///< estimate (see pricing.hpp); nullopt: unknown model
+    /// Every batch that carried items of this call.
+    std::vector<std::string> batch_ids;
+    /// Batches this call created, or may have created, and did not read to the end, with
+    /// why (see unread_batch). Empty when every batch was read or canceled.
+    std::vector<unread_batch> unread_batches;
+    /// Result lines that were not used, and why (another batch's line, a duplicate, a
+    /// line that is not a result, ...), each naming its batch. Never used as values.
+    std::vector<std::string> anomalies;
+    /// The run-unique part of this call's custom_ids (batch_options::run_id).
+    std::string run_id;
+    /// Items that succeeded in a repair round.
+    std::size_t repaired = 0;
+    /// Why the run stopped early (operation_aborted, errc::timed_out, errc::cost_limit,
+    /// an API error), or empty when every item got its outcome.
+    boost::system::error_code stop_code;
+    std::string stop_message;
+
+    std::size_t succeeded() const {
+        std::size_t n = 0;
+        for (const auto& i : items)
+            n += i.status == item_status::succeeded;
+        return n;
+    }
+    bool all_succeeded() const { return succeeded() == items.size() && !stop_code; }
+};
+
+/// Thrown by batch<T>(): which items failed and why, plus every result that succeeded.
+/// code(): errc::items_failed, or why the run stopped (operation_aborted,
+/// errc::timed_out, errc::cost_limit, an API error). what() tells the whole story.
+class batch_error : public error {
+public:
+    batch_error(boost::system::error_code ec, diagnostics d, std::vector<item_report> failures,
+                std::any values, std::size_t total, aibatch::usage u, std::optional<double> cost,
+                std::vector<unread_batch> unread = {}, std::vector<std::string> anomalies = {})
+        : error(ec, std::move(d)), failures_(std::move(failures)), values_(std::move(values)),
+          total_(total), usage_(std::move(u)), cost_(cost), unread_(std::move(unread)),
+          anomalies_(std::move(anomalies)) {}
+
+    /// The items that did not succeed, in input order.
+    const std::vector<item_report>& failures() const noexcept { return failures_; }
+    /// Every input's value (empty for failures), in input order. T must be the T of
+    /// the batch<T>() call (else std::bad_any_cast).
+    template <class T>
+    const std::vector<std::optional<T>>& results() const {
+        return std::any_cast<const std::vector<std::optional<T>>&>(values_);
+    }
+    template <class T>
+    std::vector<std::optional<T>>& results() {
+        return std::any_cast<std::vector<std::optional<T>>&>(values_);
+    }
+    std::size_t total() const noexcept { return total_; }
+    std::size_t succeeded() const noexcept { return total_ - failures_.size(); }
+    const aibatch::usage& usage() const noexcept { return usage_; }
+    std::optional<double> cost_usd() const noexcept { return cost_; }
+    /// Batches created (or maybe created) and not read to the end: see batch_run.
+    const std::vector<unread_batch>& unread_batches() const noexcept { return unread_; }
+    const std::vector<std::string>& anomalies() const noexcept { return anomalies_; }
+
+private:
+    std::vector<item_report> failures_;
+    std::any values_;
+    std::size_t total_;
+    aibatch::usage usage_;
+    std::optional<double> cost_;
+    std::vector<unread_batch> unread_;
+    std::vector<std::string> anomalies_;
+};
+
+namespace detail {
+/// The one-paragraph story of a run's failures (first few items listed), its unread
+/// batches and anomalies.
+std::string describe_failures(const std::vector<item_report>& failures, std::size_t total,
+                              const std::string& stop_message,
+                              const std::vector<unread_batch>& unread = {},
+                              std::size_t anomalies = 0);
+
+using client_ptr = std::shared_ptr<client_state>;
+
+/// One optional value per item, allocated a chunk at a time as results arrive: sizing
+/// 100,000 of them up front would hold the event loop for milliseconds.
+template <class T>
+class lazy_values {
+public:
+    explicit lazy_values(std::size_t n) : chunks_((n + chunk - 1) / chunk) {}
+    std::optional<T>& operator[](std::size_t i) {
+        auto& c = chunks_[i / chunk];
+        if (!c)
+            c = std::make_unique<std::optional<T>[]>(chunk);
+        return c[i % chunk];
+    }
+    std::optional<T> take(std::size_t i) {
+        auto& c = chunks_[i / chunk];
+        return c ? std::move(c[i % chunk]) : std::nullopt;
+    }
+
+private:
+    static constexpr std::size_t chunk = 4096;
+    std::vector<std::unique_ptr<std::optional<T>[]>> chunks_;
+};
+
+template <class T>
+task<batch_run<T>> run_batch_impl(client_ptr c, std::span<const conversation> messages,
+                                  std::string model, batch_options opts) {
+    output_spec spec = output_spec::for_type<T>(opts.output_mode);
+    // Large runs are set up and handed over in slices that yield to the event loop, so an
+    // async server never stalls on a 100,000-item call (bench/run measures it).
+    auto breathe = [slice = std::chrono::steady_clock::now()]() mutable -> task<void> {
+        if (std::chrono::steady_clock::now() - slice < std::chrono::milliseconds(1))
+            co_return;
+        co_await boost::asio::post(co_await boost::asio::this_coro::executor,
+                                   boost::asio::use_awaitable);
+        slice = std::chrono::steady_clock::now();
+    };
+    lazy_values<T> values(messages.size());
+    decode_options dopts = opts.decode;
+    decode_fn fn = [&values, &spec, dopts](const boost::json::object& m,
+                                           std::size_t i) -> decode_report {
+        auto r = read_output<T>(m, spec, dopts);
+        if (r.value) {
+            values[i] = std::move(*r.value);
+            return {true, output_failure::none, {}, {}};
+        }
+        values[i].reset();
+        return {false, r.failure, std::move(r.message), std::move(r.raw)};
+    };
+    engine_result er =
+        co_await run_engine(c, messages, std::move(model), std::move(opts), spec, fn);
+    // A cancellation has been handled by the engine (it is in stop_code): what follows
+    // must run to the end. Its only waits are posts, which no cancellation cuts short, so
+    // not throwing is enough: the caller's cancellation state (this is its coroutine) is
+    // left as it is, or the caller could never be canceled again.
+    const bool throwing = co_await boost::asio::this_coro::throw_if_cancelled();
+    co_await boost::asio::this_coro::throw_if_cancelled(false);
+    batch_run<T> out;
+    out.items.reserve(er.items.size());
+    for (std::size_t i = 0; i < er.items.size(); ++i) {
+        auto& item = out.items.emplace_back();
+        static_cast<item_report&>(item) = std::move(er.items[i]);
+        // A value is returned only for an item whose final outcome is success.
+        if (item.status == item_status::succeeded)
+            item.value = values.take(i);
+        if (i % 64 == 63)
+            co_await breathe();
+    }
+    out.usage = er.usage;
+    out.cost_usd = er.cost_usd;
+    out.batch_ids = std::move(er.batch_ids);
+    out.unread_batches = std::move(er.unread_batches);
+    out.anomalies = std::move(er.anomalies);
+    out.run_id = std::move(er.run_id);
+    out.repaired = er.repaired;
+    out.stop_code = er.stop_code;
+    out.stop_message = std::move(er.stop_message);
+    co_await boost::asio::this_coro::throw_if_cancelled(throwing); // the caller's setting
+    co_return out;
+}
+
+template <class T>
+task<batch_run<T>> run_batch_owning(client_ptr c, std::vector<conversation> messages,
+                                    std::string model, batch_options opts) {
+    co_return co_await run_batch_impl<T>(std::move(c), messages, std::move(model), std::move(opts));
+}
+
+template <class T>
+std::vector<T> values_or_throw(batch_run<T>&& run) {
+    // Every value is there, but a batch was left unread (a paid duplicate, say): that
+    // must not pass silently, so it is a batch_error too (holding every value).
+    if (run.all_succeeded() && run.unread_batches.empty()) {
+        std::vector<T> out;
+        out.reserve(run.items.size());
+        for (auto& i : run.items)
+            out.push_back(std::move(*i.value));
+        return out;
+    }
+    std::vector<item_report> failures;
+    std::vector<std::optional<T>> values;
+    values.reserve(run.items.size());
+    for (auto& i : run.items) {
+        if (i.status != item_status::succeeded)
+            failures.push_back(static_cast<item_report&>(i));
+        values.push_back(std::move(i.value));
+    }
+    diagnostics d;
+    d.message = describe_failures(failures, run.items.size(), run.stop_message, run.unread_batches,
+                                  run.anomalies.size());
+    boost::system::error_code ec = run.stop_code       ? run.stop_code
+                                   : !failures.empty() ? make_error_code(errc::items_failed)
+                                                       : make_error_code(errc::unread_batches);
+    throw batch_error(ec, std::move(d), std::move(failures), std::any(std::move(values)),
+                      run.items.size(), run.usage, run.cost_usd, std::move(run.unread_batches),
+                      std::move(run.anomalies));
+}
+
+template <class T>
+task<std::vector<T>> batch_span(client_ptr c, std::span<const conversation> messages,
+                                std::string model, batch_options opts) {
+    co_return values_or_throw(
+        co_await run_batch_impl<T>(std::move(c), messages, std::move(model), std::move(opts)));
+}
+
+template <class T>
+task<std::vector<T>> batch_owning(client_ptr c, std::vector<conversation> messages,
+                                  std::string model, batch_options opts) {
+    co_return values_or_throw(
+        co_await run_batch_impl<T>(std::move(c), messages, std::move(model), std::move(opts)));
+}
+
+template <class T>
+task<batch_run<T>> run_batch_reporting(client_ptr c, std::span<const conversation> m,
+                                       std::string model, batch_options o) {
+    try {
+        co_return co_await run_batch_impl<T>(std::move(c), m, std::move(model), std::move(o));
+    } catch (const boost::system::system_error& e) {
+        batch_run<T> r;
+        r.stop_code = e.code();
+        const auto* ae = dynamic_cast<const error*>(&e);
+        r.stop_message = ae ? ae->diag().to_string() : std::string(e.what());
+        co_return r;
+    }
+}
+
+template <class T>
+task<batch_run<T>> run_batch_reporting_owning(client_ptr c, std::vector<conversation> m,
+                                              std::string model, batch_options o) {
+    co_return co_await run_batch_reporting<T>(std::move(c), m, std::move(model), std::move(o));
+}
+
+template <class T, class Token>
+auto async_run_batch_task(boost::asio::any_io_executor ex, task<batch_run<T>> t, Token&& token) {
+    return spawn_owned_as<void(boost::system::error_code, batch_run<T>)>(
+        std::move(ex), std::move(t), std::forward<Token>(token),
+        [](auto h, const std::exception_ptr& e, batch_run<T> r) {
+            if (e)
+                std::rethrow_exception(e); // a bug, not an error to report
+            // Bad input is the only error of the operation itself: every item outcome is
+            // in the batch_run otherwise.
+            auto ec = r.items.empty() && r.stop_code ? r.stop_code : boost::system::error_code{};
+            std::move(h)(ec, std::move(r));
+        });
+}
+
+} // namespace detail
+
+// Every function below is a plain function (not a coroutine) that returns a task: a
+// coroutine with defaulted parameters is miscompiled by g++ 12, and a coroutine must
+// never keep a view of the caller's temporaries. Spans (lvalue inputs) are not copied
+// and must outlive the task; an rvalue vector (a temporary, or std::move(v)) or a
+// braced list is moved into the task, which owns it.
+
+/// Runs the batch and returns an outcome per item (never throws for item failures;
+/// throws aibatch::error for bad input, before any network call).
+template <class T>
+task<batch_run<T>> run_batch(const client& c, std::span<const conversation> messages,
+                             std::string model, batch_options opts) {
+    return detail::run_batch_impl<T>(c.state(), messages, std::move(model), std::move(opts));
+}
+template <class T>
+task<batch_run<T>> run_batch(const client& c, std::span<const conversation> messages,
+                             std::string model) {
+    return detail::run_batch_impl<T>(c.state(), messages, std::move(model), batch_options{});
+}
+template <class T>
+task<batch_run<T>> run_batch(const client& c, std::vector<conversation>&& messages,
+                             std::string model, batch_options opts) {
+    return detail::run_batch_owning<T>(c.state(), std::move(messages), std::move(model),
+                                       std::move(opts));
+}
+template <class T>
+task<batch_run<T>> run_batch(const client& c, std::vector<conversation>&& messages,
+                             std::string model) {
+    return detail::run_batch_owning<T>(c.state(), std::move(messages), std::move(model),
+                                       batch_options{});
+}
+
+/// Runs the batch and returns one T per input, in input order, or throws batch_error
+/// (failed items listed, successes kept, unread batches named).
+template <class T>
+task<std::vector<T>> batch(const client& c, std::span<const conversation> messages,
+                           std::string model, batch_options opts) {
+    return detail::batch_span<T>(c.state(), messages, std::move(model), std::move(opts));
+}
+template <class T>
+task<std::vector<T>> batch(const client& c, std::span<const conversation> messages,
+                           std::string model) {
+    return detail::batch_span<T>(c.state(), messages, std::move(model), batch_options{});
+}
+template <class T>
+task<std::vector<T>> batch(const client& c, std::vector<conversation>&& messages, std::string model,
+                           batch_options opts) {
+    return detail::batch_owning<T>(c.state(), std::move(messages), std::move(model),
+                                   std::move(opts));
+}
+template <class T>
+task<std::vector<T>> batch(const client& c, std::vector<conversation>&& messages,
+                           std::string model) {
+    return detail::batch_owning<T>(c.state(), std::move(messages), std::move(model),
+                                   batch_options{});
+}
+
+// Completion-token forms. An lvalue input is viewed (it must outlive the operation); an
+// rvalue vector is moved into the operation.
+
+/// batch<T>() with a completion token and signature void(std::exception_ptr,
+/// std::vector<T>): the exception is the batch_error (or aibatch::error) the coroutine
+/// form throws, with every detail. With boost::asio::use_future, future::get() throws it.
+template <class T, class Token>
+auto async_batch(const client& c, std::span<const conversation> messages, std::string model,
+                 batch_options opts, Token&& token) {
+    return detail::spawn_owned<std::vector<T>>(
+        c.get_executor(),
+        detail::batch_span<T>(c.state(), messages, std::move(model), std::move(opts)),
+        std::forward<Token>(token));
+}
+template <class T, class Token>
+auto async_batch(const client& c, std::vector<conversation>&& messages, std::string model,
+                 batch_options opts, Token&& token) {
+    return detail::spawn_owned<std::vector<T>>(
+        c.get_executor(),
+        detail::batch_owning<T>(c.state(), std::move(messages), std::move(model), std::move(opts)),
+        std::forward<Token>(token));
+}
+
+/// batch<T>() with a completion token, Boost.MySQL style: void(error_code,
+/// std::vector<T>), the story in `diag` (which must outlive the operation). The failed
+/// items and partial results need async_run_batch or the exception form above.
+template <class T, class Token>
+auto async_batch(const client& c, std::span<const conversation> messages, std::string model,
+                 batch_options opts, diagnostics& diag, Token&& token) {
+    return detail::async_run<std::vector<T>>(
+        c.get_executor(),
+        detail::batch_span<T>(c.state(), messages, std::move(model), std::move(opts)), diag,
+        std::forward<Token>(token));
+}
+template <class T, class Token>
+auto async_batch(const client& c, std::vector<conversation>&& messages, std::string model,
+                 batch_options opts, diagnostics& diag, Token&& token) {
+    return detail::async_run<std::vector<T>>(
+        c.get_executor(),
+        detail::batch_owning<T>(c.state(), std::move(messages), std::move(model), std::move(opts)),
+        diag, std::forward<Token>(token));
+}
+
+/// run_batch<T>() with a completion token: void(error_code, batch_run<T>). The
+/// error_code is set only for bad input (with the message in batch_run::stop_message);
+/// otherwise every item outcome, unread batch and anomaly is in the batch_run.
+template <class T, class Token>
+auto async_run_batch(const client& c, std::span<const conversation> messages, std::string model,
+                     batch_options opts, Token&& token) {
+    return detail::async_run_batch_task<T>(
+        c.get_executor(),
+        detail::run_batch_reporting<T>(c.state(), messages, std::move(model), std::move(opts)),
+        std::forward<Token>(token));
+}
+template <class T, class Token>
+auto async_run_batch(const client& c, std::vector<conversation>&& messages, std::string model,
+                     batch_options opts, Token&& token) {
+    return detail::async_run_batch_task<T>(
+        c.get_executor(),
+        detail::run_batch_reporting_owning<T>(c.state(), std::move(messages), std::move(model),
+                                              std::move(opts)),
+        std::forward<Token>(token));
+}
+
+} // namespace aibatch
