@@ -165,6 +165,10 @@ int main(int argc, char** argv) {
     e2e->add_option("--url", url)->required();
     e2e->add_option("--items", items);
     e2e->add_option("--processing-time", processing, "the emulator's processing time (s)");
+    bool failing = false;
+    e2e->add_flag("--failing", failing,
+                  "call batch<T>() and expect a batch_error (run the emulator with a --fault "
+                  "that fails the items): measures the failure path");
     CLI11_PARSE(app, argc, argv);
 
     try {
@@ -408,7 +412,21 @@ int main(int argc, char** argv) {
                     },
                     asio::detached);
                 auto t0 = clk::now();
-                auto run = co_await aibatch::run_batch<SpamResult>(c, convs, "claude-haiku-4-5", o);
+                std::size_t succeeded = 0, failed = 0;
+                if (failing) {
+                    try {
+                        (void)co_await aibatch::batch<SpamResult>(c, convs, "claude-haiku-4-5", o);
+                        succeeded = items;
+                    } catch (const aibatch::batch_error& e) {
+                        failed = e.failures().size();
+                        succeeded = items - failed;
+                    }
+                } else {
+                    auto run =
+                        co_await aibatch::run_batch<SpamResult>(c, convs, "claude-haiku-4-5", o);
+                    succeeded = run.succeeded();
+                    failed = items - succeeded;
+                }
                 double s = since(t0);
                 finished = true;
                 emit({{"what", "e2e"},
@@ -419,7 +437,8 @@ int main(int argc, char** argv) {
                       {"max_loop_stall_at_seconds", max_stall_at_s},
                       {"max_loop_stall_on_cpu_ms", max_cpu_stall_ms},
                       {"max_loop_stall_on_cpu_at_seconds", max_cpu_stall_at_s},
-                      {"succeeded", run.succeeded()},
+                      {"succeeded", succeeded},
+                      {"failed", failed},
                       {"items", items}});
             });
         }

@@ -410,11 +410,16 @@ private:
     // Yields to the event loop once the engine has held it for about a millisecond:
     // loops over a run's items call it every few dozen items, so no step of a
     // 100,000-item run stalls an async server (bench/run measures the longest stall).
+    // A breath is never where a cancellation is seen: callers account for every item
+    // they touch, so the post must not throw operation_aborted into them.
     task<void> breathe() {
         auto now = std::chrono::steady_clock::now();
         if (now - breath_ < 1ms)
             co_return;
+        const bool throwing = co_await asio::this_coro::throw_if_cancelled();
+        co_await asio::this_coro::throw_if_cancelled(false);
         co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
+        co_await asio::this_coro::throw_if_cancelled(throwing);
         breath_ = std::chrono::steady_clock::now();
     }
 
@@ -644,9 +649,14 @@ private:
         it.raw_output = std::move(raw);
     }
 
-    // Gives every item of the job without a result this round an outcome.
-    void mark(const job& j, item_status st, const std::string& type, const std::string& msg) {
+    // Gives every item of the job without a result this round an outcome. A job holds up
+    // to 100,000 items, each outcome a copy of the message: it yields as it goes (no
+    // other coroutine touches a job's items while its worker marks them).
+    task<void> mark(const job& j, item_status st, std::string type, std::string msg) {
+        std::size_t k = 0;
         for (std::size_t i : j.indices) {
+            if (++k % 64 == 0)
+                co_await breathe();
             if (res_.items[i].status == item_status::succeeded || done_in_round_[i] != 0)
                 continue;
             set_outcome(i, st, type, msg);
@@ -896,8 +906,8 @@ private:
                 }
             }
             if (stopping_) {
-                mark(j, item_status::not_submitted, "stopped",
-                     res_.stop_message + " before the batch was created");
+                co_await mark(j, item_status::not_submitted, "stopped",
+                              res_.stop_message + " before the batch was created");
                 co_return false;
             }
             if (cycle >= 3) {
@@ -906,24 +916,31 @@ private:
                                   "; not sending it again (see unread_batches for batches it "
                                   "may have made)";
                 stop(make_error_code(errc::ambiguous_create), msg);
-                mark(j, item_status::not_submitted, "create_failed", msg);
+                co_await mark(j, item_status::not_submitted, "create_failed", msg);
                 co_return false;
             }
             journal_.creating(j.round, j.ranges, j.indices.size(), j.hash);
             const timestamp sent_at = std::chrono::system_clock::now();
             j.ph = job::phase::creating;
             std::optional<batch_info> made;
+            std::optional<error> create_error; // handled out of the catch: marking yields
             try {
                 made = co_await state_->create_shared(j.body, j.indices.size(), false);
             } catch (const boost::system::system_error& se) {
-                const error e = as_error(se);
+                create_error = as_error(se);
+            }
+            if (create_error) {
+                const error& e = *create_error;
                 if (!may_have_created(e)) {
                     stop(e.code(),
                          "create_batch failed for items " + j.ranges + ": " + e.diag().to_string());
-                    mark(j, item_status::not_submitted,
-                         e.diag().api_error_type.empty() ? "create_failed"
-                                                         : e.diag().api_error_type,
-                         "create_batch failed: " + e.diag().to_string());
+                    // Named, not a ?: temporary inside the co_await: g++ 12 destroys such
+                    // a temporary twice in a coroutine.
+                    std::string type = e.diag().api_error_type;
+                    if (type.empty())
+                        type = "create_failed";
+                    std::string msg = "create_batch failed: " + e.diag().to_string();
+                    co_await mark(j, item_status::not_submitted, std::move(type), std::move(msg));
                     co_return false;
                 }
                 if (!j.ambiguous_since)
@@ -1008,10 +1025,14 @@ private:
                 co_return track_result::stopped;
             wait = std::min(std::chrono::duration_cast<std::chrono::milliseconds>(wait * 1.5),
                             opts_.poll_interval_max);
+            std::optional<error> poll_error; // handled out of the catch: abandon() yields
             try {
                 b = co_await do_retrieve(j.batch_id);
             } catch (const boost::system::system_error& se) {
-                const error e = as_error(se);
+                poll_error = as_error(se);
+            }
+            if (poll_error) {
+                const error& e = *poll_error;
                 if (aborting_ || e.code() == asio::error::operation_aborted)
                     co_return track_result::stopped;
                 auto give_up = j.expires_at ? *j.expires_at + std::chrono::hours(1)
@@ -1021,7 +1042,7 @@ private:
                     last_error = e.diag().to_string();
                     continue;
                 }
-                abandon(j, "polling it failed: " + e.diag().to_string());
+                co_await abandon(j, "polling it failed: " + e.diag().to_string());
                 co_return track_result::abandoned;
             }
             j.counts = b.request_counts;
@@ -1052,6 +1073,7 @@ private:
         auto wait = opts_.poll_interval;
         for (int attempt = 1;; ++attempt) {
             ++download_;
+            std::optional<error> read_error;
             try {
                 // The stream's line cap comes from what this call sent, not from the
                 // counts the server reports.
@@ -1095,10 +1117,13 @@ private:
                 }
                 if (attempt >= attempts ||
                     !transient(e, std::chrono::steady_clock::now() - j.known_since)) {
-                    abandon(j, "reading its results failed (" + std::to_string(attempt) +
-                                   " attempts): " + e.diag().to_string());
-                    co_return track_result::abandoned;
+                    read_error = e;
                 }
+            }
+            if (read_error) { // out of the catch: abandon() yields
+                co_await abandon(j, "reading its results failed (" + std::to_string(attempt) +
+                                        " attempts): " + read_error->diag().to_string());
+                co_return track_result::abandoned;
             }
             asio::steady_timer t(co_await asio::this_coro::executor, wait);
             co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
@@ -1112,15 +1137,15 @@ private:
         co_return co_await c.open_results(std::move(b));
     }
 
-    void abandon(job& j, const std::string& why) {
+    task<void> abandon(job& j, const std::string& why) {
         std::string msg = "batch " + j.batch_id + " was submitted but ";
         msg += why;
         msg += j.tentative ? " (it may be the batch of an ambiguous create of these items; "
                              "not verified)"
                            : " (the batch may still finish: its id is in unread_batches)";
         stop(errc::items_failed, msg);
-        mark(j, item_status::failed, "client_error", msg);
         unread(j, why);
+        co_await mark(j, item_status::failed, "client_error", std::move(msg));
     }
 
     // The call is stopping (cancel or timeout) while j's batch runs: cancel it if it is
@@ -1128,15 +1153,17 @@ private:
     task<void> stop_batch(job& j) {
         const std::string why = res_.stop_message;
         if (j.tentative) {
-            mark(j, item_status::failed, "stopped",
-                 why + "; batch " + j.batch_id +
-                     " may hold these items (an ambiguous create), not verified, not canceled");
+            co_await mark(j, item_status::failed, "stopped",
+                          why + "; batch " + j.batch_id +
+                              " may hold these items (an ambiguous create), not verified, not "
+                              "canceled");
             unread(j, why + " while checking whether it is this call's batch (not canceled)");
             co_return;
         }
         if (j.ended) {
-            mark(j, item_status::failed, "stopped",
-                 why + "; batch " + j.batch_id + " has ended but its results were not read");
+            co_await mark(j, item_status::failed, "stopped",
+                          why + "; batch " + j.batch_id +
+                              " has ended but its results were not read");
             unread(j, why + " before its results were read; they remain available");
             co_return;
         }
@@ -1156,7 +1183,7 @@ private:
             note = "; canceling batch " + j.batch_id + " failed: " + e.diag().to_string();
             unread(j, "canceling it failed: " + e.diag().to_string());
         }
-        mark(j, item_status::canceled, "canceled", why + note);
+        co_await mark(j, item_status::canceled, "canceled", why + note);
     }
 
     task<void> run_job(job& j) {
@@ -1170,7 +1197,7 @@ private:
             stop(make_error_code(errc::cost_limit), buf);
             stopping_ = true;
             cost_stopped_ = true;
-            mark(j, item_status::not_submitted, "cost_limit", buf);
+            co_await mark(j, item_status::not_submitted, "cost_limit", buf);
             co_return;
         }
         j.committed = est;
@@ -1182,16 +1209,22 @@ private:
         }
         for (;;) {
             bool have = false;
+            std::optional<error> journal_error; // handled out of the catch: marking yields
             try {
                 have = co_await obtain_batch(j);
             } catch (const error& e) {
                 if (e.code() != errc::journal)
                     throw;
+                journal_error = e;
+            }
+            if (journal_error) {
                 committed_ -= j.committed;
                 j.ph = job::phase::done;
-                stop(e.code(), e.diag().message);
+                drop_body(j);
+                stop(journal_error->code(), journal_error->diag().message);
                 stopping_ = true;
-                mark(j, item_status::not_submitted, "journal", e.diag().message);
+                co_await mark(j, item_status::not_submitted, "journal",
+                              journal_error->diag().message);
                 co_return;
             }
             if (!have)
@@ -1234,15 +1267,21 @@ private:
                 record_batch(j.batch_id);
             break;
         }
+        drop_body(j); // never sent (a create that failed), or sent: unmapped in slices
         j.ph = job::phase::done;
         committed_ -= j.committed;
-        if (j.read_done)
-            for (std::size_t i : j.indices)
+        if (j.read_done) {
+            std::size_t k = 0;
+            for (std::size_t i : j.indices) {
+                if (++k % 64 == 0)
+                    co_await breathe();
                 if (done_in_round_[i] == 0 && !bad_lines_.count(i) &&
                     res_.items[i].status != item_status::succeeded)
                     set_outcome(i, item_status::failed, "missing_result",
                                 "batch " + j.batch_id + " ended without a result line for " +
                                     res_.items[i].custom_id);
+            }
+        }
     }
 
     // A job's run ended with an exception (a cancellation seen by a co_await deep inside,
@@ -1262,8 +1301,9 @@ private:
         if (j.ph != job::phase::done)
             committed_ -= j.committed;
         j.ph = job::phase::done;
+        drop_body(j);
         if (j.batch_id.empty()) {
-            mark(j, item_status::not_submitted, "stopped", why);
+            co_await mark(j, item_status::not_submitted, "stopped", why);
             co_return;
         }
         if (aborting_ && !j.read_done) {
@@ -1272,7 +1312,8 @@ private:
         }
         if (!j.read_done) {
             stop(errc::items_failed, "batch " + j.batch_id + ": " + why);
-            mark(j, item_status::failed, "client_error", "batch " + j.batch_id + ": " + why);
+            co_await mark(j, item_status::failed, "client_error",
+                          "batch " + j.batch_id + ": " + why);
             unread(j, why);
         }
     }
@@ -1373,6 +1414,8 @@ private:
             if (res_.items[i].status == item_status::not_submitted && stopping_)
                 set_outcome(i, item_status::not_submitted, cost_stopped_ ? "cost_limit" : "stopped",
                             res_.stop_message + " before submission");
+            if (k % 64 == 63)
+                co_await breathe();
         }
     }
 

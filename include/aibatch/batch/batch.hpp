@@ -124,6 +124,37 @@ std::string describe_failures(const std::vector<item_report>& failures, std::siz
 
 using client_ptr = std::shared_ptr<client_state>;
 
+/// Yields to the event loop once the calling coroutine has held it for about a
+/// millisecond. Never where a cancellation is seen: the loops that breathe account for
+/// every item they touch, so the post must not throw operation_aborted into them.
+class loop_breath {
+public:
+    task<void> operator()() {
+        if (std::chrono::steady_clock::now() - slice_ < std::chrono::milliseconds(1))
+            co_return;
+        const bool throwing = co_await boost::asio::this_coro::throw_if_cancelled();
+        co_await boost::asio::this_coro::throw_if_cancelled(false);
+        co_await boost::asio::post(co_await boost::asio::this_coro::executor,
+                                   boost::asio::use_awaitable);
+        co_await boost::asio::this_coro::throw_if_cancelled(throwing);
+        slice_ = std::chrono::steady_clock::now();
+    }
+
+private:
+    std::chrono::steady_clock::time_point slice_ = std::chrono::steady_clock::now();
+};
+
+/// Destroys a large vector's elements a slice at a time (100,000 reports, even moved-from,
+/// take milliseconds to destroy at once).
+template <class V>
+task<void> release_in_slices(V v, loop_breath& breathe) {
+    while (!v.empty()) {
+        v.pop_back();
+        if (v.size() % 256 == 0)
+            co_await breathe();
+    }
+}
+
 /// One optional value per item, allocated a chunk at a time as results arrive: sizing
 /// 100,000 of them up front would hold the event loop for milliseconds.
 template <class T>
@@ -140,6 +171,13 @@ public:
         auto& c = chunks_[i / chunk];
         return c ? std::move(c[i % chunk]) : std::nullopt;
     }
+    /// Frees the chunks one at a time, yielding between them.
+    task<void> release(loop_breath& breathe) {
+        for (auto& c : chunks_) {
+            c.reset();
+            co_await breathe();
+        }
+    }
 
 private:
     static constexpr std::size_t chunk = 4096;
@@ -152,13 +190,7 @@ task<batch_run<T>> run_batch_impl(client_ptr c, std::span<const conversation> me
     output_spec spec = output_spec::for_type<T>(opts.output_mode);
     // Large runs are set up and handed over in slices that yield to the event loop, so an
     // async server never stalls on a 100,000-item call (bench/run measures it).
-    auto breathe = [slice = std::chrono::steady_clock::now()]() mutable -> task<void> {
-        if (std::chrono::steady_clock::now() - slice < std::chrono::milliseconds(1))
-            co_return;
-        co_await boost::asio::post(co_await boost::asio::this_coro::executor,
-                                   boost::asio::use_awaitable);
-        slice = std::chrono::steady_clock::now();
-    };
+    loop_breath breathe;
     lazy_values<T> values(messages.size());
     decode_options dopts = opts.decode;
     decode_fn fn = [&values, &spec, dopts](const boost::json::object& m,
@@ -199,6 +231,8 @@ task<batch_run<T>> run_batch_impl(client_ptr c, std::span<const conversation> me
     out.repaired = er.repaired;
     out.stop_code = er.stop_code;
     out.stop_message = std::move(er.stop_message);
+    co_await release_in_slices(std::move(er.items), breathe);
+    co_await values.release(breathe);
     co_await boost::asio::this_coro::throw_if_cancelled(throwing); // the caller's setting
     co_return out;
 }
@@ -209,48 +243,78 @@ task<batch_run<T>> run_batch_owning(client_ptr c, std::vector<conversation> mess
     co_return co_await run_batch_impl<T>(std::move(c), messages, std::move(model), std::move(opts));
 }
 
+// The values of a run, or the batch_error with the whole story. Moves (never copies) the
+// reports and values, in slices that yield to the event loop: a 100,000-item failure must
+// not stall an async server either.
 template <class T>
-std::vector<T> values_or_throw(batch_run<T>&& run) {
+task<std::vector<T>> values_or_throw(batch_run<T> run) {
+    loop_breath breathe;
     // Every value is there, but a batch was left unread (a paid duplicate, say): that
     // must not pass silently, so it is a batch_error too (holding every value).
-    if (run.all_succeeded() && run.unread_batches.empty()) {
+    const std::size_t ok = run.succeeded(); // one pass over the items, not three
+    if (ok == run.items.size() && !run.stop_code && run.unread_batches.empty()) {
         std::vector<T> out;
         out.reserve(run.items.size());
-        for (auto& i : run.items)
-            out.push_back(std::move(*i.value));
-        return out;
+        for (std::size_t k = 0; k < run.items.size(); ++k) {
+            out.push_back(std::move(*run.items[k].value));
+            if (k % 64 == 63)
+                co_await breathe();
+        }
+        co_await release_in_slices(std::move(run.items), breathe);
+        co_return out;
     }
     std::vector<item_report> failures;
+    failures.reserve(run.items.size() - ok);
     std::vector<std::optional<T>> values;
     values.reserve(run.items.size());
-    for (auto& i : run.items) {
+    for (std::size_t k = 0; k < run.items.size(); ++k) {
+        auto& i = run.items[k];
         if (i.status != item_status::succeeded)
-            failures.push_back(static_cast<item_report&>(i));
+            failures.push_back(std::move(static_cast<item_report&>(i)));
         values.push_back(std::move(i.value));
+        if (k % 64 == 63)
+            co_await breathe();
     }
+    const std::size_t total = run.items.size();
+    co_await release_in_slices(std::move(run.items), breathe);
     diagnostics d;
-    d.message = describe_failures(failures, run.items.size(), run.stop_message, run.unread_batches,
+    d.message = describe_failures(failures, total, run.stop_message, run.unread_batches,
                                   run.anomalies.size());
     boost::system::error_code ec = run.stop_code       ? run.stop_code
                                    : !failures.empty() ? make_error_code(errc::items_failed)
                                                        : make_error_code(errc::unread_batches);
-    throw batch_error(ec, std::move(d), std::move(failures), std::any(std::move(values)),
-                      run.items.size(), run.usage, run.cost_usd, std::move(run.unread_batches),
+    throw batch_error(ec, std::move(d), std::move(failures), std::any(std::move(values)), total,
+                      run.usage, run.cost_usd, std::move(run.unread_batches),
                       std::move(run.anomalies));
 }
 
 template <class T>
 task<std::vector<T>> batch_span(client_ptr c, std::span<const conversation> messages,
                                 std::string model, batch_options opts) {
-    co_return values_or_throw(
-        co_await run_batch_impl<T>(std::move(c), messages, std::move(model), std::move(opts)));
+    batch_run<T> run =
+        co_await run_batch_impl<T>(std::move(c), messages, std::move(model), std::move(opts));
+    // The engine has handled a cancellation (it is in the run's stop_code): the values or
+    // the batch_error must come out, not an operation_aborted from the co_await below.
+    // The caller's setting is restored before either leaves.
+    const bool throwing = co_await boost::asio::this_coro::throw_if_cancelled();
+    co_await boost::asio::this_coro::throw_if_cancelled(false);
+    std::optional<std::vector<T>> out;
+    std::exception_ptr failure;
+    try {
+        out.emplace(co_await values_or_throw<T>(std::move(run)));
+    } catch (...) {
+        failure = std::current_exception();
+    }
+    co_await boost::asio::this_coro::throw_if_cancelled(throwing);
+    if (failure)
+        std::rethrow_exception(failure);
+    co_return std::move(*out);
 }
 
 template <class T>
 task<std::vector<T>> batch_owning(client_ptr c, std::vector<conversation> messages,
                                   std::string model, batch_options opts) {
-    co_return values_or_throw(
-        co_await run_batch_impl<T>(std::move(c), messages, std::move(model), std::move(opts)));
+    co_return co_await batch_span<T>(std::move(c), messages, std::move(model), std::move(opts));
 }
 
 template <class T>
