@@ -10,6 +10,7 @@
 #include <boost/system/system_error.hpp>
 
 #include <iosfwd>
+#include <optional>
 #include <string>
 #include <type_traits>
 
@@ -66,8 +67,23 @@ enum class errc {
     connection_failed,
 };
 
-/// The category of aibatch::errc; its name is "aibatch".
+/// The category of aibatch's own conditions (configuration, input, transport, the batch
+/// run); its name is "aibatch".
 const boost::system::error_category& error_category() noexcept;
+/// The category of the API's answers (errc::invalid_request .. errc::http_status: a
+/// non-2xx HTTP status); its name is "aibatch.api". make_error_code(errc) picks the
+/// category, so `ec == aibatch::errc::rate_limited` works whatever the category.
+const boost::system::error_category& api_error_category() noexcept;
+
+/// Whether an errc is an answer of the API (a non-2xx status) rather than aibatch's own.
+constexpr bool is_api_errc(errc e) noexcept {
+    return e >= errc::invalid_request && e <= errc::http_status;
+}
+/// Whether ec is an answer of the API (category "aibatch.api").
+bool is_api_error(const boost::system::error_code& ec) noexcept;
+/// The errc of an error_code of either aibatch category; nullopt for other categories
+/// (Asio's, the system's).
+std::optional<errc> errc_of(const boost::system::error_code& ec) noexcept;
 
 /// Whether a failed request with this error may succeed if sent again: transport failures
 /// (timeouts, refused, reset or dropped connections, DNS) are; a cancellation, bad input,
@@ -77,7 +93,7 @@ const boost::system::error_category& error_category() noexcept;
 bool is_retryable(const boost::system::error_code& ec) noexcept;
 
 inline boost::system::error_code make_error_code(errc e) noexcept {
-    return {static_cast<int>(e), error_category()};
+    return {static_cast<int>(e), is_api_errc(e) ? api_error_category() : error_category()};
 }
 
 /// Prints "aibatch:N (message)".
@@ -89,6 +105,9 @@ struct diagnostics {
     std::string request_id;     ///< the API's request-id header, when there was a response
     unsigned http_status = 0;   ///< HTTP status, 0 when no response was received
     std::string api_error_type; ///< e.g. "rate_limit_error", empty when not from the API
+    /// The API's own error message, word for word (empty when not from the API);
+    /// `message` is aibatch's account, which quotes it and says what to do.
+    std::string api_message;
 
     void clear() { *this = diagnostics{}; }
     /// One line: message, then status, error type and request id where known.

@@ -1,5 +1,7 @@
 #include "api_rules.hpp"
 
+#include <boost/asio/error.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/json/parse.hpp>
 
 #include <algorithm>
@@ -9,6 +11,7 @@
 
 namespace aibatch::detail {
 
+namespace asio = boost::asio;
 namespace json = boost::json;
 
 errc errc_for_status(unsigned status) noexcept {
@@ -89,6 +92,7 @@ error api_error_from_response(unsigned status, const http_headers& headers, std:
             if (const auto* r = v.get_object().if_contains("request_id"); r && r->is_string())
                 d.request_id = std::string(r->get_string());
         d.message = std::string(what) + ": " + (msg.empty() ? "(no message)" : msg);
+        d.api_message = std::move(msg);
     } else {
         d.message = std::string(what) + ": HTTP " + std::to_string(status) +
                     " with a body that is not an API error: " +
@@ -156,6 +160,47 @@ std::chrono::milliseconds backoff(const retry_policy& p, int retry_index,
     base = std::min(base, static_cast<double>(p.max_backoff.count()));
     double j = std::clamp(jitter01, 0.0, 1.0);
     return std::chrono::milliseconds(static_cast<std::int64_t>(base * (1.0 - 0.25 * j)));
+}
+
+failed_attempt answer_failure(unsigned status, const http_headers& headers, std::string_view body,
+                              std::string_view what) {
+    return {api_error_from_response(status, headers, body, what), headers, status, false};
+}
+
+bool retry_allowed(const failed_attempt& f) noexcept {
+    if (f.final)
+        return false;
+    if (!f.headers)
+        return is_retryable(f.err.code());
+    return should_retry_header(*f.headers).value_or(retryable_status(f.status));
+}
+
+bool maybe_delivered(const boost::system::error_code& ec) noexcept {
+    if (auto c = errc_of(ec))
+        return *c == errc::request_timeout || *c == errc::connection_closed;
+    // A refused or unreachable connection never carried the request.
+    if (ec == asio::error::connection_refused || ec == asio::error::host_unreachable ||
+        ec == asio::error::network_unreachable || ec == asio::error::host_not_found ||
+        ec == asio::error::host_not_found_try_again || ec == asio::error::operation_aborted)
+        return false;
+    // Neither did a connection dropped while it was being set up (the TLS handshake): once
+    // a request is under way, the transport reports these as errc::connection_closed, so
+    // as raw codes they come from connecting only.
+    return ec != asio::error::eof && ec != asio::error::connection_reset &&
+           ec != asio::error::connection_aborted && ec != asio::error::broken_pipe &&
+           ec != asio::ssl::error::stream_truncated;
+}
+
+bool answer_maybe_created(unsigned status) noexcept {
+    return status >= 500 && status != 529;
+}
+
+std::chrono::milliseconds retry_wait(const retry_policy& p, int retry_index,
+                                     const http_headers* headers, double jitter01) {
+    if (headers)
+        if (auto asked = retry_after(*headers))
+            return *asked;
+    return backoff(p, retry_index, jitter01);
 }
 
 } // namespace aibatch::detail

@@ -92,110 +92,112 @@ bool client_state::retryable(const error& e) {
 }
 
 bool client_state::ambiguous(const error& e) {
-    const auto& ec = e.code();
-    if (ec.category() == error_category()) {
-        auto c = static_cast<errc>(ec.value());
-        return c == errc::request_timeout || c == errc::connection_closed;
-    }
-    // A refused or unreachable connection never carried the request.
-    if (ec == asio::error::connection_refused || ec == asio::error::host_unreachable ||
-        ec == asio::error::network_unreachable || ec == asio::error::host_not_found ||
-        ec == asio::error::host_not_found_try_again || ec == asio::error::operation_aborted)
-        return false;
-    // Neither did a connection dropped while it was being set up (the TLS handshake): once
-    // a request is under way, the transport reports these as errc::connection_closed, so
-    // as raw codes they come from connecting only.
-    return ec != asio::error::eof && ec != asio::error::connection_reset &&
-           ec != asio::error::connection_aborted && ec != asio::error::broken_pipe &&
-           ec != asio::ssl::error::stream_truncated;
+    return detail::maybe_delivered(e.code());
 }
 
 task<void> client_state::backoff_sleep(int retry_index, const http_headers* headers) {
-    std::chrono::milliseconds wait{0};
-    std::optional<std::chrono::milliseconds> asked;
-    if (headers)
-        asked = detail::retry_after(*headers);
-    if (asked) {
-        wait = *asked;
-    } else {
-        std::uniform_real_distribution<double> d(0.0, 1.0);
-        wait = detail::backoff(cfg.retry, retry_index, d(jitter_rng));
-    }
+    std::uniform_real_distribution<double> d(0.0, 1.0);
+    const auto wait = detail::retry_wait(cfg.retry, retry_index, headers, d(jitter_rng));
     ++stats.retries;
     asio::steady_timer t(co_await asio::this_coro::executor, wait);
     co_await t.async_wait(asio::use_awaitable); // operation_aborted on cancellation
 }
 
-task<http_response> client_state::call(http_request req, std::string what) {
-    const int max = std::max(0, cfg.retry.max_retries);
-    for (int attempt = 0;; ++attempt) {
-        http_response resp;
-        std::optional<error> failure;
-        ++stats.requests;
-        try {
-            resp = co_await http.request(req);
-        } catch (const error& e) {
-            failure = e;
-        }
-        if (failure) {
-            if (!retryable(*failure) || attempt >= max ||
-                is_cancelled(co_await asio::this_coro::cancellation_state))
-                throw attempt > 0
-                    ? with_suffix(*failure, " (after " + std::to_string(attempt) + " retries)")
-                    : *failure;
-            co_await backoff_sleep(attempt, nullptr);
-            continue;
-        }
+// The transport's edge: its exception becomes a value here, once. A non-2xx answer is a
+// failed attempt too (with its headers, for the retry rules).
+task<client_state::attempt<http_response>> client_state::send_once(const http_request& req,
+                                                                   std::string_view what) {
+    attempt<http_response> a;
+    try {
+        http_response resp = co_await http.request(req);
         if (resp.status / 100 == 2)
-            co_return resp;
-        bool retry = detail::should_retry_header(resp.headers)
-                         .value_or(detail::retryable_status(resp.status));
-        error e = detail::api_error_from_response(resp.status, resp.headers, resp.body, what);
-        if (!retry || attempt >= max)
-            throw attempt > 0 ? with_suffix(e, " (after " + std::to_string(attempt) + " retries)")
-                              : e;
-        co_await backoff_sleep(attempt, &resp.headers);
+            a.value = std::move(resp);
+        else
+            a.failure = detail::answer_failure(resp.status, resp.headers, resp.body, what);
+    } catch (const error& e) {
+        a.failure = detail::failed_attempt{e, std::nullopt, 0, false};
     }
+    co_return a;
 }
 
-task<response_stream> client_state::open(http_request req, std::string what) {
-    const int max = std::max(0, cfg.retry.max_retries);
-    for (int attempt = 0;; ++attempt) {
-        std::optional<response_stream> rs;
-        std::optional<error> failure;
-        ++stats.requests;
-        try {
-            rs.emplace(co_await http.open(req));
-        } catch (const error& e) {
-            failure = e;
+task<client_state::attempt<response_stream>> client_state::open_once(const http_request& req,
+                                                                     std::string_view what) {
+    attempt<response_stream> a;
+    try {
+        response_stream rs = co_await http.open(req);
+        if (rs.status() / 100 == 2) {
+            a.value.emplace(std::move(rs));
+            co_return a;
         }
-        if (failure) {
-            if (!retryable(*failure) || attempt >= max ||
-                is_cancelled(co_await asio::this_coro::cancellation_state))
-                throw *failure;
-            co_await backoff_sleep(attempt, nullptr);
-            continue;
-        }
-        if (rs->status() / 100 == 2)
-            co_return std::move(*rs);
         // Collect a bounded prefix of the error body.
         std::string body;
         for (;;) {
-            auto piece = co_await rs->read_some();
+            auto piece = co_await rs.read_some();
             if (piece.empty())
                 break;
             body.append(piece.substr(0, std::min<std::size_t>(piece.size(), 65536 - body.size())));
             if (body.size() >= 65536)
                 break;
         }
-        http_headers headers = rs->headers();
-        bool retry =
-            detail::should_retry_header(headers).value_or(detail::retryable_status(rs->status()));
-        error e = detail::api_error_from_response(rs->status(), headers, body, what);
-        if (!retry || attempt >= max)
-            throw e;
-        co_await backoff_sleep(attempt, &headers);
+        a.failure = detail::answer_failure(rs.status(), rs.headers(), body, what);
+    } catch (const error& e) {
+        a.failure = detail::failed_attempt{e, std::nullopt, 0, false};
     }
+    co_return a;
+}
+
+// The one retry loop of the client (call, open, create): `once(n)` makes attempt n;
+// the rules are detail::retry_allowed and detail::retry_wait (pure, in api_rules); a
+// canceled caller is not retried after a transport failure. `before_retry(f, n)` may end
+// the loop with an error (a create that may have created its batch). Nothing is thrown:
+// the caller throws at its own edge.
+template <class R, class Once, class BeforeRetry>
+task<client_state::retried<R>> client_state::retrying(Once once, BeforeRetry before_retry) {
+    const int max = std::max(0, cfg.retry.max_retries);
+    retried<R> out;
+    for (int n = 0;; ++n) {
+        ++stats.requests;
+        attempt<R> a = co_await once(n);
+        if (a.value) {
+            out.value = std::move(a.value);
+            co_return out;
+        }
+        out.retries = n;
+        // (No co_await inside && or ?: here: g++ 12 miscompiles some of those.)
+        const bool cancel_seen = is_cancelled(co_await asio::this_coro::cancellation_state);
+        const bool canceled = cancel_seen && !a.failure->headers;
+        if (canceled || n >= max || !detail::retry_allowed(*a.failure)) {
+            out.failure = std::move(a.failure);
+            co_return out;
+        }
+        if (std::optional<error> stop = co_await before_retry(*a.failure, n)) {
+            out.stopped = std::move(stop);
+            co_return out;
+        }
+        co_await backoff_sleep(n, a.failure->headers ? &*a.failure->headers : nullptr);
+    }
+}
+
+namespace {
+auto no_hook = [](const detail::failed_attempt&, int) -> task<std::optional<error>> {
+    co_return std::nullopt;
+};
+} // namespace
+
+task<http_response> client_state::call(http_request req, std::string what) {
+    auto r = co_await retrying<http_response>([&](int) { return send_once(req, what); }, no_hook);
+    if (r.value)
+        co_return std::move(*r.value);
+    throw r.retries > 0
+        ? with_suffix(r.failure->err, " (after " + std::to_string(r.retries) + " retries)")
+        : r.failure->err;
+}
+
+task<response_stream> client_state::open(http_request req, std::string what) {
+    auto r = co_await retrying<response_stream>([&](int) { return open_once(req, what); }, no_hook);
+    if (r.value)
+        co_return std::move(*r.value);
+    throw r.failure->err;
 }
 
 task<std::vector<batch_info>> client_state::find_candidates(std::uint64_t count,
@@ -244,12 +246,12 @@ task<batch_info> client_state::create_shared(std::shared_ptr<const std::string> 
     http_request req = make_request("POST", "/v1/messages/batches");
     req.shared_body = std::move(body); // no copy per attempt
     req.idempotent = false;
-    const int max = std::max(0, cfg.retry.max_retries);
-    for (int attempt = 0;; ++attempt) {
-        const timestamp sent_at = std::chrono::system_clock::now();
-        http_response resp;
-        std::optional<error> failure;
-        ++stats.requests;
+    timestamp sent_at{};
+    // One attempt: counted as in flight (same-size creates wait for it before looking for
+    // candidates), its 2xx answer read into the batch.
+    auto once = [&](int) -> task<attempt<batch_info>> {
+        sent_at = std::chrono::system_clock::now();
+        attempt<http_response> a;
         {
             ++creates_in_flight[count];
             struct in_flight {
@@ -257,81 +259,85 @@ task<batch_info> client_state::create_shared(std::shared_ptr<const std::string> 
                 std::uint64_t n;
                 ~in_flight() { --m[n]; }
             } counted{creates_in_flight, count};
+            a = co_await send_once(req, "create_batch");
+        }
+        attempt<batch_info> out;
+        if (a.failure) {
+            out.failure = std::move(a.failure);
+            co_return out;
+        }
+        boost::system::error_code ec;
+        json::value v = json::parse(a.value->body, ec);
+        std::optional<batch_info> b;
+        std::string why;
+        if (ec)
+            why = "create_batch: the answer is not JSON (" + ec.message() + ")";
+        if (!ec) {
             try {
-                resp = co_await http.request(req);
+                b = batch_info::from_json(v);
             } catch (const error& e) {
-                failure = e;
+                why = e.diag().message;
             }
         }
-        bool maybe_created = false;
-        const http_headers* headers = nullptr;
-        if (failure) {
-            if (!retryable(*failure) || attempt >= max ||
-                is_cancelled(co_await asio::this_coro::cancellation_state)) {
-                if (ambiguous(*failure))
-                    throw with_suffix(*failure,
-                                      " (the batch may have been created: check list_batches "
-                                      "before creating it again)");
-                throw *failure;
-            }
-            maybe_created = ambiguous(*failure);
-            if (maybe_created && !resend_after_ambiguous)
-                throw with_suffix(*failure, " (the batch may have been created; not sent again)");
-        } else if (resp.status / 100 == 2) {
-            std::optional<batch_info> b;
-            try {
-                b = batch_info::from_json(parse_body(resp, "create_batch"));
-            } catch (const error& e) {
-                // The API said yes: the batch exists, but its id is unreadable.
-                throw error(make_error_code(errc::ambiguous_create),
-                            diagnostics{"create_batch: the API accepted the batch but its answer "
-                                        "cannot be read (" +
-                                            e.diag().message +
-                                            "); the batch may exist: check list_batches",
-                                        resp.headers.find("request-id").value_or("").data(),
-                                        resp.status,
-                                        {}});
-            }
-            claim(b->id);
-            co_return std::move(*b);
-        } else {
-            bool retry = detail::should_retry_header(resp.headers)
-                             .value_or(detail::retryable_status(resp.status));
-            error e = detail::api_error_from_response(resp.status, resp.headers, resp.body,
-                                                      "create_batch");
-            if (!retry || attempt >= max)
-                throw e;
-            maybe_created = resp.status >= 500 && resp.status != 529;
-            if (maybe_created && !resend_after_ambiguous)
-                throw with_suffix(e, " (the batch may have been created; not sent again)");
-            headers = &resp.headers;
+        if (!b) {
+            // The API said yes: the batch exists, but its id is unreadable.
+            out.failure = detail::failed_attempt{
+                error(make_error_code(errc::ambiguous_create),
+                      diagnostics{"create_batch: the API accepted the batch but its answer "
+                                  "cannot be read (" +
+                                      why + "); the batch may exist: check list_batches",
+                                  a.value->headers.find("request-id").value_or("").data(),
+                                  a.value->status,
+                                  {},
+                                  {}}),
+                std::nullopt, 0, true};
+            co_return out;
         }
-        if (maybe_created) {
-            std::vector<batch_info> candidates;
-            try {
-                candidates = co_await find_candidates(count, sent_at);
-            } catch (const error& e) {
-                throw with_suffix(e, " (create_batch failed ambiguously and the check for a "
-                                     "batch it may have created failed too; not sending it "
-                                     "again to avoid paying twice)");
-            }
-            if (!candidates.empty()) {
-                std::string ids;
-                for (const auto& c : candidates)
-                    ids += (ids.empty() ? "" : ", ") + c.id;
-                diagnostics d;
-                d.message = "create_batch failed ambiguously (" +
-                            (failure ? failure->diag().to_string()
-                                     : "HTTP " + std::to_string(resp.status)) +
-                            ") and batches of the same size created since then exist: " + ids +
-                            ". One may be the batch this create made, or another program's; "
-                            "only the custom_ids of their results can tell. The create was "
-                            "not sent again";
-                throw error(make_error_code(errc::ambiguous_create), std::move(d));
-            }
+        claim(b->id);
+        out.value = std::move(b);
+        co_return out;
+    };
+    // Before sending a create again: did the failed attempt maybe create the batch?
+    auto before_retry = [&](const detail::failed_attempt& f, int) -> task<std::optional<error>> {
+        const bool maybe_created =
+            f.headers ? detail::answer_maybe_created(f.status) : ambiguous(f.err);
+        if (!maybe_created)
+            co_return std::nullopt;
+        if (!resend_after_ambiguous)
+            co_return with_suffix(f.err, " (the batch may have been created; not sent again)");
+        std::vector<batch_info> candidates;
+        std::optional<error> check_failed;
+        try {
+            candidates = co_await find_candidates(count, sent_at);
+        } catch (const error& e) {
+            check_failed = with_suffix(e, " (create_batch failed ambiguously and the check for "
+                                          "a batch it may have created failed too; not sending "
+                                          "it again to avoid paying twice)");
         }
-        co_await backoff_sleep(attempt, headers);
-    }
+        if (check_failed)
+            co_return check_failed;
+        if (candidates.empty())
+            co_return std::nullopt;
+        std::string ids;
+        for (const auto& c : candidates)
+            ids += (ids.empty() ? "" : ", ") + c.id;
+        diagnostics d;
+        d.message = "create_batch failed ambiguously (" +
+                    (f.headers ? "HTTP " + std::to_string(f.status) : f.err.diag().to_string()) +
+                    ") and batches of the same size created since then exist: " + ids +
+                    ". One may be the batch this create made, or another program's; only the "
+                    "custom_ids of their results can tell. The create was not sent again";
+        co_return error(make_error_code(errc::ambiguous_create), std::move(d));
+    };
+    auto r = co_await retrying<batch_info>(once, before_retry);
+    if (r.value)
+        co_return std::move(*r.value);
+    if (r.stopped)
+        throw *r.stopped;
+    if (!r.failure->headers && ambiguous(r.failure->err))
+        throw with_suffix(r.failure->err, " (the batch may have been created: check list_batches "
+                                          "before creating it again)");
+    throw r.failure->err;
 }
 
 std::string client_state::results_target(const std::string& id,

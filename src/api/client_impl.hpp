@@ -2,6 +2,8 @@
 // Everything but the counters and the ownership records is touched only on `strand`.
 #pragma once
 
+#include "api_rules.hpp"
+
 #include <aibatch/api/client.hpp>
 
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -78,6 +80,26 @@ struct client_state {
     /// official SDKs send there).
     http_request make_request(std::string method, std::string target, std::string body = {},
                               std::string_view accept = "application/json");
+
+    /// One attempt of a request: its value, or how it failed (never thrown).
+    template <class R>
+    struct attempt {
+        std::optional<R> value;
+        std::optional<detail::failed_attempt> failure;
+    };
+    /// What the retry loop came to: the value, the last failure, or the error that
+    /// before_retry ended it with.
+    template <class R>
+    struct retried {
+        std::optional<R> value;
+        std::optional<detail::failed_attempt> failure;
+        std::optional<error> stopped;
+        int retries = 0;
+    };
+    task<attempt<http_response>> send_once(const http_request& req, std::string_view what);
+    task<attempt<response_stream>> open_once(const http_request& req, std::string_view what);
+    template <class R, class Once, class BeforeRetry>
+    task<retried<R>> retrying(Once once, BeforeRetry before_retry);
 
     /// Sends with retries; returns a 2xx response or throws the mapped error.
     task<http_response> call(http_request req, std::string what);

@@ -252,8 +252,8 @@ bool may_have_created(const error& e) {
     const auto& ec = e.code();
     if (ec == errc::ambiguous_create)
         return true;
-    if (ec.category() == error_category()) {
-        switch (static_cast<errc>(ec.value())) {
+    if (auto c = errc_of(ec)) {
+        switch (*c) {
         case errc::request_timeout:
         case errc::connection_closed:
         case errc::api_internal:
@@ -273,8 +273,8 @@ bool transient(const error& e, std::chrono::steady_clock::duration since_create)
     const auto& ec = e.code();
     if (ec == boost::asio::error::operation_aborted)
         return false;
-    if (ec.category() == error_category()) {
-        switch (static_cast<errc>(ec.value())) {
+    if (auto c = errc_of(ec)) {
+        switch (*c) {
         case errc::connect_timeout:
         case errc::request_timeout:
         case errc::idle_timeout:

@@ -210,7 +210,7 @@ std::optional<dotenv_entries> read_dotenv(const std::filesystem::path& file) {
     try {
         return parse_dotenv(ss.str());
     } catch (const error& e) {
-        throw error(e.code(), diagnostics{file.string() + ": " + e.diag().message, {}, 0, {}});
+        throw error(e.code(), diagnostics{file.string() + ": " + e.diag().message, {}, 0, {}, {}});
     }
 }
 

@@ -7,7 +7,7 @@
 namespace aibatch {
 namespace {
 
-class aibatch_category final : public boost::system::error_category {
+class aibatch_category : public boost::system::error_category {
 public:
     const char* name() const noexcept override { return "aibatch"; }
 
@@ -84,6 +84,11 @@ public:
     }
 };
 
+class api_category final : public aibatch_category {
+public:
+    const char* name() const noexcept override { return "aibatch.api"; }
+};
+
 std::string what_text(boost::system::error_code ec, const diagnostics& diag) {
     std::string s = diag.to_string();
     if (s.empty())
@@ -96,6 +101,21 @@ std::string what_text(boost::system::error_code ec, const diagnostics& diag) {
 const boost::system::error_category& error_category() noexcept {
     static const aibatch_category cat;
     return cat;
+}
+
+const boost::system::error_category& api_error_category() noexcept {
+    static const api_category cat;
+    return cat;
+}
+
+bool is_api_error(const boost::system::error_code& ec) noexcept {
+    return ec.category() == api_error_category();
+}
+
+std::optional<errc> errc_of(const boost::system::error_code& ec) noexcept {
+    if (ec.category() == error_category() || ec.category() == api_error_category())
+        return static_cast<errc>(ec.value());
+    return std::nullopt;
 }
 
 std::string diagnostics::to_string() const {
@@ -119,7 +139,7 @@ error::error(boost::system::error_code ec, diagnostics diag)
     : boost::system::system_error(ec, what_text(ec, diag)), diag_(std::move(diag)) {}
 
 error::error(errc e, std::string message)
-    : error(make_error_code(e), diagnostics{std::move(message), {}, 0, {}}) {}
+    : error(make_error_code(e), diagnostics{std::move(message), {}, 0, {}, {}}) {}
 
 std::ostream& operator<<(std::ostream& os, errc e) {
     return os << "aibatch:" << static_cast<int>(e) << " (" << make_error_code(e).message() << ")";
@@ -137,8 +157,8 @@ namespace aibatch {
 bool is_retryable(const boost::system::error_code& ec) noexcept {
     if (ec == boost::asio::error::operation_aborted)
         return false;
-    if (ec.category() == error_category()) {
-        switch (static_cast<errc>(ec.value())) {
+    if (auto c = errc_of(ec)) {
+        switch (*c) {
         case errc::connect_timeout:
         case errc::connection_failed:
         case errc::request_timeout:

@@ -82,7 +82,7 @@ bool is_ssl_error(const error_code& ec) {
 }
 
 [[noreturn]] void fail(error_code ec, std::string message) {
-    throw error(ec, diagnostics{std::move(message), {}, 0, {}});
+    throw error(ec, diagnostics{std::move(message), {}, 0, {}, {}});
 }
 
 [[noreturn]] void fail(errc e, std::string message) {

@@ -2,6 +2,7 @@
 #include "api/api_rules.hpp"
 #include <aibatch/api/batches.hpp>
 
+#include <boost/asio/error.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/test/unit_test.hpp>
 #include <chrono>
@@ -92,10 +93,12 @@ BOOST_AUTO_TEST_CASE(error_bodies) {
     BOOST_TEST(e.diag().message == "create_batch: Slow down");
     BOOST_TEST(e.diag().request_id == "req_9");
     BOOST_TEST(e.diag().api_error_type == "rate_limit_error");
+    BOOST_TEST(e.diag().api_message == "Slow down"); // the API's words, apart from ours
     auto odd = aibatch::detail::api_error_from_response(418, h, "", "list_batches");
     BOOST_TEST(odd.code() == aibatch::errc::http_status);
     BOOST_TEST(odd.diag().message ==
                "list_batches: HTTP 418 with a body that is not an API error: (empty)");
+    BOOST_TEST(odd.diag().api_message.empty());
     std::string long_body(500, 'x');
     auto cut = aibatch::detail::api_error_from_response(503, h, long_body, "x");
     BOOST_TEST(cut.diag().message.size() < 300u);
@@ -146,6 +149,62 @@ BOOST_AUTO_TEST_CASE(result_lines_of_each_kind) {
     BOOST_TEST(aibatch::check_custom_id("").has_value());
     BOOST_TEST(aibatch::check_custom_id(std::string(65, 'a')).has_value());
     BOOST_TEST(aibatch::check_custom_id("a.b").has_value());
+}
+
+// The one retry rule of the client (call, open results, create), without sockets.
+BOOST_AUTO_TEST_CASE(retry_allowed_by_failure_kind) {
+    using aibatch::detail::failed_attempt;
+    const aibatch::error timeout(aibatch::errc::request_timeout, "t");
+    const aibatch::error tls(aibatch::errc::tls_handshake, "cert");
+    BOOST_TEST(aibatch::detail::retry_allowed(failed_attempt{timeout, std::nullopt, 0, false}));
+    BOOST_TEST(!aibatch::detail::retry_allowed(failed_attempt{tls, std::nullopt, 0, false}));
+    BOOST_TEST(!aibatch::detail::retry_allowed(failed_attempt{timeout, std::nullopt, 0, true}));
+    aibatch::http_headers none;
+    auto answer = [&](unsigned status, const aibatch::http_headers& h) {
+        return aibatch::detail::answer_failure(status, h, R"({"type":"error","error":{}})", "op");
+    };
+    BOOST_TEST(aibatch::detail::retry_allowed(answer(529, none)));
+    BOOST_TEST(aibatch::detail::retry_allowed(answer(429, none)));
+    BOOST_TEST(!aibatch::detail::retry_allowed(answer(400, none)));
+    aibatch::http_headers no;
+    no.add("x-should-retry", "false");
+    BOOST_TEST(!aibatch::detail::retry_allowed(answer(503, no)));
+    aibatch::http_headers yes;
+    yes.add("x-should-retry", "true");
+    BOOST_TEST(aibatch::detail::retry_allowed(answer(400, yes)));
+    // The failure keeps the answer's status and headers for retry_wait.
+    auto f = answer(429, yes);
+    BOOST_TEST(f.status == 429u);
+    BOOST_TEST(f.headers.has_value());
+    BOOST_TEST(f.err.code() == aibatch::errc::rate_limited);
+}
+
+BOOST_AUTO_TEST_CASE(what_may_have_reached_the_server) {
+    namespace asio = boost::asio;
+    using aibatch::detail::maybe_delivered;
+    BOOST_TEST(maybe_delivered(aibatch::errc::request_timeout));
+    BOOST_TEST(maybe_delivered(aibatch::errc::connection_closed));
+    BOOST_TEST(!maybe_delivered(aibatch::errc::connect_timeout));
+    BOOST_TEST(!maybe_delivered(aibatch::errc::connection_failed));
+    BOOST_TEST(!maybe_delivered(asio::error::connection_refused));
+    BOOST_TEST(!maybe_delivered(asio::error::host_not_found));
+    BOOST_TEST(!maybe_delivered(asio::error::operation_aborted));
+    BOOST_TEST(!maybe_delivered(asio::error::connection_reset)); // raw: while connecting
+    BOOST_TEST(aibatch::detail::answer_maybe_created(500));
+    BOOST_TEST(aibatch::detail::answer_maybe_created(504));
+    BOOST_TEST(!aibatch::detail::answer_maybe_created(529)); // overloaded: refused first
+    BOOST_TEST(!aibatch::detail::answer_maybe_created(429));
+}
+
+BOOST_AUTO_TEST_CASE(retry_wait_honours_the_server_then_backs_off) {
+    aibatch::retry_policy p; // 500 ms .. 8 s
+    BOOST_TEST(aibatch::detail::retry_wait(p, 2, nullptr, 0.0).count() == 2000);
+    aibatch::http_headers h;
+    h.add("retry-after-ms", "30");
+    BOOST_TEST(aibatch::detail::retry_wait(p, 2, &h, 0.0).count() == 30);
+    aibatch::http_headers far;
+    far.add("retry-after", "3600"); // over 60 s: the backoff rule
+    BOOST_TEST(aibatch::detail::retry_wait(p, 0, &far, 0.0).count() == 500);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -7,10 +7,23 @@
 
 BOOST_AUTO_TEST_SUITE(error_model)
 
-BOOST_AUTO_TEST_CASE(error_codes_are_in_the_aibatch_category) {
+BOOST_AUTO_TEST_CASE(api_answers_and_our_own_errors_are_in_two_categories) {
     boost::system::error_code ec = aibatch::errc::rate_limited;
-    BOOST_TEST(std::string(ec.category().name()) == "aibatch");
+    BOOST_TEST(std::string(ec.category().name()) == "aibatch.api");
+    BOOST_TEST(aibatch::is_api_error(ec));
     BOOST_TEST(ec.message().find("429") != std::string::npos);
+    BOOST_TEST((ec == aibatch::errc::rate_limited));
+    BOOST_TEST((aibatch::errc_of(ec) == aibatch::errc::rate_limited));
+    boost::system::error_code own = aibatch::errc::request_timeout;
+    BOOST_TEST(std::string(own.category().name()) == "aibatch");
+    BOOST_TEST(!aibatch::is_api_error(own));
+    BOOST_TEST((aibatch::errc_of(own) == aibatch::errc::request_timeout));
+    BOOST_TEST((own != aibatch::errc::rate_limited));
+    for (int v = static_cast<int>(aibatch::errc::invalid_request);
+         v <= static_cast<int>(aibatch::errc::http_status); ++v)
+        BOOST_TEST(aibatch::is_api_error(make_error_code(static_cast<aibatch::errc>(v))));
+    BOOST_TEST(!aibatch::is_api_error(make_error_code(aibatch::errc::ambiguous_create)));
+    BOOST_TEST(!aibatch::errc_of(make_error_code(boost::asio::error::operation_aborted)));
 }
 
 // is_retryable: the transport failures a resend may cure, nothing else.
@@ -33,7 +46,7 @@ BOOST_AUTO_TEST_CASE(is_retryable_is_true_for_transport_failures_only) {
 }
 
 BOOST_AUTO_TEST_CASE(exception_carries_the_diagnostics) {
-    aibatch::diagnostics d{"slow down", "req_123", 429, "rate_limit_error"};
+    aibatch::diagnostics d{"slow down", "req_123", 429, "rate_limit_error", "Slow down"};
     aibatch::error e(aibatch::errc::rate_limited, d);
     BOOST_TEST(e.code() == aibatch::errc::rate_limited);
     BOOST_TEST(e.diag().request_id == "req_123");
