@@ -5,6 +5,7 @@
 #include <aibatch/config.hpp>
 #include <aibatch/dotenv.hpp>
 #include <aibatch/error.hpp>
+#include <aibatch/observer.hpp>
 #include <aibatch/task.hpp>
 #include <aibatch/version.hpp>
 // transport

@@ -1,6 +1,7 @@
 // Configuration of an aibatch client: where to connect, credentials, timeouts, retries.
 #pragma once
 
+#include <aibatch/observer.hpp>
 #include <chrono>
 #include <cstddef>
 #include <filesystem>
@@ -59,6 +60,10 @@ struct client_config {
     retry_policy retry;
     /// The .env file from_env() consulted (for messages); empty when none.
     std::string dotenv_file;
+    /// Told of every request, answer, retry, ambiguous create, resumed download and
+    /// adopted or re-attached batch (see observer.hpp); empty = nothing reported. Not
+    /// read from the environment.
+    client_observer observer;
 
     /// Reads the configuration from the environment, then from `.env` in the current
     /// directory for what the environment does not set (a .env never overrides the

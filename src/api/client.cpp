@@ -95,12 +95,75 @@ bool client_state::ambiguous(const error& e) {
     return detail::maybe_delivered(e.code());
 }
 
-task<void> client_state::backoff_sleep(int retry_index, const http_headers* headers) {
+void client_state::tell(const client_event& e) const noexcept {
+    if (!cfg.observer)
+        return;
+    try {
+        cfg.observer(e);
+    } catch (...) { // an observer never breaks a run
+    }
+}
+
+task<void> client_state::backoff_sleep(int retry_index, const http_headers* headers,
+                                       const std::string& why) {
     std::uniform_real_distribution<double> d(0.0, 1.0);
     const auto wait = detail::retry_wait(cfg.retry, retry_index, headers, d(jitter_rng));
     ++stats.retries;
+    if (cfg.observer) {
+        client_event e;
+        e.what = client_event::kind::retry;
+        e.attempt = retry_index + 1;
+        e.delay = wait;
+        e.detail = why;
+        tell(e);
+    }
     asio::steady_timer t(co_await asio::this_coro::executor, wait);
     co_await t.async_wait(asio::use_awaitable); // operation_aborted on cancellation
+}
+
+namespace {
+using clock_type = std::chrono::steady_clock;
+std::chrono::milliseconds since(clock_type::time_point t) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - t);
+}
+} // namespace
+
+clock_type::time_point client_state::announce(const http_request& req) const {
+    if (cfg.observer) {
+        client_event e;
+        e.what = client_event::kind::request;
+        e.method = req.method;
+        e.target = req.target;
+        tell(e);
+    }
+    return clock_type::now();
+}
+
+void client_state::answered(const http_request& req, unsigned status, const http_headers& headers,
+                            clock_type::time_point started) const {
+    if (!cfg.observer)
+        return;
+    client_event e;
+    e.what = client_event::kind::response;
+    e.method = req.method;
+    e.target = req.target;
+    e.status = status;
+    e.request_id = std::string(headers.find("request-id").value_or(""));
+    e.elapsed = since(started);
+    tell(e);
+}
+
+void client_state::failed(const http_request& req, const error& err,
+                          clock_type::time_point started) const {
+    if (!cfg.observer)
+        return;
+    client_event e;
+    e.what = client_event::kind::failure;
+    e.method = req.method;
+    e.target = req.target;
+    e.detail = err.diag().to_string();
+    e.elapsed = since(started);
+    tell(e);
 }
 
 // The transport's edge: its exception becomes a value here, once. A non-2xx answer is a
@@ -108,8 +171,10 @@ task<void> client_state::backoff_sleep(int retry_index, const http_headers* head
 task<client_state::attempt<http_response>> client_state::send_once(const http_request& req,
                                                                    std::string_view what) {
     attempt<http_response> a;
+    const auto started = announce(req);
     try {
         http_response resp = co_await http.request(req);
+        answered(req, resp.status, resp.headers, started);
         if (resp.status / 100 == 2)
             a.value = std::move(resp);
         else
@@ -117,14 +182,18 @@ task<client_state::attempt<http_response>> client_state::send_once(const http_re
     } catch (const error& e) {
         a.failure = detail::failed_attempt{e, std::nullopt, 0, false};
     }
+    if (a.failure && !a.failure->headers)
+        failed(req, a.failure->err, started);
     co_return a;
 }
 
 task<client_state::attempt<response_stream>> client_state::open_once(const http_request& req,
                                                                      std::string_view what) {
     attempt<response_stream> a;
+    const auto started = announce(req);
     try {
         response_stream rs = co_await http.open(req);
+        answered(req, rs.status(), rs.headers(), started);
         if (rs.status() / 100 == 2) {
             a.value.emplace(std::move(rs));
             co_return a;
@@ -143,6 +212,8 @@ task<client_state::attempt<response_stream>> client_state::open_once(const http_
     } catch (const error& e) {
         a.failure = detail::failed_attempt{e, std::nullopt, 0, false};
     }
+    if (a.failure && !a.failure->headers)
+        failed(req, a.failure->err, started);
     co_return a;
 }
 
@@ -174,7 +245,8 @@ task<client_state::retried<R>> client_state::retrying(Once once, BeforeRetry bef
             out.stopped = std::move(stop);
             co_return out;
         }
-        co_await backoff_sleep(n, a.failure->headers ? &*a.failure->headers : nullptr);
+        const http_headers* headers = a.failure->headers ? &*a.failure->headers : nullptr;
+        co_await backoff_sleep(n, headers, a.failure->err.diag().to_string());
     }
 }
 
@@ -305,6 +377,12 @@ task<batch_info> client_state::create_shared(std::shared_ptr<const std::string> 
             co_return std::nullopt;
         if (!resend_after_ambiguous)
             co_return with_suffix(f.err, " (the batch may have been created; not sent again)");
+        client_event look;
+        look.what = client_event::kind::ambiguous_create;
+        look.detail = "create_batch of " + std::to_string(count) +
+                      " requests may have made its batch (" + f.err.diag().to_string() +
+                      "): looking for it before sending again";
+        tell(look);
         std::vector<batch_info> candidates;
         std::optional<error> check_failed;
         try {

@@ -107,8 +107,19 @@ struct client_state {
     /// Opens a streamed 2xx response with retries (for results).
     task<response_stream> open(http_request req, std::string what);
 
-    /// Sleeps the backoff before retry `retry_index`, honouring the server's wish.
-    task<void> backoff_sleep(int retry_index, const http_headers* headers);
+    /// Sleeps the backoff before retry `retry_index`, honouring the server's wish; tells
+    /// the observer (why: the failure being retried).
+    task<void> backoff_sleep(int retry_index, const http_headers* headers,
+                             const std::string& why = {});
+
+    /// Tells cfg.observer, if any (an exception from it is dropped).
+    void tell(const client_event& e) const noexcept;
+    /// Observer hooks of one attempt: sent (returns the start time), answered, failed.
+    std::chrono::steady_clock::time_point announce(const http_request& req) const;
+    void answered(const http_request& req, unsigned status, const http_headers& headers,
+                  std::chrono::steady_clock::time_point started) const;
+    void failed(const http_request& req, const error& err,
+                std::chrono::steady_clock::time_point started) const;
 
     /// Whether a transport failure may be retried.
     static bool retryable(const error& e);

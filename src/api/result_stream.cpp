@@ -196,6 +196,15 @@ task<std::optional<result_line>> result_stream::next_line_of(state& s) {
                 throw *failure;
             ++s.resumes;
             ++s.owner->stats.results_resumed;
+            {
+                client_event e;
+                e.what = client_event::kind::results_resumed;
+                e.target = s.target;
+                e.detail = "results of " + s.batch_id + " cut after " + std::to_string(s.lines) +
+                           " lines (" + failure->diag().to_string() +
+                           "); downloading again and skipping what was delivered";
+                s.owner->tell(e);
+            }
             if (!s.resumed) {
                 s.resumed = true;
                 s.delivered.reserve(s.delivered_order.size() * 2);

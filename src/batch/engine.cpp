@@ -372,6 +372,11 @@ public:
             for (const auto& id : journal_.batch_ids()) {
                 state_->claim(id); // re-attached batches are this client's own
                 known_ids_.insert(id);
+                client_event e;
+                e.what = client_event::kind::reattached;
+                e.batch_id = id;
+                e.detail = "re-attached from the journal " + opts_.journal.string();
+                state_->tell(e);
             }
         }
         res_.run_id = run_id_;
@@ -894,6 +899,12 @@ private:
                     cand = co_await candidate_for(j);
                 }
                 if (cand) {
+                    client_event e;
+                    e.what = client_event::kind::adopted;
+                    e.batch_id = cand->id;
+                    e.detail = "may be the batch of an ambiguous create of items " + j.ranges +
+                               "; its results are checked against this run's custom_ids";
+                    state_->tell(e);
                     j.batch_id = cand->id;
                     j.tentative = true;
                     j.verified_line = false;

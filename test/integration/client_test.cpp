@@ -579,6 +579,75 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(client_results)
 
+// client_config::observer: what `aibatch -v` prints. Every request, answer, failure and
+// retry is told, in order, and nothing of the key.
+BOOST_AUTO_TEST_CASE(the_observer_is_told_requests_answers_failures_and_retries) {
+    env e;
+    e.emu.add_fault(fault("status:529:1:retrieve"));
+    e.emu.add_fault(fault("drop:1:list"));
+    e.emu.start();
+    std::vector<aibatch::client_event> seen;
+    auto cfg = config_for(e.emu.url());
+    cfg.observer = [&](const aibatch::client_event& ev) { seen.push_back(ev); };
+    aibatch::client c(e.ioc.get_executor(), cfg);
+    auto reqs = text_requests(1);
+    auto b = e.run(c.create_batch(reqs));
+    seen.clear();
+    (void)e.run(c.retrieve_batch(b.id));
+    using k = aibatch::client_event::kind;
+    std::vector<std::string> kinds;
+    for (const auto& ev : seen)
+        kinds.push_back(aibatch::to_string(ev.what));
+    const std::vector<std::string> expected{"request", "response", "retry", "request", "response"};
+    BOOST_TEST(kinds == expected, boost::test_tools::per_element());
+    BOOST_REQUIRE(seen.size() == 5u);
+    BOOST_TEST(seen[0].method == "GET");
+    BOOST_TEST(seen[0].target == "/v1/messages/batches/" + b.id);
+    BOOST_TEST(seen[1].status == 529u);
+    BOOST_TEST(seen[2].attempt == 1);
+    BOOST_TEST(seen[2].detail.find("529") != std::string::npos);
+    BOOST_TEST(seen[4].status == 200u);
+    BOOST_TEST(!seen[4].request_id.empty());
+    // A connection dropped on a fresh client (on a reused keep-alive connection the
+    // transport resends an idempotent request itself, as a stale connection).
+    seen.clear();
+    aibatch::client fresh(e.ioc.get_executor(), cfg);
+    (void)e.run(fresh.list_batches());
+    BOOST_REQUIRE(seen.size() == 5u); // request, failure, retry, request, response
+    BOOST_TEST((seen[1].what == k::failure));
+    BOOST_TEST(seen[1].detail.find("closed") != std::string::npos);
+    BOOST_TEST((seen[2].what == k::retry));
+    BOOST_TEST((seen[4].what == k::response));
+    // A throwing observer never breaks a call.
+    auto cfg2 = config_for(e.emu.url());
+    cfg2.observer = [](const aibatch::client_event&) { throw std::runtime_error("observer"); };
+    aibatch::client quiet(e.ioc.get_executor(), cfg2);
+    BOOST_TEST(e.run(quiet.retrieve_batch(b.id)).id == b.id);
+}
+
+BOOST_AUTO_TEST_CASE(the_observer_is_told_of_a_resumed_download_and_never_the_key) {
+    env e;
+    e.emu.start();
+    std::vector<aibatch::client_event> seen;
+    auto cfg = config_for(e.emu.url());
+    cfg.observer = [&](const aibatch::client_event& ev) { seen.push_back(ev); };
+    aibatch::client c(e.ioc.get_executor(), cfg);
+    auto reqs = text_requests(200);
+    auto b = e.run(c.create_batch(reqs));
+    b = e.wait_ended(b.id);
+    e.emu.add_fault(fault("cut-results:20000"));
+    auto lines = e.run(c.results(b.id));
+    BOOST_TEST(lines.size() == 200u);
+    std::size_t resumed = 0;
+    for (const auto& ev : seen) {
+        resumed += ev.what == aibatch::client_event::kind::results_resumed;
+        for (const std::string* f :
+             {&ev.method, &ev.target, &ev.request_id, &ev.batch_id, &ev.detail})
+            BOOST_TEST(f->find("sk-ant-test-key") == std::string::npos);
+    }
+    BOOST_TEST(resumed == 1u);
+}
+
 BOOST_AUTO_TEST_CASE(a_cut_results_stream_is_resumed_without_duplicates) {
     env e;
     e.emu.start();

@@ -128,3 +128,12 @@ void emulator() {
     aibatch::emulator::server emu(o);
     emu.start();                              // its own thread; emu.url(), emu.log(), emu.batches_created()
 }
+
+// ---- Seeing what a client does (client_config::observer)
+void observer_snippet() {
+aibatch::client_config cfg = aibatch::client_config::from_env();
+cfg.observer = [](const aibatch::client_event& e) {
+    std::clog << aibatch::to_string(e.what) << " " << e.method << " " << e.target << " "
+              << e.status << " " << e.detail << "\n";
+};
+}
