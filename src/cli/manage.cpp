@@ -106,7 +106,14 @@ struct result_tally {
 task<void> write_results(runtime& rt, const std::string& id, output_file& out, result_filter filter,
                          result_tally& tally) {
     rt.note("downloading the results of " + id);
-    result_stream rs = co_await rt.client().open_results(id);
+    // Retrieved first: a batch still running is told apart from an API error, and the
+    // stream knows the batch's request count (it bounds what it accepts).
+    batch_info b = co_await rt.client().retrieve_batch(id);
+    if (!b.ended())
+        throw usage_error(id + " has not ended yet (processing_status " +
+                          std::string(to_string(b.status)) +
+                          "), so it has no results; wait for it with `aibatch wait " + id + "`");
+    result_stream rs = co_await rt.client().open_results(std::move(b));
     for (;;) {
         std::optional<result_line> line;
         try {

@@ -281,6 +281,9 @@ BOOST_AUTO_TEST_CASE(cancel_a_running_batch_and_delete_only_after_it_ended) {
     outcome c = run(p, {"--json", "create", w.file("r.jsonl", five_requests())});
     BOOST_TEST_REQUIRE(c.status == 0, output_line_context(c));
     std::string id(json::parse(c.out).at("batches").at(0).at("id").as_string());
+    outcome no_results = run(p, {"results", id});
+    BOOST_TEST(no_results.status == 2);
+    BOOST_TEST(has(no_results.err, "aibatch wait " + id), no_results.err);
     outcome early = run(p, {"delete", id});
     BOOST_TEST(early.status == 1);
     BOOST_TEST(has(early.err, "aibatch cancel " + id), early.err);
@@ -613,6 +616,32 @@ BOOST_AUTO_TEST_CASE(ctrl_c_during_wait_with_cancel_cancels_the_remote_batch) {
     running r(p, {"--on-interrupt", "cancel", "wait", id, "--poll", "0.05"});
     BOOST_TEST_REQUIRE(r.wait_for_stderr("progress: "));
     r.signal(SIGINT);
+    outcome o = r.finish();
+    BOOST_TEST(o.status == 1, output_line_context(o));
+    BOOST_TEST(has(o.err, "canceled " + id), o.err);
+    BOOST_TEST(emu->batches().at(0).cancel_requested);
+}
+
+BOOST_AUTO_TEST_CASE(ctrl_c_on_a_terminal_asks_and_yes_cancels) {
+    emulator_instance emu(std::chrono::seconds(60));
+    workdir w;
+    program p = aibatch_at(emu->url(), w);
+    outcome c = run(p, {"create", w.file("r.jsonl", five_requests())});
+    BOOST_TEST_REQUIRE(c.status == 0);
+    std::string id = lines_of(c.out).at(0);
+    // In a pseudo-terminal (script), Ctrl-C is the terminal's ^C character and the answer
+    // is typed on the same terminal.
+    program script = p;
+    script.path = "/usr/bin/script";
+    running r(
+        script,
+        {"-qfec", "exec " + std::string(AIBATCH_CLI) + " wait " + id + " --poll 0.05", "/dev/null"},
+        true, true);
+    BOOST_TEST_REQUIRE(r.wait_for_stderr("batches ended"));
+    r.write_stdin("\x03");
+    BOOST_TEST_REQUIRE(r.wait_for_stderr("[y/N]"));
+    BOOST_TEST(!emu->batches().at(0).cancel_requested); // nothing before the answer
+    r.write_stdin("y\n");
     outcome o = r.finish();
     BOOST_TEST(o.status == 1, output_line_context(o));
     BOOST_TEST(has(o.err, "canceled " + id), o.err);

@@ -54,8 +54,8 @@ std::string slurp(const std::string& file) {
 }
 
 // Only async-signal-safe calls between fork and exec (the test process has threads).
-pid_t spawn(const program& p, prepared& pr, int out_fd, int err_fd) {
-    int null_fd = ::open("/dev/null", O_RDONLY);
+pid_t spawn(const program& p, prepared& pr, int out_fd, int err_fd, int in_fd = -1) {
+    int null_fd = in_fd >= 0 ? in_fd : ::open("/dev/null", O_RDONLY);
     pid_t pid = ::fork();
     if (pid < 0)
         throw std::runtime_error("fork failed");
@@ -68,7 +68,8 @@ pid_t spawn(const program& p, prepared& pr, int out_fd, int err_fd) {
         ::execve(pr.argv[0], pr.argv.data(), pr.envp.data());
         ::_exit(127);
     }
-    ::close(null_fd);
+    if (in_fd < 0)
+        ::close(null_fd);
     return pid;
 }
 
@@ -98,17 +99,31 @@ outcome run(const program& p, const std::vector<std::string>& args) {
     return o;
 }
 
-running::running(const program& p, const std::vector<std::string>& args) {
+running::running(const program& p, const std::vector<std::string>& args, bool merged,
+                 bool with_stdin) {
     prepared pr = prepare(p, args);
     out_file_ = temp_file();
-    int out_fd = ::open(out_file_.c_str(), O_WRONLY | O_TRUNC);
     int pipe_fds[2];
     if (::pipe(pipe_fds) != 0)
         throw std::runtime_error("pipe failed");
-    pid_ = spawn(p, pr, out_fd, pipe_fds[1]);
-    ::close(out_fd);
+    int in_fds[2] = {-1, -1};
+    if (with_stdin && ::pipe(in_fds) != 0)
+        throw std::runtime_error("pipe failed");
+    int out_fd = merged ? pipe_fds[1] : ::open(out_file_.c_str(), O_WRONLY | O_TRUNC);
+    pid_ = spawn(p, pr, out_fd, pipe_fds[1], in_fds[0]);
+    if (!merged)
+        ::close(out_fd);
     ::close(pipe_fds[1]);
     err_fd_ = pipe_fds[0];
+    if (with_stdin) {
+        ::close(in_fds[0]);
+        in_fd_ = in_fds[1];
+    }
+}
+
+void running::write_stdin(const std::string& text) {
+    if (in_fd_ >= 0 && ::write(in_fd_, text.data(), text.size()) < 0)
+        throw std::runtime_error("writing to the child's stdin failed");
 }
 
 running::~running() {
@@ -118,6 +133,8 @@ running::~running() {
     }
     if (err_fd_ >= 0)
         ::close(err_fd_);
+    if (in_fd_ >= 0)
+        ::close(in_fd_);
     if (!out_file_.empty())
         std::remove(out_file_.c_str());
 }

@@ -27,19 +27,24 @@ outcome run(const program& p, const std::vector<std::string>& args);
 /// A running child whose stderr is read as it comes (for Ctrl-C tests).
 class running {
 public:
-    running(const program& p, const std::vector<std::string>& args);
+    /// `merged`: stdout goes to the same pipe as stderr (a pseudo-terminal's output read
+    /// through script(1)). `with_stdin`: stdin is a pipe that write_stdin() feeds.
+    running(const program& p, const std::vector<std::string>& args, bool merged = false,
+            bool with_stdin = false);
     ~running();
     running(const running&) = delete;
     running& operator=(const running&) = delete;
     /// Reads stderr until `text` has appeared (or the child closed it): true when seen.
     bool wait_for_stderr(const std::string& text);
     void signal(int sig);
+    void write_stdin(const std::string& text);
     /// Reads the rest and waits for the exit.
     outcome finish();
 
 private:
     pid_t pid_ = -1;
     int err_fd_ = -1;
+    int in_fd_ = -1;
     std::string out_file_;
     std::string err_;
 };
