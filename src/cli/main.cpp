@@ -39,7 +39,8 @@ int main(int argc, char** argv) {
     auto* list = app.add_subcommand("list", "Table of batches (newest first)");
     unsigned limit = 0;
     list_args la;
-    list->add_option("--limit", limit, "How many (1-1000; the API's default is 20)");
+    list->add_option("--limit", limit,
+                     "How many (1-1000; the API's default is 20); with --all, the page size");
     list->add_flag("--all", la.all, "Every batch, page after page");
 
     // status

@@ -686,4 +686,26 @@ BOOST_AUTO_TEST_CASE(ctrl_c_during_run_with_cancel_cancels_and_still_writes_ever
     BOOST_TEST(out[0].at("status").as_string() != "succeeded");
 }
 
+BOOST_AUTO_TEST_CASE(ctrl_c_during_run_with_leave_names_the_batches_left_running) {
+    emulator_instance emu(std::chrono::seconds(60));
+    workdir w;
+    program p = aibatch_at(emu->url(), w);
+    std::string schema = w.file("Scored.json", schema_text());
+    w.file("prompts.jsonl", "\"a\"\n\"b\"\n\"c\"\n");
+    running r(p, {"--on-interrupt", "leave", "run", "--model", "claude-haiku-4-5", "--schema",
+                  schema, "--prompts", (w.path / "prompts.jsonl").string(), "--out",
+                  (w.path / "out.jsonl").string(), "--poll", "0.05", "--batch-requests", "2"});
+    // Two batches: the progress line that counts both comes after both were created.
+    BOOST_TEST_REQUIRE(r.wait_for_stderr("/2 batches ended"));
+    BOOST_TEST_REQUIRE(emu->batches_created() == 2u);
+    r.signal(SIGINT);
+    outcome o = r.finish();
+    BOOST_TEST(o.status == 1, output_line_context(o));
+    for (const auto& b : emu->batches()) {
+        BOOST_TEST(has(o.err, b.id), o.err);
+        BOOST_TEST(!b.cancel_requested);
+    }
+    BOOST_TEST(has(o.err, "left running:"), o.err);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
