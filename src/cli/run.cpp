@@ -140,6 +140,28 @@ std::string usd(double d) {
     return buf;
 }
 
+// The library names its options in C++ (output_mode::tool): say the flags instead.
+std::string in_flags(std::string m) {
+    for (auto [from, to] : {std::pair<std::string, std::string>{"output_mode::tool", "--mode tool"},
+                            {"output_mode::json_schema", "--mode json_schema"},
+                            {"output_mode::json_text", "--mode json_text"}}) {
+        for (auto at = m.find(from); at != std::string::npos; at = m.find(from, at + to.size()))
+            m.replace(at, from.size(), to);
+    }
+    return m;
+}
+
+template <class F>
+auto with_flag_names(F&& f) -> decltype(f()) {
+    try {
+        return f();
+    } catch (const aibatch::error& e) {
+        if (e.code() != errc::invalid_argument)
+            throw;
+        throw usage_error(in_flags(e.diag().message));
+    }
+}
+
 int dry_run(const global_options& g, const std::vector<conversation>& messages,
             const std::string& model, const batch_options& opts, const output_spec& spec) {
     cost_estimate e = estimate(messages, model, opts, spec);
@@ -251,8 +273,10 @@ task<int> run_command(runtime& rt, run_args a) {
     std::string description;
     if (const auto* d = schema.if_contains("description"); d && d->is_string())
         description = std::string(d->get_string());
-    output_spec spec =
-        output_spec_for_schema(validator, mode, output_name(schema, a.schema_file), description);
+    output_spec spec = with_flag_names([&] {
+        return output_spec_for_schema(validator, mode, output_name(schema, a.schema_file),
+                                      description);
+    });
     if (a.model.empty())
         throw usage_error("--model is empty; give a model id such as claude-haiku-4-5");
 
@@ -277,7 +301,8 @@ task<int> run_command(runtime& rt, run_args a) {
     prompts.clear();
 
     if (a.dry_run)
-        co_return dry_run(rt.options(), messages, a.model, opts, spec);
+        co_return with_flag_names(
+            [&] { return dry_run(rt.options(), messages, a.model, opts, spec); });
 
     if (a.out.empty())
         throw usage_error("--out is required (a file, or - for stdout)");
@@ -317,8 +342,19 @@ task<int> run_command(runtime& rt, run_args a) {
     });
     rt.note("running " + std::to_string(messages.size()) + " prompts on " + a.model + " (" +
             std::string(to_string(mode)) + " mode)");
-    batch_run<json::value> r = co_await run_batch_json(
-        c, std::move(messages), a.model, std::move(validator), std::move(spec), std::move(opts));
+    batch_run<json::value> r;
+    std::optional<usage_error> refused;
+    try {
+        r = co_await run_batch_json(c, std::move(messages), a.model, std::move(validator),
+                                    std::move(spec), std::move(opts));
+    } catch (const aibatch::error& e) {
+        // Bad input is found before anything is sent; everything later is in `r`.
+        if (e.code() != errc::invalid_argument)
+            throw;
+        refused.emplace(in_flags(e.diag().message));
+    }
+    if (refused)
+        throw *refused;
     rt.stop_watching();
     progress.finish();
 

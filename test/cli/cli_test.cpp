@@ -10,6 +10,7 @@
 #include <boost/json/serialize.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <filesystem>
@@ -547,6 +548,8 @@ BOOST_AUTO_TEST_CASE(bad_schemas_and_prompts_are_refused_before_any_network_call
         std::vector<std::string> args = {"run",       "--model", "claude-haiku-4-5",
                                          "--schema",  schema,    "--prompts",
                                          prompt_file, "--out",   (w.path / "out.jsonl").string()};
+        if (std::find(extra.begin(), extra.end(), "--model") != extra.end())
+            args.erase(args.begin() + 1, args.begin() + 3); // the test's own model
         args.insert(args.end(), extra.begin(), extra.end());
         return run(p, args);
     };
@@ -572,10 +575,15 @@ BOOST_AUTO_TEST_CASE(bad_schemas_and_prompts_are_refused_before_any_network_call
                           R"("additionalProperties":false})"),
         prompts, {"--mode", "json_schema"});
     BOOST_TEST(native.status == 2);
-    BOOST_TEST(has(native.err, "output_mode::tool"), native.err);
+    BOOST_TEST(has(native.err, "use --mode tool"), native.err);
     // The model table's rules, from the library, before anything is sent.
     outcome too_many = run_with(good, prompts, {"--max-tokens", "10000000"});
     BOOST_TEST(too_many.status == 2, output_line_context(too_many));
+    outcome old_model =
+        run_with(good, prompts, {"--mode", "json_schema", "--model", "claude-3-haiku-20240307"});
+    BOOST_TEST(old_model.status == 2);
+    BOOST_TEST(has(old_model.err, "does not support structured outputs"), old_model.err);
+    BOOST_TEST(has(old_model.err, "--mode tool"), old_model.err);
     BOOST_TEST(emu->log().empty());
 }
 
