@@ -210,11 +210,10 @@ task<wait_outcome> wait_for(runtime& rt, std::vector<std::string> ids,
                     co_await rt.client().cancel_batch(id);
                     write_all(stderr, "aibatch: canceled " + id + "\n");
                 } catch (const aibatch::error& e) {
-                    write_all(stderr, "aibatch: could not cancel " + id + " (" +
-                                          e.diag().to_string() +
-                                          "); it is left running: cancel "
-                                          "it with `aibatch cancel " +
-                                          id + "`\n");
+                    std::string m = "aibatch: could not cancel " + id;
+                    m += " (" + e.diag().to_string();
+                    m += "); it is left running: cancel it with `aibatch cancel " + id + "`\n";
+                    write_all(stderr, m);
                 }
             }
             write_all(stderr, "aibatch: interrupted; canceled the batches still running:" +
@@ -314,11 +313,22 @@ task<int> each_batch(runtime& rt, const std::vector<std::string>& ids, const cha
             std::string fix;
             if (e.code() == errc::not_found)
                 fix = "; check the id (`aibatch list` shows the batches of this key)";
-            else if (e.code() == errc::invalid_request && std::string(verb) == "deleted")
-                fix = "; a batch can be deleted once it has ended: `aibatch cancel " + id +
-                      "` first, then `aibatch wait " + id + "`";
-            write_all(stderr, "aibatch: error: " + id + ": " + e.diag().to_string() + fix + "\n");
-            done.push_back(json::object{{"id", id}, {"error", e.diag().to_string() + fix}});
+            else if (e.code() == errc::invalid_request && std::string(verb) == "deleted") {
+                fix = "; on the command line: `aibatch cancel ";
+                fix += id;
+                fix += "`, then `aibatch wait ";
+                fix += id;
+                fix += "`, then delete";
+            }
+            std::string why = e.diag().to_string();
+            why += fix;
+            std::string line = "aibatch: error: ";
+            line += id;
+            line += ": ";
+            line += why;
+            line += "\n";
+            write_all(stderr, line);
+            done.push_back(json::object{{"id", id}, {"error", why}});
         }
     }
     if (rt.options().json)
@@ -444,6 +454,7 @@ task<int> create_command(runtime& rt, create_args a) {
                 co_await c.create_batch_from_body(std::move(plan[i].body), plan[i].count));
         } catch (const aibatch::error& e) {
             std::vector<std::string> ids;
+            ids.reserve(created.size());
             for (const auto& b : created)
                 ids.push_back(b.id);
             std::string list;
@@ -469,6 +480,7 @@ task<int> create_command(runtime& rt, create_args a) {
         co_return exit_ok;
     }
     std::vector<std::string> ids;
+    ids.reserve(created.size());
     for (const auto& b : created)
         ids.push_back(b.id);
     write_all(

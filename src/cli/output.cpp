@@ -171,10 +171,9 @@ void progress_display::show(std::size_t done, std::size_t total, std::size_t end
         return;
     }
     // Plain lines: when something changed, or once a minute.
-    std::string state = counts;
-    if (state == last_state_ && now - last_line_ < std::chrono::minutes(1))
+    if (counts == last_state_ && now - last_line_ < std::chrono::minutes(1))
         return;
-    last_state_ = state;
+    last_state_ = counts;
     last_line_ = now;
     write_all(out_, "progress: " + counts + ", elapsed " + format_duration(elapsed) + ", rate " +
                         rate_text + ", ETA " + eta + "\n");

@@ -223,7 +223,7 @@ json::object outcome_json(std::size_t i, const json::value& id,
 }
 
 // Ctrl-C with `leave` during run: every batch this client created that has not ended.
-task<void> leave_running(runtime& rt) {
+task<void> leave_running(runtime& rt, bool journal) {
     std::string list;
     try {
         list_options o;
@@ -240,8 +240,9 @@ task<void> leave_running(runtime& rt) {
         list += " (could not list the batches: " + e.diag().to_string() + ")";
     }
     write_all(stderr, "\naibatch: interrupted; left running:" + (list.empty() ? " none" : list) +
-                          " (rerun with the same --journal to pick them up, or `aibatch cancel "
-                          "ID`; results: `aibatch results ID`)\n");
+                          (journal ? " (rerun with the same --journal to pick them up; " : " (") +
+                          "`aibatch wait ID` then `aibatch results ID` reads one, `aibatch "
+                          "cancel ID` stops one)\n");
     std::fflush(nullptr);
     std::_Exit(exit_failed);
 }
@@ -331,13 +332,13 @@ task<int> run_command(runtime& rt, run_args a) {
         progress.update_counts(std::min(done, p.items_total), p.items_total, p.batches_ended,
                                p.batches_submitted);
     };
-    rt.watch_interrupts([&rt](interrupt_policy p) {
+    rt.watch_interrupts([&rt, journal = !a.journal.empty()](interrupt_policy p) {
         if (p == interrupt_policy::cancel) {
             write_all(stderr, "\naibatch: interrupted; canceling the remote batches still "
                               "running (results that came in are kept)\n");
             rt.cancel_signal().emit(asio::cancellation_type::terminal);
         } else {
-            asio::co_spawn(rt.executor(), leave_running(rt), asio::detached);
+            asio::co_spawn(rt.executor(), leave_running(rt, journal), asio::detached);
         }
     });
     rt.note("running " + std::to_string(messages.size()) + " prompts on " + a.model + " (" +

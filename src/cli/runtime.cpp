@@ -39,22 +39,23 @@ void runtime::warn(const std::string& what) const {
     write_all(stderr, "aibatch: warning: " + what + "\n");
 }
 
-int runtime::execute(std::function<task<int>(runtime&)> command) {
+int runtime::execute(const std::function<task<int>(runtime&)>& command) {
     int status = exit_failed;
     std::exception_ptr failure;
     bool finished = false;
-    asio::co_spawn(ioc_, command(*this),
-                   asio::bind_cancellation_slot(cancel_.slot(), [&](std::exception_ptr e, int s) {
-                       failure = e;
-                       status = s;
-                       finished = true;
-                       // Nothing else must keep the loop
-                       // (a signal watch, a pending prompt).
-                       if (signals_)
-                           signals_->cancel();
-                       if (stdin_)
-                           stdin_->cancel();
-                   }));
+    asio::co_spawn(
+        ioc_, command(*this),
+        asio::bind_cancellation_slot(cancel_.slot(), [&](const std::exception_ptr& e, int s) {
+            failure = e;
+            status = s;
+            finished = true;
+            // Nothing else must keep the loop
+            // (a signal watch, a pending prompt).
+            if (signals_)
+                signals_->cancel();
+            if (stdin_)
+                stdin_->cancel();
+        }));
     ioc_.run();
     if (failure)
         return report_failure(failure, opts_.json);
@@ -169,7 +170,7 @@ std::string hint(const boost::system::error_code& ec) {
 
 } // namespace
 
-int report_failure(std::exception_ptr e, bool json_output) {
+int report_failure(const std::exception_ptr& e, bool json_output) {
     int status = exit_failed;
     std::string message;
     std::string code;

@@ -44,7 +44,7 @@ public:
 
     /// Runs a command's coroutine to the end on the io_context and turns what it threw
     /// into a message on stderr (what happened and what to do) and an exit status.
-    int execute(std::function<task<int>(runtime&)> command);
+    int execute(const std::function<task<int>(runtime&)>& command);
 
     /// The client, made on first use from client_config::from_env() (environment, then
     /// .env). Throws aibatch::error (missing key, bad configuration): exit status 2.
@@ -84,6 +84,6 @@ private:
 };
 
 /// The exit status and message of an exception thrown by a command.
-int report_failure(std::exception_ptr e, bool json);
+int report_failure(const std::exception_ptr& e, bool json);
 
 } // namespace aibatch::cli
