@@ -184,7 +184,8 @@ task<wait_outcome> wait_for(runtime& rt, std::vector<std::string> ids,
         }
         if (decided)
             break;
-        progress.update(w.batches);
+        if (!rt.asking())
+            progress.update(w.batches);
         if (all_ended)
             break;
         timer.expires_after(poll);

@@ -326,7 +326,9 @@ task<int> run_command(runtime& rt, run_args a) {
 
     aibatch::client& c = rt.client();
     progress_display progress(stderr, isatty(STDERR_FILENO) != 0);
-    opts.on_progress = [&progress](const batch_progress& p) {
+    opts.on_progress = [&progress, &rt](const batch_progress& p) {
+        if (rt.asking())
+            return; // the Ctrl-C question is on the terminal
         const auto& c = p.total_counts;
         std::size_t done = std::max<std::size_t>(p.items_done, c.total() - c.processing);
         progress.update_counts(std::min(done, p.items_total), p.items_total, p.batches_ended,

@@ -87,6 +87,7 @@ void runtime::stop_watching() {
 }
 
 void runtime::decide(interrupt_policy p) {
+    asking_ = false;
     if (signals_)
         signals_->cancel();
     if (stdin_)

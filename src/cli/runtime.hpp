@@ -67,6 +67,8 @@ public:
     void watch_interrupts(std::function<void(interrupt_policy)> decided);
     /// Stops watching (the command is past the point where Ctrl-C matters).
     void stop_watching();
+    /// Whether the Ctrl-C question is on the terminal (progress must not draw over it).
+    bool asking() const noexcept { return asking_; }
 
 private:
     void decide(interrupt_policy p);

@@ -649,8 +649,17 @@ BOOST_AUTO_TEST_CASE(ctrl_c_on_a_terminal_asks_and_yes_cancels) {
     r.write_stdin("\x03");
     BOOST_TEST_REQUIRE(r.wait_for_stderr("[y/N]"));
     BOOST_TEST(!emu->batches().at(0).cancel_requested); // nothing before the answer
+    // Polling goes on while the question waits: let two more polls happen first.
+    const std::size_t before = emu->log().size();
+    for (int i = 0; i < 2000 && emu->log().size() < before + 2; ++i)
+        ::usleep(5000);
+    BOOST_TEST_REQUIRE(emu->log().size() >= before + 2);
     r.write_stdin("y\n");
     outcome o = r.finish();
+    // While the question was up, no progress was drawn over it.
+    auto asked = o.err.find("[y/N]");
+    BOOST_TEST((asked != std::string::npos && o.err.find("\r\033[K", asked) == std::string::npos),
+               o.err);
     BOOST_TEST(o.status == 1, output_line_context(o));
     BOOST_TEST(has(o.err, "canceled " + id), o.err);
     BOOST_TEST(emu->batches().at(0).cancel_requested);
