@@ -341,6 +341,26 @@ BOOST_AUTO_TEST_CASE(faults_are_retried_or_reported_with_exit_1) {
     BOOST_TEST(!has(a.err, "SECRETSECRET"));
 }
 
+BOOST_AUTO_TEST_CASE(a_create_refused_midway_names_the_batches_already_created) {
+    aibatch::emulator::options o;
+    o.max_batch_bytes = 2000; // the second batch below is larger
+    aibatch::emulator::server emu(o);
+    emu.start();
+    workdir w;
+    program p = aibatch_at(emu.url(), w);
+    std::string reqs = request_line("s0", "short") + request_line("s1", "short") +
+                       request_line("l0", std::string(1500, 'x')) +
+                       request_line("l1", std::string(1500, 'y'));
+    outcome c = run(p, {"create", w.file("r.jsonl", reqs), "--batch-requests", "2"});
+    BOOST_TEST(c.status == 1, output_line_context(c));
+    BOOST_TEST_REQUIRE(emu.batches_created() == 1u);
+    const std::string first = emu.batches().at(0).id;
+    BOOST_TEST(lines_of(c.out) == std::vector<std::string>{first});
+    BOOST_TEST(has(c.err, "creating batch 2 of 2 failed"), c.err);
+    BOOST_TEST(has(c.err, "created before it: " + first), c.err);
+    BOOST_TEST(has(c.err, "--batch-bytes"), c.err);
+}
+
 BOOST_AUTO_TEST_CASE(create_wait_downloads_every_result) {
     emulator_instance emu;
     workdir w;
