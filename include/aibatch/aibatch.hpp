@@ -18,11 +18,14 @@
 #include <aibatch/api/models.hpp>
 #include <aibatch/api/pricing.hpp>
 // typed
+#include <aibatch/typed/json_validator.hpp>
 #include <aibatch/typed/schema.hpp>
 #include <aibatch/typed/structured_output.hpp>
 // batch
 #include <aibatch/batch/batch.hpp>
+#include <aibatch/batch/batch_json.hpp>
 #include <aibatch/batch/batch_options.hpp>
+#include <aibatch/batch/estimate.hpp>
 
 // What every program that runs a batch needs next to it.
 #include <boost/asio/co_spawn.hpp>

@@ -1,0 +1,125 @@
+#include <aibatch/batch/batch_json.hpp>
+
+#include <aibatch/api/batches.hpp>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <optional>
+
+namespace aibatch {
+
+namespace json = boost::json;
+
+namespace {
+
+// What the API's structured outputs refuse and for_type<T>() leaves out of a native schema
+// (decode checks them): numeric bounds, lengths, item counts above 1.
+void strip_constraints(json::value& v) {
+    if (v.is_array()) {
+        for (auto& x : v.get_array())
+            strip_constraints(x);
+        return;
+    }
+    if (!v.is_object())
+        return;
+    auto& o = v.get_object();
+    for (const char* k : {"minimum", "maximum", "minLength", "maxLength", "maxItems"})
+        o.erase(k);
+    if (const auto* m = o.if_contains("minItems")) {
+        bool small = (m->is_int64() && m->get_int64() <= 1) ||
+                     (m->is_uint64() && m->get_uint64() <= 1) ||
+                     (m->is_double() && m->get_double() <= 1);
+        if (!small)
+            o.erase("minItems");
+    }
+    for (auto& kv : o) {
+        std::string_view k = kv.key();
+        if (k == "properties" || k == "$defs" || k == "definitions") {
+            if (kv.value().is_object())
+                for (auto& p : kv.value().get_object())
+                    strip_constraints(p.value());
+        } else if (k == "items" || k == "additionalProperties" || k == "anyOf") {
+            strip_constraints(kv.value());
+        }
+    }
+}
+
+} // namespace
+
+output_spec output_spec_for_schema(const json_validator& validator, output_mode mode,
+                                   std::string name, std::string description) {
+    // A tool name is what a custom_id is (1-64 of [A-Za-z0-9_-]).
+    if (auto why = check_custom_id(name))
+        throw error(errc::invalid_argument, "output name \"" + name + "\" cannot be a tool name (" +
+                                                *why +
+                                                "); use 1 to 64 letters, digits, '_' or '-'");
+    output_spec s;
+    s.mode = mode;
+    s.name = std::move(name);
+    s.description = description.empty() ? "Record the answer as a " + s.name + " object."
+                                        : std::move(description);
+    s.schema = validator.schema();
+    if (mode == output_mode::json_schema) {
+        json::value sent(s.schema);
+        strip_constraints(sent);
+        if (auto why = native_schema_problem(sent))
+            throw error(errc::invalid_argument,
+                        "output_mode::json_schema cannot express " + s.name +
+                            ": its schema is outside the structured-outputs subset (" + *why +
+                            "); use output_mode::tool, whose tool input_schema takes full JSON "
+                            "Schema");
+        s.schema = std::move(sent.get_object());
+    }
+    return s;
+}
+
+task<batch_run<json::value>> run_batch_json(const client& c, std::vector<conversation> messages,
+                                            std::string model, json_validator validator,
+                                            output_spec spec, batch_options opts) {
+    std::vector<std::optional<json::value>> values(messages.size());
+    decode_options dopts = opts.decode;
+    detail::decode_fn fn = [&values, &spec, &validator,
+                            dopts](const json::object& m, std::size_t i) -> detail::decode_report {
+        extracted_output e = extract_output(m, spec);
+        if (e.failure == output_failure::none) {
+            auto d = validator.decode(*e.json(), dopts);
+            if (d) {
+                values[i] = std::move(*d);
+                return {true, output_failure::none, {}, {}};
+            }
+            values[i].reset();
+            return {false, output_failure::validation, d.error().to_string(), raw_output(m, spec)};
+        }
+        values[i].reset();
+        return {false, e.failure, std::move(e.message), raw_output(m, spec)};
+    };
+    detail::engine_result er = co_await detail::run_engine(c.state(), messages, std::move(model),
+                                                           std::move(opts), spec, fn);
+    // As run_batch<T>(): what follows must run to the end once the engine has handled a
+    // cancellation; the caller's setting is restored after.
+    const bool throwing = co_await boost::asio::this_coro::throw_if_cancelled();
+    co_await boost::asio::this_coro::throw_if_cancelled(false);
+    batch_run<json::value> out;
+    out.items.reserve(er.items.size());
+    for (std::size_t i = 0; i < er.items.size(); ++i) {
+        auto& item = out.items.emplace_back();
+        static_cast<item_report&>(item) = std::move(er.items[i]);
+        if (item.status == item_status::succeeded)
+            item.value = std::move(values[i]);
+    }
+    out.usage = er.usage;
+    out.cost_usd = er.cost_usd;
+    out.batch_ids = std::move(er.batch_ids);
+    out.unread_batches = std::move(er.unread_batches);
+    out.anomalies = std::move(er.anomalies);
+    out.run_id = std::move(er.run_id);
+    out.repaired = er.repaired;
+    out.stop_code = er.stop_code;
+    out.stop_message = std::move(er.stop_message);
+    co_await boost::asio::this_coro::throw_if_cancelled(throwing);
+    co_return out;
+}
+
+} // namespace aibatch

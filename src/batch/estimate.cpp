@@ -1,0 +1,96 @@
+#include <aibatch/batch/estimate.hpp>
+
+#include <aibatch/api/models.hpp>
+#include <aibatch/error.hpp>
+
+#include <boost/json/serialize.hpp>
+
+namespace aibatch {
+
+cost_estimate estimate(std::span<const conversation> messages, std::string_view model,
+                       const batch_options& options, const output_spec& spec) {
+    if (options.max_requests_per_batch == 0 || options.max_requests_per_batch > 100'000)
+        throw error(errc::invalid_argument,
+                    "estimate: batch_options::max_requests_per_batch must be 1 to 100000 (got " +
+                        std::to_string(options.max_requests_per_batch) + ")");
+    if (options.max_bytes_per_batch < 1024 || options.max_bytes_per_batch > 256'000'000)
+        throw error(errc::invalid_argument,
+                    "estimate: batch_options::max_bytes_per_batch must be 1024 to 256000000 (got " +
+                        std::to_string(options.max_bytes_per_batch) + ")");
+    cost_estimate e;
+    message_params proto;
+    proto.model = std::string(model);
+    proto.max_tokens = options.max_tokens;
+    proto.system = options.system;
+    proto.temperature = options.temperature;
+    apply_output_spec(proto, spec);
+    if (!messages.empty()) {
+        message_params first = proto;
+        first.messages = messages[0];
+        if (options.customize)
+            options.customize(first, 0);
+        check_model_rules(first.to_json(), "estimate");
+    }
+    const std::string run_id = options.run_id.empty() ? std::string(12, 'x') : options.run_id;
+    std::optional<params_template> tmpl;
+    if (!options.customize)
+        tmpl.emplace(proto);
+
+    // The engine's planning: {"requests":[ then requests separated by commas, then ]}; a
+    // request goes to the next batch when it would not fit with its comma and the close.
+    const std::uint64_t open = std::string_view(R"({"requests":[)").size();
+    std::uint64_t body = open;
+    std::size_t count = 0;
+    auto close_batch = [&] {
+        if (count == 0)
+            return;
+        body += 2;
+        e.batch_sizes.push_back(count);
+        e.batch_bytes.push_back(body);
+        e.body_bytes += body;
+        count = 0;
+        body = open;
+    };
+    std::string r;
+    for (std::size_t i = 0; i < messages.size(); ++i) {
+        r.assign(R"({"custom_id":)");
+        append_json_string(options.custom_id_prefix + run_id + "-" + std::to_string(i), r);
+        r += R"(,"params":)";
+        if (tmpl) {
+            tmpl->append(messages[i], r);
+        } else {
+            message_params p = proto;
+            p.messages = messages[i];
+            options.customize(p, i);
+            r += boost::json::serialize(p.to_json());
+        }
+        r += '}';
+        if (count == options.max_requests_per_batch ||
+            (count > 0 && body + r.size() + 3 > options.max_bytes_per_batch))
+            close_batch();
+        if (body + r.size() + 3 > options.max_bytes_per_batch) {
+            ++e.too_large; // alone in a batch it is still too large: never sent
+            continue;
+        }
+        body += (count > 0 ? 1 : 0) + r.size();
+        ++count;
+        ++e.requests;
+    }
+    close_batch();
+
+    e.input_tokens = e.body_bytes / 4;
+    e.max_output_tokens =
+        static_cast<std::uint64_t>(e.requests) * static_cast<std::uint64_t>(options.max_tokens);
+    e.price = options.price ? options.price : find_price(model);
+    if (e.price) {
+        usage low;
+        low.input_tokens = e.input_tokens;
+        usage high = low;
+        high.output_tokens = e.max_output_tokens;
+        e.cost_min_usd = batch_cost(low, *e.price);
+        e.cost_max_usd = batch_cost(high, *e.price);
+    }
+    return e;
+}
+
+} // namespace aibatch

@@ -1,0 +1,207 @@
+#include "runtime.hpp"
+
+#include "output.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/streambuf.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <csignal>
+#include <cstdio>
+#include <unistd.h>
+
+namespace aibatch::cli {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+runtime::runtime(global_options o) : opts_(o) {}
+
+runtime::~runtime() = default;
+
+aibatch::client& runtime::client() {
+    if (!client_) {
+        client_config cfg = client_config::from_env();
+        note("configuration: base URL " + cfg.base_url + ", key " + cfg.redacted_api_key() +
+             (cfg.dotenv_file.empty() ? std::string() : ", .env " + cfg.dotenv_file));
+        client_.emplace(ioc_.get_executor(), std::move(cfg));
+    }
+    return *client_;
+}
+
+void runtime::note(const std::string& what) const {
+    if (opts_.verbose)
+        write_all(stderr, "aibatch: " + what + "\n");
+}
+
+void runtime::warn(const std::string& what) const {
+    write_all(stderr, "aibatch: warning: " + what + "\n");
+}
+
+int runtime::execute(const std::function<task<int>(runtime&)>& command) {
+    int status = exit_failed;
+    std::exception_ptr failure;
+    bool finished = false;
+    asio::co_spawn(
+        ioc_, command(*this),
+        asio::bind_cancellation_slot(cancel_.slot(), [&](const std::exception_ptr& e, int s) {
+            failure = e;
+            status = s;
+            finished = true;
+            // Nothing else must keep the loop
+            // (a signal watch, a pending prompt).
+            if (signals_)
+                signals_->cancel();
+            if (stdin_)
+                stdin_->cancel();
+        }));
+    ioc_.run();
+    if (failure)
+        return report_failure(failure, opts_.json);
+    if (!finished)
+        return exit_failed;
+    return status;
+}
+
+void runtime::watch_interrupts(std::function<void(interrupt_policy)> decided) {
+    decided_ = std::move(decided);
+    signals_.emplace(ioc_, SIGINT, SIGTERM);
+    signals_->async_wait([this](boost::system::error_code ec, int) {
+        if (ec)
+            return;
+        if (opts_.on_interrupt != interrupt_policy::ask)
+            return decide(opts_.on_interrupt);
+        if (!isatty(STDIN_FILENO))
+            return decide(interrupt_policy::leave);
+        ask();
+    });
+}
+
+void runtime::stop_watching() {
+    decided_ = nullptr;
+    if (signals_)
+        signals_->cancel();
+    if (stdin_)
+        stdin_->cancel();
+}
+
+void runtime::decide(interrupt_policy p) {
+    asking_ = false;
+    if (signals_)
+        signals_->cancel();
+    if (stdin_)
+        stdin_->cancel();
+    if (auto f = std::exchange(decided_, nullptr))
+        f(p);
+}
+
+void runtime::ask() {
+    asking_ = true;
+    write_all(stderr, "\naibatch: interrupted. Cancel the remote batches still running? "
+                      "[y/N] (Ctrl-C again: leave them running) ");
+    // A second Ctrl-C answers no.
+    signals_->async_wait([this](boost::system::error_code ec, int) {
+        if (!ec)
+            decide(interrupt_policy::leave);
+    });
+    int fd = ::dup(STDIN_FILENO);
+    if (fd < 0)
+        return decide(interrupt_policy::leave);
+    stdin_.emplace(ioc_, fd);
+    auto buffer = std::make_shared<asio::streambuf>(4096);
+    asio::async_read_until(
+        *stdin_, *buffer, '\n', [this, buffer](boost::system::error_code ec, std::size_t n) {
+            if (ec == asio::error::operation_aborted)
+                return;
+            std::string line(asio::buffers_begin(buffer->data()),
+                             asio::buffers_begin(buffer->data()) + static_cast<std::ptrdiff_t>(n));
+            bool yes = !ec && !line.empty() && (line[0] == 'y' || line[0] == 'Y');
+            decide(yes ? interrupt_policy::cancel : interrupt_policy::leave);
+        });
+}
+
+namespace {
+
+bool is_configuration(const boost::system::error_code& ec) {
+    if (ec.category() != aibatch::error_category())
+        return false;
+    switch (static_cast<errc>(ec.value())) {
+    case errc::missing_api_key:
+    case errc::invalid_config:
+    case errc::invalid_url:
+    case errc::insecure_http:
+    case errc::dotenv_syntax:
+    case errc::invalid_argument:
+    case errc::journal:
+        return true;
+    default:
+        return false;
+    }
+}
+
+// What to do, for the errors whose message is about the API and not the fix.
+std::string hint(const boost::system::error_code& ec) {
+    if (ec.category() != aibatch::error_category())
+        return "check ANTHROPIC_BASE_URL and the network (`aibatch config` shows what is used)";
+    switch (static_cast<errc>(ec.value())) {
+    case errc::authentication:
+        return "check ANTHROPIC_API_KEY (`aibatch config` shows where it comes from)";
+    case errc::permission:
+    case errc::billing:
+        return "check the account of ANTHROPIC_API_KEY in the Anthropic console";
+    case errc::not_found:
+        return "check the batch id (`aibatch list` shows the batches of this key)";
+    case errc::rate_limited:
+    case errc::overloaded:
+    case errc::api_internal:
+    case errc::gateway_timeout:
+        return "the API is busy or failing: try again in a while";
+    case errc::connect_timeout:
+    case errc::request_timeout:
+    case errc::idle_timeout:
+    case errc::connection_closed:
+    case errc::connection_failed:
+    case errc::tls_handshake:
+        return "check ANTHROPIC_BASE_URL and the network (`aibatch config` shows what is used)";
+    default:
+        return {};
+    }
+}
+
+} // namespace
+
+int report_failure(const std::exception_ptr& e, bool json_output) {
+    int status = exit_failed;
+    std::string message;
+    std::string code;
+    try {
+        std::rethrow_exception(e);
+    } catch (const usage_error& u) {
+        status = exit_usage;
+        message = u.what();
+        code = "usage";
+    } catch (const aibatch::error& a) {
+        status = is_configuration(a.code()) ? exit_usage : exit_failed;
+        message = a.diag().to_string();
+        if (auto h = hint(a.code()); !h.empty())
+            message += "; " + h;
+        code = a.code().message();
+    } catch (const boost::system::system_error& s) {
+        message = s.what();
+        if (auto h = hint(s.code()); !h.empty())
+            message += "; " + h;
+        code = s.code().message();
+    } catch (const std::exception& x) {
+        message = x.what();
+        code = "error";
+    }
+    write_all(stderr, "aibatch: error: " + message + "\n");
+    if (json_output)
+        write_all(stdout, json_line(json::object{{"error", json::object{{"status", status},
+                                                                        {"code", code},
+                                                                        {"message", message}}}}));
+    return status;
+}
+
+} // namespace aibatch::cli

@@ -1,0 +1,91 @@
+// What every aibatch command runs on: one io_context, the client made from the library's
+// configuration, the exit status rules, the -v notes and the Ctrl-C policy.
+#pragma once
+
+#include <aibatch/aibatch.hpp>
+
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+namespace aibatch::cli {
+
+/// Exit statuses (a public contract): 0 success, 1 some items or operations failed,
+/// 2 usage or configuration error.
+enum exit_status : int { exit_ok = 0, exit_failed = 1, exit_usage = 2 };
+
+/// A mistake in the command line or an input file: exit status 2, message says the fix.
+class usage_error : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+/// What Ctrl-C does during wait and run.
+enum class interrupt_policy { ask, cancel, leave };
+
+struct global_options {
+    bool json = false;
+    bool verbose = false;
+    /// From --on-interrupt; `ask` when not given (asks on a terminal, else leaves).
+    interrupt_policy on_interrupt = interrupt_policy::ask;
+};
+
+class runtime {
+public:
+    explicit runtime(global_options o);
+    ~runtime();
+
+    /// Runs a command's coroutine to the end on the io_context and turns what it threw
+    /// into a message on stderr (what happened and what to do) and an exit status.
+    int execute(const std::function<task<int>(runtime&)>& command);
+
+    /// The client, made on first use from client_config::from_env() (environment, then
+    /// .env). Throws aibatch::error (missing key, bad configuration): exit status 2.
+    aibatch::client& client();
+    boost::asio::any_io_executor executor() { return ioc_.get_executor(); }
+    const global_options& options() const { return opts_; }
+
+    /// A note on stderr with -v (what the command is doing); never secrets.
+    void note(const std::string& what) const;
+    /// A warning on stderr.
+    void warn(const std::string& what) const;
+
+    /// Emitting it cancels the running command (terminal cancellation of its coroutine).
+    boost::asio::cancellation_signal& cancel_signal() { return cancel_; }
+
+    /// Watches for Ctrl-C (SIGINT, SIGTERM). On the first, decides what to do with the
+    /// remote batches: --on-interrupt when given; else asks on stderr when stdin is a
+    /// terminal ("Cancel ...? [y/N]"; a second Ctrl-C answers no); else leaves them. Then
+    /// calls `decided` once, on the io_context.
+    void watch_interrupts(std::function<void(interrupt_policy)> decided);
+    /// Stops watching (the command is past the point where Ctrl-C matters).
+    void stop_watching();
+    /// Whether the Ctrl-C question is on the terminal (progress must not draw over it).
+    bool asking() const noexcept { return asking_; }
+
+private:
+    void decide(interrupt_policy p);
+    void ask();
+
+    global_options opts_;
+    boost::asio::io_context ioc_;
+    std::optional<aibatch::client> client_;
+    boost::asio::cancellation_signal cancel_;
+    std::optional<boost::asio::signal_set> signals_;
+    std::optional<boost::asio::posix::stream_descriptor> stdin_;
+    std::function<void(interrupt_policy)> decided_;
+    std::string answer_;
+    bool asking_ = false;
+};
+
+/// The exit status and message of an exception thrown by a command.
+int report_failure(const std::exception_ptr& e, bool json);
+
+} // namespace aibatch::cli

@@ -1,0 +1,748 @@
+// The aibatch binary against the emulator over loopback: every command, its output and exit
+// status, faults, a non-terminal and a pseudo-terminal wait, Ctrl-C, and `run` compared
+// with batch<T>().
+#include "cli_types.hpp"
+#include "program.hpp"
+
+#include <aibatch/emulator/emulator.hpp>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <unistd.h>
+
+namespace json = boost::json;
+namespace fs = std::filesystem;
+using namespace cli_test;
+
+namespace {
+
+const std::string key = "sk-ant-api03-SECRETSECRETSECRET-wxyz";
+
+struct emulator_instance {
+    std::unique_ptr<aibatch::emulator::server> server;
+    explicit emulator_instance(
+        std::chrono::milliseconds processing = std::chrono::milliseconds(300),
+        std::vector<aibatch::emulator::fault> faults = {}) {
+        aibatch::emulator::options o;
+        o.processing_time = processing;
+        o.faults = std::move(faults);
+        o.today = std::chrono::sys_days(std::chrono::year(2026) / 1 / 1);
+        server = std::make_unique<aibatch::emulator::server>(o);
+        server->start();
+    }
+    aibatch::emulator::server& operator*() { return *server; }
+    aibatch::emulator::server* operator->() { return server.get(); }
+};
+
+// A fresh directory (the child's working directory: no .env unless a test writes one).
+struct workdir {
+    fs::path path;
+    workdir() {
+        static std::atomic<int> n{0};
+        path = fs::temp_directory_path() /
+               ("aibatch-cli-" + std::to_string(::getpid()) + "-" + std::to_string(n++));
+        fs::remove_all(path);
+        fs::create_directories(path);
+    }
+    ~workdir() {
+        std::error_code ec;
+        fs::remove_all(path, ec);
+    }
+    std::string file(const std::string& name, const std::string& text) const {
+        std::ofstream(path / name, std::ios::binary) << text;
+        return (path / name).string();
+    }
+    std::string read(const std::string& name) const {
+        std::ifstream in(path / name, std::ios::binary);
+        std::ostringstream s;
+        s << in.rdbuf();
+        return s.str();
+    }
+};
+
+program aibatch_at(const std::string& url, const workdir& w) {
+    program p;
+    p.path = AIBATCH_CLI;
+    p.env = {{"ANTHROPIC_BASE_URL", url},
+             {"ANTHROPIC_API_KEY", key},
+             {"AIBATCH_RETRY_INITIAL_BACKOFF", "0.01"},
+             {"AIBATCH_RETRY_MAX_BACKOFF", "0.05"}};
+    p.cwd = w.path.string();
+    return p;
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+    std::vector<std::string> out;
+    std::istringstream in(text);
+    std::string l;
+    while (std::getline(in, l))
+        if (!l.empty())
+            out.push_back(l);
+    return out;
+}
+
+bool has(const std::string& text, const std::string& part) {
+    return text.find(part) != std::string::npos;
+}
+
+std::string request_line(const std::string& id, const std::string& prompt) {
+    json::object params{
+        {"model", "claude-haiku-4-5"},
+        {"max_tokens", 64},
+        {"messages", json::array{json::object{{"role", "user"}, {"content", prompt}}}}};
+    return json::serialize(json::object{{"custom_id", id}, {"params", std::move(params)}}) + "\n";
+}
+
+// Five requests, the fourth errored.
+std::string five_requests() {
+    std::string s;
+    for (int i = 0; i < 5; ++i)
+        s += request_line("r" + std::to_string(i),
+                          i == 3 ? "EMULATOR_RESULT: errored" : "hello " + std::to_string(i));
+    return s;
+}
+
+std::string output_line_context(const outcome& o) {
+    return "status " + std::to_string(o.status) + "\nstdout: " + o.out + "\nstderr: " + o.err;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(cli_commands)
+
+BOOST_AUTO_TEST_CASE(config_shows_each_source_and_never_the_key) {
+    workdir w;
+    w.file(".env", "AIBATCH_MAX_RETRIES=5\nANTHROPIC_API_KEY=sk-ant-from-dotenv-ignored\n");
+    program p = aibatch_at("http://127.0.0.1:1", w);
+    outcome o = run(p, {"config"});
+    BOOST_TEST_INFO(output_line_context(o));
+    BOOST_TEST(o.status == 0);
+    BOOST_TEST(!has(o.out + o.err, "SECRETSECRET"));
+    BOOST_TEST(!has(o.out + o.err, "from-dotenv"));
+    BOOST_TEST(has(o.out, "sk-ant-...wxyz"));
+    for (const auto& l : lines_of(o.out)) {
+        if (l.starts_with("ANTHROPIC_API_KEY"))
+            BOOST_TEST(has(l, "(environment)"), l);
+        if (l.starts_with("AIBATCH_MAX_RETRIES"))
+            BOOST_TEST((has(l, " 5 ") && has(l, "(.env")), l);
+        if (l.starts_with("AIBATCH_ANTHROPIC_VERSION"))
+            BOOST_TEST((has(l, "2023-06-01") && has(l, "(default)")), l);
+    }
+    outcome j = run(p, {"--json", "config"});
+    BOOST_TEST(j.status == 0);
+    json::object s = json::parse(j.out).at("settings").as_object();
+    BOOST_TEST(s.at("ANTHROPIC_BASE_URL").at("source").as_string() == "environment");
+    BOOST_TEST(s.at("AIBATCH_MAX_RETRIES").at("value").as_string() == "5");
+    BOOST_TEST(s.at("AIBATCH_MAX_RETRIES").at("source").as_string().starts_with(".env"));
+    BOOST_TEST(s.at("AIBATCH_IDLE_TIMEOUT").at("source").as_string() == "default");
+    BOOST_TEST(!has(j.out, "SECRETSECRET"));
+}
+
+BOOST_AUTO_TEST_CASE(usage_and_configuration_errors_exit_2_and_say_what_to_do) {
+    workdir w;
+    program p = aibatch_at("http://127.0.0.1:1", w);
+    BOOST_TEST(run(p, {}).status == 2);
+    BOOST_TEST(run(p, {"status"}).status == 2);
+    BOOST_TEST(run(p, {"frobnicate"}).status == 2);
+    outcome poll = run(p, {"wait", "msgbatch_x", "--poll", "0"});
+    BOOST_TEST(poll.status == 2);
+    BOOST_TEST(has(poll.err, "--poll must be"));
+    outcome missing = run(p, {"create", (w.path / "nope.jsonl").string()});
+    BOOST_TEST(missing.status == 2);
+    BOOST_TEST(has(missing.err, "cannot read"));
+    std::string bad = w.file("bad.jsonl", request_line("a", "x") + "{\"custom_id\":\"b\"}\n");
+    outcome line = run(p, {"create", bad});
+    BOOST_TEST(line.status == 2);
+    BOOST_TEST(has(line.err, "bad.jsonl:2: \"params\" is missing"), line.err);
+
+    program nokey = p;
+    nokey.env.erase("ANTHROPIC_API_KEY");
+    outcome k = run(nokey, {"list"});
+    BOOST_TEST(k.status == 2);
+    BOOST_TEST(has(k.err, "ANTHROPIC_API_KEY is not set"), k.err);
+    outcome kj = run(nokey, {"--json", "list"});
+    BOOST_TEST(kj.status == 2);
+    BOOST_TEST(json::parse(kj.out).at("error").at("status").as_int64() == 2);
+
+    program insecure = p;
+    insecure.env["ANTHROPIC_BASE_URL"] = "http://example.com";
+    outcome i = run(insecure, {"list"});
+    BOOST_TEST(i.status == 2);
+    BOOST_TEST(!has(i.err + i.out, "SECRETSECRET"));
+}
+
+BOOST_AUTO_TEST_CASE(create_list_status_wait_results_delete) {
+    emulator_instance emu;
+    workdir w;
+    program p = aibatch_at(emu->url(), w);
+    std::string file = w.file("requests.jsonl", five_requests());
+
+    outcome c = run(p, {"create", file, "--batch-requests", "2"});
+    BOOST_TEST_REQUIRE(c.status == 0, output_line_context(c));
+    std::vector<std::string> ids = lines_of(c.out);
+    BOOST_TEST_REQUIRE(ids.size() == 3u); // 5 requests split 2 + 2 + 1
+    auto batches = emu->batches();
+    BOOST_TEST_REQUIRE(batches.size() == 3u);
+    BOOST_TEST(batches[0].custom_ids == (std::vector<std::string>{"r0", "r1"}));
+    BOOST_TEST(batches[2].custom_ids == (std::vector<std::string>{"r4"}));
+    for (std::size_t i = 0; i < 3; ++i)
+        BOOST_TEST(batches[i].id == ids[i]);
+
+    outcome l = run(p, {"list"});
+    BOOST_TEST(l.status == 0);
+    BOOST_TEST(has(l.out, "ID"));
+    BOOST_TEST(has(l.out, "SUCCEEDED"));
+    for (const auto& id : ids)
+        BOOST_TEST(has(l.out, id));
+    outcome lj = run(p, {"--json", "list", "--limit", "2"});
+    BOOST_TEST(lj.status == 0);
+    BOOST_TEST(json::parse(lj.out).as_array().size() == 2u);
+    outcome la = run(p, {"--json", "list", "--all", "--limit", "1"}); // pages of one
+    BOOST_TEST(json::parse(la.out).as_array().size() == 3u);
+    BOOST_TEST(run(p, {"list", "--limit", "0"}).status == 2);
+
+    outcome s = run(p, {"--json", "status", ids[1]});
+    BOOST_TEST(s.status == 0);
+    json::value sj = json::parse(s.out);
+    BOOST_TEST(sj.at("id").as_string() == ids[1]);
+    BOOST_TEST(sj.at("request_counts").at("processing").as_int64() +
+                   sj.at("request_counts").at("succeeded").as_int64() +
+                   sj.at("request_counts").at("errored").as_int64() ==
+               2);
+
+    // wait, not on a terminal: plain progress lines on stderr, no escape sequences.
+    outcome wt = run(p, {"wait", ids[0], ids[1], ids[2], "--poll", "0.05"});
+    BOOST_TEST_REQUIRE(wt.status == 0, output_line_context(wt));
+    BOOST_TEST(has(wt.err, "progress: "));
+    BOOST_TEST(has(wt.err, "3/3 batches ended, 5/5 requests done"));
+    BOOST_TEST(!has(wt.err, "\r"));
+    BOOST_TEST(!has(wt.err, "\033["));
+    BOOST_TEST(lines_of(wt.out).size() == 4u); // header and three batches
+    for (const auto& l2 : lines_of(wt.out))
+        BOOST_TEST((l2.starts_with("ID") || has(l2, " ended ")), l2);
+
+    outcome st = run(p, {"status", ids[1]});
+    BOOST_TEST(has(st.out, "status:              ended"), st.out);
+    BOOST_TEST(has(st.out, "errored 1"), st.out);
+
+    // results: the batch holding r2 and r3 (r3 errored).
+    outcome r = run(p, {"results", ids[1]});
+    BOOST_TEST(r.status == 1); // an item failed
+    auto rl = lines_of(r.out);
+    BOOST_TEST_REQUIRE(rl.size() == 2u);
+    std::set<std::string> seen;
+    for (const auto& x : rl) {
+        json::value v = json::parse(x);
+        std::string id(v.at("custom_id").as_string());
+        seen.insert(id);
+        BOOST_TEST(v.at("result").at("type").as_string() == (id == "r3" ? "errored" : "succeeded"));
+        if (id == "r2")
+            BOOST_TEST(v.at("result").at("message").at("role").as_string() == "assistant");
+    }
+    BOOST_TEST(seen == (std::set<std::string>{"r2", "r3"}));
+    BOOST_TEST(has(r.err, "1 succeeded, 1 errored"));
+    outcome e = run(p, {"results", ids[1], "--errors-only"});
+    BOOST_TEST(lines_of(e.out).size() == 1u);
+    BOOST_TEST(has(e.out, "\"r3\""));
+    outcome so = run(p, {"--json", "results", ids[1], "--succeeded-only", "--out",
+                         (w.path / "ok.jsonl").string()});
+    BOOST_TEST(lines_of(w.read("ok.jsonl")).size() == 1u);
+    BOOST_TEST(has(w.read("ok.jsonl"), "\"r2\""));
+    BOOST_TEST(json::parse(so.out).at("results").at("errored").as_int64() == 1);
+    BOOST_TEST(run(p, {"results", ids[0]}).status == 0); // r0, r1 succeeded
+    BOOST_TEST(run(p, {"results", ids[0], "--errors-only", "--succeeded-only"}).status == 2);
+
+    outcome d = run(p, {"delete", ids[0], ids[1]});
+    BOOST_TEST(d.status == 0, output_line_context(d));
+    BOOST_TEST(emu->batch_count() == 1u);
+    outcome gone = run(p, {"status", ids[0]});
+    BOOST_TEST(gone.status == 1);
+    BOOST_TEST(has(gone.err, "aibatch list"), gone.err);
+    BOOST_TEST(!has(gone.err + gone.out, "SECRETSECRET"));
+    outcome dj = run(p, {"--json", "delete", ids[0], ids[2]}); // the first is gone
+    BOOST_TEST(dj.status == 1);
+    json::array da = json::parse(dj.out).as_array();
+    BOOST_TEST(da.size() == 2u);
+    BOOST_TEST(da[0].as_object().contains("error"));
+    BOOST_TEST(da[1].at("type").as_string() == "message_batch_deleted");
+}
+
+BOOST_AUTO_TEST_CASE(cancel_a_running_batch_and_delete_only_after_it_ended) {
+    emulator_instance emu(std::chrono::seconds(60));
+    workdir w;
+    program p = aibatch_at(emu->url(), w);
+    outcome c = run(p, {"--json", "create", w.file("r.jsonl", five_requests())});
+    BOOST_TEST_REQUIRE(c.status == 0, output_line_context(c));
+    std::string id(json::parse(c.out).at("batches").at(0).at("id").as_string());
+    outcome no_results = run(p, {"results", id});
+    BOOST_TEST(no_results.status == 2);
+    BOOST_TEST(has(no_results.err, "aibatch wait " + id), no_results.err);
+    outcome early = run(p, {"delete", id});
+    BOOST_TEST(early.status == 1);
+    BOOST_TEST(has(early.err, "aibatch cancel " + id), early.err);
+    outcome x = run(p, {"cancel", id});
+    BOOST_TEST(x.status == 0, output_line_context(x));
+    BOOST_TEST(has(x.out, "canceling " + id));
+    BOOST_TEST(emu->batches().at(0).cancel_requested);
+    // The cancel ends the batch soon: wait sees it, then delete works.
+    outcome wt = run(p, {"wait", id, "--poll", "0.05"});
+    BOOST_TEST(wt.status == 0, output_line_context(wt));
+    outcome r = run(p, {"results", id});
+    BOOST_TEST(r.status == 1);
+    BOOST_TEST(has(r.err, "5 canceled"), r.err);
+    BOOST_TEST(run(p, {"delete", id}).status == 0);
+}
+
+BOOST_AUTO_TEST_CASE(faults_are_retried_or_reported_with_exit_1) {
+    emulator_instance emu;
+    workdir w;
+    program p = aibatch_at(emu->url(), w);
+    outcome c = run(p, {"create", w.file("r.jsonl", five_requests())});
+    BOOST_TEST_REQUIRE(c.status == 0, output_line_context(c));
+    std::string id = lines_of(c.out).at(0);
+
+    // Two 529s: retried (AIBATCH_MAX_RETRIES default 2), the command succeeds.
+    emu->add_fault(aibatch::emulator::parse_fault("status:529:2:retrieve"));
+    outcome ok = run(p, {"status", id});
+    BOOST_TEST(ok.status == 0, output_line_context(ok));
+    // More 500s than retries: exit 1, the API's story and what to do.
+    emu->add_fault(aibatch::emulator::parse_fault("status:500:3:retrieve"));
+    outcome bad = run(p, {"status", id});
+    BOOST_TEST(bad.status == 1);
+    BOOST_TEST(has(bad.err, "500"), bad.err);
+    BOOST_TEST(has(bad.err, "try again"), bad.err);
+    // A dropped results download is resumed: every line arrives once.
+    BOOST_TEST(run(p, {"wait", id, "--poll", "0.05"}).status == 0);
+    emu->add_fault(aibatch::emulator::parse_fault("cut-results:300"));
+    outcome r = run(p, {"results", id});
+    BOOST_TEST(lines_of(r.out).size() == 5u, output_line_context(r));
+    // Nothing listening: a connection error names what to check.
+    program dead = aibatch_at("http://127.0.0.1:1", w);
+    dead.env["AIBATCH_MAX_RETRIES"] = "0";
+    outcome d = run(dead, {"list"});
+    BOOST_TEST(d.status == 1);
+    BOOST_TEST(has(d.err, "ANTHROPIC_BASE_URL"), d.err);
+    // A wrong key: the API's 401, with the fix.
+    aibatch::emulator::options o;
+    o.api_key = "sk-ant-the-right-one";
+    aibatch::emulator::server strict(o);
+    strict.start();
+    outcome a = run(aibatch_at(strict.url(), w), {"list"});
+    BOOST_TEST(a.status == 1);
+    BOOST_TEST(has(a.err, "check ANTHROPIC_API_KEY"), a.err);
+    BOOST_TEST(!has(a.err, "SECRETSECRET"));
+}
+
+BOOST_AUTO_TEST_CASE(a_create_refused_midway_names_the_batches_already_created) {
+    aibatch::emulator::options o;
+    o.max_batch_bytes = 2000; // the second batch below is larger
+    aibatch::emulator::server emu(o);
+    emu.start();
+    workdir w;
+    program p = aibatch_at(emu.url(), w);
+    std::string reqs = request_line("s0", "short") + request_line("s1", "short") +
+                       request_line("l0", std::string(1500, 'x')) +
+                       request_line("l1", std::string(1500, 'y'));
+    outcome c = run(p, {"create", w.file("r.jsonl", reqs), "--batch-requests", "2"});
+    BOOST_TEST(c.status == 1, output_line_context(c));
+    BOOST_TEST_REQUIRE(emu.batches_created() == 1u);
+    const std::string first = emu.batches().at(0).id;
+    BOOST_TEST(lines_of(c.out) == std::vector<std::string>{first});
+    BOOST_TEST(has(c.err, "creating batch 2 of 2 failed"), c.err);
+    BOOST_TEST(has(c.err, "created before it: " + first), c.err);
+    BOOST_TEST(has(c.err, "--batch-bytes"), c.err);
+}
+
+BOOST_AUTO_TEST_CASE(create_wait_downloads_every_result) {
+    emulator_instance emu;
+    workdir w;
+    program p = aibatch_at(emu->url(), w);
+    std::string reqs;
+    for (int i = 0; i < 7; ++i)
+        reqs += request_line("q" + std::to_string(i), "question " + std::to_string(i));
+    outcome c =
+        run(p, {"create", w.file("r.jsonl", reqs), "--wait", "--out",
+                (w.path / "results.jsonl").string(), "--poll", "0.05", "--batch-requests", "3"});
+    BOOST_TEST_REQUIRE(c.status == 0, output_line_context(c));
+    auto lines = lines_of(w.read("results.jsonl"));
+    BOOST_TEST(lines.size() == 7u);
+    std::set<std::string> ids;
+    for (const auto& l : lines)
+        ids.insert(std::string(json::parse(l).at("custom_id").as_string()));
+    BOOST_TEST(ids.size() == 7u);
+    BOOST_TEST(emu->batches_created() == 3u);
+    BOOST_TEST(has(c.out, "7 lines written"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ---------------------------------------------------------------------------------- run
+namespace {
+
+std::string schema_text(const aibatch::schema_options& so = {}) {
+    return json::serialize(aibatch::json_schema<Scored>(so));
+}
+
+std::vector<json::value> out_lines(const workdir& w, const std::string& name) {
+    std::vector<json::value> v;
+    for (const auto& l : lines_of(w.read(name)))
+        v.push_back(json::parse(l));
+    return v;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(cli_run)
+
+BOOST_AUTO_TEST_CASE(run_on_1000_prompts_gives_the_values_of_batch_of_t) {
+    emulator_instance emu(std::chrono::milliseconds(200));
+    workdir w;
+    // The file is named after the type: the tool name is the schema file's stem, as
+    // output_spec::for_type<Scored>() names its tool.
+    std::string schema = w.file("Scored.json", schema_text());
+    std::string prompts;
+    std::vector<aibatch::conversation> messages;
+    for (int i = 0; i < 1000; ++i) {
+        std::string text = "Score item number " + std::to_string(i);
+        json::value line;
+        if (i % 3 == 0)
+            line = json::value(text);
+        else if (i % 3 == 1)
+            line = json::object{{"id", "p" + std::to_string(i)}, {"text", text}};
+        else
+            line = json::object{
+                {"id", i},
+                {"messages", json::array{json::object{{"role", "user"}, {"content", text}}}}};
+        prompts += json::serialize(line) + "\n";
+        messages.push_back({aibatch::user(text)});
+    }
+    w.file("prompts.jsonl", prompts);
+    program p = aibatch_at(emu->url(), w);
+    outcome o = run(p, {"run", "--model", "claude-haiku-4-5", "--schema", schema, "--prompts",
+                        (w.path / "prompts.jsonl").string(), "--out",
+                        (w.path / "out.jsonl").string(), "--run-id", "same1", "--poll", "0.05"});
+    BOOST_TEST_REQUIRE(o.status == 0, output_line_context(o));
+    BOOST_TEST(has(o.out, "1000 of 1000 succeeded"));
+
+    BOOST_TEST(emu->batches_created() == 1u);
+
+    // The same prompts through batch<T>() in C++, with the same run id, on a second
+    // emulator with the same seed: the emulator's answer is a function of the request,
+    // its custom_id and its batch's id, and a fresh emulator's first create gets the same
+    // batch id.
+    emulator_instance twin(std::chrono::milliseconds(200));
+    boost::asio::io_context ioc;
+    aibatch::client_config cfg;
+    cfg.base_url = twin->url();
+    cfg.api_key = key;
+    aibatch::client client(ioc.get_executor(), cfg);
+    aibatch::batch_options opts;
+    opts.run_id = "same1";
+    opts.poll_interval = std::chrono::milliseconds(50);
+    std::vector<Scored> expected;
+    boost::asio::co_spawn(ioc, aibatch::batch<Scored>(client, messages, "claude-haiku-4-5", opts),
+                          [&](std::exception_ptr e, std::vector<Scored> v) {
+                              BOOST_TEST_REQUIRE(!e);
+                              expected = std::move(v);
+                          });
+    ioc.run();
+    BOOST_TEST_REQUIRE(expected.size() == 1000u);
+    BOOST_TEST_REQUIRE(twin->batches_created() == 1u);
+    BOOST_TEST(twin->batches().at(0).id == emu->batches().at(0).id);
+
+    auto out = out_lines(w, "out.jsonl");
+    BOOST_TEST_REQUIRE(out.size() == 1000u);
+    std::size_t differing = 0, distinct_labels = 0;
+    std::set<std::string> labels;
+    for (std::size_t i = 0; i < out.size(); ++i) {
+        const auto& line = out[i].as_object();
+        BOOST_TEST(line.at("index").as_int64() == static_cast<std::int64_t>(i));
+        BOOST_TEST(line.at("status").as_string() == "succeeded");
+        if (i % 3 == 0)
+            BOOST_TEST(line.at("id").is_null());
+        else if (i % 3 == 1)
+            BOOST_TEST(line.at("id").as_string() == "p" + std::to_string(i));
+        else
+            BOOST_TEST(line.at("id").as_int64() == static_cast<std::int64_t>(i));
+        auto v = aibatch::decode<Scored>(line.at("value"));
+        BOOST_TEST_REQUIRE(v.has_value());
+        differing += !(*v == expected[i]);
+        labels.insert(v->label);
+    }
+    distinct_labels = labels.size();
+    BOOST_TEST(differing == 0u);
+    BOOST_TEST(distinct_labels > 100u); // the values differ from item to item
+}
+
+BOOST_AUTO_TEST_CASE(run_reports_each_failure_in_input_order_and_exits_1) {
+    emulator_instance emu(std::chrono::milliseconds(100));
+    workdir w;
+    std::string schema = w.file("Scored.json", schema_text());
+    w.file("prompts.jsonl",
+           "\"fine\"\n"
+           "{\"id\":\"bad\",\"text\":\"EMULATOR_RESULT: errored\"}\n"
+           "{\"id\":\"invalid\",\"text\":\"EMULATOR_OUTPUT: {\\\"label\\\":5}\"}\n");
+    program p = aibatch_at(emu->url(), w);
+    outcome o = run(p, {"--json", "run", "--model", "claude-haiku-4-5", "--schema", schema,
+                        "--prompts", (w.path / "prompts.jsonl").string(), "--out",
+                        (w.path / "out.jsonl").string(), "--poll", "0.05", "--repair-rounds", "0"});
+    BOOST_TEST(o.status == 1, output_line_context(o));
+    auto out = out_lines(w, "out.jsonl");
+    BOOST_TEST_REQUIRE(out.size() == 3u);
+    BOOST_TEST(out[0].at("status").as_string() == "succeeded");
+    BOOST_TEST(out[1].at("status").as_string() == "errored");
+    BOOST_TEST(out[1].at("id").as_string() == "bad");
+    BOOST_TEST(out[1].at("batch_id").as_string().starts_with("msgbatch_"));
+    BOOST_TEST(!out[1].at("error_type").as_string().empty());
+    BOOST_TEST(out[2].at("status").as_string() == "invalid_output");
+    BOOST_TEST(out[2].at("error_type").as_string() == "validation");
+    // The decoder's path-precise message for the same output.
+    std::string expected =
+        aibatch::decode<Scored>(json::parse(R"({"label":5})")).error().to_string();
+    BOOST_TEST(out[2].at("message").as_string() == expected);
+    json::value summary = json::parse(o.out);
+    BOOST_TEST(summary.at("succeeded").as_int64() == 1);
+    BOOST_TEST(summary.at("failed").as_int64() == 2);
+    BOOST_TEST(emu->batches_created() == 1u); // no repair round asked for
+}
+
+BOOST_AUTO_TEST_CASE(dry_run_sends_nothing_even_with_an_unreachable_base_url) {
+    workdir w;
+    std::string schema = w.file("Scored.json", schema_text());
+    std::string prompts;
+    for (int i = 0; i < 30; ++i)
+        prompts += "\"prompt " + std::to_string(i) + "\"\n";
+    w.file("prompts.jsonl", prompts);
+    program p = aibatch_at("http://127.0.0.1:1", w);
+    p.env.erase("ANTHROPIC_API_KEY"); // not even needed
+    std::vector<std::string> args = {"run",
+                                     "--model",
+                                     "claude-haiku-4-5",
+                                     "--schema",
+                                     schema,
+                                     "--prompts",
+                                     (w.path / "prompts.jsonl").string(),
+                                     "--out",
+                                     (w.path / "out.jsonl").string(),
+                                     "--dry-run",
+                                     "--batch-requests",
+                                     "12"};
+    outcome o = run(p, args);
+    BOOST_TEST_REQUIRE(o.status == 0, output_line_context(o));
+    BOOST_TEST(has(o.out, "nothing was sent"));
+    BOOST_TEST(has(o.out, "requests:       30"));
+    BOOST_TEST(has(o.out, "batches:        3"));
+    BOOST_TEST(has(o.out, "estimated cost: $"));
+    BOOST_TEST(!fs::exists(w.path / "out.jsonl"));
+    args.insert(args.begin(), "--json");
+    outcome j = run(p, args);
+    BOOST_TEST_REQUIRE(j.status == 0);
+    json::value e = json::parse(j.out);
+    BOOST_TEST(e.at("requests").as_int64() == 30);
+    BOOST_TEST(e.at("batches").as_array().size() == 3u);
+    BOOST_TEST(e.at("cost_min_usd").as_double() < e.at("cost_max_usd").as_double());
+    BOOST_TEST(e.at("max_output_tokens").as_int64() == 30 * 1024);
+
+    // Against a live emulator: its request log stays empty.
+    emulator_instance emu;
+    program live = aibatch_at(emu->url(), w);
+    BOOST_TEST(run(live, args).status == 0);
+    BOOST_TEST(emu->log().empty());
+}
+
+BOOST_AUTO_TEST_CASE(bad_schemas_and_prompts_are_refused_before_any_network_call) {
+    emulator_instance emu;
+    workdir w;
+    program p = aibatch_at(emu->url(), w);
+    std::string prompts = w.file("prompts.jsonl", "\"a\"\n");
+    auto run_with = [&](const std::string& schema, const std::string& prompt_file,
+                        std::vector<std::string> extra = {}) {
+        std::vector<std::string> args = {"run",       "--model", "claude-haiku-4-5",
+                                         "--schema",  schema,    "--prompts",
+                                         prompt_file, "--out",   (w.path / "out.jsonl").string()};
+        if (std::find(extra.begin(), extra.end(), "--model") != extra.end())
+            args.erase(args.begin() + 1, args.begin() + 3); // the test's own model
+        args.insert(args.end(), extra.begin(), extra.end());
+        return run(p, args);
+    };
+    outcome one_of = run_with(
+        w.file("s1.json", R"({"type":"object","properties":{"a":{"oneOf":[{"type":"string"}]}}})"),
+        prompts);
+    BOOST_TEST(one_of.status == 2);
+    BOOST_TEST(has(one_of.err, "\"oneOf\" is not supported"), one_of.err);
+    BOOST_TEST(has(one_of.err, "$.properties.a"), one_of.err);
+    outcome not_json = run_with(w.file("s2.json", "{nope"), prompts);
+    BOOST_TEST(not_json.status == 2);
+    BOOST_TEST(has(not_json.err, "is not JSON"));
+    std::string good = w.file("Scored.json", schema_text());
+    outcome bad_line = run_with(good, w.file("p2.jsonl", "\"a\"\n{\"id\":1}\n"));
+    BOOST_TEST(bad_line.status == 2);
+    BOOST_TEST(has(bad_line.err, "p2.jsonl:2: give either \"text\" or \"messages\""), bad_line.err);
+    outcome mode = run_with(good, prompts, {"--mode", "xml"});
+    BOOST_TEST(mode.status == 2);
+    // json_schema mode: what the structured-outputs subset cannot say is refused up front.
+    outcome native = run_with(
+        w.file("s3.json", R"({"type":"object","properties":{"m":{"type":"object",)"
+                          R"("additionalProperties":{"type":"integer"}}},"required":["m"],)"
+                          R"("additionalProperties":false})"),
+        prompts, {"--mode", "json_schema"});
+    BOOST_TEST(native.status == 2);
+    BOOST_TEST(has(native.err, "use --mode tool"), native.err);
+    // The model table's rules, from the library, before anything is sent.
+    outcome too_many = run_with(good, prompts, {"--max-tokens", "10000000"});
+    BOOST_TEST(too_many.status == 2, output_line_context(too_many));
+    outcome old_model =
+        run_with(good, prompts, {"--mode", "json_schema", "--model", "claude-3-haiku-20240307"});
+    BOOST_TEST(old_model.status == 2);
+    BOOST_TEST(has(old_model.err, "does not support structured outputs"), old_model.err);
+    BOOST_TEST(has(old_model.err, "--mode tool"), old_model.err);
+    BOOST_TEST(emu->log().empty());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ------------------------------------------------------------------ terminal and Ctrl-C
+BOOST_AUTO_TEST_SUITE(cli_terminal)
+
+BOOST_AUTO_TEST_CASE(wait_in_a_pseudo_terminal_draws_a_live_progress_bar) {
+    emulator_instance emu(std::chrono::milliseconds(800));
+    workdir w;
+    program p = aibatch_at(emu->url(), w);
+    outcome c = run(p, {"create", w.file("r.jsonl", five_requests())});
+    BOOST_TEST_REQUIRE(c.status == 0);
+    std::string id = lines_of(c.out).at(0);
+    // util-linux script(1) runs the command in a pseudo-terminal; its stdout is the
+    // terminal's output.
+    program script = p;
+    script.path = "/usr/bin/script";
+    std::string command = std::string(AIBATCH_CLI) + " wait " + id + " --poll 0.05";
+    outcome o = run(script, {"-qfec", command, "/dev/null"});
+    BOOST_TEST_REQUIRE(o.status == 0, output_line_context(o));
+    // Redrawn in place: each update starts with a carriage return and a line erase.
+    BOOST_TEST(has(o.out, "\r\033[K["), o.out);
+    BOOST_TEST(has(o.out, "[##############################] 1/1 batches ended, 5/5 requests done"),
+               o.out);
+    BOOST_TEST(has(o.out, "ETA"));
+    BOOST_TEST(!has(o.out, "progress: ")); // not the plain lines
+}
+
+BOOST_AUTO_TEST_CASE(ctrl_c_during_wait_with_cancel_cancels_the_remote_batch) {
+    emulator_instance emu(std::chrono::seconds(60));
+    workdir w;
+    program p = aibatch_at(emu->url(), w);
+    outcome c = run(p, {"create", w.file("r.jsonl", five_requests())});
+    BOOST_TEST_REQUIRE(c.status == 0);
+    std::string id = lines_of(c.out).at(0);
+    running r(p, {"--on-interrupt", "cancel", "wait", id, "--poll", "0.05"});
+    BOOST_TEST_REQUIRE(r.wait_for_stderr("progress: "));
+    r.signal(SIGINT);
+    outcome o = r.finish();
+    BOOST_TEST(o.status == 1, output_line_context(o));
+    BOOST_TEST(has(o.err, "canceled " + id), o.err);
+    BOOST_TEST(emu->batches().at(0).cancel_requested);
+}
+
+BOOST_AUTO_TEST_CASE(ctrl_c_on_a_terminal_asks_and_yes_cancels) {
+    emulator_instance emu(std::chrono::seconds(60));
+    workdir w;
+    program p = aibatch_at(emu->url(), w);
+    outcome c = run(p, {"create", w.file("r.jsonl", five_requests())});
+    BOOST_TEST_REQUIRE(c.status == 0);
+    std::string id = lines_of(c.out).at(0);
+    // In a pseudo-terminal (script), Ctrl-C is the terminal's ^C character and the answer
+    // is typed on the same terminal.
+    program script = p;
+    script.path = "/usr/bin/script";
+    running r(
+        script,
+        {"-qfec", "exec " + std::string(AIBATCH_CLI) + " wait " + id + " --poll 0.05", "/dev/null"},
+        true, true);
+    BOOST_TEST_REQUIRE(r.wait_for_stderr("batches ended"));
+    r.write_stdin("\x03");
+    BOOST_TEST_REQUIRE(r.wait_for_stderr("[y/N]"));
+    BOOST_TEST(!emu->batches().at(0).cancel_requested); // nothing before the answer
+    // Polling goes on while the question waits: let two more polls happen first.
+    const std::size_t before = emu->log().size();
+    for (int i = 0; i < 2000 && emu->log().size() < before + 2; ++i)
+        ::usleep(5000);
+    BOOST_TEST_REQUIRE(emu->log().size() >= before + 2);
+    r.write_stdin("y\n");
+    outcome o = r.finish();
+    // While the question was up, no progress was drawn over it.
+    auto asked = o.err.find("[y/N]");
+    BOOST_TEST((asked != std::string::npos && o.err.find("\r\033[K", asked) == std::string::npos),
+               o.err);
+    BOOST_TEST(o.status == 1, output_line_context(o));
+    BOOST_TEST(has(o.err, "canceled " + id), o.err);
+    BOOST_TEST(emu->batches().at(0).cancel_requested);
+}
+
+BOOST_AUTO_TEST_CASE(ctrl_c_without_a_terminal_leaves_the_batch_and_names_it) {
+    emulator_instance emu(std::chrono::seconds(60));
+    workdir w;
+    program p = aibatch_at(emu->url(), w);
+    outcome c = run(p, {"create", w.file("r.jsonl", five_requests())});
+    BOOST_TEST_REQUIRE(c.status == 0);
+    std::string id = lines_of(c.out).at(0);
+    running r(p, {"wait", id, "--poll", "0.05"}); // stdin is /dev/null: no question
+    BOOST_TEST_REQUIRE(r.wait_for_stderr("progress: "));
+    r.signal(SIGINT);
+    outcome o = r.finish();
+    BOOST_TEST(o.status == 1, output_line_context(o));
+    BOOST_TEST(has(o.err, "left running: " + id), o.err);
+    BOOST_TEST(!emu->batches().at(0).cancel_requested);
+}
+
+BOOST_AUTO_TEST_CASE(ctrl_c_during_run_with_cancel_cancels_and_still_writes_every_line) {
+    emulator_instance emu(std::chrono::seconds(60));
+    workdir w;
+    program p = aibatch_at(emu->url(), w);
+    std::string schema = w.file("Scored.json", schema_text());
+    w.file("prompts.jsonl", "\"a\"\n\"b\"\n");
+    running r(p, {"--on-interrupt", "cancel", "-v", "run", "--model", "claude-haiku-4-5",
+                  "--schema", schema, "--prompts", (w.path / "prompts.jsonl").string(), "--out",
+                  (w.path / "out.jsonl").string(), "--poll", "0.05"});
+    BOOST_TEST_REQUIRE(r.wait_for_stderr("running 2 prompts"));
+    // The first progress line comes after the first poll: the batch exists.
+    BOOST_TEST_REQUIRE(r.wait_for_stderr("progress: "));
+    BOOST_TEST_REQUIRE(emu->batches_created() == 1u);
+    r.signal(SIGINT);
+    outcome o = r.finish();
+    BOOST_TEST(o.status == 1, output_line_context(o));
+    BOOST_TEST(emu->batches().at(0).cancel_requested);
+    auto out = out_lines(w, "out.jsonl");
+    BOOST_TEST_REQUIRE(out.size() == 2u);
+    BOOST_TEST(out[0].at("status").as_string() != "succeeded");
+}
+
+BOOST_AUTO_TEST_CASE(ctrl_c_during_run_with_leave_names_the_batches_left_running) {
+    emulator_instance emu(std::chrono::seconds(60));
+    workdir w;
+    program p = aibatch_at(emu->url(), w);
+    std::string schema = w.file("Scored.json", schema_text());
+    w.file("prompts.jsonl", "\"a\"\n\"b\"\n\"c\"\n");
+    running r(p, {"--on-interrupt", "leave", "run", "--model", "claude-haiku-4-5", "--schema",
+                  schema, "--prompts", (w.path / "prompts.jsonl").string(), "--out",
+                  (w.path / "out.jsonl").string(), "--poll", "0.05", "--batch-requests", "2"});
+    // Two batches: the progress line that counts both comes after both were created.
+    BOOST_TEST_REQUIRE(r.wait_for_stderr("/2 batches ended"));
+    BOOST_TEST_REQUIRE(emu->batches_created() == 2u);
+    r.signal(SIGINT);
+    outcome o = r.finish();
+    BOOST_TEST(o.status == 1, output_line_context(o));
+    for (const auto& b : emu->batches()) {
+        BOOST_TEST(has(o.err, b.id), o.err);
+        BOOST_TEST(!b.cancel_requested);
+    }
+    BOOST_TEST(has(o.err, "left running:"), o.err);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
