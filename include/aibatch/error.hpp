@@ -67,21 +67,19 @@ enum class errc {
     connection_failed,
 };
 
-/// The category of aibatch's own conditions (configuration, input, transport, the batch
-/// run); its name is "aibatch".
+/// The category of aibatch::errc; its name is "aibatch". One category for aibatch's own
+/// conditions and the API's answers alike, on purpose: code that checks
+/// `ec.category() == aibatch::error_category()` keeps working. is_api_error() tells the
+/// API's answers (a non-2xx status) apart from aibatch's own errors.
 const boost::system::error_category& error_category() noexcept;
-/// The category of the API's answers (errc::invalid_request .. errc::http_status: a
-/// non-2xx HTTP status); its name is "aibatch.api". make_error_code(errc) picks the
-/// category, so `ec == aibatch::errc::rate_limited` works whatever the category.
-const boost::system::error_category& api_error_category() noexcept;
 
 /// Whether an errc is an answer of the API (a non-2xx status) rather than aibatch's own.
 constexpr bool is_api_errc(errc e) noexcept {
     return e >= errc::invalid_request && e <= errc::http_status;
 }
-/// Whether ec is an answer of the API (category "aibatch.api").
+/// Whether ec is an answer of the API: errc::invalid_request .. errc::http_status.
 bool is_api_error(const boost::system::error_code& ec) noexcept;
-/// The errc of an error_code of either aibatch category; nullopt for other categories
+/// The errc of an error_code of the aibatch category; nullopt for other categories
 /// (Asio's, the system's).
 std::optional<errc> errc_of(const boost::system::error_code& ec) noexcept;
 
@@ -93,7 +91,7 @@ std::optional<errc> errc_of(const boost::system::error_code& ec) noexcept;
 bool is_retryable(const boost::system::error_code& ec) noexcept;
 
 inline boost::system::error_code make_error_code(errc e) noexcept {
-    return {static_cast<int>(e), is_api_errc(e) ? api_error_category() : error_category()};
+    return {static_cast<int>(e), error_category()};
 }
 
 /// Prints "aibatch:N (message)".

@@ -36,6 +36,10 @@ struct client_event {
 /// The name of a kind: "request", "response", "failure", "retry", ...
 const char* to_string(client_event::kind k) noexcept;
 
+/// The event as one line for a log: "response 200 GET /v1/messages/batches/... (85 ms,
+/// request-id req_...)", "retry 1 in 500 ms: ...", ...
+std::string describe(const client_event& e);
+
 /// Called on the client's strand for every event; it must be quick and must not throw
 /// (an exception from it is caught and dropped, so it never breaks a run).
 using client_observer = std::function<void(const client_event&)>;

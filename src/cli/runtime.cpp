@@ -25,6 +25,8 @@ aibatch::client& runtime::client() {
         client_config cfg = client_config::from_env();
         note("configuration: base URL " + cfg.base_url + ", key " + cfg.redacted_api_key() +
              (cfg.dotenv_file.empty() ? std::string() : ", .env " + cfg.dotenv_file));
+        if (opts_.verbose) // every request, answer, retry, resume: never the key
+            cfg.observer = [this](const client_event& e) { note(describe(e)); };
         client_.emplace(ioc_.get_executor(), std::move(cfg));
     }
     return *client_;

@@ -7,7 +7,7 @@
 namespace aibatch {
 namespace {
 
-class aibatch_category : public boost::system::error_category {
+class aibatch_category final : public boost::system::error_category {
 public:
     const char* name() const noexcept override { return "aibatch"; }
 
@@ -84,11 +84,6 @@ public:
     }
 };
 
-class api_category final : public aibatch_category {
-public:
-    const char* name() const noexcept override { return "aibatch.api"; }
-};
-
 std::string what_text(boost::system::error_code ec, const diagnostics& diag) {
     std::string s = diag.to_string();
     if (s.empty())
@@ -103,17 +98,12 @@ const boost::system::error_category& error_category() noexcept {
     return cat;
 }
 
-const boost::system::error_category& api_error_category() noexcept {
-    static const api_category cat;
-    return cat;
-}
-
 bool is_api_error(const boost::system::error_code& ec) noexcept {
-    return ec.category() == api_error_category();
+    return ec.category() == error_category() && is_api_errc(static_cast<errc>(ec.value()));
 }
 
 std::optional<errc> errc_of(const boost::system::error_code& ec) noexcept {
-    if (ec.category() == error_category() || ec.category() == api_error_category())
+    if (ec.category() == error_category())
         return static_cast<errc>(ec.value());
     return std::nullopt;
 }

@@ -341,6 +341,29 @@ BOOST_AUTO_TEST_CASE(faults_are_retried_or_reported_with_exit_1) {
     BOOST_TEST(!has(a.err, "SECRETSECRET"));
 }
 
+// -v prints the library's observer events (client_config::observer): each request, its
+// answer with the request-id, each retry with its delay; never the key.
+BOOST_AUTO_TEST_CASE(verbose_prints_requests_answers_and_retries_never_the_key) {
+    emulator_instance emu;
+    workdir w;
+    program p = aibatch_at(emu->url(), w);
+    outcome c = run(p, {"create", w.file("r.jsonl", five_requests())});
+    BOOST_TEST_REQUIRE(c.status == 0, output_line_context(c));
+    std::string id = lines_of(c.out).at(0);
+    emu->add_fault(aibatch::emulator::parse_fault("status:529:1:retrieve"));
+    outcome v = run(p, {"-v", "status", id});
+    BOOST_TEST(v.status == 0, output_line_context(v));
+    BOOST_TEST(has(v.err, "aibatch: request GET /v1/messages/batches/" + id), v.err);
+    BOOST_TEST(has(v.err, "aibatch: response 529 GET /v1/messages/batches/" + id), v.err);
+    BOOST_TEST(has(v.err, "aibatch: retry 1 in "), v.err);
+    BOOST_TEST(has(v.err, "aibatch: response 200 GET"), v.err);
+    BOOST_TEST(has(v.err, "request-id "), v.err);
+    BOOST_TEST(!has(v.out + v.err, "SECRETSECRET"));
+    // Without -v: none of it.
+    outcome quiet = run(p, {"status", id});
+    BOOST_TEST(!has(quiet.err, "aibatch: request"), quiet.err);
+}
+
 BOOST_AUTO_TEST_CASE(a_create_refused_midway_names_the_batches_already_created) {
     aibatch::emulator::options o;
     o.max_batch_bytes = 2000; // the second batch below is larger
