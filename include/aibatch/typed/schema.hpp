@@ -137,11 +137,11 @@ boost::json::object json_schema(const schema_options& opts = {}) {
 /// wrong). Never throws for bad input; allocation failures propagate.
 template <class T>
 decode_result<T> decode(const boost::json::value& v, const decode_options& opts = {}) {
-    detail::decoder d(opts);
+    detail::decode_state st(opts);
     T out{};
-    d.template run<T>(v, out);
-    if (d.failed())
-        return decode_result<T>(d.take_error());
+    detail::walk(v, {&out, &detail::ops_of<T>()}, st);
+    if (st.failed())
+        return decode_result<T>(st.take_error());
     return decode_result<T>(std::move(out));
 }
 
