@@ -153,6 +153,18 @@ decode_error decode_state::take_error() {
     return e;
 }
 
+bool decode_state::found_since(std::size_t mark, std::string_view message) const {
+    std::string here;
+    for (std::size_t i = mark; i < issues_.size(); ++i)
+        if (issues_[i].issue.message == message) {
+            if (here.empty())
+                here = path();
+            if (issues_[i].issue.path == here)
+                return true;
+        }
+    return false;
+}
+
 std::string decode_state::path() const {
     std::string p = "$";
     for (const auto& s : segments_) {

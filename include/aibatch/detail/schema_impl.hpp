@@ -255,6 +255,15 @@ public:
     void pop_order() { order_.pop_back(); }
 
     std::size_t issue_count() const noexcept { return issues_.size(); }
+    /// Whether a problem with this message was found at the current path since `mark`.
+    bool found_since(std::size_t mark, std::string_view message) const;
+    /// Ready for a new value (keeps the buffers).
+    void reset() {
+        segments_.clear();
+        order_.clear();
+        issues_.clear();
+        repeated_key_ = false;
+    }
     /// Forgets the problems found since issue_count() was `mark`.
     void truncate_issues(std::size_t mark) { issues_.resize(mark); }
 
@@ -857,9 +866,15 @@ struct json_traits<T> {
             return {ms[i].get(*static_cast<T*>(f.out)), ms[i].ops};
         }
         if (!st.options().allow_unknown_fields) {
-            // Reported after every member, in document order.
+            // Reported after every member, in document order. The same key twice: only
+            // a streaming driver sees it, and defers to the tree (one issue there).
+            std::string message = "unknown field \"" + std::string(key) + "\"";
+            if (st.found_since(f.mark, message)) {
+                st.repeated_key();
+                return {};
+            }
             st.push_order(static_cast<std::uint32_t>(n + pos));
-            st.fail("unknown field \"" + std::string(key) + "\"");
+            st.fail(std::move(message));
             st.pop_order();
         }
         return {};
