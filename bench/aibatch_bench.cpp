@@ -210,6 +210,8 @@ int main(int argc, char** argv) {
     decode->add_option("--file", file)->required();
     decode->add_option("--with", with, "lines, floor or tree")
         ->check(CLI::IsMember({"lines", "floor", "tree"}));
+    int passes = 1;
+    decode->add_option("--passes", passes, "times over the lines (for profiling)");
     auto* create = app.add_subcommand("create", "serialise and upload one batch");
     create->add_option("--url", url)->required();
     create->add_option("--items", items);
@@ -334,7 +336,10 @@ int main(int argc, char** argv) {
             std::ifstream in(file, std::ios::binary);
             std::string data((std::istreambuf_iterator<char>(in)),
                              std::istreambuf_iterator<char>());
-            const auto lines = split_lines(data);
+            std::vector<std::string_view> lines;
+            for (int pass = 0; pass < passes; ++pass)
+                for (auto line : split_lines(data))
+                    lines.push_back(line);
             std::size_t values = 0;
             auto spec = aibatch::output_spec::for_type<SpamResult>();
             auto t0 = clk::now();
@@ -367,7 +372,7 @@ int main(int argc, char** argv) {
             emit({{"what", "decode"},
                   {"with", with},
                   {"seconds", since(t0)},
-                  {"bytes", data.size()},
+                  {"bytes", data.size() * static_cast<std::size_t>(passes)},
                   {"lines", lines.size()},
                   {"values", values}});
         } else if (*create) {

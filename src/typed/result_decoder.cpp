@@ -8,6 +8,7 @@
 #include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/parse.hpp>
 
+#include <array>
 #include <cstdint>
 #include <vector>
 
@@ -30,21 +31,32 @@ enum class place : unsigned char {
     error_inner, // {"type","message"}
 };
 
-constexpr std::string_view root_keys[] = {"custom_id", "result"};
-constexpr std::string_view result_keys[] = {"type", "message", "error"};
-constexpr std::string_view message_keys[] = {"content", "stop_reason", "usage"};
-constexpr std::string_view block_keys[] = {"type", "name", "input", "text"};
-constexpr std::string_view usage_keys[] = {"input_tokens", "output_tokens",
-                                           "cache_creation_input_tokens", "cache_read_input_tokens",
-                                           "service_tier"};
-constexpr std::string_view error_outer_keys[] = {"error", "type", "message", "request_id"};
-constexpr std::string_view error_inner_keys[] = {"type", "message"};
-
-template <std::size_t N>
-int index_of(const std::string_view (&keys)[N], std::string_view k) {
-    for (std::size_t i = 0; i < N; ++i)
-        if (keys[i] == k)
-            return static_cast<int>(i);
+// The index of a key among those a place reads, or -1. Literal comparisons: the
+// compiler turns each into a length test and an inline compare.
+int key_index(place p, std::string_view k) {
+    switch (p) {
+    case place::root:
+        return k == "custom_id" ? 0 : k == "result" ? 1 : -1;
+    case place::result:
+        return k == "type" ? 0 : k == "message" ? 1 : k == "error" ? 2 : -1;
+    case place::message:
+        return k == "content" ? 0 : k == "stop_reason" ? 1 : k == "usage" ? 2 : -1;
+    case place::block:
+        return k == "type" ? 0 : k == "name" ? 1 : k == "input" ? 2 : k == "text" ? 3 : -1;
+    case place::usage:
+        return k == "input_tokens"                  ? 0
+               : k == "output_tokens"               ? 1
+               : k == "cache_creation_input_tokens" ? 2
+               : k == "cache_read_input_tokens"     ? 3
+               : k == "service_tier"                ? 4
+                                                    : -1;
+    case place::error_outer:
+        return k == "error" ? 0 : k == "type" ? 1 : k == "message" ? 2 : k == "request_id" ? 3 : -1;
+    case place::error_inner:
+        return k == "type" ? 0 : k == "message" ? 1 : -1;
+    case place::content:
+        break;
+    }
     return -1;
 }
 
@@ -96,8 +108,10 @@ struct scan_state {
     bool inner_object = false;
 
     // the current content block
-    bool block_type_string = false, block_name_string = false, block_text_string = false;
-    std::string block_type, block_name, block_text;
+    enum class block_kind : unsigned char { unknown, tool_use, text, other };
+    block_kind block_type = block_kind::unknown; // unknown: absent or not a string
+    bool block_name_string = false, block_name_ours = false, block_text_string = false;
+    std::string block_text;
     bool block_has_input = false, block_input_decoded = false;
 
     struct level {
@@ -105,7 +119,17 @@ struct scan_state {
         int field = -1;         // the key whose value comes next (-1: not ours)
         std::uint32_t seen = 0; // keys of ours seen (a repeat needs the tree)
     };
-    std::vector<level> levels;
+    // The places being read: at most root, result, message, content, block.
+    struct level_stack {
+        std::array<level, 8> items;
+        std::size_t size = 0;
+        bool empty() const noexcept { return size == 0; }
+        level& back() noexcept { return items[size - 1]; }
+        void push_back(level l) noexcept { items[size++] = l; }
+        void pop_back() noexcept { --size; }
+        void clear() noexcept { size = 0; }
+    };
+    level_stack levels;
     std::size_t skip = 0;
     bool in_input = false;
     stream_decoder dec;
@@ -114,13 +138,26 @@ struct scan_state {
     scan_state(output_mode m, std::string name) : mode(m), tool_name(std::move(name)) {}
 
     void start(target t, decode_state& s) {
-        env = line_envelope{};
+        // Field by field: the strings keep their storage from line to line.
+        env.custom_id.clear();
+        env.type = result_type::succeeded;
+        env.stop_reason.clear();
+        env.has_usage = false;
+        env.tokens.input_tokens = env.tokens.output_tokens = 0;
+        env.tokens.cache_creation_input_tokens = env.tokens.cache_read_input_tokens = 0;
+        env.tokens.service_tier.clear();
+        env.error.type.clear();
+        env.error.message.clear();
+        env.error.request_id.clear();
+        env.tool_found = env.input_decoded = env.text_found = false;
+        env.text.clear();
         input = t;
         st = &s;
         tree = root_object = has_custom_id = has_result = has_type = false;
         message_object = error_object = inner_object = false;
         type.clear();
-        outer_type = outer_message = request_id = inner_type = inner_message = opt_str{};
+        for (opt_str* o : {&outer_type, &outer_message, &request_id, &inner_type, &inner_message})
+            o->state = str_state::absent;
         levels.clear();
         skip = 0;
         in_input = false;
@@ -231,10 +268,11 @@ struct scan_state {
     }
 
     // ---- the envelope
-    template <std::size_t N>
-    bool mark(const std::string_view (&keys)[N], std::string_view k) {
+    bool on_field(std::string_view k) {
         level& l = levels.back();
-        l.field = index_of(keys, k);
+        if (l.where == place::content)
+            return need_tree(); // a key in an array: not reached with a valid parser
+        l.field = key_index(l.where, k);
         if (l.field < 0)
             return true;
         std::uint32_t bit = 1u << l.field;
@@ -247,28 +285,6 @@ struct scan_state {
     bool need_tree() {
         tree = true;
         return false;
-    }
-
-    bool on_field(std::string_view k) {
-        switch (levels.back().where) {
-        case place::root:
-            return mark(root_keys, k);
-        case place::result:
-            return mark(result_keys, k);
-        case place::message:
-            return mark(message_keys, k);
-        case place::block:
-            return mark(block_keys, k);
-        case place::usage:
-            return mark(usage_keys, k);
-        case place::error_outer:
-            return mark(error_outer_keys, k);
-        case place::error_inner:
-            return mark(error_inner_keys, k);
-        case place::content:
-            break;
-        }
-        return need_tree(); // a key in an array: not reached with a valid parser
     }
 
     // After the value of the current field (or array element).
@@ -335,7 +351,8 @@ struct scan_state {
             break;
         case place::content:
             if (!is_array) {
-                block_type_string = block_name_string = block_text_string = false;
+                block_type = block_kind::unknown;
+                block_name_string = block_name_ours = block_text_string = false;
                 block_has_input = block_input_decoded = false;
                 push(place::block);
                 return true;
@@ -345,9 +362,9 @@ struct scan_state {
             if (f == 2)
                 return begin_input(true, is_array);
             if (f == 0)
-                block_type_string = false;
+                block_type = block_kind::unknown;
             if (f == 1)
-                block_name_string = false;
+                block_name_string = block_name_ours = false;
             if (f == 3)
                 block_text_string = false;
             break;
@@ -406,10 +423,10 @@ struct scan_state {
                 field_done();
             return true;
         }
-        bool known = block_type_string && block_name_string;
-        bool wanted = known && block_type == "tool_use" && block_name == tool_name;
-        bool other = (block_type_string && block_type != "tool_use") ||
-                     (block_name_string && block_name != tool_name);
+        bool known = block_type != block_kind::unknown && block_name_string;
+        bool wanted = known && block_type == block_kind::tool_use && block_name_ours;
+        bool other = (block_type != block_kind::unknown && block_type != block_kind::tool_use) ||
+                     (block_name_string && !block_name_ours);
         if (other) {
             if (container)
                 skip = 1;
@@ -428,14 +445,13 @@ struct scan_state {
     }
 
     void block_done() {
-        bool match = block_type_string && block_type == "tool_use" && block_name_string &&
-                     block_name == tool_name;
+        bool match = block_type == block_kind::tool_use && block_name_ours;
         if (mode == output_mode::tool && match && !env.tool_found) {
             env.tool_found = true;
             env.input_decoded = block_has_input && block_input_decoded;
         }
-        if (mode != output_mode::tool && !env.text_found && block_type_string &&
-            block_type == "text" && block_text_string) {
+        if (mode != output_mode::tool && !env.text_found && block_type == block_kind::text &&
+            block_text_string) {
             env.text_found = true;
             env.text = block_text;
         }
@@ -500,13 +516,13 @@ struct scan_state {
             if (f == 2)
                 return begin_input(false, false, &s);
             if (f == 0) {
-                block_type_string = is_string;
-                if (is_string)
-                    block_type.assign(s.s.data(), s.s.size());
+                block_type = !is_string          ? block_kind::unknown
+                             : s.s == "tool_use" ? block_kind::tool_use
+                             : s.s == "text"     ? block_kind::text
+                                                 : block_kind::other;
             } else if (f == 1) {
                 block_name_string = is_string;
-                if (is_string)
-                    block_name.assign(s.s.data(), s.s.size());
+                block_name_ours = is_string && s.s == tool_name;
             } else if (f == 3) {
                 block_text_string = is_string;
                 if (is_string)

@@ -153,16 +153,11 @@ decode_error decode_state::take_error() {
     return e;
 }
 
-bool decode_state::found_since(std::size_t mark, std::string_view message) const {
-    std::string here;
-    for (std::size_t i = mark; i < issues_.size(); ++i)
-        if (issues_[i].issue.message == message) {
-            if (here.empty())
-                here = path();
-            if (issues_[i].issue.path == here)
-                return true;
-        }
-    return false;
+bool decode_state::first_unknown(std::size_t id, std::string_view key) {
+    std::string k = std::to_string(id);
+    k += ':';
+    k += key;
+    return unknown_.insert(std::move(k)).second;
 }
 
 std::string decode_state::path() const {

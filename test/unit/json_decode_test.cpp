@@ -297,6 +297,13 @@ BOOST_AUTO_TEST_CASE(same_messages_in_the_same_order_as_the_tree) {
         "priority":256,"extra":1})"));
     BOOST_TEST(!agree<dated>(R"({"until":5,"when":"31/01/2024"})"));
     BOOST_TEST(!agree<wide_numbers>(R"({"f":1e300,"u64":18446744073709551616.0,"i64":0e400})"));
+    // The same unknown key in an object and in an object inside it: both reported.
+    BOOST_TEST(!agree<order>(R"({"items":[{"name":"a","quantity":1,"x":1},{"x":1}],"x":2,
+        "mood":"positive","counters":{},"point":[1,2],"priority":1,"extra":1})"));
+    BOOST_TEST(aibatch::decode<order>(json::parse(R"({"items":[{"name":"a","quantity":1,"x":1}],
+        "x":2,"mood":"positive","counters":{},"point":[1,2],"priority":1,"extra":1})"))
+                   .error()
+                   .to_string() == "$.items[0]: unknown field \"x\"; $: unknown field \"x\"");
     BOOST_TEST(!agree<spam_result>("[1]"));
     BOOST_TEST(!agree<spam_result>("{}"));
     BOOST_TEST(!agree<tree_node>(R"({"children":[{"children":[{"label":1}]},7],"label":[]})"));

@@ -33,6 +33,7 @@
 #include <type_traits>
 #include <typeindex>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace aibatch {
 
@@ -255,13 +256,18 @@ public:
     void pop_order() { order_.pop_back(); }
 
     std::size_t issue_count() const noexcept { return issues_.size(); }
-    /// Whether a problem with this message was found at the current path since `mark`.
-    bool found_since(std::size_t mark, std::string_view message) const;
+    /// A number for each object decoded into a struct, for first_unknown().
+    std::size_t next_object() noexcept { return ++objects_; }
+    /// Records an unknown key of object `id`; false when it was recorded before (the same
+    /// key twice in one object, which only a streaming driver sees).
+    bool first_unknown(std::size_t id, std::string_view key);
     /// Ready for a new value (keeps the buffers).
     void reset() {
         segments_.clear();
         order_.clear();
         issues_.clear();
+        unknown_.clear();
+        objects_ = 0;
         repeated_key_ = false;
     }
     /// Forgets the problems found since issue_count() was `mark`.
@@ -293,6 +299,8 @@ private:
     std::vector<segment> segments_;
     std::vector<std::uint32_t> order_;
     std::vector<ranked_issue> issues_;
+    std::unordered_set<std::string> unknown_; ///< "<object>:<key>" of unknown fields reported
+    std::size_t objects_ = 0;
     bool repeated_key_ = false;
 };
 
@@ -316,6 +324,7 @@ struct frame {
     std::size_t child_mark = 0; ///< issue_count() before the current child
     bool child_active = false;  ///< the current child pushed a path segment
     std::size_t seen = 0;       ///< struct: offset of its "seen" flags in the driver's stack
+    std::size_t id = 0;         ///< struct: decode_state::next_object()
 };
 
 /// What to do with an array or object that starts where a T is expected.
@@ -845,6 +854,7 @@ struct json_traits<T> {
         r.f.out = &out;
         r.f.ops = &ops;
         r.f.mark = st.issue_count();
+        r.f.id = st.next_object();
         return r;
     }
     static target child(frame& f, std::string_view key, decode_state& st, std::vector<bool>& seen) {
@@ -852,7 +862,8 @@ struct json_traits<T> {
         std::size_t pos = f.count++;
         f.child_active = false;
         for (std::size_t i = 0; i < n; ++i) {
-            if (ms[i].name != key)
+            const std::string_view name = ms[i].name;
+            if (name.size() != key.size() || (!key.empty() && name[0] != key[0]) || name != key)
                 continue;
             if (seen[f.seen + i]) {
                 st.repeated_key();
@@ -868,13 +879,12 @@ struct json_traits<T> {
         if (!st.options().allow_unknown_fields) {
             // Reported after every member, in document order. The same key twice: only
             // a streaming driver sees it, and defers to the tree (one issue there).
-            std::string message = "unknown field \"" + std::string(key) + "\"";
-            if (st.found_since(f.mark, message)) {
+            if (!st.first_unknown(f.id, key)) {
                 st.repeated_key();
                 return {};
             }
             st.push_order(static_cast<std::uint32_t>(n + pos));
-            st.fail(std::move(message));
+            st.fail("unknown field \"" + std::string(key) + "\"");
             st.pop_order();
         }
         return {};

@@ -108,20 +108,27 @@ public:
     void decode(std::string_view line, decoded_line<T>& out) {
         detail::decode_state& st = state_;
         st.reset();
-        T value{};
+        // Decoded in place: the value's storage (and its strings) is reused line to line.
+        T& value = out.output.value ? *out.output.value : out.output.value.emplace();
+        value = T{};
+        out.output.failure = output_failure::none;
+        out.output.message.clear();
+        out.output.raw.clear();
         detail::scan_status s = scanner_.scan(line, {&value, &detail::ops_of<T>()}, st);
         if (s == detail::scan_status::not_json)
             throw error(errc::bad_response, "not JSON (" + scanner_.why() + ")");
-        out.output = output_result<T>{};
         if (s == detail::scan_status::ok) {
             const detail::line_envelope& env = scanner_.envelope();
             detail::copy_envelope(env, out.custom_id, out.type, out.stop_reason, out.token_usage,
                                   out.error);
-            if (env.type != result_type::succeeded)
+            if (env.type != result_type::succeeded) {
+                out.output.value.reset();
                 return;
-            if (fast_output(env, st, value, out.output))
+            }
+            if (fast_output(env, st, out.output))
                 return;
         }
+        out.output = output_result<T>{};
         detail::line_envelope env;
         boost::json::object message;
         detail::envelope_from_tree(line, env, message);
@@ -141,16 +148,13 @@ public:
 
 private:
     // The plain success, decided without the tree; false sends the line to the tree.
-    bool fast_output(const detail::line_envelope& env, detail::decode_state& st, T& value,
+    // r.value holds what the tool input decoded to (tool mode).
+    bool fast_output(const detail::line_envelope& env, detail::decode_state& st,
                      output_result<T>& r) {
         if (env.stop_reason == "refusal" || env.stop_reason == "max_tokens")
             return false;
-        if (spec_.mode == output_mode::tool) {
-            if (!env.tool_found || !env.input_decoded || st.failed())
-                return false;
-            r.value.emplace(std::move(value));
-            return true;
-        }
+        if (spec_.mode == output_mode::tool)
+            return env.tool_found && env.input_decoded && !st.failed();
         if (!env.text_found || env.text.empty())
             return false;
         if (spec_.mode == output_mode::json_schema) {
@@ -161,7 +165,7 @@ private:
             auto d = decode_json<T>(env.text, opts_);
             if (!d)
                 return false;
-            r.value.emplace(std::move(*d));
+            *r.value = std::move(*d);
             return true;
         }
         auto v = find_json_in_text(env.text);
@@ -170,7 +174,7 @@ private:
         auto d = aibatch::decode<T>(*v, opts_);
         if (!d)
             return false;
-        r.value.emplace(std::move(*d));
+        *r.value = std::move(*d);
         return true;
     }
 

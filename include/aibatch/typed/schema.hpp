@@ -86,7 +86,8 @@ struct decode_issue {
     std::string message;
 };
 
-/// Everything decode() found wrong, in document order.
+/// Everything decode() found wrong, in the order of the type's members (unknown fields
+/// of an object after its members; elements in order).
 struct decode_error {
     std::vector<decode_issue> issues;
     /// "$.a: expected number, got string; $: missing required field \"b\""
