@@ -141,7 +141,7 @@ struct null_handler {
     static constexpr std::size_t max_array_size = std::size_t(-1);
     static constexpr std::size_t max_key_size = std::size_t(-1);
     static constexpr std::size_t max_string_size = std::size_t(-1);
-    using ec_t = boost::json::error_code;
+    using ec_t = boost::system::error_code;
     using sv = boost::json::string_view;
     bool on_document_begin(ec_t&) { return true; }
     bool on_document_end(ec_t&) { return true; }

@@ -199,8 +199,8 @@ bool stream_decoder::on_scalar(const scalar& s) {
 
 namespace {
 
-using boost::json::error_code;
 using boost::json::string_view;
+using boost::system::error_code;
 
 // A basic_parser handler that hands every event to a stream_decoder.
 struct text_handler {

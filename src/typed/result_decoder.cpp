@@ -16,8 +16,8 @@ namespace aibatch::detail {
 
 namespace {
 
-using boost::json::error_code;
 using boost::json::string_view;
+using boost::system::error_code;
 
 // Objects the pass looks into; everything else is skipped.
 enum class place : unsigned char {
