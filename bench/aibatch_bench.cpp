@@ -5,10 +5,16 @@
 //   aibatch_bench results  --url U --batch ID       stream, parse and validate into SpamResult
 //   aibatch_bench download --url U --batch ID       plain loopback download (floor)
 //   aibatch_bench parse    --file F                 bare Boost.JSON parse of a JSONL file (floor)
+//   aibatch_bench decode   --file F --with W        the lines of a JSONL file held in memory:
+//                                                   W = lines (result_decoder<SpamResult>, one
+//                                                   pass), floor (bare basic_parser pass, null
+//                                                   handler), tree (json::parser,
+//                                                   result_line::from_json, read_output)
 //   aibatch_bench create   --url U --items N        serialise and upload one batch
 //   aibatch_bench wait     --url U --batches N --seconds S   N batches polled from one thread
 //   aibatch_bench e2e      --url U --items N --processing-time S   batch<T>() overhead
 #include <aibatch/aibatch.hpp>
+#include <aibatch/typed/result_decoder.hpp>
 
 #include <CLI/CLI.hpp>
 #include <boost/asio/as_tuple.hpp>
@@ -17,6 +23,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/describe.hpp>
+#include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/parser.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -128,6 +135,50 @@ std::vector<aibatch::batch_request> requests(std::size_t n) {
     return out;
 }
 
+// A basic_parser handler that does nothing: the cost of reading JSON text, no more.
+struct null_handler {
+    static constexpr std::size_t max_object_size = std::size_t(-1);
+    static constexpr std::size_t max_array_size = std::size_t(-1);
+    static constexpr std::size_t max_key_size = std::size_t(-1);
+    static constexpr std::size_t max_string_size = std::size_t(-1);
+    using ec_t = boost::system::error_code;
+    using sv = boost::json::string_view;
+    bool on_document_begin(ec_t&) { return true; }
+    bool on_document_end(ec_t&) { return true; }
+    bool on_array_begin(ec_t&) { return true; }
+    bool on_array_end(std::size_t, ec_t&) { return true; }
+    bool on_object_begin(ec_t&) { return true; }
+    bool on_object_end(std::size_t, ec_t&) { return true; }
+    bool on_string_part(sv, std::size_t, ec_t&) { return true; }
+    bool on_string(sv, std::size_t, ec_t&) { return true; }
+    bool on_key_part(sv, std::size_t, ec_t&) { return true; }
+    bool on_key(sv, std::size_t, ec_t&) { return true; }
+    bool on_number_part(sv, ec_t&) { return true; }
+    bool on_int64(std::int64_t, sv, ec_t&) { return true; }
+    bool on_uint64(std::uint64_t, sv, ec_t&) { return true; }
+    bool on_double(double, sv, ec_t&) { return true; }
+    bool on_bool(bool, ec_t&) { return true; }
+    bool on_null(ec_t&) { return true; }
+    bool on_comment_part(sv, ec_t&) { return true; }
+    bool on_comment(sv, ec_t&) { return true; }
+};
+
+// The lines of a file, read into memory before any clock starts.
+std::vector<std::string_view> split_lines(const std::string& data) {
+    std::vector<std::string_view> lines;
+    std::string_view rest(data);
+    while (!rest.empty()) {
+        auto nl = rest.find('\n');
+        std::string_view line = rest.substr(0, nl);
+        if (!line.empty())
+            lines.push_back(line);
+        if (nl == std::string_view::npos)
+            break;
+        rest.remove_prefix(nl + 1);
+    }
+    return lines;
+}
+
 void emit(json::object o) {
     o["peak_rss_mb"] = static_cast<double>(peak_rss_kib()) / 1024.0;
     std::cout << json::serialize(o) << std::endl;
@@ -154,6 +205,13 @@ int main(int argc, char** argv) {
     download->add_option("--save", file, "also write the bytes here");
     auto* parse = app.add_subcommand("parse", "bare Boost.JSON parse of a JSONL file");
     parse->add_option("--file", file)->required();
+    std::string with = "lines";
+    auto* decode = app.add_subcommand("decode", "decode the lines of a JSONL file in memory");
+    decode->add_option("--file", file)->required();
+    decode->add_option("--with", with, "lines, floor or tree")
+        ->check(CLI::IsMember({"lines", "floor", "tree"}));
+    int passes = 1;
+    decode->add_option("--passes", passes, "times over the lines (for profiling)");
     auto* create = app.add_subcommand("create", "serialise and upload one batch");
     create->add_option("--url", url)->required();
     create->add_option("--items", items);
@@ -278,6 +336,49 @@ int main(int argc, char** argv) {
             }
             one(carry);
             emit({{"what", "parse"}, {"seconds", since(t0)}, {"bytes", bytes}, {"lines", lines}});
+        } else if (*decode) {
+            std::ifstream in(file, std::ios::binary);
+            std::string data((std::istreambuf_iterator<char>(in)),
+                             std::istreambuf_iterator<char>());
+            std::vector<std::string_view> lines;
+            for (int pass = 0; pass < passes; ++pass)
+                for (auto line : split_lines(data))
+                    lines.push_back(line);
+            std::size_t values = 0;
+            auto spec = aibatch::output_spec::for_type<SpamResult>();
+            auto t0 = clk::now();
+            if (with == "floor") {
+                json::basic_parser<null_handler> p{json::parse_options{}};
+                for (auto line : lines) {
+                    p.reset();
+                    boost::system::error_code ec;
+                    p.write_some(false, line.data(), line.size(), ec);
+                    values += !ec;
+                }
+            } else if (with == "lines") {
+                aibatch::result_decoder<SpamResult> dec(spec);
+                aibatch::decoded_line<SpamResult> d;
+                for (auto line : lines) {
+                    dec.decode(line, d);
+                    values += d.output.value.has_value();
+                }
+            } else {
+                json::parser p;
+                for (auto line : lines) {
+                    p.reset();
+                    p.write(line.data(), line.size());
+                    auto r = aibatch::result_line::from_json(p.release());
+                    if (r.type == aibatch::result_type::succeeded)
+                        values +=
+                            aibatch::read_output<SpamResult>(r.message, spec).value.has_value();
+                }
+            }
+            emit({{"what", "decode"},
+                  {"with", with},
+                  {"seconds", since(t0)},
+                  {"bytes", data.size() * static_cast<std::size_t>(passes)},
+                  {"lines", lines.size()},
+                  {"values", values}});
         } else if (*create) {
             run([&](asio::io_context& ioc) -> aibatch::task<void> {
                 aibatch::client c(ioc.get_executor(), config(url));

@@ -34,6 +34,7 @@ void api_responses(std::string_view data);
 void emulator_model(std::string_view data);
 void emulator_http(std::string_view data);
 void journal(std::string_view data);
+void json_decode(std::string_view data);
 
 struct target {
     const char* name;
@@ -50,6 +51,7 @@ inline constexpr target targets[] = {
     {"emulator_model", &emulator_model},
     {"emulator_http", &emulator_http},
     {"journal", &journal},
+    {"json_decode", &json_decode},
 };
 
 } // namespace aibatch::fuzz

@@ -86,7 +86,8 @@ struct decode_issue {
     std::string message;
 };
 
-/// Everything decode() found wrong, in document order.
+/// Everything decode() found wrong, in the order of the type's members (unknown fields
+/// of an object after its members; elements in order).
 struct decode_error {
     std::vector<decode_issue> issues;
     /// "$.a: expected number, got string; $: missing required field \"b\""
@@ -137,11 +138,11 @@ boost::json::object json_schema(const schema_options& opts = {}) {
 /// wrong). Never throws for bad input; allocation failures propagate.
 template <class T>
 decode_result<T> decode(const boost::json::value& v, const decode_options& opts = {}) {
-    detail::decoder d(opts);
+    detail::decode_state st(opts);
     T out{};
-    d.template run<T>(v, out);
-    if (d.failed())
-        return decode_result<T>(d.take_error());
+    detail::walk(v, {&out, &detail::ops_of<T>()}, st);
+    if (st.failed())
+        return decode_result<T>(st.take_error());
     return decode_result<T>(std::move(out));
 }
 

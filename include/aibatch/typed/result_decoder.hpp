@@ -1,0 +1,187 @@
+// One pass over one JSONL line of a batch's results, straight into T.
+//
+//   aibatch::result_decoder<SpamResult> dec(aibatch::output_spec::for_type<SpamResult>());
+//   aibatch::decoded_line<SpamResult> line;
+//   dec.decode(bytes_of_one_line, line);   // throws aibatch::error on a line that is no result
+//   if (line.output.value) use(*line.output.value);
+//
+// A boost::json::basic_parser handler reads the envelope (custom_id, result type,
+// stop_reason, usage, error) and hands the tool_use input to the typed streaming decoder
+// (decode_json's), so a succeeded line builds no JSON tree. Whatever is not that plain
+// success (an answer that does not decode, a refusal, a missing tool_use block, a line
+// that is not a valid result, an object with a repeated key, keys in an order the single
+// pass cannot resolve) is decoded again through the tree: result_line::from_json and
+// read_output<T>, so messages, failures and the raw output for repair feedback are
+// exactly theirs.
+#pragma once
+
+#include <aibatch/api/batches.hpp>
+#include <aibatch/api/messages.hpp>
+#include <aibatch/error.hpp>
+#include <aibatch/typed/json_decode.hpp>
+#include <aibatch/typed/structured_output.hpp>
+
+#include <boost/json/object.hpp>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace aibatch {
+
+/// One result line, decoded.
+template <class T>
+struct decoded_line {
+    std::string custom_id;
+    result_type type = result_type::succeeded;
+    std::string stop_reason;          ///< succeeded: message.stop_reason ("" if none)
+    std::optional<usage> token_usage; ///< succeeded: message.usage, when the message has one
+    api_error_info error;             ///< errored only
+    output_result<T> output;          ///< succeeded only: the value, or why not
+};
+
+namespace detail {
+
+/// What the single pass found in a line's envelope.
+struct line_envelope {
+    std::string custom_id;
+    result_type type = result_type::succeeded;
+    std::string stop_reason;
+    bool has_usage = false;
+    usage tokens;
+    api_error_info error;
+    bool tool_found = false;    ///< tool mode: the first tool_use block named as the spec says
+    bool input_decoded = false; ///< ... and its input went through the typed decoder
+    bool text_found = false;    ///< text modes: the first text block
+    std::string text;
+};
+
+enum class scan_status {
+    ok,         ///< the envelope is a valid result line; see line_envelope
+    needs_tree, ///< decode the line through the tree (rare shapes, failures)
+    not_json,   ///< the line is not JSON: why()
+};
+
+/// The single pass (src/typed/result_decoder.cpp). Reusable: keeps its buffers.
+class line_scanner {
+public:
+    line_scanner(output_mode mode, std::string tool_name);
+    line_scanner(line_scanner&&) noexcept;
+    line_scanner& operator=(line_scanner&&) noexcept;
+    ~line_scanner();
+
+    /// Reads `line`; in tool mode decodes the tool input into `input` with `st`.
+    scan_status scan(std::string_view line, target input, decode_state& st);
+    const line_envelope& envelope() const noexcept;
+    const std::string& why() const noexcept;
+
+private:
+    struct impl;
+    std::unique_ptr<impl> impl_;
+};
+
+/// The tree path: parses `line`, reads it with result_line::from_json (throwing what it
+/// throws, or errc::bad_response "not JSON (...)"), fills `env`'s envelope fields and
+/// hands back the message object.
+void envelope_from_tree(std::string_view line, line_envelope& env, boost::json::object& message);
+
+/// Copies the envelope fields into a decoded line's.
+void copy_envelope(const line_envelope& env, std::string& custom_id, result_type& type,
+                   std::string& stop_reason, std::optional<usage>& token_usage,
+                   api_error_info& error);
+
+} // namespace detail
+
+/// Decodes result lines for one output spec. Not thread-safe; one per stream.
+template <class T>
+class result_decoder {
+public:
+    explicit result_decoder(output_spec spec, const decode_options& opts = {})
+        : spec_(std::move(spec)), opts_(opts), state_(opts_), scanner_(spec_.mode, spec_.name) {}
+
+    /// Decodes one line (without its newline) into `out`, reusing its storage. The
+    /// result equals what result_line::from_json(boost::json::parse(line)) and
+    /// read_output<T>(message, spec, opts) give. Throws aibatch::error
+    /// (errc::bad_response): "not JSON (<why>)" for a line that is not JSON, and
+    /// result_line::from_json's message for JSON that is no result line.
+    void decode(std::string_view line, decoded_line<T>& out) {
+        detail::decode_state& st = state_;
+        st.reset();
+        // Decoded in place: the value's storage (and its strings) is reused line to line.
+        T& value = out.output.value ? *out.output.value : out.output.value.emplace();
+        value = T{};
+        out.output.failure = output_failure::none;
+        out.output.message.clear();
+        out.output.raw.clear();
+        detail::scan_status s = scanner_.scan(line, {&value, &detail::ops_of<T>()}, st);
+        if (s == detail::scan_status::not_json)
+            throw error(errc::bad_response, "not JSON (" + scanner_.why() + ")");
+        if (s == detail::scan_status::ok) {
+            const detail::line_envelope& env = scanner_.envelope();
+            detail::copy_envelope(env, out.custom_id, out.type, out.stop_reason, out.token_usage,
+                                  out.error);
+            if (env.type != result_type::succeeded) {
+                out.output.value.reset();
+                return;
+            }
+            if (fast_output(env, st, out.output))
+                return;
+        }
+        out.output = output_result<T>{};
+        detail::line_envelope env;
+        boost::json::object message;
+        detail::envelope_from_tree(line, env, message);
+        detail::copy_envelope(env, out.custom_id, out.type, out.stop_reason, out.token_usage,
+                              out.error);
+        if (env.type == result_type::succeeded)
+            out.output = read_output<T>(message, spec_, opts_);
+    }
+
+    decoded_line<T> decode(std::string_view line) {
+        decoded_line<T> out;
+        decode(line, out);
+        return out;
+    }
+
+    const output_spec& spec() const noexcept { return spec_; }
+
+private:
+    // The plain success, decided without the tree; false sends the line to the tree.
+    // r.value holds what the tool input decoded to (tool mode).
+    bool fast_output(const detail::line_envelope& env, detail::decode_state& st,
+                     output_result<T>& r) {
+        if (env.stop_reason == "refusal" || env.stop_reason == "max_tokens")
+            return false;
+        if (spec_.mode == output_mode::tool)
+            return env.tool_found && env.input_decoded && !st.failed();
+        if (!env.text_found || env.text.empty())
+            return false;
+        if (spec_.mode == output_mode::json_schema) {
+            // The whole text as JSON, as extract_output tries first.
+            auto first = env.text.find_first_not_of(" \t\n\r");
+            if (first == std::string::npos || (env.text[first] != '{' && env.text[first] != '['))
+                return false;
+            auto d = decode_json<T>(env.text, opts_);
+            if (!d)
+                return false;
+            *r.value = std::move(*d);
+            return true;
+        }
+        auto v = find_json_in_text(env.text);
+        if (!v)
+            return false;
+        auto d = aibatch::decode<T>(*v, opts_);
+        if (!d)
+            return false;
+        *r.value = std::move(*d);
+        return true;
+    }
+
+    output_spec spec_;
+    decode_options opts_;
+    detail::decode_state state_;
+    detail::line_scanner scanner_;
+};
+
+} // namespace aibatch

@@ -1,0 +1,148 @@
+// The streaming decoders against the tree path. The first byte picks a type of the schema
+// tests (its low bits) and whether the rest is a JSON document for decode_json<T> or a
+// result line for result_decoder<T> (bit 7). Promises: decode_json<T>(text) equals
+// decode<T>(boost::json::parse(text)) in value and in every message (text that is not
+// JSON: one issue at "$"), and result_decoder<T> reads a line exactly as
+// result_line::from_json + read_output<T> do (same fields, same failure and raw output,
+// the same exception message).
+#include "fuzz_targets.hpp"
+
+#include "../unit/decoded_value.hpp"
+#include "../unit/schema_test_types.hpp"
+
+#include <aibatch/typed/json_decode.hpp>
+#include <aibatch/typed/result_decoder.hpp>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <cstdio>
+
+namespace schema_test {
+// decoded_value() of the schema_traits type of the schema tests.
+inline boost::json::value encode_custom(const date& d) {
+    char buf[48];
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02d", d.y, d.m, d.d);
+    return boost::json::value(buf);
+}
+} // namespace schema_test
+
+namespace aibatch::fuzz {
+namespace {
+
+namespace json = boost::json;
+
+template <class R>
+std::string shown(const R& r) {
+    return r ? "value " + json::serialize(aibatch_test::decoded_value(r.value()))
+             : "error " + r.error().to_string();
+}
+
+template <class T>
+void documents(std::string_view text) {
+    for (int variant = 0; variant < 3; ++variant) {
+        decode_options o;
+        o.allow_unknown_fields = variant == 1;
+        o.max_issues = variant == 2 ? 2 : 20;
+        auto streamed = decode_json<T>(text, o);
+        boost::system::error_code ec;
+        json::value tree = json::parse(text, ec);
+        if (ec) {
+            require(!streamed && streamed.error().issues.size() == 1 &&
+                        streamed.error().issues[0].path == "$" &&
+                        streamed.error().issues[0].message == "not valid JSON: " + ec.message(),
+                    "decode_json on text that is not JSON: " + shown(streamed));
+            return;
+        }
+        auto walked = decode<T>(tree, o);
+        require(shown(streamed) == shown(walked),
+                "decode_json and decode disagree: " + shown(streamed) + " vs " + shown(walked));
+    }
+}
+
+template <class T>
+std::string line_outcome(const output_result<T>& r) {
+    return (r.value ? "value " + json::serialize(aibatch_test::decoded_value(*r.value)) : "-") +
+           "|" + std::string(to_string(r.failure)) + "|" + r.message + "|" + r.raw;
+}
+
+template <class T>
+void lines(std::string_view line) {
+    for (auto mode : {output_mode::tool, output_mode::json_text}) {
+        output_spec spec = output_spec::for_type<T>(mode);
+        std::string streamed, walked;
+        try {
+            result_decoder<T> dec(spec);
+            decoded_line<T> d = dec.decode(line);
+            streamed = d.custom_id + "|" + std::string(to_string(d.type)) + "|" + d.stop_reason +
+                       "|" + (d.token_usage ? std::to_string(d.token_usage->output_tokens) : "-") +
+                       "|" + d.error.type + "|" + d.error.message + "|" + d.error.request_id + "|" +
+                       line_outcome(d.output);
+        } catch (const error& e) {
+            streamed = std::string("threw ") + e.what();
+        }
+        try {
+            boost::system::error_code ec;
+            json::value v = json::parse(line, ec);
+            if (ec)
+                throw error(errc::bad_response, "not JSON (" + ec.message() + ")");
+            result_line r = result_line::from_json(std::move(v));
+            std::string stop;
+            std::string tokens = "-";
+            output_result<T> out;
+            if (r.type == result_type::succeeded) {
+                if (const auto* s = r.message.if_contains("stop_reason"); s && s->is_string())
+                    stop = std::string(s->get_string());
+                if (const auto* u = r.message.if_contains("usage"))
+                    tokens = std::to_string(usage_from_json(*u).output_tokens);
+                out = read_output<T>(r.message, spec);
+            }
+            walked = r.custom_id + "|" + std::string(to_string(r.type)) + "|" + stop + "|" +
+                     tokens + "|" + r.error.type + "|" + r.error.message + "|" +
+                     r.error.request_id + "|" + line_outcome(out);
+        } catch (const error& e) {
+            walked = std::string("threw ") + e.what();
+        }
+        require(streamed == walked,
+                "result_decoder and the tree path disagree: " + streamed + " vs " + walked);
+    }
+}
+
+template <class T>
+void run(bool as_line, std::string_view data) {
+    if (as_line)
+        lines<T>(data);
+    else
+        documents<T>(data);
+}
+
+} // namespace
+
+void json_decode(std::string_view data) {
+    if (data.empty())
+        return;
+    unsigned char which = static_cast<unsigned char>(data[0]);
+    data.remove_prefix(1);
+    bool as_line = (which & 0x80) != 0;
+    using namespace schema_test;
+    switch (which % 8) {
+    case 0:
+        return run<spam_result>(as_line, data);
+    case 1:
+        return run<order>(as_line, data);
+    case 2:
+        return run<tree_node>(as_line, data);
+    case 3:
+        return run<rated>(as_line, data);
+    case 4:
+        return run<dated>(as_line, data);
+    case 5:
+        return run<wide_numbers>(as_line, data);
+    case 6:
+        return run<derived_part>(as_line, data);
+    default:
+        return run<forest>(as_line, data);
+    }
+}
+
+} // namespace aibatch::fuzz

@@ -1,0 +1,665 @@
+// The streaming decoders (decode_json<T>, result_decoder<T>) against the tree path
+// (decode<T>, result_line::from_json + read_output<T>): the same values, the same
+// messages, for fixed cases, generated conforming values and seeded random mutations.
+#include "decoded_value.hpp"
+#include "emulator/schema_values.hpp"
+#include "schema_test_types.hpp"
+
+#include <aibatch/typed/json_decode.hpp>
+#include <aibatch/typed/result_decoder.hpp>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <cstdint>
+#include <cstdlib>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace json = boost::json;
+
+namespace schema_test {
+json::value encode_custom(const date& d) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02d", d.y, d.m, d.d);
+    return json::value(buf);
+}
+} // namespace schema_test
+
+using namespace schema_test;
+
+namespace {
+
+// What one decode gave, in a comparable form.
+struct outcome {
+    bool ok = false;
+    json::value value;
+    std::string error;
+    bool operator==(const outcome&) const = default;
+};
+
+std::ostream& operator<<(std::ostream& os, const outcome& o) {
+    return os << (o.ok ? "value " + json::serialize(o.value) : "error " + o.error);
+}
+
+template <class R>
+outcome outcome_of(const R& r) {
+    outcome o;
+    o.ok = r.has_value();
+    if (o.ok)
+        o.value = aibatch_test::decoded_value(r.value());
+    else
+        o.error = r.error().to_string();
+    return o;
+}
+
+// decode_json<T>(text) and decode<T>(parse(text)): equal outcomes. Text that is not JSON:
+// one issue at "$" with the parser's reason. Returns whether the text decoded.
+template <class T>
+bool agree(std::string_view text, const aibatch::decode_options& opts = {}) {
+    boost::system::error_code ec;
+    json::value tree = json::parse(text, ec);
+    outcome streamed = outcome_of(aibatch::decode_json<T>(text, opts));
+    if (ec) {
+        BOOST_CHECK_MESSAGE(!streamed.ok && streamed.error == "$: not valid JSON: " + ec.message(),
+                            "not JSON: " << text << "\n  streamed: " << streamed);
+        return false;
+    }
+    outcome walked = outcome_of(aibatch::decode<T>(tree, opts));
+    BOOST_CHECK_MESSAGE(streamed == walked, aibatch::detail::type_name<T>()
+                                                << ": " << text << "\n  tree:     " << walked
+                                                << "\n  streamed: " << streamed);
+    return walked.ok;
+}
+
+std::uint64_t seed_from_env() {
+    const char* s = std::getenv("AIBATCH_SEED");
+    return s ? std::strtoull(s, nullptr, 10) : 20261125;
+}
+
+// ---- random mutations of JSON, seeded
+
+json::value random_scalar(std::mt19937_64& rng) {
+    static const char* const scalars[] = {"null",
+                                          "true",
+                                          "false",
+                                          "0",
+                                          "-1",
+                                          "1",
+                                          "2.5",
+                                          "-0.25",
+                                          "255",
+                                          "256",
+                                          "3000000000",
+                                          "18446744073709551615",
+                                          "-9223372036854775808",
+                                          "9223372036854775808.0",
+                                          "1e300",
+                                          "1e400",
+                                          "0e400",
+                                          "4.0",
+                                          "\"\"",
+                                          "\"x\"",
+                                          "\"neutral\"",
+                                          "\"positive\"",
+                                          "\"2024-01-31\"",
+                                          "\"31/01/2024\"",
+                                          "\"h\\u00e9llo wor\"",
+                                          "[]",
+                                          "{}",
+                                          "[1,null]",
+                                          "{\"a\":1}"};
+    return json::parse(scalars[rng() % std::size(scalars)]);
+}
+
+// Every value of a tree, to pick one.
+void collect(json::value& v, std::vector<json::value*>& out) {
+    out.push_back(&v);
+    if (v.is_array())
+        for (auto& e : v.get_array())
+            collect(e, out);
+    else if (v.is_object())
+        for (auto& kv : v.get_object())
+            collect(kv.value(), out);
+}
+
+void collect_keys(const json::value& v, std::vector<std::string>& out) {
+    if (v.is_array())
+        for (const auto& e : v.get_array())
+            collect_keys(e, out);
+    else if (v.is_object())
+        for (const auto& kv : v.get_object()) {
+            out.emplace_back(kv.key());
+            collect_keys(kv.value(), out);
+        }
+}
+
+// One structural or textual change to a JSON text.
+std::string mutate(std::string_view text, std::mt19937_64& rng) {
+    boost::system::error_code ec;
+    json::value tree = json::parse(text, ec);
+    unsigned what = static_cast<unsigned>(rng() % 10);
+    if (ec || what >= 7) {
+        // Bytes: delete, insert, or repeat a slice (mostly not JSON any more, or changed
+        // numbers and keys).
+        std::string s(text);
+        if (s.empty())
+            return "{";
+        std::size_t at = rng() % s.size();
+        static const char alphabet[] = "{}[]\":,0123456789-.eEtrufalsn \\xyz";
+        if (what == 7)
+            s.erase(at, 1);
+        else if (what == 8)
+            s.insert(at, 1, alphabet[rng() % (sizeof alphabet - 1)]);
+        else
+            s.insert(at, s.substr(at, rng() % 16));
+        return s;
+    }
+    std::vector<json::value*> nodes;
+    collect(tree, nodes);
+    json::value& node = *nodes[rng() % nodes.size()];
+    std::vector<std::string> keys;
+    collect_keys(tree, keys);
+    switch (what) {
+    case 0:
+    case 1:
+        node = random_scalar(rng);
+        break;
+    case 2: // drop a key
+        if (node.is_object() && !node.get_object().empty()) {
+            auto& o = node.get_object();
+            o.erase(std::next(o.begin(), static_cast<std::ptrdiff_t>(rng() % o.size())));
+        } else {
+            node = nullptr;
+        }
+        break;
+    case 3: // an unknown key, or one with characters a path must quote
+        if (node.is_object())
+            node.get_object()[rng() % 2 ? "zzz" : "1 x\"y"] = random_scalar(rng);
+        else
+            node = json::array{node, node};
+        break;
+    case 4: // long strings with escapes: the parser hands them over in parts
+        if (node.is_object()) {
+            std::string k(3000, 'k');
+            node.get_object()[k] = std::string(5000, 'e') + "\xc3\xa9";
+        } else {
+            node = std::string(4000, 'x') + "\n\"\\\xc3\xa9";
+        }
+        break;
+    case 5: { // a repeated key: Boost.JSON keeps the last
+        std::string s = json::serialize(tree);
+        if (keys.empty())
+            return s;
+        std::size_t close = s.rfind('}');
+        if (close == std::string::npos || close == 0 || s[close - 1] == '{')
+            return s;
+        return s.substr(0, close) + ",\"" + keys[rng() % keys.size()] +
+               "\":" + json::serialize(random_scalar(rng)) + s.substr(close);
+    }
+    default: // an array grows or shrinks
+        if (node.is_array()) {
+            auto& a = node.get_array();
+            if (!a.empty() && rng() % 2)
+                a.pop_back();
+            else
+                a.push_back(a.empty() ? random_scalar(rng) : a.front());
+        } else {
+            node = json::array{};
+        }
+        break;
+    }
+    return json::serialize(tree);
+}
+
+// Conforming values from the type's schema, the given texts, and mutations of both.
+template <class T>
+void property(const std::vector<std::string>& seeds, std::uint64_t seed, int mutations) {
+    std::mt19937_64 rng(seed ^ std::hash<std::string>{}(aibatch::detail::type_name<T>()));
+    json::value schema = aibatch::json_schema<T>();
+    std::vector<std::string> texts = seeds;
+    int valid = 0;
+    for (int i = 0; i < 40; ++i) {
+        texts.push_back(json::serialize(aibatch::emulator::generate_conforming(schema, rng())));
+        valid += agree<T>(texts.back());
+    }
+    for (const auto& t : seeds)
+        agree<T>(t);
+    aibatch::decode_options lenient;
+    lenient.allow_unknown_fields = true;
+    aibatch::decode_options capped;
+    capped.max_issues = 2;
+    int decoded = 0;
+    for (int i = 0; i < mutations; ++i) {
+        std::string m = texts[rng() % texts.size()];
+        for (unsigned n = 1 + static_cast<unsigned>(rng() % 3); n > 0; --n)
+            m = mutate(m, rng);
+        decoded += agree<T>(m);
+        agree<T>(m, lenient);
+        agree<T>(m, capped);
+        if (rng() % 4 == 0)
+            texts.push_back(m);
+    }
+    BOOST_TEST_MESSAGE(aibatch::detail::type_name<T>()
+                       << ": " << valid << " of 40 generated values decoded, " << decoded << " of "
+                       << mutations << " mutations");
+    // (The generator knows no "format": date, so dated's values are all invalid.)
+    if constexpr (!std::is_same_v<T, dated>)
+        BOOST_TEST(valid > 0, aibatch::detail::type_name<T>() << ": no generated value decoded");
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(stream_decoding)
+
+BOOST_AUTO_TEST_CASE(same_values_as_the_tree_for_complete_documents) {
+    BOOST_TEST(agree<order>(R"({
+        "items":[{"name":"tea","quantity":3,"price":2.5},{"name":"cup","quantity":1}],
+        "mood":"neutral","counters":{"a":1,"b":-2},"point":[1,2.5],"tags":null,
+        "priority":255,"extra":{"anything":[1,"x",{"deep":[null]}]}})"));
+    BOOST_TEST(agree<item>(R"({"name":"a","quantity":4.0,"price":7})"));
+    BOOST_TEST(agree<tree_node>(
+        R"({"label":"r","children":[{"label":"a","children":[{"label":"b","children":[]}]}]})"));
+    BOOST_TEST(agree<forest>(R"({"trees":[{"label":"x","children":[]}]})"));
+    BOOST_TEST(agree<derived_part>(R"({"id":"x","size":2})"));
+    BOOST_TEST(agree<dated>(R"({"when":"2024-01-31"})"));
+    BOOST_TEST(agree<dated>(R"({"when":"2024-01-31","until":null})"));
+    BOOST_TEST(agree<rated>(R"({"score":0,"summary":"h\u00e9llo wor","keywords":["a"]})"));
+    BOOST_TEST(agree<wide_numbers>(R"({"i64":-9223372036854775808.0,"u64":1e19,"f":3.4e38})"));
+    BOOST_TEST(agree<sentiment>(R"("negative")"));
+    BOOST_TEST(agree<std::vector<std::optional<int>>>("[1,null,3]"));
+    BOOST_TEST(agree<json::value>(R"({"a":[1,2,{"b":null}]})"));
+    auto r = aibatch::decode_json<order>(R"({"items":[],"mood":"positive","counters":{"k":7},
+        "point":[0.5,1],"priority":9,"extra":[true]})");
+    BOOST_REQUIRE(r);
+    BOOST_TEST(r->counters.at("k") == 7);
+    BOOST_TEST(r->point[0] == 0.5f);
+    BOOST_TEST(json::serialize(r->extra) == "[true]");
+}
+
+BOOST_AUTO_TEST_CASE(same_messages_in_the_same_order_as_the_tree) {
+    // Members are reported in declaration order and unknown fields last, whatever the
+    // order of the document.
+    BOOST_TEST(!agree<order>(R"({"extra":1,"point":[1],"counters":[],"zz":0,"mood":"positive",
+                                 "items":{},"priority":1})"));
+    BOOST_TEST(aibatch::decode_json<order>(R"({"extra":1,"point":[1],"counters":[],"zz":0,
+            "mood":"positive","items":{},"priority":1})")
+                   .error()
+                   .to_string() == "$.items: expected array, got object; $.counters: expected "
+                                   "object, got array; $.point: expected 2 items, got 1; $: "
+                                   "unknown field \"zz\"");
+    BOOST_TEST(!agree<spam_result>(R"({"reason":5,"zz":1,"is_spam":"no"})"));
+    BOOST_TEST(!agree<rated>(R"({"stars":9,"keywords":[],"summary":"ok","score":1.5})"));
+    BOOST_TEST(!agree<order>(R"({"items":[{"name":"a","quantity":1},{"quantity":"2","name":"c"}],
+        "mood":"happy","counters":{"k":18446744073709551615,"a":true},"point":[1,null],
+        "priority":256,"extra":1})"));
+    BOOST_TEST(!agree<dated>(R"({"until":5,"when":"31/01/2024"})"));
+    BOOST_TEST(!agree<wide_numbers>(R"({"f":1e300,"u64":18446744073709551616.0,"i64":0e400})"));
+    // The same unknown key in an object and in an object inside it: both reported.
+    BOOST_TEST(!agree<order>(R"({"items":[{"name":"a","quantity":1,"x":1},{"x":1}],"x":2,
+        "mood":"positive","counters":{},"point":[1,2],"priority":1,"extra":1})"));
+    BOOST_TEST(aibatch::decode<order>(json::parse(R"({"items":[{"name":"a","quantity":1,"x":1}],
+        "x":2,"mood":"positive","counters":{},"point":[1,2],"priority":1,"extra":1})"))
+                   .error()
+                   .to_string() == "$.items[0]: unknown field \"x\"; $: unknown field \"x\"");
+    BOOST_TEST(!agree<spam_result>("[1]"));
+    BOOST_TEST(!agree<spam_result>("{}"));
+    BOOST_TEST(!agree<tree_node>(R"({"children":[{"children":[{"label":1}]},7],"label":[]})"));
+    aibatch::decode_options capped;
+    capped.max_issues = 2;
+    BOOST_TEST(!agree<order>("{}", capped));
+    BOOST_TEST(!agree<order>(R"({"priority":-1,"items":[1,2,3],"mood":1})", capped));
+}
+
+BOOST_AUTO_TEST_CASE(unknown_fields_allowed_are_skipped_whole) {
+    aibatch::decode_options allow;
+    allow.allow_unknown_fields = true;
+    BOOST_TEST(agree<spam_result>(
+        R"({"x":{"deep":[1,{"y":[]}]},"is_spam":true,"confidence":1,"reason":"r","z":[[]]})",
+        allow));
+}
+
+BOOST_AUTO_TEST_CASE(a_repeated_key_keeps_the_last_as_the_tree_does) {
+    BOOST_TEST(
+        agree<spam_result>(R"({"is_spam":"bad","confidence":1,"reason":"x","is_spam":true})"));
+    BOOST_TEST(
+        !agree<spam_result>(R"({"is_spam":true,"confidence":1,"reason":"x","is_spam":"bad"})"));
+    BOOST_TEST(agree<order>(R"({"items":[],"mood":"positive","counters":{"a":"x","a":2},
+        "point":[1,2],"priority":1,"extra":{"k":1,"k":2}})"));
+    BOOST_TEST(!agree<spam_result>(R"({"is_spam":true,"confidence":1,"reason":"x","u":1,"u":2})"));
+}
+
+BOOST_AUTO_TEST_CASE(long_strings_and_keys_arrive_in_parts) {
+    std::string text = std::string(9000, 'a') + "\\u00e9\\n";
+    BOOST_TEST(agree<spam_result>(R"({"is_spam":true,"confidence":1,"reason":")" + text + "\"}"));
+    BOOST_TEST(
+        !agree<spam_result>(R"({"is_spam":true,"confidence":1,"reason":"r",")" + text + "\":1}"));
+    BOOST_TEST(agree<order>(R"({"items":[],"mood":"positive","counters":{")" + text +
+                            R"(":1},"point":[1,2],"priority":1,"extra":")" + text + "\"}"));
+    auto r = aibatch::decode_json<spam_result>(R"({"is_spam":true,"confidence":1,"reason":")" +
+                                               text + "\"}");
+    BOOST_REQUIRE(r);
+    BOOST_TEST(r->reason == std::string(9000, 'a') + "\xc3\xa9\n");
+}
+
+BOOST_AUTO_TEST_CASE(text_that_is_not_json_is_one_issue) {
+    for (std::string_view t : {"", "{", R"({"is_spam":true} x)", "[1,]", "{\"a\" 1}", "nul"})
+        BOOST_TEST(!agree<spam_result>(t));
+    auto r = aibatch::decode_json<spam_result>("{\"is_spam\":tru}");
+    BOOST_REQUIRE(!r);
+    BOOST_TEST(r.error().issues.size() == 1u);
+    BOOST_TEST(r.error().issues[0].path == "$");
+    BOOST_TEST(r.error().issues[0].message.starts_with("not valid JSON: "));
+    // Deeper than Boost.JSON's default limit (32), as boost::json::parse refuses it.
+    BOOST_TEST(!agree<json::value>(std::string(40, '[') + std::string(40, ']')));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(stream_decode_property)
+
+BOOST_AUTO_TEST_CASE(streamed_and_tree_decodes_agree_on_valid_invalid_and_mutated_inputs) {
+    const std::uint64_t seed = seed_from_env();
+    BOOST_TEST_MESSAGE("stream_decode_property seed " << seed << " (AIBATCH_SEED to repeat)");
+    std::cout << "stream_decode_property: AIBATCH_SEED=" << seed << "\n";
+    constexpr int n = 600;
+    property<spam_result>({R"({"is_spam":true,"confidence":0.5,"reason":"x"})"}, seed, n);
+    property<item>({R"({"name":"a","quantity":4.0,"price":7})"}, seed, n);
+    property<order>({R"({"items":[{"name":"tea","quantity":3,"price":2.5}],"mood":"neutral",
+        "counters":{"a":1},"point":[1,2.5],"tags":["t"],"priority":255,"extra":{"x":[1]}})"},
+                    seed, n);
+    property<tree_node>({R"({"label":"r","children":[{"label":"a","children":[]}]})"}, seed, n);
+    property<forest>({R"({"trees":[{"label":"r","children":[]}]})"}, seed, n);
+    property<base_part>({R"({"id":"x"})"}, seed, n);
+    property<derived_part>({R"({"id":"x","size":2})"}, seed, n);
+    property<rated>({R"({"score":0.5,"summary":"abcd","keywords":["k"],"stars":3})"}, seed, n);
+    property<dated>({R"({"when":"2024-01-31","until":"2025-02-28"})"}, seed, n);
+    property<wide_numbers>({R"({"i64":-5,"u64":5,"f":0.5})"}, seed, n);
+    property<sentiment>({R"("positive")"}, seed, n);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ------------------------------------------------------------------ result lines
+
+namespace {
+
+struct line_outcome {
+    bool thrown = false;
+    std::string what;
+    std::string custom_id;
+    aibatch::result_type type{};
+    std::string stop_reason;
+    std::optional<json::value> token_usage;
+    std::string error;
+    bool has_value = false;
+    json::value value;
+    aibatch::output_failure failure{};
+    std::string message;
+    std::string raw;
+    bool operator==(const line_outcome&) const = default;
+};
+
+std::ostream& operator<<(std::ostream& os, const line_outcome& o) {
+    if (o.thrown)
+        return os << "threw " << o.what;
+    os << o.custom_id << " " << aibatch::to_string(o.type) << " stop=" << o.stop_reason
+       << " usage=" << (o.token_usage ? json::serialize(*o.token_usage) : "-")
+       << " error=" << o.error << " ";
+    if (o.has_value)
+        return os << "value " << json::serialize(o.value);
+    return os << aibatch::to_string(o.failure) << " " << o.message << " raw=" << o.raw;
+}
+
+json::value usage_json(const std::optional<aibatch::usage>& u) {
+    return json::object{{"in", u->input_tokens},
+                        {"out", u->output_tokens},
+                        {"cc", u->cache_creation_input_tokens},
+                        {"cr", u->cache_read_input_tokens},
+                        {"tier", u->service_tier}};
+}
+
+template <class T>
+line_outcome streamed_line(aibatch::result_decoder<T>& dec, std::string_view line) {
+    line_outcome o;
+    try {
+        aibatch::decoded_line<T> d;
+        dec.decode(line, d);
+        o.custom_id = d.custom_id;
+        o.type = d.type;
+        o.stop_reason = d.stop_reason;
+        if (d.token_usage)
+            o.token_usage = usage_json(d.token_usage);
+        o.error = d.error.type + "|" + d.error.message + "|" + d.error.request_id;
+        o.has_value = d.output.value.has_value();
+        if (o.has_value)
+            o.value = aibatch_test::decoded_value(*d.output.value);
+        o.failure = d.output.failure;
+        o.message = d.output.message;
+        o.raw = d.output.raw;
+    } catch (const aibatch::error& e) {
+        o = {};
+        o.thrown = true;
+        o.what = e.what();
+    }
+    return o;
+}
+
+// The tree path as the engine reads a line today.
+template <class T>
+line_outcome tree_line(const aibatch::output_spec& spec, std::string_view line) {
+    line_outcome o;
+    try {
+        boost::system::error_code ec;
+        json::value v = json::parse(line, ec);
+        if (ec)
+            throw aibatch::error(aibatch::errc::bad_response, "not JSON (" + ec.message() + ")");
+        aibatch::result_line r = aibatch::result_line::from_json(std::move(v));
+        o.custom_id = r.custom_id;
+        o.type = r.type;
+        o.error = r.error.type + "|" + r.error.message + "|" + r.error.request_id;
+        if (r.type == aibatch::result_type::succeeded) {
+            if (const auto* s = r.message.if_contains("stop_reason"); s && s->is_string())
+                o.stop_reason = std::string(s->get_string());
+            if (const auto* u = r.message.if_contains("usage"))
+                o.token_usage = usage_json(aibatch::usage_from_json(*u));
+            auto out = aibatch::read_output<T>(r.message, spec);
+            o.has_value = out.value.has_value();
+            if (o.has_value)
+                o.value = aibatch_test::decoded_value(*out.value);
+            o.failure = out.failure;
+            o.message = out.message;
+            o.raw = out.raw;
+        }
+    } catch (const aibatch::error& e) {
+        o = {};
+        o.thrown = true;
+        o.what = e.what();
+    }
+    return o;
+}
+
+template <class T>
+line_outcome lines_agree(aibatch::result_decoder<T>& dec, std::string_view line) {
+    line_outcome s = streamed_line(dec, line);
+    line_outcome t = tree_line<T>(dec.spec(), line);
+    BOOST_CHECK_MESSAGE(s == t, line << "\n  tree:     " << t << "\n  streamed: " << s);
+    return s;
+}
+
+std::string tool_line(std::string_view id, std::string_view input,
+                      std::string_view stop = "tool_use", std::string_view name = "spam_result") {
+    return R"({"custom_id":")" + std::string(id) +
+           R"(","result":{"type":"succeeded","message":{"id":"msg_1","type":"message","role":"assistant","model":"claude-haiku-4-5","content":[{"type":"tool_use","id":"toolu_1","name":")" +
+           std::string(name) + R"(","input":)" + std::string(input) + R"(}],"stop_reason":")" +
+           std::string(stop) +
+           R"(","stop_sequence":null,"usage":{"input_tokens":120,"output_tokens":34,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"service_tier":"batch"}}}})";
+}
+
+const std::string good_input = R"({"is_spam":true,"confidence":0.9,"reason":"free money"})";
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(result_lines)
+
+BOOST_AUTO_TEST_CASE(a_succeeded_tool_use_line_decodes_into_the_type) {
+    aibatch::result_decoder<spam_result> dec(aibatch::output_spec::for_type<spam_result>());
+    auto d = dec.decode(tool_line("run1-0", good_input));
+    BOOST_TEST(d.custom_id == "run1-0");
+    BOOST_TEST((d.type == aibatch::result_type::succeeded));
+    BOOST_TEST(d.stop_reason == "tool_use");
+    BOOST_REQUIRE(d.token_usage.has_value());
+    BOOST_TEST(d.token_usage->input_tokens == 120u);
+    BOOST_TEST(d.token_usage->output_tokens == 34u);
+    BOOST_TEST(d.token_usage->service_tier == "batch");
+    BOOST_REQUIRE(d.output.value.has_value());
+    BOOST_TEST(d.output.value->is_spam);
+    BOOST_TEST(d.output.value->reason == "free money");
+    BOOST_TEST((d.output.failure == aibatch::output_failure::none));
+    lines_agree(dec, tool_line("run1-0", good_input));
+}
+
+BOOST_AUTO_TEST_CASE(errored_canceled_and_expired_lines_carry_their_envelope) {
+    aibatch::result_decoder<spam_result> dec(aibatch::output_spec::for_type<spam_result>());
+    auto e = dec.decode(
+        R"({"custom_id":"a","result":{"type":"errored","error":{"type":"error","error":{"type":"invalid_request_error","message":"max_tokens: too big"},"request_id":"req_9"}}})");
+    BOOST_TEST((e.type == aibatch::result_type::errored));
+    BOOST_TEST(e.error.type == "invalid_request_error");
+    BOOST_TEST(e.error.message == "max_tokens: too big");
+    BOOST_TEST(e.error.request_id == "req_9");
+    BOOST_TEST(!e.output.value.has_value());
+    for (
+        std::string_view line : {
+            R"({"custom_id":"a","result":{"type":"errored","error":{"type":"error","error":{"type":"invalid_request_error","message":"m"},"request_id":"req_9"}}})",
+            R"({"custom_id":"a","result":{"type":"errored","error":{"type":"overloaded_error","message":"m"}}})",
+            R"({"custom_id":"a","result":{"type":"errored","error":{"type":"error","error":{"type":null}}}})",
+            R"({"custom_id":"b","result":{"type":"canceled"}})",
+            R"({"result":{"type":"expired"},"custom_id":"c"})",
+        })
+        lines_agree(dec, line);
+}
+
+BOOST_AUTO_TEST_CASE(keys_in_any_order_and_other_blocks) {
+    aibatch::result_decoder<spam_result> dec(aibatch::output_spec::for_type<spam_result>());
+    for (
+        const std::string& line : std::vector<std::string>{
+            // result type after the message; usage first; input before the block's type
+            R"({"result":{"message":{"usage":{"output_tokens":3},"stop_reason":"tool_use","content":[{"input":)" +
+                good_input +
+                R"(,"name":"spam_result","type":"tool_use"}]},"type":"succeeded"},"custom_id":"x"})",
+            // a text block and another tool first
+            R"({"custom_id":"x","result":{"type":"succeeded","message":{"content":[{"type":"text","text":"Let me see."},{"type":"tool_use","name":"other","input":{"a":1}},{"type":"tool_use","name":"spam_result","input":)" +
+                good_input + R"(}],"stop_reason":"tool_use"}}})",
+            // two matching blocks: the first counts
+            R"({"custom_id":"x","result":{"type":"succeeded","message":{"content":[{"type":"tool_use","name":"spam_result","input":{"is_spam":1}},{"type":"tool_use","name":"spam_result","input":)" +
+                good_input + R"(}],"stop_reason":"tool_use"}}})",
+            // a matching block without input
+            R"({"custom_id":"x","result":{"type":"succeeded","message":{"content":[{"type":"tool_use","name":"spam_result"}],"stop_reason":"tool_use"}}})",
+            // usage that is not an object; content that is not an array
+            R"({"custom_id":"x","result":{"type":"succeeded","message":{"content":{},"usage":[1],"stop_reason":5}}})",
+            // usage numbers of every kind
+            R"({"custom_id":"x","result":{"type":"succeeded","message":{"content":[{"type":"tool_use","name":"spam_result","input":)" +
+                good_input +
+                R"(}],"usage":{"input_tokens":-1,"output_tokens":2.5,"cache_read_input_tokens":18446744073709551615,"service_tier":null}}}})",
+        })
+        lines_agree(dec, line);
+}
+
+BOOST_AUTO_TEST_CASE(failures_have_the_messages_and_raw_output_of_the_tree_path) {
+    aibatch::result_decoder<spam_result> dec(aibatch::output_spec::for_type<spam_result>());
+    auto bad = lines_agree(dec, tool_line("x", R"({"is_spam":"no","confidence":2})"));
+    BOOST_TEST((bad.failure == aibatch::output_failure::validation));
+    BOOST_TEST(bad.message == "$.is_spam: expected boolean, got string; $: missing required "
+                              "field \"reason\"");
+    BOOST_TEST(bad.raw == R"({"is_spam":"no","confidence":2})");
+    lines_agree(dec, tool_line("x", good_input, "max_tokens"));
+    lines_agree(dec, tool_line("x", good_input, "refusal"));
+    lines_agree(dec, tool_line("x", good_input, "tool_use", "another_tool"));
+    lines_agree(dec, tool_line("x", "[1,2]"));
+    lines_agree(dec, tool_line("x", "7"));
+}
+
+BOOST_AUTO_TEST_CASE(lines_that_are_no_result_throw_what_from_json_throws) {
+    aibatch::result_decoder<spam_result> dec(aibatch::output_spec::for_type<spam_result>());
+    for (std::string_view line : {
+             R"([1])",
+             R"("x")",
+             R"({"result":{"type":"canceled"}})",
+             R"({"custom_id":7,"result":{"type":"canceled"}})",
+             R"({"custom_id":"a","result":[]})",
+             R"({"custom_id":"a","result":{"type":"weird"}})",
+             R"({"custom_id":"a","result":{"type":["succeeded"]}})",
+             R"({"custom_id":"a","result":{"type":"succeeded","message":[]}})",
+             R"({"custom_id":"a","result":{"type":"errored"}})",
+             R"({"custom_id":"a","result":{"type":"errored","error":{"error":{"message":5}}}})",
+             R"({"custom_id":"a","result":{"type":"errored","error":{"request_id":{}}}})",
+             R"({"custom_id":"a","result":{"type":"canceled"}} trailing)",
+             R"({"custom_id":"a","result":{"type":"cance)",
+         }) {
+        auto o = lines_agree(dec, line);
+        BOOST_TEST(o.thrown, line);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(repeated_keys_resolve_as_the_tree_does) {
+    aibatch::result_decoder<spam_result> dec(aibatch::output_spec::for_type<spam_result>());
+    lines_agree(dec, R"({"custom_id":"a","custom_id":"b","result":{"type":"canceled"}})");
+    lines_agree(dec,
+                tool_line("x", R"({"is_spam":"no","confidence":1,"reason":"r","is_spam":false})"));
+    lines_agree(
+        dec,
+        R"({"custom_id":"x","result":{"type":"succeeded","message":{"content":[{"type":"text","type":"tool_use","name":"spam_result","input":)" +
+            good_input + R"(}]}}})");
+}
+
+BOOST_AUTO_TEST_CASE(text_modes_read_the_first_text_block) {
+    for (auto mode : {aibatch::output_mode::json_schema, aibatch::output_mode::json_text}) {
+        aibatch::result_decoder<spam_result> dec(aibatch::output_spec::for_type<spam_result>(mode));
+        auto text_line = [](std::string_view text) {
+            return R"({"custom_id":"t","result":{"type":"succeeded","message":{"content":[{"type":"text","text":)" +
+                   json::serialize(json::string(text)) + R"(}],"stop_reason":"end_turn"}}})";
+        };
+        auto ok = lines_agree(dec, text_line(good_input));
+        BOOST_TEST(ok.has_value);
+        lines_agree(dec, text_line("Sure:\n```json\n" + good_input + "\n```"));
+        lines_agree(dec, text_line(" " + good_input + " and more"));
+        lines_agree(dec, text_line(R"({"is_spam":1})"));
+        lines_agree(dec, text_line(""));
+        lines_agree(dec, text_line("no json here"));
+    }
+}
+
+BOOST_AUTO_TEST_CASE(mutated_lines_agree_with_the_tree_path) {
+    const std::uint64_t seed = seed_from_env();
+    std::cout << "result_lines mutations: AIBATCH_SEED=" << seed << "\n";
+    std::mt19937_64 rng(seed);
+    aibatch::result_decoder<spam_result> tool(aibatch::output_spec::for_type<spam_result>());
+    aibatch::result_decoder<order> orders(aibatch::output_spec::for_type<order>());
+    aibatch::result_decoder<spam_result> text(
+        aibatch::output_spec::for_type<spam_result>(aibatch::output_mode::json_text));
+    std::vector<std::string> lines = {
+        tool_line("a", good_input),
+        tool_line("b", R"({"is_spam":false,"confidence":0.1,"reason":"ok"})", "end_turn"),
+        R"({"custom_id":"c","result":{"type":"errored","error":{"type":"error","error":{"type":"api_error","message":"m"},"request_id":"r"}}})",
+        R"({"custom_id":"d","result":{"type":"expired"}})",
+    };
+    std::string order_line = tool_line(
+        "o",
+        R"({"items":[{"name":"tea","quantity":3}],"mood":"neutral","counters":{"a":1},"point":[1,2],"tags":null,"priority":3,"extra":{"k":[1]}})",
+        "tool_use", "order");
+    for (int i = 0; i < 1500; ++i) {
+        std::string m = i % 5 == 4 ? order_line : lines[rng() % lines.size()];
+        for (unsigned n = 1 + static_cast<unsigned>(rng() % 2); n > 0; --n)
+            m = mutate(m, rng);
+        if (i % 5 == 4)
+            lines_agree(orders, m);
+        else
+            lines_agree(tool, m);
+        if (i % 7 == 0)
+            lines_agree(text, m);
+    }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
