@@ -27,7 +27,9 @@ json::array batches_json(const std::vector<batch_info>& v) {
     return a;
 }
 
-// A file to write, or stdout for "" and "-"; closed on destruction.
+// A file to write, or stdout for "" and "-". A file is written as PATH.partial and renamed
+// over PATH by commit() only: a download that fails (a batch not found, not ended, a cut
+// connection) leaves an existing PATH as it was.
 class output_file {
 public:
     explicit output_file(const std::string& path) {
@@ -35,15 +37,20 @@ public:
             f_ = stdout;
             return;
         }
-        f_ = std::fopen(path.c_str(), "wb");
+        path_ = path;
+        partial_ = path + ".partial";
+        f_ = std::fopen(partial_.c_str(), "wb");
         if (!f_)
-            throw usage_error("cannot write " + path + ": " + std::strerror(errno) +
+            throw usage_error("cannot write " + partial_ + ": " + std::strerror(errno) +
                               "; give a path in a directory you can write to");
         owned_ = true;
     }
     ~output_file() {
-        if (owned_)
+        if (owned_) {
             std::fclose(f_);
+            if (!committed_)
+                std::remove(partial_.c_str());
+        }
     }
     output_file(const output_file&) = delete;
     output_file& operator=(const output_file&) = delete;
@@ -54,15 +61,27 @@ public:
             throw std::runtime_error(std::string("writing the output failed: ") +
                                      std::strerror(errno) + "; check the free disk space");
     }
-    void close() {
+    void flush() {
         if (std::fflush(f_) != 0)
             throw std::runtime_error(std::string("writing the output failed: ") +
                                      std::strerror(errno) + "; check the free disk space");
+    }
+    /// Everything was written: the file takes its name.
+    void commit() {
+        flush();
+        if (!owned_ || committed_)
+            return;
+        if (std::rename(partial_.c_str(), path_.c_str()) != 0)
+            throw std::runtime_error("renaming " + partial_ + " to " + path_ +
+                                     " failed: " + std::strerror(errno));
+        committed_ = true;
     }
 
 private:
     std::FILE* f_ = nullptr;
     bool owned_ = false;
+    bool committed_ = false;
+    std::string path_, partial_;
 };
 
 // One result line as the API writes it.
@@ -148,7 +167,7 @@ task<void> write_results(runtime& rt, const std::string& id, output_file& out, r
         out.write(json_line(result_json(*line)));
         ++tally.written;
     }
-    out.close();
+    out.flush();
 }
 
 struct wait_outcome {
@@ -286,6 +305,7 @@ task<int> results_command(runtime& rt, results_args a) {
     output_file out(a.out);
     result_tally tally;
     co_await write_results(rt, a.id, out, a.filter, tally);
+    out.commit();
     std::FILE* summary = out.is_stdout() ? stderr : stdout;
     if (rt.options().json)
         write_all(summary,
@@ -508,6 +528,18 @@ task<int> create_command(runtime& rt, create_args a) {
         out.emplace(a.out); // before anything is paid for: a bad --out fails now
     aibatch::client& c = rt.client();
     std::vector<batch_info> created;
+    // The ids of paid batches must reach the user: when stdout fails, stderr names them.
+    auto emit = [&](const std::string& text) {
+        try {
+            write_all(stdout, text);
+        } catch (const output_error&) {
+            std::string list;
+            for (const auto& b : created)
+                list += " " + b.id;
+            write_all(stderr, "aibatch: created (standard output failed):" + list + "\n");
+            throw;
+        }
+    };
     for (std::size_t i = 0; i < plan.size(); ++i) {
         rt.note("creating batch " + std::to_string(i + 1) + " of " + std::to_string(plan.size()) +
                 " (" + std::to_string(plan[i].count) + " requests, " +
@@ -541,11 +573,11 @@ task<int> create_command(runtime& rt, create_args a) {
             co_return exit_failed;
         }
         if (!rt.options().json && !a.wait)
-            write_all(stdout, created.back().id + "\n");
+            emit(created.back().id + "\n");
     }
     if (!a.wait) {
         if (rt.options().json)
-            write_all(stdout, json_line(json::object{{"batches", batches_json(created)}}));
+            emit(json_line(json::object{{"batches", batches_json(created)}}));
         co_return exit_ok;
     }
     std::vector<std::string> ids;
@@ -570,6 +602,7 @@ task<int> create_command(runtime& rt, create_args a) {
     result_tally tally;
     for (const auto& id : ids)
         co_await write_results(rt, id, *out, result_filter::all, tally);
+    out->commit();
     std::FILE* summary = out->is_stdout() ? stderr : stdout;
     if (rt.options().json)
         write_all(summary, json_line(json::object{{"batches", batches_json(w.batches)},

@@ -1,6 +1,7 @@
 #include "output.hpp"
 
 #include <boost/json/serialize.hpp>
+#include <cstring>
 
 #include <algorithm>
 #include <ctime>
@@ -121,8 +122,12 @@ std::string json_line(const json::value& v) {
 }
 
 void write_all(std::FILE* f, std::string_view text) {
-    std::fwrite(text.data(), 1, text.size(), f);
-    std::fflush(f);
+    const bool written = std::fwrite(text.data(), 1, text.size(), f) == text.size();
+    const bool flushed = std::fflush(f) == 0;
+    if ((!written || !flushed) && f != stderr)
+        throw output_error(
+            std::string("writing to ") + (f == stdout ? "standard output" : "the output") +
+            " failed: " + std::strerror(errno) + "; check the disk space or what reads the output");
 }
 
 progress_display::progress_display(std::FILE* out, bool terminal)

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <aibatch/api/batches.hpp>
+#include <stdexcept>
 
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
@@ -28,6 +29,14 @@ std::string batch_details(const batch_info& b);
 std::string json_line(const boost::json::value& v);
 
 /// Writes text to a stdio stream completely (stdout, stderr or a file), flushed.
+/// A write to standard output (or a file) that failed (a full disk, a closed pipe).
+class output_error : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+/// Writes and flushes; throws output_error when f is not stderr and the write failed (a
+/// failed write to stderr has nowhere to be reported).
 void write_all(std::FILE* f, std::string_view text);
 
 /// Progress of batches being waited for, on stderr: on a terminal one line redrawn in

@@ -222,9 +222,9 @@ json::object outcome_json(std::size_t i, const json::value& id,
     return o;
 }
 
-// Ctrl-C with `leave` during run: every batch this client created that has not ended.
+// Ctrl-C with `leave` during run: every batch this client created, running or ended (unread).
 task<void> leave_running(runtime& rt, bool journal) {
-    std::string list;
+    std::string list, ended;
     try {
         list_options o;
         o.limit = 100;
@@ -233,12 +233,19 @@ task<void> leave_running(runtime& rt, bool journal) {
             auto b = co_await lister.next();
             if (!b)
                 break;
-            if (rt.client().owns_batch(b->id) && !b->ended())
+            if (!rt.client().owns_batch(b->id))
+                continue;
+            if (b->ended())
+                ended += " " + b->id; // paid for, not read: as much to name as a running one
+            else
                 list += " " + b->id;
         }
     } catch (const aibatch::error& e) {
         list += " (could not list the batches: " + e.diag().to_string() + ")";
     }
+    if (!ended.empty())
+        write_all(stderr, "\naibatch: interrupted; ended but not read (paid for):" + ended +
+                              " (`aibatch results ID` reads one)");
     write_all(stderr, "\naibatch: interrupted; left running:" + (list.empty() ? " none" : list) +
                           (journal ? " (rerun with the same --journal to pick them up; " : " (") +
                           "`aibatch wait ID` then `aibatch results ID` reads one, `aibatch "

@@ -199,10 +199,15 @@ int report_failure(const std::exception_ptr& e, bool json_output) {
         code = "error";
     }
     write_all(stderr, "aibatch: error: " + message + "\n");
-    if (json_output)
-        write_all(stdout, json_line(json::object{{"error", json::object{{"status", status},
-                                                                        {"code", code},
-                                                                        {"message", message}}}}));
+    if (json_output) {
+        try {
+            write_all(stdout,
+                      json_line(json::object{{"error", json::object{{"status", status},
+                                                                    {"code", code},
+                                                                    {"message", message}}}}));
+        } catch (const output_error&) { // stdout is what failed: stderr has said it
+        }
+    }
     return status;
 }
 

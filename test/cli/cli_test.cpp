@@ -364,6 +364,38 @@ BOOST_AUTO_TEST_CASE(verbose_prints_requests_answers_and_retries_never_the_key) 
     BOOST_TEST(!has(quiet.err, "aibatch: request"), quiet.err);
 }
 
+// Found by the hostile review: `results --out FILE` emptied an existing FILE before it
+// knew the batch could be read.
+BOOST_AUTO_TEST_CASE(results_out_keeps_an_existing_file_when_the_batch_cannot_be_read) {
+    emulator_instance emu(std::chrono::seconds(60));
+    workdir w;
+    program p = aibatch_at(emu->url(), w);
+    std::string keep = w.file("keep.jsonl", "precious\n");
+    outcome missing = run(p, {"results", "msgbatch_doesnotexist", "--out", keep});
+    BOOST_TEST(missing.status == 1, output_line_context(missing));
+    outcome c = run(p, {"create", w.file("r.jsonl", five_requests())});
+    BOOST_TEST_REQUIRE(c.status == 0, output_line_context(c));
+    outcome running_batch = run(p, {"results", lines_of(c.out).at(0), "--out", keep});
+    BOOST_TEST(running_batch.status == 2, output_line_context(running_batch));
+    std::ifstream in(keep);
+    std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    BOOST_TEST(content == "precious\n");
+}
+
+// Found by the hostile review: a full stdout lost the ids of paid batches with exit 0.
+BOOST_AUTO_TEST_CASE(a_failed_write_to_stdout_fails_the_command_and_names_the_batches) {
+    emulator_instance emu;
+    workdir w;
+    program p = aibatch_at(emu->url(), w);
+    p.stdout_path = "/dev/full";
+    outcome c = run(p, {"create", w.file("r.jsonl", five_requests())});
+    BOOST_TEST(c.status == 1, output_line_context(c));
+    BOOST_TEST_REQUIRE(emu->batches_created() == 1u);
+    BOOST_TEST(has(c.err, emu->batches().at(0).id), c.err);
+    outcome l = run(p, {"--json", "list"});
+    BOOST_TEST(l.status == 1, output_line_context(l));
+}
+
 BOOST_AUTO_TEST_CASE(a_create_refused_midway_names_the_batches_already_created) {
     aibatch::emulator::options o;
     o.max_batch_bytes = 2000; // the second batch below is larger
@@ -766,6 +798,27 @@ BOOST_AUTO_TEST_CASE(ctrl_c_during_run_with_leave_names_the_batches_left_running
         BOOST_TEST(!b.cancel_requested);
     }
     BOOST_TEST(has(o.err, "left running:"), o.err);
+}
+
+// Found by the hostile review: Ctrl-C (leave) during run named only batches still
+// running, so a batch that had ended (paid for, not read) was never named.
+BOOST_AUTO_TEST_CASE(ctrl_c_during_run_names_a_batch_that_ended_but_was_not_read) {
+    emulator_instance emu(std::chrono::milliseconds(0)); // ends as soon as it is created
+    workdir w;
+    program p = aibatch_at(emu->url(), w);
+    std::string schema = w.file("Scored.json", schema_text());
+    w.file("prompts.jsonl", "\"a\"\n");
+    running r(p, {"--on-interrupt", "leave", "-v", "run", "--model", "claude-haiku-4-5", "--schema",
+                  schema, "--prompts", (w.path / "prompts.jsonl").string(), "--out",
+                  (w.path / "out.jsonl").string(), "--poll", "60"});
+    BOOST_TEST_REQUIRE(r.wait_for_stderr("response 200 POST /v1/messages/batches"));
+    BOOST_TEST_REQUIRE(emu->batches_created() == 1u);
+    r.signal(SIGINT);
+    outcome o = r.finish();
+    BOOST_TEST(o.status == 1, output_line_context(o));
+    const std::string id = emu->batches().at(0).id;
+    BOOST_TEST(has(o.err, id), o.err);
+    BOOST_TEST(!emu->batches().at(0).cancel_requested);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

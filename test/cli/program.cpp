@@ -85,7 +85,8 @@ int wait_status(pid_t pid) {
 outcome run(const program& p, const std::vector<std::string>& args) {
     prepared pr = prepare(p, args);
     std::string out_file = temp_file(), err_file = temp_file();
-    int out_fd = ::open(out_file.c_str(), O_WRONLY | O_TRUNC);
+    int out_fd = p.stdout_path.empty() ? ::open(out_file.c_str(), O_WRONLY | O_TRUNC)
+                                       : ::open(p.stdout_path.c_str(), O_WRONLY);
     int err_fd = ::open(err_file.c_str(), O_WRONLY | O_TRUNC);
     pid_t pid = spawn(p, pr, out_fd, err_fd);
     ::close(out_fd);

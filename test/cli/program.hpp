@@ -19,6 +19,7 @@ struct program {
     std::string path;                       ///< executable
     std::map<std::string, std::string> env; ///< the whole environment (plus PATH)
     std::string cwd;                        ///< working directory
+    std::string stdout_path; ///< run(): stdout goes here (e.g. /dev/full) instead of `out`
 };
 
 /// Runs to the end.
