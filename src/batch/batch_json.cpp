@@ -55,6 +55,17 @@ output_spec output_spec_for_schema(const json_validator& validator, output_mode 
         throw error(errc::invalid_argument, "output name \"" + name + "\" cannot be a tool name (" +
                                                 *why +
                                                 "); use 1 to 64 letters, digits, '_' or '-'");
+    // A tool's input_schema must be {"type":"object",...} (the API refuses every other
+    // top level, item by item) and a structured output is a JSON object too.
+    const json::object& root = validator.schema();
+    const auto* top = root.if_contains("type");
+    if (!top || !top->is_string() || top->get_string() != "object")
+        throw error(
+            errc::invalid_argument,
+            "the schema's top level must be {\"type\":\"object\", ...}: a tool's input "
+            "and a structured output are JSON objects (a top-level $ref, array or "
+            "scalar is refused by the API); put the value in a property, e.g. "
+            "{\"type\":\"object\",\"properties\":{\"value\":...},\"required\":[\"value\"]}");
     output_spec s;
     s.mode = mode;
     s.name = std::move(name);

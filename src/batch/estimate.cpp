@@ -1,5 +1,7 @@
 #include <aibatch/batch/estimate.hpp>
 
+#include "rules.hpp"
+
 #include <aibatch/api/models.hpp>
 #include <aibatch/error.hpp>
 
@@ -9,14 +11,11 @@ namespace aibatch {
 
 cost_estimate estimate(std::span<const conversation> messages, std::string_view model,
                        const batch_options& options, const output_spec& spec) {
-    if (options.max_requests_per_batch == 0 || options.max_requests_per_batch > 100'000)
-        throw error(errc::invalid_argument,
-                    "estimate: batch_options::max_requests_per_batch must be 1 to 100000 (got " +
-                        std::to_string(options.max_requests_per_batch) + ")");
-    if (options.max_bytes_per_batch < 1024 || options.max_bytes_per_batch > 256'000'000)
-        throw error(errc::invalid_argument,
-                    "estimate: batch_options::max_bytes_per_batch must be 1024 to 256000000 (got " +
-                        std::to_string(options.max_bytes_per_batch) + ")");
+    // Everything batch<T>() refuses before any network call is refused here too, with the
+    // same words: an estimate never approves a run that would not start.
+    detail::validate_inputs(messages, std::string(model), options);
+    for (std::size_t i = 0; i < messages.size(); ++i)
+        detail::validate_conversation(i, messages[i], options);
     cost_estimate e;
     message_params proto;
     proto.model = std::string(model);

@@ -142,13 +142,25 @@ decode_error decode_state::take_error() {
         return std::lexicographical_compare(a.order.begin(), a.order.end(), b.order.begin(),
                                             b.order.end());
     };
+    // A stable order: by rank, then as found. (std::sort over positions, not
+    // std::stable_sort: libstdc++'s uses get_temporary_buffer, deprecated in C++20, which
+    // clang -Werror builds refuse.)
+    std::vector<std::size_t> at(issues_.size());
+    for (std::size_t i = 0; i < at.size(); ++i)
+        at[i] = i;
     if (!std::is_sorted(issues_.begin(), issues_.end(), less))
-        std::stable_sort(issues_.begin(), issues_.end(), less);
+        std::sort(at.begin(), at.end(), [&](std::size_t x, std::size_t y) {
+            if (less(issues_[x], issues_[y]))
+                return true;
+            if (less(issues_[y], issues_[x]))
+                return false;
+            return x < y;
+        });
     decode_error e;
     std::size_t n = std::min(issues_.size(), opts_.max_issues);
     e.issues.reserve(n);
     for (std::size_t i = 0; i < n; ++i)
-        e.issues.push_back(std::move(issues_[i].issue));
+        e.issues.push_back(std::move(issues_[at[i]].issue));
     issues_.clear();
     return e;
 }

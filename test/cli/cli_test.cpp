@@ -659,6 +659,32 @@ BOOST_AUTO_TEST_CASE(bad_schemas_and_prompts_are_refused_before_any_network_call
     BOOST_TEST(old_model.status == 2);
     BOOST_TEST(has(old_model.err, "does not support structured outputs"), old_model.err);
     BOOST_TEST(has(old_model.err, "--mode tool"), old_model.err);
+    // Found by the hostile review: a schema whose top level is not an object was sent and
+    // every item came back errored (a tool's input and a structured output are objects).
+    for (const char* top :
+         {R"({"type":"array","items":{"type":"string"}})", R"({"type":"string"})",
+          R"({"$defs":{"N":{"type":"object","properties":{}}},"$ref":"#/$defs/N"})"})
+        for (const char* m : {"tool", "json_schema"}) {
+            outcome o = run_with(w.file("top.json", top), prompts, {"--mode", m});
+            BOOST_TEST(o.status == 2, top << " " << m << ": " << output_line_context(o));
+            BOOST_TEST(has(o.err, "top level"), o.err);
+            outcome dry = run_with(w.file("top.json", top), prompts, {"--mode", m, "--dry-run"});
+            BOOST_TEST(dry.status == 2,
+                       top << " " << m << " dry run: " << output_line_context(dry));
+        }
+    // Found by the hostile review: --dry-run approved what the real run refuses.
+    for (std::vector<std::string> bad : {std::vector<std::string>{"--max-tokens", "0"},
+                                         std::vector<std::string>{"--run-id", "a_b"}}) {
+        bad.push_back("--dry-run");
+        outcome dry = run_with(good, prompts, bad);
+        BOOST_TEST(dry.status == 2, bad[0] << ": " << output_line_context(dry));
+    }
+    outcome assistant_first =
+        run_with(good,
+                 w.file("p3.jsonl", "\"ok\"\n{\"id\":\"q\",\"messages\":[{\"role\":\"assistant\","
+                                    "\"content\":\"x\"}]}\n"),
+                 {"--dry-run"});
+    BOOST_TEST(assistant_first.status == 2, output_line_context(assistant_first));
     BOOST_TEST(emu->log().empty());
 }
 
