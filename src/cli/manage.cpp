@@ -177,8 +177,21 @@ struct wait_outcome {
 };
 
 // Polls every batch until each has ended (or Ctrl-C), showing the progress on stderr.
+// Whether a failed poll leaves the wait going (see wait_for). `seen`: the batch was
+// retrieved before, or was not just created (its 404 is then final).
+bool wait_goes_on(const aibatch::error& e, bool seen, std::chrono::steady_clock::duration waited) {
+    const auto& ec = e.code();
+    if (is_retryable(ec))
+        return true;
+    if (ec == errc::not_found)
+        return !seen && waited < std::chrono::minutes(1);
+    return ec == errc::rate_limited || ec == errc::overloaded || ec == errc::api_internal ||
+           ec == errc::gateway_timeout || (ec == errc::http_status && e.diag().http_status >= 500);
+}
+
+// `just_created`: the ids were created by this command (a 404 is then the API's lag).
 task<wait_outcome> wait_for(runtime& rt, std::vector<std::string> ids,
-                            std::chrono::milliseconds poll) {
+                            std::chrono::milliseconds poll, bool just_created = false) {
     wait_outcome w;
     w.batches.resize(ids.size());
     for (std::size_t i = 0; i < ids.size(); ++i)
@@ -191,13 +204,31 @@ task<wait_outcome> wait_for(runtime& rt, std::vector<std::string> ids,
         timer.cancel();
     });
     progress_display progress(stderr, isatty(STDERR_FILENO) != 0);
+    const auto started = std::chrono::steady_clock::now();
     for (;;) {
         bool all_ended = true;
         for (std::size_t i = 0; i < ids.size() && !decided; ++i) {
             if (known[i] && w.batches[i].ended())
                 continue;
             rt.note("retrieving " + ids[i]);
-            w.batches[i] = co_await rt.client().retrieve_batch(ids[i]);
+            std::optional<aibatch::error> failed;
+            try {
+                w.batches[i] = co_await rt.client().retrieve_batch(ids[i]);
+            } catch (const aibatch::error& e) {
+                failed = e;
+            }
+            if (failed) {
+                // A wait rides out what passes (the client has already retried it): a busy
+                // or failing API, a dropped connection, and a 404 in the first minute of a
+                // batch not seen yet (the API answers 404 for a new batch for a while).
+                if (!wait_goes_on(*failed, known[i] || !just_created,
+                                  std::chrono::steady_clock::now() - started))
+                    throw *failed;
+                rt.warn("retrieving " + ids[i] + " failed (" + failed->diag().to_string() +
+                        "); polling again");
+                all_ended = false;
+                continue;
+            }
             known[i] = true;
             all_ended = all_ended && w.batches[i].ended();
         }
@@ -513,6 +544,9 @@ std::string batch_body(request_file& f, const planned_batch& b) {
 } // namespace
 
 task<int> create_command(runtime& rt, create_args a) {
+    if (!a.wait && !a.out.empty())
+        throw usage_error("--out is where --wait writes the results: add --wait, or read "
+                          "them later with `aibatch results ID --out FILE`");
     if (a.max_requests < 1 || a.max_requests > 100'000)
         throw usage_error("--batch-requests must be 1 to 100000");
     if (a.max_bytes < 1024 || a.max_bytes > 256'000'000)
@@ -591,7 +625,7 @@ task<int> create_command(runtime& rt, create_args a) {
                 s += " " + id;
             return s;
         }() + "; waiting\n");
-    wait_outcome w = co_await wait_for(rt, ids, a.poll);
+    wait_outcome w = co_await wait_for(rt, ids, a.poll, true);
     if (w.interrupted) {
         if (rt.options().json)
             write_all(out->is_stdout() ? stderr : stdout,

@@ -155,6 +155,14 @@ BOOST_AUTO_TEST_CASE(usage_and_configuration_errors_exit_2_and_say_what_to_do) {
     outcome poll = run(p, {"wait", "msgbatch_x", "--poll", "0"});
     BOOST_TEST(poll.status == 2);
     BOOST_TEST(has(poll.err, "--poll must be"));
+    // Found by the hostile review: 0.0001 s rounded to 0 ms, a busy loop on the API.
+    outcome tiny = run(p, {"wait", "msgbatch_x", "--poll", "0.0001"});
+    BOOST_TEST(tiny.status == 2, output_line_context(tiny));
+    // Found by the hostile review: create --out without --wait wrote nothing, silently.
+    outcome out_no_wait =
+        run(p, {"create", w.file("r.jsonl", five_requests()), "--out", "never.jsonl"});
+    BOOST_TEST(out_no_wait.status == 2, output_line_context(out_no_wait));
+    BOOST_TEST(has(out_no_wait.err, "add --wait"), out_no_wait.err);
     outcome missing = run(p, {"create", (w.path / "nope.jsonl").string()});
     BOOST_TEST(missing.status == 2);
     BOOST_TEST(has(missing.err, "cannot read"));
@@ -394,6 +402,32 @@ BOOST_AUTO_TEST_CASE(a_failed_write_to_stdout_fails_the_command_and_names_the_ba
     BOOST_TEST(has(c.err, emu->batches().at(0).id), c.err);
     outcome l = run(p, {"--json", "list"});
     BOOST_TEST(l.status == 1, output_line_context(l));
+}
+
+// Found by the hostile review: wait gave up on a 529 burst and create --wait on the 404
+// the API gives a new batch for a few seconds.
+BOOST_AUTO_TEST_CASE(wait_rides_out_a_busy_api_and_the_404_of_a_new_batch) {
+    emulator_instance emu(std::chrono::milliseconds(300));
+    workdir w;
+    program p = aibatch_at(emu->url(), w);
+    outcome c = run(p, {"create", w.file("r.jsonl", five_requests())});
+    BOOST_TEST_REQUIRE(c.status == 0, output_line_context(c));
+    emu->add_fault(aibatch::emulator::parse_fault("status:529:12:retrieve"));
+    outcome busy = run(p, {"wait", lines_of(c.out).at(0), "--poll", "0.05"});
+    BOOST_TEST(busy.status == 0, output_line_context(busy));
+    BOOST_TEST(has(busy.err, "polling again"), busy.err);
+    emulator_instance lagging(std::chrono::milliseconds(300),
+                              {aibatch::emulator::parse_fault("transient-404:500:4")});
+    program q = aibatch_at(lagging->url(), w);
+    outcome cw = run(q, {"create", w.file("r2.jsonl", five_requests()), "--wait", "--poll", "0.05",
+                         "--out", (w.path / "o.jsonl").string()});
+    // Waited through the 404s and downloaded every line (one request errors on purpose:
+    // exit 1 says some items failed).
+    BOOST_TEST(has(cw.out, "5 lines written"), output_line_context(cw));
+    BOOST_TEST(has(cw.err, "polling again"), cw.err);
+    // A batch that does not exist is still an error at once.
+    outcome missing = run(p, {"wait", "msgbatch_doesnotexist", "--poll", "0.05"});
+    BOOST_TEST(missing.status == 1, output_line_context(missing));
 }
 
 BOOST_AUTO_TEST_CASE(a_create_refused_midway_names_the_batches_already_created) {
