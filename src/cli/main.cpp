@@ -128,8 +128,38 @@ int main(int argc, char** argv) {
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
-        int code = app.exit(e); // prints help, version or the error
-        return code == 0 ? exit_ok : exit_usage;
+        if (e.get_exit_code() == 0)
+            return app.exit(e) == 0 ? exit_ok : exit_usage; // --help
+        // A usage error, said as every other error is (and as JSON with --json).
+        std::string message = e.what();
+        bool json_output = false;
+        std::string first;
+        for (int i = 1; i < argc; ++i) {
+            std::string_view arg = argv[i];
+            json_output = json_output || arg == "--json";
+            if (first.empty() && !arg.empty() && arg[0] != '-')
+                first = std::string(arg);
+        }
+        std::string commands;
+        bool known = false;
+        for (const auto* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
+            commands += (commands.empty() ? "" : ", ") + sub->get_name();
+            known = known || sub->get_name() == first;
+        }
+        if (!first.empty() && !known)
+            message = "unknown command \"" + first + "\"; the commands are " + commands;
+        message += "; `aibatch --help` (or `aibatch COMMAND --help`) shows the usage";
+        write_all(stderr, "aibatch: error: " + message + "\n");
+        if (json_output) {
+            try {
+                write_all(stdout, json_line(boost::json::object{
+                                      {"error", boost::json::object{{"status", exit_usage},
+                                                                    {"code", "usage"},
+                                                                    {"message", message}}}}));
+            } catch (const output_error&) {
+            }
+        }
+        return exit_usage;
     }
     if (on_interrupt == "cancel")
         g.on_interrupt = interrupt_policy::cancel;

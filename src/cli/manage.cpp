@@ -426,6 +426,8 @@ public:
             if (!std::getline(in_, line))
                 return std::nullopt;
             ++line_no_;
+            if (line_no_ == 1 && line.starts_with("\xEF\xBB\xBF"))
+                line.erase(0, 3); // a UTF-8 byte order mark (editors on Windows write one)
             if (line.find_first_not_of(" \t\r") != std::string::npos)
                 break;
         }

@@ -63,6 +63,8 @@ std::vector<prompt> read_prompts(const std::string& file) {
     std::size_t n = 0;
     while (std::getline(in, line)) {
         ++n;
+        if (n == 1 && line.starts_with("\xEF\xBB\xBF"))
+            line.erase(0, 3); // a UTF-8 byte order mark (editors on Windows write one)
         if (line.find_first_not_of(" \t\r") == std::string::npos)
             continue;
         const std::string where = file + ":" + std::to_string(n);
@@ -142,9 +144,19 @@ std::string usd(double d) {
 
 // The library names its options in C++ (output_mode::tool): say the flags instead.
 std::string in_flags(std::string m) {
-    for (auto [from, to] : {std::pair<std::string, std::string>{"output_mode::tool", "--mode tool"},
-                            {"output_mode::json_schema", "--mode json_schema"},
-                            {"output_mode::json_text", "--mode json_text"}}) {
+    // The library speaks C++; the command's user knows flags (found by the hostile review).
+    for (auto [from, to] :
+         {std::pair<std::string, std::string>{"output_mode::tool", "--mode tool"},
+          {"output_mode::json_schema", "--mode json_schema"},
+          {"output_mode::json_text", "--mode json_text"},
+          {"batch_options::max_tokens", "--max-tokens"},
+          {"batch_options::run_id", "--run-id"},
+          {"batch_options::max_requests_per_batch", "--batch-requests"},
+          {"batch_options::max_bytes_per_batch", "--batch-bytes"},
+          {"batch_options::cost_limit", "--cost-limit"},
+          {"batch_options::repair_rounds", "--repair-rounds"},
+          {"set batch_options::price", "drop --cost-limit (this command has no price setting)"},
+          {"batch: messages[", "prompt ["}}) {
         for (auto at = m.find(from); at != std::string::npos; at = m.find(from, at + to.size()))
             m.replace(at, from.size(), to);
     }

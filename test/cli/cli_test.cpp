@@ -155,6 +155,16 @@ BOOST_AUTO_TEST_CASE(usage_and_configuration_errors_exit_2_and_say_what_to_do) {
     outcome poll = run(p, {"wait", "msgbatch_x", "--poll", "0"});
     BOOST_TEST(poll.status == 2);
     BOOST_TEST(has(poll.err, "--poll must be"));
+    // Found by the hostile review: parse errors ignored --json and a typo was "A
+    // subcommand is required".
+    outcome typo = run(p, {"--json", "lsit"});
+    BOOST_TEST(typo.status == 2, output_line_context(typo));
+    BOOST_TEST(has(typo.err, "unknown command \"lsit\""), typo.err);
+    BOOST_TEST(has(typo.out, "\"error\""), typo.out);
+    BOOST_TEST(has(typo.out, "unknown command"), typo.out);
+    outcome bad_number = run(p, {"--json", "list", "--limit", "abc"});
+    BOOST_TEST(bad_number.status == 2, output_line_context(bad_number));
+    BOOST_TEST(has(bad_number.out, "\"error\""), bad_number.out);
     // Found by the hostile review: 0.0001 s rounded to 0 ms, a busy loop on the API.
     outcome tiny = run(p, {"wait", "msgbatch_x", "--poll", "0.0001"});
     BOOST_TEST(tiny.status == 2, output_line_context(tiny));
@@ -719,6 +729,19 @@ BOOST_AUTO_TEST_CASE(bad_schemas_and_prompts_are_refused_before_any_network_call
                                     "\"content\":\"x\"}]}\n"),
                  {"--dry-run"});
     BOOST_TEST(assistant_first.status == 2, output_line_context(assistant_first));
+    BOOST_TEST(has(assistant_first.err, "prompt [1]"), assistant_first.err);
+    // Found by the hostile review: a UTF-8 byte order mark made line 1 "not JSON".
+    outcome bom = run_with(good, w.file("pbom.jsonl", "\xEF\xBB\xBF\"hi\"\n"), {"--dry-run"});
+    BOOST_TEST(bom.status == 0, output_line_context(bom));
+    // Flags, not the library's C++ names (found by the hostile review).
+    outcome zero = run_with(good, prompts, {"--max-tokens", "0", "--dry-run"});
+    BOOST_TEST(has(zero.err, "--max-tokens"), zero.err);
+    BOOST_TEST(!has(zero.err, "batch_options"), zero.err);
+    outcome no_price =
+        run_with(good, prompts, {"--model", "my-model", "--cost-limit", "0.01", "--dry-run"});
+    BOOST_TEST(no_price.status == 2, output_line_context(no_price));
+    BOOST_TEST(has(no_price.err, "drop --cost-limit"), no_price.err);
+    BOOST_TEST(!has(no_price.err, "batch_options"), no_price.err);
     BOOST_TEST(emu->log().empty());
 }
 
