@@ -19,6 +19,32 @@ namespace json = boost::json;
 
 namespace {
 
+// UTF-8 (valid: it comes from a JSON string) to one wchar_t per code point (UTF-32 where
+// wchar_t is 32 bits, as on Linux); a stray byte stays one unit.
+std::wstring code_points(std::string_view u) {
+    std::wstring out;
+    out.reserve(u.size());
+    for (std::size_t i = 0; i < u.size();) {
+        const auto c = static_cast<unsigned char>(u[i]);
+        const std::size_t n = c < 0x80           ? 1
+                              : (c >> 5) == 0x6  ? 2
+                              : (c >> 4) == 0xE  ? 3
+                              : (c >> 3) == 0x1E ? 4
+                                                 : 1;
+        if (n == 1 || i + n > u.size()) {
+            out.push_back(static_cast<wchar_t>(c));
+            ++i;
+            continue;
+        }
+        std::uint32_t cp = c & (0xFFu >> (n + 1));
+        for (std::size_t k = 1; k < n; ++k)
+            cp = (cp << 6) | (static_cast<unsigned char>(u[i + k]) & 0x3Fu);
+        out.push_back(static_cast<wchar_t>(cp));
+        i += n;
+    }
+    return out;
+}
+
 constexpr std::array<std::string_view, 7> type_names = {"object", "array",   "string", "integer",
                                                         "number", "boolean", "null"};
 
@@ -106,7 +132,9 @@ std::size_t as_count(const json::value& v) {
 struct json_validator::impl {
     json::value doc; // the schema (an object); the pattern table points into it
     const json::object& root_object() const { return doc.get_object(); }
-    std::map<const json::object*, std::regex> patterns;
+    // Patterns run over code points (std::wregex on UTF-32 text), not UTF-8 bytes: "^.$"
+    // matches "é" as JSON Schema says.
+    std::map<const json::object*, std::wregex> patterns;
 
     const json::object* resolve(std::string_view ref) const {
         const json::object& root = root_object();
@@ -189,7 +217,7 @@ struct json_validator::impl {
                     bad_schema(where, "expected a regular expression as a string");
                 try {
                     patterns.emplace(
-                        &s, std::regex(std::string(v.get_string()), std::regex::ECMAScript));
+                        &s, std::wregex(code_points(v.get_string()), std::regex::ECMAScript));
                 } catch (const std::regex_error& e) {
                     bad_schema(where, std::string("the regular expression does not compile (") +
                                           e.what() + ")");
@@ -506,7 +534,8 @@ struct json_validator::impl {
                 if (auto it = self.patterns.find(&s); it != self.patterns.end()) {
                     bool match = false;
                     try {
-                        match = std::regex_search(text.begin(), text.end(), it->second);
+                        const std::wstring wide = code_points(text);
+                        match = std::regex_search(wide.begin(), wide.end(), it->second);
                     } catch (const std::regex_error&) {
                         match = false; // too complex for std::regex: reported as no match
                     }

@@ -200,4 +200,19 @@ BOOST_AUTO_TEST_CASE(keywords_beyond_json_schema_of_t_are_checked) {
                R"($.multi: expected string or integer, got number)");
 }
 
+// Found by the hostile review: patterns were matched on UTF-8 bytes, so "^.$" refused
+// "é" (a non-ASCII answer failed validation and a repair round was paid for).
+BOOST_AUTO_TEST_CASE(patterns_match_characters_not_bytes) {
+    aibatch::json_validator val(json::parse(R"({"type":"object","properties":{
+        "u":{"type":"string","pattern":"^.$"},
+        "w":{"type":"string","pattern":"^[é-ë]+$"}}})")
+                                    .as_object());
+    auto msg = [&](const char* doc) { return validated(val, json::parse(doc)); };
+    BOOST_TEST(msg(R"({"u":"é"})") == "ok");
+    BOOST_TEST(msg("{\"u\":\"\xF0\x9F\x98\x80\"}") == "ok"); // one emoji, 4 bytes
+    BOOST_TEST(msg(R"({"u":"ab"})") == R"($.u: "ab" does not match the pattern ^.$)");
+    BOOST_TEST(msg(R"({"w":"éêë"})") == "ok");
+    BOOST_TEST(msg(R"({"w":"e"})") != "ok");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
