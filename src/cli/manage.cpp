@@ -361,9 +361,15 @@ task<int> each_batch(runtime& rt, const std::vector<std::string>& ids, const cha
                 write_all(stdout, std::string(verb) + " " + id + "\n");
             done.push_back(std::move(o));
         } catch (const aibatch::error& e) {
-            status = exit_failed;
+            // A malformed id is a usage error (exit 2), as for `status` (found by the
+            // hostile review); the other ids are still tried.
+            const bool bad_id = e.code() == errc::invalid_argument;
+            status = std::max<int>(status, bad_id ? exit_usage : exit_failed);
             std::string fix;
-            if (e.code() == errc::not_found)
+            if (bad_id)
+                fix = "; give a batch id such as msgbatch_013Zva2C... (`aibatch list` shows "
+                      "the batches of this key)";
+            else if (e.code() == errc::not_found)
                 fix = "; check the id (`aibatch list` shows the batches of this key)";
             else if (e.code() == errc::invalid_request && std::string(verb) == "deleted") {
                 fix = "; on the command line: `aibatch cancel ";

@@ -165,6 +165,14 @@ BOOST_AUTO_TEST_CASE(usage_and_configuration_errors_exit_2_and_say_what_to_do) {
     outcome bad_number = run(p, {"--json", "list", "--limit", "abc"});
     BOOST_TEST(bad_number.status == 2, output_line_context(bad_number));
     BOOST_TEST(has(bad_number.out, "\"error\""), bad_number.out);
+    // Found by the hostile review: a malformed id exited 1 for cancel but 2 for status.
+    for (const char* verb : {"cancel", "delete", "status"}) {
+        outcome empty_id = run(p, {verb, ""});
+        BOOST_TEST(empty_id.status == 2, verb << ": " << output_line_context(empty_id));
+    }
+    outcome slash = run(p, {"cancel", "a/b"});
+    BOOST_TEST(slash.status == 2, output_line_context(slash));
+    BOOST_TEST(has(slash.err, "aibatch list"), slash.err);
     // Found by the hostile review: 0.0001 s rounded to 0 ms, a busy loop on the API.
     outcome tiny = run(p, {"wait", "msgbatch_x", "--poll", "0.0001"});
     BOOST_TEST(tiny.status == 2, output_line_context(tiny));
