@@ -233,8 +233,9 @@ public:
     /// The transport. Deprecated: it is the layer below the API client, not part of it
     /// (every operation is a member of `client`); it stays for source compatibility and
     /// may only be used on the client's strand (get_executor()).
-    [[deprecated("aibatch::client::http() exposes the transport; use the client's members")]]
-    http_client& http();
+    [[deprecated(
+        "aibatch::client::http() exposes the transport; use the client's members")]] http_client&
+    http();
     /// A snapshot of the counters (safe from any thread).
     client_stats stats() const;
 
