@@ -63,36 +63,9 @@ bool in(const std::array<std::string_view, N>& a, std::string_view k) {
     return std::find(a.begin(), a.end(), k) != a.end();
 }
 
-// A JSON path like the decoder's: "$.a.b[2]", keys that are not identifiers quoted.
-struct segment {
-    std::string_view key;
-    std::size_t index = 0;
-    bool is_index = false;
-};
-
-std::string render_path(const std::vector<segment>& segments) {
-    std::string p = "$";
-    for (const auto& s : segments) {
-        if (s.is_index) {
-            p += '[';
-            p += std::to_string(s.index);
-            p += ']';
-            continue;
-        }
-        bool plain = !s.key.empty() && !std::isdigit(static_cast<unsigned char>(s.key[0]));
-        for (char c : s.key)
-            plain = plain && (std::isalnum(static_cast<unsigned char>(c)) || c == '_');
-        if (plain) {
-            p += '.';
-            p += s.key;
-        } else {
-            p += "[";
-            p += json::serialize(json::string_view(s.key.data(), s.key.size()));
-            p += "]";
-        }
-    }
-    return p;
-}
+// Paths are written by the decoder's own rule (detail::render_path).
+using segment = detail::path_segment;
+using detail::render_path;
 
 [[noreturn]] void bad_schema(const std::vector<segment>& where, const std::string& what) {
     throw error(errc::invalid_argument,

@@ -173,8 +173,12 @@ bool decode_state::first_unknown(std::size_t id, std::string_view key) {
 }
 
 std::string decode_state::path() const {
+    return render_path(segments_);
+}
+
+std::string render_path(const std::vector<path_segment>& segments) {
     std::string p = "$";
-    for (const auto& s : segments_) {
+    for (const auto& s : segments) {
         if (s.is_index) {
             p += '[';
             p += std::to_string(s.index);

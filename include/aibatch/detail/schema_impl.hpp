@@ -225,6 +225,17 @@ boost::json::value scalar_value(const scalar& s);
 /// decode<T> has always reported them (member order of each struct, then its unknown
 /// fields; elements in order), so a driver that sees the members in document order
 /// reports the same list.
+/// One step of a JSON path: a member key or an array index.
+struct path_segment {
+    std::string_view key;
+    std::size_t index = 0;
+    bool is_index = false;
+};
+/// A JSON path as every message of aibatch writes it: "$.a.b[2]", a key that is not an
+/// identifier quoted ("$[\"a b\"]"). One rule for decode<T>, decode_json<T> and
+/// json_validator, so their messages stay the same.
+std::string render_path(const std::vector<path_segment>& segments);
+
 class decode_state {
 public:
     explicit decode_state(const decode_options& o) : opts_(o) {}
@@ -285,11 +296,7 @@ public:
     std::string path() const;
 
 private:
-    struct segment {
-        std::string_view key;
-        std::size_t index;
-        bool is_index;
-    };
+    using segment = path_segment;
     struct ranked_issue {
         std::vector<std::uint32_t> order;
         decode_issue issue;
