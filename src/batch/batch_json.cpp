@@ -2,10 +2,6 @@
 
 #include <aibatch/api/batches.hpp>
 
-#include <boost/asio/post.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
-
 #include <optional>
 
 namespace aibatch {
@@ -89,48 +85,22 @@ output_spec output_spec_for_schema(const json_validator& validator, output_mode 
 task<batch_run<json::value>> run_batch_json(const client& c, std::vector<conversation> messages,
                                             std::string model, json_validator validator,
                                             output_spec spec, batch_options opts) {
-    std::vector<std::optional<json::value>> values(messages.size());
-    decode_options dopts = opts.decode;
-    detail::decode_fn fn = [&values, &spec, &validator,
-                            dopts](const json::object& m, std::size_t i) -> detail::decode_report {
+    auto read = [&validator, &spec,
+                 dopts = opts.decode](const json::object& m,
+                                      std::optional<json::value>& out) -> detail::decode_report {
+        out.reset();
         extracted_output e = extract_output(m, spec);
-        if (e.failure == output_failure::none) {
-            auto d = validator.decode(*e.json(), dopts);
-            if (d) {
-                values[i] = std::move(*d);
-                return {true, output_failure::none, {}, {}};
-            }
-            values[i].reset();
+        if (e.failure != output_failure::none)
+            return {false, e.failure, std::move(e.message), raw_output(m, spec)};
+        auto d = validator.decode(*e.json(), dopts);
+        if (!d)
             return {false, output_failure::validation, d.error().to_string(), raw_output(m, spec)};
-        }
-        values[i].reset();
-        return {false, e.failure, std::move(e.message), raw_output(m, spec)};
+        out = std::move(*d);
+        return {true, output_failure::none, {}, {}};
     };
-    detail::engine_result er = co_await detail::run_engine(c.state(), messages, std::move(model),
-                                                           std::move(opts), spec, fn);
-    // As run_batch<T>(): what follows must run to the end once the engine has handled a
-    // cancellation; the caller's setting is restored after.
-    const bool throwing = co_await boost::asio::this_coro::throw_if_cancelled();
-    co_await boost::asio::this_coro::throw_if_cancelled(false);
-    batch_run<json::value> out;
-    out.items.reserve(er.items.size());
-    for (std::size_t i = 0; i < er.items.size(); ++i) {
-        auto& item = out.items.emplace_back();
-        static_cast<item_report&>(item) = std::move(er.items[i]);
-        if (item.status == item_status::succeeded)
-            item.value = std::move(values[i]);
-    }
-    out.usage = er.usage;
-    out.cost_usd = er.cost_usd;
-    out.batch_ids = std::move(er.batch_ids);
-    out.unread_batches = std::move(er.unread_batches);
-    out.anomalies = std::move(er.anomalies);
-    out.run_id = std::move(er.run_id);
-    out.repaired = er.repaired;
-    out.stop_code = er.stop_code;
-    out.stop_message = std::move(er.stop_message);
-    co_await boost::asio::this_coro::throw_if_cancelled(throwing);
-    co_return out;
+    // `read` refers to `spec` (this frame's): the engine gets a copy.
+    co_return co_await detail::run_batch_with<json::value>(c.state(), messages, std::move(model),
+                                                           std::move(opts), spec, std::move(read));
 }
 
 } // namespace aibatch

@@ -1,5 +1,7 @@
 // batch<T>()'s engine: validate, plan, submit, poll, read results, repair, account.
 #include "journal.hpp"
+#include "ledger.hpp"
+#include "planner.hpp"
 #include "rules.hpp"
 
 #include "../api/client_impl.hpp"
@@ -21,11 +23,7 @@
 #include <boost/json/serialize.hpp>
 
 #include <algorithm>
-#include <charconv>
-#include <cmath>
-#include <random>
 #include <set>
-#include <tuple>
 
 #ifdef __linux__
 #include <sys/mman.h>
@@ -64,40 +62,16 @@ task<void> free_in_slices(std::shared_ptr<const std::string> body) {
     body.reset();
 }
 
-struct job {
-    std::uint32_t number = 0; // index in engine::jobs_
-    unsigned round = 0;
-    std::vector<std::size_t> indices;
-    std::string ranges;
-    std::shared_ptr<const std::string> body; // kept until the batch is known for sure
-    std::uint64_t hash = 0;
-    std::uint64_t input_bytes = 0;
-    std::string batch_id;
-    bool tentative = false; // a candidate of an ambiguous create, not yet confirmed
-    bool verified_line = false;
-    std::size_t unmatched_lines = 0; // lines of a tentative batch that are not j's
-    bool foreign_run_seen = false;   // a line whose custom_id is not this run's
-    request_counts counts;
-    bool ended = false;
-    bool read_done = false;
-    double committed = 0; // estimated cost reserved while in flight
-    std::optional<timestamp> expires_at;
-    std::chrono::steady_clock::time_point known_since{};
-    std::optional<timestamp> ambiguous_since; // a create may have made a batch not yet found
-    std::vector<std::string> rejected;        // candidates proven not to be this job's
-    enum class phase { planned, creating, waiting, reading, done } ph = phase::planned;
-};
-
 enum class track_result { done, foreign, stopped, abandoned };
 
 class engine {
 public:
     engine(std::shared_ptr<client_state> c, std::span<const conversation> messages,
-           std::string model, batch_options opts, output_spec spec, decode_fn decode)
+           std::string model, batch_options opts, output_spec spec, output_decoder decode)
         : state_(std::move(c)), messages_(messages), model_(std::move(model)),
-          opts_(std::move(opts)), spec_(std::move(spec)), decode_(std::move(decode)) {
-        price_ = opts_.price ? opts_.price : find_price(model_);
-    }
+          opts_(std::move(opts)), spec_(std::move(spec)), decode_(std::move(decode)),
+          ledger_(messages.size(), opts_.price ? opts_.price : find_price(model_),
+                  opts_.repair_rounds, opts_.max_tokens) {}
 
     task<engine_result> run() {
         validate_inputs(messages_, model_, opts_);
@@ -105,20 +79,19 @@ public:
         state_->cfg.require_api_key();
         const std::size_t n = messages_.size();
         run_id_ = opts_.run_id.empty() ? random_run_id() : opts_.run_id;
-        ids_ = custom_ids(opts_.custom_id_prefix, run_id_, n);
+        ledger_.set_ids(custom_ids(opts_.custom_id_prefix, run_id_, n));
         // Custom ids and messages are filled in as items are submitted and in finish():
         // 100,000 strings at once would hold the event loop for tens of milliseconds.
         // Likewise the items are checked and set up in slices that yield to the loop.
         // A cancellation meanwhile is seen below, before anything is sent.
-        res_.run_id = run_id_;
+        ledger_.set_run_id(run_id_);
         const bool throwing = co_await asio::this_coro::throw_if_cancelled();
         co_await asio::this_coro::throw_if_cancelled(false);
-        res_.items.reserve(n);
         std::vector<std::size_t> todo;
         todo.reserve(n);
         for (std::size_t i = 0; i < n; ++i) {
             validate_conversation(i, messages_[i], opts_);
-            res_.items.emplace_back().index = i;
+            ledger_.add_item(i);
             todo.push_back(i);
             if (i % 64 == 63)
                 co_await breathe();
@@ -135,7 +108,7 @@ public:
         if (!opts_.journal.empty()) {
             journal_ = journal::open(opts_.journal, model_, n, run_id_, !opts_.run_id.empty());
             run_id_ = journal_.run_id();
-            ids_ = custom_ids(opts_.custom_id_prefix, run_id_, n);
+            ledger_.set_ids(custom_ids(opts_.custom_id_prefix, run_id_, n));
             for (const auto& id : journal_.batch_ids()) {
                 state_->claim(id); // re-attached batches are this client's own
                 known_ids_.insert(id);
@@ -146,14 +119,13 @@ public:
                 state_->tell(e);
             }
         }
-        res_.run_id = run_id_;
+        ledger_.set_run_id(run_id_);
         if (opts_.timeout)
             deadline_ = std::chrono::steady_clock::now() + *opts_.timeout;
         for (unsigned round = 0; round <= opts_.repair_rounds && !todo.empty(); ++round) {
-            round_ = round;
             pending_ = std::move(todo);
             cursor_ = 0;
-            co_await run_round();
+            co_await run_round(round);
             if (!stopping_) {
                 // A cancellation that arrived as the round ended.
                 auto cs = co_await asio::this_coro::cancellation_state;
@@ -164,10 +136,7 @@ public:
             }
             if (stopping_)
                 break;
-            todo.clear();
-            for (auto& it : res_.items)
-                if (it.status == item_status::invalid_output && repairable_.count(it.index))
-                    todo.push_back(it.index);
+            todo = ledger_.repair_todo();
         }
         // What follows accounts for what happened; it must not be cut short.
         co_await asio::this_coro::reset_cancellation_state(asio::disable_cancellation());
@@ -201,17 +170,11 @@ private:
             asio::co_spawn(state_->strand, free_in_slices(std::move(j.body)), asio::detached);
     }
 
-    // ------------------------------------------------------------- ids (rules.hpp)
-    std::string custom_id(unsigned round, std::size_t i) const { return ids_.make(round, i); }
-    std::optional<std::pair<unsigned, std::size_t>> parse_id(std::string_view id) const {
-        return ids_.parse(id);
-    }
-
     // ------------------------------------------------------------- requests
     conversation conversation_for(std::size_t i) const {
         conversation conv = messages_[i];
-        if (auto it = feedback_.find(i); it != feedback_.end())
-            for (const auto& t : it->second)
+        if (const conversation* fb = ledger_.feedback(i))
+            for (const auto& t : *fb)
                 conv.push_back(t);
         return conv;
     }
@@ -239,20 +202,23 @@ private:
         check_model_rules(p.to_json(), "batch");
     }
 
-    std::string request_json(std::size_t i) {
+    // Appends item i's request to a batch body. Throws errc::invalid_argument, before
+    // writing anything, when customize breaks a model rule for this item.
+    void append_request(std::size_t i, std::string& body) {
+        const std::string& cid = ledger_.item(i).custom_id;
         if (!opts_.customize) {
             // Fast path: everything but the messages is serialised once.
             if (!template_)
                 template_.emplace(prototype());
-            std::string s = R"({"custom_id":)";
-            append_json_string(res_.items[i].custom_id, s);
-            s += R"(,"params":)";
-            if (auto it = feedback_.find(i); it != feedback_.end())
-                template_->append(conversation_for(i), s);
+            body += R"({"custom_id":)";
+            append_json_string(cid, body);
+            body += R"(,"params":)";
+            if (ledger_.feedback(i))
+                template_->append(conversation_for(i), body);
             else
-                template_->append(messages_[i], s);
-            s += '}';
-            return s;
+                template_->append(messages_[i], body);
+            body += '}';
+            return;
         }
         message_params p = prototype();
         p.messages = conversation_for(i);
@@ -260,16 +226,16 @@ private:
         json::value params = p.to_json();
         // customize may break a model rule on this item only: it is then not sent.
         check_model_rules(params.as_object(), "batch: messages[" + std::to_string(i) + "]");
-        std::string s = R"({"custom_id":)";
-        s += json::serialize(json::value(res_.items[i].custom_id));
-        s += R"(,"params":)";
-        s += json::serialize(params);
-        s += '}';
-        return s;
+        body += R"({"custom_id":)";
+        body += json::serialize(json::value(cid));
+        body += R"(,"params":)";
+        body += json::serialize(params);
+        body += '}';
     }
 
-    // The next batch of the round: as many pending items as the limits allow. Yields to
-    // the event loop every couple of milliseconds so a large body never stalls it.
+    // The next batch of the round: as many pending items as the limits allow (the
+    // planner, planner.hpp, decides). Yields to the event loop every couple of
+    // milliseconds so a large body never stalls it.
     task<std::optional<job>> next_job() {
         // One planner at a time: a worker that yields mid-batch keeps its place, so the
         // batches are contiguous runs of the pending list whatever the timing (a journal
@@ -286,98 +252,44 @@ private:
                 e.planning_gate_->cancel();
             }
         } released{*this};
-        while (cursor_ < pending_.size()) {
-            job j;
-            j.round = round_;
-            std::string body = R"({"requests":[)";
-            std::size_t since_check = 0;
-            while (j.indices.size() < opts_.max_requests_per_batch) {
-                if (++since_check == 16) {
-                    since_check = 0;
-                    co_await breathe(); // other workers wait at the planning gate
-                }
-                if (cursor_ >= pending_.size())
-                    break;
-                std::size_t i = pending_[cursor_];
-                res_.items[i].custom_id = custom_id(round_, i);
-                std::string r;
-                try {
-                    r = request_json(i);
-                } catch (const error& e) {
-                    if (e.code() != errc::invalid_argument)
-                        throw;
-                    // A request the model would refuse (a rule broken by customize for
-                    // this item): never sent, the reason kept.
-                    set_outcome(i, item_status::not_submitted, "invalid_request", e.diag().message);
-                    ++cursor_;
-                    continue;
-                }
-                if (body.size() + r.size() + 3 > opts_.max_bytes_per_batch) {
-                    if (!j.indices.empty())
-                        break;
-                    auto& it = res_.items[i];
-                    it.status = item_status::not_submitted;
-                    it.error_type = "request_too_large";
-                    it.message = "the request is " + std::to_string(r.size()) +
-                                 " bytes, more than max_bytes_per_batch (" +
-                                 std::to_string(opts_.max_bytes_per_batch) + "); shorten it";
-                    ++cursor_;
-                    continue;
-                }
-                if (!j.indices.empty()) {
-                    body += ',';
-                } else {
-                    // Room for the whole batch at once, guessed from its first request:
-                    // growing by doubling would peak at 1.5-2x the body.
-                    std::size_t n =
-                        std::min(pending_.size() - cursor_, opts_.max_requests_per_batch);
-                    body.reserve(
-                        std::min(opts_.max_bytes_per_batch, (r.size() + 1) * n * 21 / 20 + 64));
-                }
-                body += r;
-                j.indices.push_back(i);
+        const unsigned round = ledger_.round();
+        chunk_builder chunk(opts_.max_requests_per_batch, opts_.max_bytes_per_batch,
+                            pending_.size() - cursor_);
+        std::size_t since_check = 0;
+        while (cursor_ < pending_.size() && !chunk.full()) {
+            if (++since_check == 16) {
+                since_check = 0;
+                co_await breathe(); // other workers wait at the planning gate
+            }
+            const std::size_t i = pending_[cursor_];
+            ledger_.item(i).custom_id = ledger_.ids().make(round, i);
+            chunk_builder::verdict v{};
+            try {
+                v = chunk.add(i, [&](std::string& body) { append_request(i, body); });
+            } catch (const error& e) {
+                if (e.code() != errc::invalid_argument)
+                    throw;
+                // A request the model would refuse (a rule broken by customize for this
+                // item): never sent, the reason kept.
+                ledger_.set(i, item_status::not_submitted, "invalid_request", e.diag().message);
                 ++cursor_;
-            }
-            if (j.indices.empty())
                 continue;
-            body += "]}";
-            j.input_bytes = body.size();
-            if (journal_.enabled())
-                j.hash = fnv1a(body);
-            j.body = std::make_shared<const std::string>(std::move(body));
-            if (std::is_sorted(j.indices.begin(), j.indices.end())) {
-                j.ranges = format_ranges(j.indices);
-            } else {
-                std::vector<std::size_t> sorted = j.indices;
-                std::sort(sorted.begin(), sorted.end());
-                j.ranges = format_ranges(sorted);
             }
-            co_return j;
+            if (v == chunk_builder::verdict::full)
+                break;
+            if (v == chunk_builder::verdict::too_large)
+                ledger_.set(i, item_status::not_submitted, "request_too_large",
+                            "the request is " + std::to_string(chunk.last_size()) +
+                                " bytes, more than max_bytes_per_batch (" +
+                                std::to_string(opts_.max_bytes_per_batch) + "); shorten it");
+            ++cursor_;
         }
-        co_return std::nullopt;
+        if (chunk.empty())
+            co_return std::nullopt;
+        co_return chunk.finish(round, journal_.enabled());
     }
 
-    // ------------------------------------------------------------- cost
-    double estimate(const job& j) const {
-        // Output: the mean seen so far, else the max_tokens bound.
-        const double out_per_item =
-            results_seen_ > 0
-                ? static_cast<double>(res_.usage.output_tokens) / static_cast<double>(results_seen_)
-                : static_cast<double>(opts_.max_tokens);
-        return estimated_cost(price_, j.input_bytes, j.indices.size(), out_per_item);
-    }
-    double spent() const { return price_ ? batch_cost(res_.usage, *price_) : 0; }
-
-    // ------------------------------------------------------------- outcomes
-    void set_outcome(std::size_t i, item_status st, std::string type, std::string msg,
-                     std::string raw = {}) {
-        auto& it = res_.items[i];
-        it.status = st;
-        it.error_type = std::move(type);
-        it.message = std::move(msg);
-        it.raw_output = std::move(raw);
-    }
-
+    // ------------------------------------------------------------- outcomes (ledger.hpp)
     // Gives every item of the job without a result this round an outcome. A job holds up
     // to 100,000 items, each outcome a copy of the message: it yields as it goes (no
     // other coroutine touches a job's items while its worker marks them).
@@ -386,203 +298,58 @@ private:
         for (std::size_t i : j.indices) {
             if (++k % 64 == 0)
                 co_await breathe();
-            if (res_.items[i].status == item_status::succeeded || done_in_round_[i] != 0)
-                continue;
-            set_outcome(i, st, type, msg);
+            ledger_.mark(i, st, type, msg);
         }
     }
 
-    void stop(boost::system::error_code ec, std::string msg) {
-        if (!res_.stop_code) {
-            res_.stop_code = ec;
-            res_.stop_message = std::move(msg);
-        }
-    }
+    void stop(boost::system::error_code ec, std::string msg) { ledger_.stop(ec, std::move(msg)); }
+    void anomaly(std::string what) { ledger_.anomaly(std::move(what)); }
+    void unread(const job& j, std::string why) { ledger_.unread(j, std::move(why)); }
 
-    void anomaly(std::string what) {
-        ++anomaly_count_;
-        if (res_.anomalies.size() < 100)
-            res_.anomalies.push_back(std::move(what));
-        else if (res_.anomalies.size() == 100)
-            res_.anomalies.push_back("(more anomalies not listed)");
-    }
-
-    void unread(const job& j, std::string why) {
-        for (const auto& u : res_.unread_batches)
-            if (u.id == j.batch_id)
-                return;
-        res_.unread_batches.push_back({j.batch_id, j.ranges, std::move(why)});
-    }
-
-    // One result line of job j's batch. Returns false when the line shows the batch is
-    // not j's (a tentative candidate that belongs to someone else).
-    bool on_line(job& j, result_line& line) {
-        auto id = parse_id(line.custom_id);
-        bool mine = id && id->first == j.round && job_of_[id->second] == j.number + 1;
-        if (!mine) {
-            if (j.tentative) {
-                // Not proof either way yet (a stray line can come first): a candidate is
-                // rejected only after many lines and none of them one of j's items.
-                if (id && id->first == j.round && job_of_[id->second] != 0)
-                    hint_[j.batch_id] = job_of_[id->second] - 1;
-                if (!id)
-                    j.foreign_run_seen = true;
-                return ++j.unmatched_lines < 16;
-            }
-            anomaly("batch " + j.batch_id + ": a result line for custom_id \"" +
-                    line.custom_id.substr(0, 80) +
-                    "\", which is not an item of this batch; ignored");
-            return true;
-        }
-        if (j.tentative) {
-            confirm(j);
-            if (j.unmatched_lines > 0)
-                anomaly("batch " + j.batch_id + ": " + std::to_string(j.unmatched_lines) +
-                        " result line(s) for custom_ids that are not items of this batch; "
-                        "ignored");
-            hint_.erase(j.batch_id);
-        }
-        j.verified_line = true;
-        std::size_t i = id->second;
-        const std::uint64_t identity = result_identity(line);
-        if (done_in_round_[i] != 0) {
-            if (identity == identity_[i]) {
-                if (done_in_round_[i] != download_)
-                    return true; // delivered again by a repeated download
-                anomaly("batch " + j.batch_id + ": the result line for " + line.custom_id +
-                        " came twice (the same answer); used once");
-                return true;
-            }
-            // Two different answers for one input: neither can be trusted.
-            anomaly("batch " + j.batch_id + ": two different result lines for " + line.custom_id +
-                    "; neither is used");
-            set_outcome(i, item_status::failed, "duplicate_result",
-                        "batch " + j.batch_id + " sent two different result lines for " +
-                            line.custom_id + "; neither is used");
-            repairable_.erase(i);
-            return true;
-        }
-        done_in_round_[i] = download_;
-        identity_[i] = identity;
-        bad_lines_.erase(i);
-        auto& it = res_.items[i];
-        it.batch_id = j.batch_id;
-        switch (line.type) {
-        case result_type::succeeded: {
-            ++results_seen_;
-            const auto* u = line.message.if_contains("usage");
-            if (u)
-                res_.usage += usage_from_json(*u);
-            decode_report d = decode_(line.message, i);
-            if (d.ok) {
-                set_outcome(i, item_status::succeeded, {}, {});
-                if (j.round > 0)
-                    ++res_.repaired;
-                repairable_.erase(i);
-            } else {
-                std::string raw = d.raw;
-                set_outcome(i, item_status::invalid_output, std::string(to_string(d.failure)),
-                            d.message, std::move(d.raw));
-                if (d.failure == output_failure::validation ||
-                    d.failure == output_failure::invalid_json ||
-                    d.failure == output_failure::no_output) {
-                    repairable_.insert(i);
-                    conversation fb;
-                    fb.push_back(assistant(raw.empty() ? "(no answer)" : raw));
-                    fb.push_back(
-                        user("That answer does not match the required schema: " + d.message +
-                             ". Answer again with output that fixes these problems."));
-                    feedback_[i] = std::move(fb);
-                } else {
-                    repairable_.erase(i);
-                }
-            }
-            break;
-        }
-        case result_type::errored:
-            set_outcome(i, item_status::errored, line.error.type,
-                        line.error.message.empty() ? "errored" : line.error.message);
-            repairable_.erase(i);
-            break;
-        case result_type::expired:
-            set_outcome(i, item_status::expired, "expired",
-                        "the batch expired before this item was processed");
-            repairable_.erase(i);
-            break;
-        case result_type::canceled:
-            set_outcome(i, item_status::canceled, "canceled",
-                        "the batch was canceled before this item was processed");
-            repairable_.erase(i);
-            break;
-        }
-        return true;
-    }
-
-    // A bad line (rejected by the stream); its item fails when its custom_id is readable.
-    void on_bad_line(job& j, const std::optional<std::string>& cid, const error& e) {
-        std::optional<std::pair<unsigned, std::size_t>> id;
-        if (cid)
-            id = parse_id(*cid);
-        anomaly("batch " + j.batch_id + ": " + e.diag().message + "; ignored");
-        if (id && id->first == j.round && job_of_[id->second] == j.number + 1 &&
-            done_in_round_[id->second] == 0 && !j.tentative) {
-            // The item fails unless a valid line for it follows.
-            bad_lines_.insert(id->second);
-            set_outcome(id->second, item_status::failed, "invalid_result_line",
-                        "batch " + j.batch_id +
-                            " sent a result line for this item that is not a valid result: " +
-                            e.diag().message);
-            res_.items[id->second].batch_id = j.batch_id;
-            repairable_.erase(id->second);
-        }
-    }
-
+    // A tentative candidate's lines proved it is j's batch.
     void confirm(job& j) {
-        j.tentative = false;
         state_->claim(j.batch_id);
         ++state_->stats.creates_adopted;
         journal_.created(j.round, j.ranges, j.hash, j.batch_id);
         drop_body(j);
     }
 
+    // One result line of j's batch. False when the line shows that the batch is not j's
+    // (a tentative candidate that belongs to someone else).
+    bool on_line(job& j, result_line& line) {
+        line_facts f;
+        f.custom_id = line.custom_id;
+        f.type = line.type;
+        f.identity = result_identity(line);
+        f.error = &line.error;
+        std::optional<usage> tokens;
+        decode_report d;
+        if (line.type == result_type::succeeded) {
+            if (const auto* u = line.message.if_contains("usage"))
+                tokens = usage_from_json(*u);
+            f.tokens = tokens ? &*tokens : nullptr;
+            // Into the decoder's scratch value: it becomes an item's only if the ledger
+            // uses the line (not a duplicate, not another batch's line).
+            d = decode_.decode(line.message);
+            f.output = &d;
+        }
+        line_use use = ledger_.take_line(j, f);
+        if (use.confirmed)
+            confirm(j);
+        if (use.value_for)
+            decode_.keep(*use.value_for);
+        return use.keep_reading;
+    }
+
     // ------------------------------------------------------------- progress
     void progress(const job& j) {
-        if (!opts_.on_progress)
+        if (!opts_.on_progress || progress_failed_)
             return;
-        batch_progress p;
-        p.round = j.round;
-        p.batch_id = j.batch_id;
-        p.batch_counts = j.counts;
-        p.items_total = res_.items.size();
-        for (const auto& jp : jobs_) {
-            if (jp->batch_id.empty() || jp->tentative)
-                continue;
-            p.total_counts += jp->counts;
-            ++p.batches_submitted;
-            p.batches_ended += jp->ended;
-        }
-        for (const auto& it : res_.items) {
-            if (it.status == item_status::not_submitted)
-                continue;
-            bool repairing = it.status == item_status::invalid_output &&
-                             repairable_.count(it.index) && round_ < opts_.repair_rounds;
-            if (repairing)
-                ++p.items_repairing;
-            else if (!(done_in_round_.size() > it.index && done_in_round_[it.index] == 0 &&
-                       job_of_[it.index] != 0))
-                ++p.items_done;
-        }
-        auto key =
-            std::tuple(p.round, p.total_counts.succeeded, p.total_counts.errored,
-                       p.total_counts.canceled, p.total_counts.expired, p.total_counts.processing,
-                       p.batches_submitted, p.batches_ended, p.items_done, p.items_repairing);
-        if (last_progress_ && *last_progress_ == key)
-            return;
-        last_progress_ = key;
-        if (progress_failed_)
+        auto p = ledger_.progress(j, jobs_);
+        if (!p)
             return;
         try {
-            opts_.on_progress(p);
+            opts_.on_progress(*p);
         } catch (const std::exception& e) {
             progress_failed_ = true; // not called again; the run goes on
             anomaly(std::string("batch_options::on_progress threw (") + e.what() +
@@ -642,7 +409,7 @@ private:
             }
             if (stopping_) {
                 co_await mark(j, item_status::not_submitted, "stopped",
-                              res_.stop_message + " before the batch was created");
+                              ledger_.stop_message() + " before the batch was created");
                 co_return false;
             }
             if (cycle >= 3) {
@@ -732,9 +499,8 @@ private:
             if (known_ids_.count(b.id) || tracking_.count(b.id) ||
                 std::find(j.rejected.begin(), j.rejected.end(), b.id) != j.rejected.end())
                 continue;
-            auto h = hint_.find(b.id);
-            if (h != hint_.end()) {
-                if (h->second == j.number)
+            if (auto h = ledger_.hint(b.id)) {
+                if (*h == j.number)
                     co_return std::move(b); // its lines already showed it is j's
                 continue;                   // another job's
             }
@@ -807,7 +573,7 @@ private:
         constexpr int attempts = 5;
         auto wait = opts_.poll_interval;
         for (int attempt = 1;; ++attempt) {
-            ++download_;
+            ledger_.begin_download();
             std::optional<error> read_error;
             try {
                 // The stream's line cap comes from what this call sent, not from the
@@ -823,7 +589,7 @@ private:
                     } catch (const error& e) {
                         if (e.code() != errc::bad_response)
                             throw;
-                        on_bad_line(j, rs.bad_line_custom_id(), e);
+                        ledger_.take_bad_line(j, rs.bad_line_custom_id(), e.diag().message);
                         continue;
                     }
                     if (!line)
@@ -886,7 +652,7 @@ private:
     // The call is stopping (cancel or timeout) while j's batch runs: cancel it if it is
     // surely this call's and has not ended, never when it has ended or is unverified.
     task<void> stop_batch(job& j) {
-        const std::string why = res_.stop_message;
+        const std::string why = ledger_.stop_message();
         if (j.tentative) {
             co_await mark(j, item_status::failed, "stopped",
                           why + "; batch " + j.batch_id +
@@ -922,23 +688,15 @@ private:
     }
 
     task<void> run_job(job& j) {
-        const double est = estimate(j);
-        if (opts_.cost_limit && spent() + committed_ + est > *opts_.cost_limit) {
-            char buf[200];
-            std::snprintf(buf, sizeof buf,
-                          "cost limit $%.4f reached: spent $%.4f, in flight ~$%.4f, next batch "
-                          "(%zu items) ~$%.4f",
-                          *opts_.cost_limit, spent(), committed_, j.indices.size(), est);
-            stop(make_error_code(errc::cost_limit), buf);
+        if (auto over = ledger_.reserve(j, opts_.cost_limit)) {
+            stop(make_error_code(errc::cost_limit), *over);
             stopping_ = true;
             cost_stopped_ = true;
-            co_await mark(j, item_status::not_submitted, "cost_limit", buf);
+            co_await mark(j, item_status::not_submitted, "cost_limit", *over);
             co_return;
         }
-        j.committed = est;
-        committed_ += est;
         for (std::size_t k = 0; k < j.indices.size(); ++k) {
-            ++res_.items[j.indices[k]].rounds;
+            ++ledger_.item(j.indices[k]).rounds;
             if (k % 64 == 63)
                 co_await breathe();
         }
@@ -953,7 +711,7 @@ private:
                 journal_error = e;
             }
             if (journal_error) {
-                committed_ -= j.committed;
+                ledger_.release(j);
                 j.ph = job::phase::done;
                 drop_body(j);
                 stop(journal_error->code(), journal_error->diag().message);
@@ -965,10 +723,10 @@ private:
             if (!have)
                 break;
             if (!j.tentative) {
-                record_batch(j.batch_id);
+                ledger_.record_batch(j.batch_id);
                 // Read by the caller only, at the end: safe to fill in slices.
                 for (std::size_t k = 0; k < j.indices.size(); ++k) {
-                    res_.items[j.indices[k]].batch_id = j.batch_id;
+                    ledger_.item(j.indices[k]).batch_id = j.batch_id;
                     if (k % 64 == 63)
                         co_await breathe();
                 }
@@ -999,22 +757,18 @@ private:
                 co_await stop_batch(j);
             }
             if (!j.tentative && r != track_result::done)
-                record_batch(j.batch_id);
+                ledger_.record_batch(j.batch_id);
             break;
         }
         drop_body(j); // never sent (a create that failed), or sent: unmapped in slices
         j.ph = job::phase::done;
-        committed_ -= j.committed;
+        ledger_.release(j);
         if (j.read_done) {
             std::size_t k = 0;
             for (std::size_t i : j.indices) {
                 if (++k % 64 == 0)
                     co_await breathe();
-                if (done_in_round_[i] == 0 && !bad_lines_.count(i) &&
-                    res_.items[i].status != item_status::succeeded)
-                    set_outcome(i, item_status::failed, "missing_result",
-                                "batch " + j.batch_id + " ended without a result line for " +
-                                    res_.items[i].custom_id);
+                ledger_.missing_result(j, i);
             }
         }
     }
@@ -1033,8 +787,7 @@ private:
         } catch (const std::exception& e) {
             why = e.what();
         }
-        if (j.ph != job::phase::done)
-            committed_ -= j.committed;
+        ledger_.release(j);
         j.ph = job::phase::done;
         drop_body(j);
         if (j.batch_id.empty()) {
@@ -1053,11 +806,6 @@ private:
         }
     }
 
-    void record_batch(const std::string& id) {
-        if (std::find(res_.batch_ids.begin(), res_.batch_ids.end(), id) == res_.batch_ids.end())
-            res_.batch_ids.push_back(id);
-    }
-
     task<void> worker(job*& current) {
         // The worker handles a cancellation where it waits (the timer and HTTP waits end
         // with operation_aborted); a co_await elsewhere must not throw it instead, or the
@@ -1069,8 +817,7 @@ private:
             if (!j)
                 co_return;
             j->number = static_cast<std::uint32_t>(jobs_.size());
-            for (std::size_t i : j->indices)
-                job_of_[i] = j->number + 1;
+            ledger_.assign(*j);
             jobs_.push_back(std::make_unique<job>(std::move(*j)));
             current = jobs_.back().get();
             std::exception_ptr failure;
@@ -1086,13 +833,10 @@ private:
     }
 
     // ------------------------------------------------------------- one round
-    task<void> run_round() {
+    task<void> run_round(unsigned round) {
         if (!planning_gate_)
             planning_gate_.emplace(co_await asio::this_coro::executor);
-        done_in_round_.assign(res_.items.size(), 0);
-        identity_.assign(res_.items.size(), 0);
-        job_of_.assign(res_.items.size(), 0);
-        bad_lines_.clear();
+        ledger_.begin_round(round);
         auto ex = co_await asio::this_coro::executor;
         std::size_t running = 0;
         asio::steady_timer wake(ex);
@@ -1145,10 +889,8 @@ private:
         if (worker_failure)
             std::rethrow_exception(worker_failure);
         for (std::size_t k = cursor_; k < pending_.size(); ++k) {
-            std::size_t i = pending_[k];
-            if (res_.items[i].status == item_status::not_submitted && stopping_)
-                set_outcome(i, item_status::not_submitted, cost_stopped_ ? "cost_limit" : "stopped",
-                            res_.stop_message + " before submission");
+            if (stopping_)
+                ledger_.not_submitted_at_stop(pending_[k], cost_stopped_);
             if (k % 64 == 63)
                 co_await breathe();
         }
@@ -1173,7 +915,7 @@ private:
                 all = co_await state_->find_candidates(j.indices.size(), since_ts);
             } catch (const boost::system::system_error& se) {
                 const error e = as_error(se);
-                res_.unread_batches.push_back(
+                ledger_.unread(
                     {"", j.ranges,
                      "a create of these items failed ambiguously and listing batches to find "
                      "what it made failed: " +
@@ -1184,10 +926,7 @@ private:
                 if (known_ids_.count(b.id) || known_not_ours_.count(b.id) || named.count(b.id) ||
                     state_->owns(b.id))
                     continue;
-                bool in_unread = false;
-                for (const auto& u : res_.unread_batches)
-                    in_unread = in_unread || u.id == b.id;
-                if (in_unread)
+                if (ledger_.is_unread(b.id))
                     continue;
                 std::string why;
                 if (b.ended()) {
@@ -1206,7 +945,7 @@ private:
                           "created since; still in progress, so not verified and not canceled)";
                 }
                 named.insert(b.id);
-                res_.unread_batches.push_back({b.id, j.ranges, why});
+                ledger_.unread({b.id, j.ranges, why});
             }
         }
     }
@@ -1221,7 +960,7 @@ private:
                     auto line = co_await rs.next();
                     if (!line)
                         co_return std::nullopt;
-                    co_return parse_id(line->custom_id).has_value();
+                    co_return ledger_.ids().parse(line->custom_id).has_value();
                 } catch (const error& e) {
                     if (e.code() != errc::bad_response)
                         throw;
@@ -1234,76 +973,48 @@ private:
 
     // Index, custom_id and message of every item, in slices that yield to the loop.
     task<void> fill_in() {
-        for (std::size_t i = 0; i < res_.items.size(); ++i) {
-            auto& it = res_.items[i];
-            it.index = i;
-            if (it.custom_id.empty())
-                it.custom_id = custom_id(0, i);
-            if (it.status == item_status::not_submitted && it.message.empty())
-                it.message = res_.stop_message.empty() ? "not submitted"
-                                                       : "not submitted: " + res_.stop_message;
+        for (std::size_t i = 0; i < ledger_.size(); ++i) {
+            ledger_.fill_in(i);
             if (i % 64 == 63)
                 co_await breathe();
         }
     }
 
-    engine_result finish() {
-        res_.cost_usd = price_ ? std::optional<double>(spent()) : std::nullopt;
-        if (anomaly_count_ > 0 && res_.anomalies.empty())
-            res_.anomalies.push_back(std::to_string(anomaly_count_) + " anomalies");
-        return std::move(res_);
-    }
+    engine_result finish() { return ledger_.finish(); }
 
     std::shared_ptr<client_state> state_;
     std::span<const conversation> messages_;
     std::string model_;
     batch_options opts_;
     output_spec spec_;
-    decode_fn decode_;
-    std::optional<model_price> price_;
+    output_decoder decode_;
+    outcome_ledger ledger_; // every item's outcome, the run's record and its cost
     std::optional<params_template> template_;
     journal journal_;
     std::string run_id_;
-    custom_ids ids_;
     std::optional<std::chrono::steady_clock::time_point> deadline_;
-    engine_result res_;
-    unsigned round_ = 0;
-    std::vector<std::size_t> pending_;
-    std::size_t cursor_ = 0;
+    std::vector<std::size_t> pending_; // this round's items, in order
+    std::size_t cursor_ = 0;           // the next pending item to plan
     bool stopping_ = false;
     bool cost_stopped_ = false;
     bool progress_failed_ = false;
     bool planning_ = false;                           // a worker is building a batch
     std::optional<asio::steady_timer> planning_gate_; // the others wait on it
     bool aborting_ = false; // canceled or timed out: running batches are canceled
-    double committed_ = 0;
-    std::uint64_t results_seen_ = 0;
-    std::uint64_t anomaly_count_ = 0;
-    std::uint32_t download_ = 0; // numbers each results download (0 = none)
     std::vector<std::unique_ptr<job>> jobs_;
     std::chrono::steady_clock::time_point breath_ = std::chrono::steady_clock::now();
-    std::vector<std::uint32_t> done_in_round_; // by item: the download its result came in
-    std::vector<std::uint32_t> job_of_;        // by item: 1 + its job this round, 0 = none
-    std::vector<std::uint64_t> identity_;      // by item: line_identity of its result
-    std::set<std::size_t> repairable_;
-    std::set<std::size_t> bad_lines_; // items whose only line so far was not a result
-    std::map<std::size_t, conversation> feedback_;
-    std::set<std::string> known_ids_;           // batches this run (or its journal) created
-    std::set<std::string> tracking_;            // candidates being checked
-    std::set<std::string> known_not_ours_;      // candidates proven to be another run's
-    std::map<std::string, std::uint32_t> hint_; // candidate -> the job its lines belong to
+    std::set<std::string> known_ids_;      // batches this run (or its journal) created
+    std::set<std::string> tracking_;       // candidates being checked
+    std::set<std::string> known_not_ours_; // candidates proven to be another run's
     std::vector<std::pair<std::uint32_t, timestamp>> ambiguous_;
     std::chrono::steady_clock::time_point last_ambiguous_{};
-    std::optional<std::tuple<unsigned, std::uint64_t, std::uint64_t, std::uint64_t, std::uint64_t,
-                             std::uint64_t, std::size_t, std::size_t, std::size_t, std::size_t>>
-        last_progress_;
 };
 
 } // namespace
 
 task<engine_result> run_engine(std::shared_ptr<client_state> c,
                                std::span<const conversation> messages, std::string model,
-                               batch_options opts, output_spec spec, decode_fn decode) {
+                               batch_options opts, output_spec spec, output_decoder decode) {
     if (!c)
         throw error(errc::invalid_argument, "batch: the client is empty (moved from)");
     engine e(c, messages, std::move(model), std::move(opts), std::move(spec), std::move(decode));

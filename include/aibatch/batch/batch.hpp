@@ -184,34 +184,33 @@ private:
     std::vector<std::unique_ptr<std::optional<T>[]>> chunks_;
 };
 
-template <class T>
-task<batch_run<T>> run_batch_impl(client_ptr c, std::span<const conversation> messages,
-                                  std::string model, batch_options opts) {
-    output_spec spec = output_spec::for_type<T>(opts.output_mode);
+/// The engine with one way to read an output into V: run_batch<T>() reads T,
+/// run_batch_json() a JSON value checked by a runtime schema. `read(message, out)` reads
+/// one result message's output into `out` and says how it went.
+template <class V, class Read>
+task<batch_run<V>> run_batch_with(client_ptr c, std::span<const conversation> messages,
+                                  std::string model, batch_options opts, output_spec spec,
+                                  Read read) {
     // Large runs are set up and handed over in slices that yield to the event loop, so an
     // async server never stalls on a 100,000-item call (bench/run measures it).
     loop_breath breathe;
-    lazy_values<T> values(messages.size());
-    decode_options dopts = opts.decode;
-    decode_fn fn = [&values, &spec, dopts](const boost::json::object& m,
-                                           std::size_t i) -> decode_report {
-        auto r = read_output<T>(m, spec, dopts);
-        if (r.value) {
-            values[i] = std::move(*r.value);
-            return {true, output_failure::none, {}, {}};
-        }
-        values[i].reset();
-        return {false, r.failure, std::move(r.message), std::move(r.raw)};
+    lazy_values<V> values(messages.size());
+    std::optional<V> scratch;
+    output_decoder dec;
+    dec.decode = [&](const boost::json::object& m) { return read(m, scratch); };
+    dec.keep = [&](std::size_t i) {
+        values[i] = std::move(scratch);
+        scratch.reset();
     };
-    engine_result er =
-        co_await run_engine(c, messages, std::move(model), std::move(opts), spec, fn);
+    engine_result er = co_await run_engine(c, messages, std::move(model), std::move(opts),
+                                           std::move(spec), std::move(dec));
     // A cancellation has been handled by the engine (it is in stop_code): what follows
     // must run to the end. Its only waits are posts, which no cancellation cuts short, so
     // not throwing is enough: the caller's cancellation state (this is its coroutine) is
     // left as it is, or the caller could never be canceled again.
     const bool throwing = co_await boost::asio::this_coro::throw_if_cancelled();
     co_await boost::asio::this_coro::throw_if_cancelled(false);
-    batch_run<T> out;
+    batch_run<V> out;
     out.items.reserve(er.items.size());
     for (std::size_t i = 0; i < er.items.size(); ++i) {
         auto& item = out.items.emplace_back();
@@ -235,6 +234,24 @@ task<batch_run<T>> run_batch_impl(client_ptr c, std::span<const conversation> me
     co_await values.release(breathe);
     co_await boost::asio::this_coro::throw_if_cancelled(throwing); // the caller's setting
     co_return out;
+}
+
+template <class T>
+task<batch_run<T>> run_batch_impl(client_ptr c, std::span<const conversation> messages,
+                                  std::string model, batch_options opts) {
+    output_spec spec = output_spec::for_type<T>(opts.output_mode);
+    auto read = [spec, dopts = opts.decode](const boost::json::object& m,
+                                            std::optional<T>& out) -> decode_report {
+        auto r = read_output<T>(m, spec, dopts);
+        if (r.value) {
+            out = std::move(*r.value);
+            return {true, output_failure::none, {}, {}};
+        }
+        out.reset();
+        return {false, r.failure, std::move(r.message), std::move(r.raw)};
+    };
+    co_return co_await run_batch_with<T>(std::move(c), messages, std::move(model), std::move(opts),
+                                         std::move(spec), std::move(read));
 }
 
 template <class T>

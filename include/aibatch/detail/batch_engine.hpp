@@ -20,8 +20,14 @@ struct decode_report {
     std::string message;
     std::string raw;
 };
-using decode_fn =
-    std::function<decode_report(const boost::json::object& message, std::size_t index)>;
+/// Reads result outputs for the engine: decode() reads one message's output into a
+/// scratch value and says how it went; keep(index) makes that value item index's. The
+/// engine calls keep() only for a line its ledger uses (never for a duplicate or another
+/// batch's line), right after decode().
+struct output_decoder {
+    std::function<decode_report(const boost::json::object& message)> decode;
+    std::function<void(std::size_t index)> keep;
+};
 
 struct engine_result {
     std::vector<item_report> items;
@@ -43,6 +49,6 @@ struct engine_result {
 /// Runs on the client's strand whatever the caller's executor.
 task<engine_result> run_engine(std::shared_ptr<client_state> c,
                                std::span<const conversation> messages, std::string model,
-                               batch_options opts, output_spec spec, decode_fn decode);
+                               batch_options opts, output_spec spec, output_decoder decode);
 
 } // namespace aibatch::detail

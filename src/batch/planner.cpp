@@ -1,0 +1,62 @@
+#include "planner.hpp"
+
+#include "journal.hpp"
+
+#include <algorithm>
+
+namespace aibatch::detail {
+
+namespace {
+constexpr std::string_view head = R"({"requests":[)";
+constexpr std::string_view tail = "]}";
+} // namespace
+
+chunk_builder::chunk_builder(std::size_t max_requests, std::size_t max_bytes, std::size_t expected)
+    : max_requests_(max_requests), max_bytes_(max_bytes), expected_(expected) {
+    body_ = head;
+}
+
+chunk_builder::verdict chunk_builder::settle(std::size_t i, std::size_t mark, std::size_t start) {
+    last_size_ = body_.size() - start;
+    // The request, a separator and the closing "]}" must fit.
+    if (mark + last_size_ + 3 > max_bytes_) {
+        // Undo it. A too-large first request has grown the body past its room: give the
+        // memory back rather than carry it into the batch.
+        body_.resize(mark);
+        if (!indices_.empty())
+            return verdict::full;
+        body_.shrink_to_fit();
+        return verdict::too_large;
+    }
+    if (indices_.empty()) {
+        // Room for the whole batch at once, guessed from its first request: growing by
+        // doubling would peak at 1.5-2x the body.
+        const std::size_t n = std::min(std::max<std::size_t>(expected_, 1), max_requests_);
+        body_.reserve(std::min(max_bytes_, (last_size_ + 1) * n * 21 / 20 + 64));
+    }
+    indices_.push_back(i);
+    return verdict::added;
+}
+
+job chunk_builder::finish(unsigned round, bool hash_body) {
+    job j;
+    j.round = round;
+    body_ += tail;
+    j.input_bytes = body_.size();
+    if (hash_body)
+        j.hash = fnv1a(body_);
+    j.body = std::make_shared<const std::string>(std::move(body_));
+    j.indices = std::move(indices_);
+    if (std::is_sorted(j.indices.begin(), j.indices.end())) {
+        j.ranges = format_ranges(j.indices);
+    } else {
+        std::vector<std::size_t> sorted = j.indices;
+        std::sort(sorted.begin(), sorted.end());
+        j.ranges = format_ranges(sorted);
+    }
+    body_ = head;
+    indices_.clear();
+    return j;
+}
+
+} // namespace aibatch::detail

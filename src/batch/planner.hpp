@@ -1,0 +1,63 @@
+// Which items go in which batch, apart from I/O: a batch holds at most
+// max_requests_per_batch requests and max_bytes_per_batch bytes of body; a request that
+// alone passes the byte limit is never sent. Requests are written straight into the
+// body (no copy per request). test/unit/ledger_test.cpp checks it without sockets.
+#pragma once
+
+#include "job.hpp"
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace aibatch::detail {
+
+/// Builds one batch's body, request by request.
+class chunk_builder {
+public:
+    /// `expected` is how many requests may still come (a hint for the body's room).
+    chunk_builder(std::size_t max_requests, std::size_t max_bytes, std::size_t expected);
+
+    enum class verdict {
+        added,     ///< the request is in the batch
+        full,      ///< the batch is full: the request goes in the next one
+        too_large, ///< the request alone passes max_bytes: it is never sent
+    };
+
+    /// Appends item i's request, written by `write(std::string& body)` (which appends
+    /// exactly the request's JSON). On `full` and `too_large` the body is as before;
+    /// last_size() is then the request's size.
+    template <class Write>
+    verdict add(std::size_t i, Write&& write) {
+        if (indices_.size() >= max_requests_)
+            return verdict::full;
+        const std::size_t mark = body_.size();
+        if (!indices_.empty())
+            body_ += ',';
+        const std::size_t start = body_.size();
+        try {
+            write(body_);
+        } catch (...) {
+            body_.resize(mark); // nothing of a request that could not be written
+            throw;
+        }
+        return settle(i, mark, start);
+    }
+
+    bool full() const noexcept { return indices_.size() >= max_requests_; }
+    bool empty() const noexcept { return indices_.empty(); }
+    std::size_t last_size() const noexcept { return last_size_; }
+
+    /// The job: body closed, indices and their ranges. The builder is empty after.
+    job finish(unsigned round, bool hash_body);
+
+private:
+    verdict settle(std::size_t i, std::size_t mark, std::size_t start);
+
+    std::size_t max_requests_, max_bytes_, expected_;
+    std::string body_;
+    std::vector<std::size_t> indices_;
+    std::size_t last_size_ = 0;
+};
+
+} // namespace aibatch::detail
