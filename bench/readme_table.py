@@ -71,11 +71,12 @@ def block(d):
         target = f"{t[0]} {t[1]:g}" + ("x" if unit == "x" else " bytes" if unit == "B" else f" {unit}") if t else ""
         out.append(f"| {what} | `{key}` | {fmt(d.get(key), unit)} | {target} | {verdict(d.get(key), t)} |")
     load = f"load average {m['load_avg_start'][0]:.2f} at the start, {m['load_avg_end'][0]:.2f} at the end"
+    command = d["command"] if not m["niceness"] else f"nice -n {m['niceness']} {d['command']}"
     commit = (d.get("git_commit") or "unknown")[:12] + (" with local changes" if d.get("git_dirty") else "")
     out += ["",
             f"Medians of {d['repeat']} runs (the stall: the worst of them) on {m['nproc']} CPUs {m['cpu']}, "
             f"{m['os']}, kernel {m['kernel']}, niceness {m['niceness']}, {load}; {d['date']}, commit "
-            f"{commit}; {d['duration_seconds'] / 60:.1f} min. Command: `{d['command']}`.",
+            f"{commit}; {d['duration_seconds'] / 60:.1f} min. Command: `{command}`.",
             END]
     return "\n".join(out)
 
