@@ -8,11 +8,15 @@
 //   aibatch_bench decode   --file F --with W        the lines of a JSONL file held in memory:
 //                                                   W = lines (result_decoder<SpamResult>, one
 //                                                   pass), floor (bare basic_parser pass, null
-//                                                   handler), tree (json::parser,
-//                                                   result_line::from_json, read_output)
+//                                                   handler), arena (one json::parser, each
+//                                                   line's tree in a monotonic arena over a
+//                                                   reused buffer, read_output in place), tree
+//                                                   (json::parser, result_line::from_json,
+//                                                   read_output)
 //   aibatch_bench create   --url U --items N        serialise and upload one batch
 //   aibatch_bench wait     --url U --batches N --seconds S   N batches polled from one thread
-//   aibatch_bench e2e      --url U --items N --processing-time S   batch<T>() overhead
+//   aibatch_bench e2e      --url U --items N --processing-time S   batch<T>() overhead, client
+//                                                   CPU, peak RSS above the inputs, loop stall
 #include <aibatch/aibatch.hpp>
 #include <aibatch/typed/result_decoder.hpp>
 
@@ -24,6 +28,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/describe.hpp>
 #include <boost/json/basic_parser_impl.hpp>
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parser.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -63,6 +68,13 @@ long peak_rss_kib() {
 }
 long current_rss_kib() {
     return proc_status_kib("VmRSS");
+}
+// Resets VmHWM to the current RSS (Linux >= 4.0), so that a later peak_rss_kib() is the
+// peak of what follows. False when the kernel refused.
+bool reset_peak_rss() {
+    std::ofstream f("/proc/self/clear_refs");
+    f << "5" << std::flush;
+    return static_cast<bool>(f);
 }
 
 double cpu_seconds() {
@@ -208,8 +220,8 @@ int main(int argc, char** argv) {
     std::string with = "lines";
     auto* decode = app.add_subcommand("decode", "decode the lines of a JSONL file in memory");
     decode->add_option("--file", file)->required();
-    decode->add_option("--with", with, "lines, floor or tree")
-        ->check(CLI::IsMember({"lines", "floor", "tree"}));
+    decode->add_option("--with", with, "lines, floor, arena or tree")
+        ->check(CLI::IsMember({"lines", "floor", "arena", "tree"}));
     int passes = 1;
     decode->add_option("--passes", passes, "times over the lines (for profiling)");
     auto* create = app.add_subcommand("create", "serialise and upload one batch");
@@ -227,6 +239,10 @@ int main(int argc, char** argv) {
     e2e->add_flag("--failing", failing,
                   "call batch<T>() and expect a batch_error (run the emulator with a --fault "
                   "that fails the items): measures the failure path");
+    bool no_watchdog = false;
+    e2e->add_flag("--no-watchdog", no_watchdog,
+                  "no 1 ms watchdog timer (its wake-ups cost CPU): for client CPU and memory "
+                  "alone; the loop stall figures are then 0");
     CLI11_PARSE(app, argc, argv);
 
     try {
@@ -362,6 +378,27 @@ int main(int argc, char** argv) {
                     dec.decode(line, d);
                     values += d.output.value.has_value();
                 }
+            } else if (with == "arena") {
+                // The DOM path as cheap as it gets: one parser, each line's values in an
+                // arena over one reused 64 KiB buffer, dropped whole (not value by value).
+                // A fresh arena per line: Boost 1.81's monotonic_resource::release() keeps
+                // doubling the next block size, so a released arena reused per line ends
+                // in bad_alloc.
+                std::vector<unsigned char> buffer(std::size_t(1) << 16);
+                json::parser p;
+                for (auto line : lines) {
+                    json::monotonic_resource arena(buffer.data(), buffer.size());
+                    p.reset(json::storage_ptr(&arena));
+                    p.write(line.data(), line.size());
+                    // One typed walk over the tree in place: result_line::from_json would
+                    // copy the message out of the arena into default storage.
+                    json::value v = p.release();
+                    const auto& result = v.at("result").as_object();
+                    if (result.at("type").as_string() == "succeeded")
+                        values +=
+                            aibatch::read_output<SpamResult>(result.at("message").as_object(), spec)
+                                .value.has_value();
+                }
             } else {
                 json::parser p;
                 for (auto line : lines) {
@@ -464,6 +501,10 @@ int main(int argc, char** argv) {
             run([&](asio::io_context& ioc) -> aibatch::task<void> {
                 aibatch::client c(ioc.get_executor(), config(url));
                 auto convs = inputs(items);
+                // What the call adds above its inputs: the resident set now, and the peak
+                // from here on (VmHWM reset; without the reset the peak is the process's).
+                const bool peak_reset = reset_peak_rss();
+                const double rss_before = static_cast<double>(current_rss_kib()) / 1024.0;
                 aibatch::batch_options o;
                 o.poll_interval = std::chrono::milliseconds(100);
                 o.poll_interval_max = std::chrono::milliseconds(200);
@@ -471,12 +512,15 @@ int main(int argc, char** argv) {
                 // A 1 ms watchdog on the same io_context: its worst lateness is the longest
                 // time the loop was held (body building, parsing, decoding).
                 bool finished = false;
+                std::uint64_t ticks = 0;
                 double max_stall_ms = 0, max_stall_at_s = 0, max_cpu_stall_ms = 0,
                        max_cpu_stall_at_s = 0;
                 auto started = clk::now();
                 asio::co_spawn(
                     ioc,
                     [&]() -> aibatch::task<void> {
+                        if (no_watchdog)
+                            co_return;
                         asio::steady_timer t(co_await asio::this_coro::executor);
                         double cpu_before = thread_cpu_ms();
                         // AIBATCH_BENCH_STALL_LOG=MS prints every stall of at least MS on CPU.
@@ -486,6 +530,7 @@ int main(int argc, char** argv) {
                             auto due = clk::now() + std::chrono::milliseconds(1);
                             t.expires_at(due);
                             co_await t.async_wait(asio::use_awaitable);
+                            ++ticks;
                             double late =
                                 std::chrono::duration<double, std::milli>(clk::now() - due).count();
                             double cpu_now = thread_cpu_ms();
@@ -513,6 +558,7 @@ int main(int argc, char** argv) {
                     },
                     asio::detached);
                 auto t0 = clk::now();
+                const double cpu0 = cpu_seconds();
                 std::size_t succeeded = 0, failed = 0;
                 if (failing) {
                     try {
@@ -529,8 +575,19 @@ int main(int argc, char** argv) {
                     failed = items - succeeded;
                 }
                 double s = since(t0);
+                const double cpu = cpu_seconds() - cpu0;
+                const double peak_mb = static_cast<double>(peak_rss_kib()) / 1024.0;
                 finished = true;
                 emit({{"what", "e2e"},
+                      {"watchdog", !no_watchdog},
+                      {"client_cpu_seconds", cpu},
+                      {"client_cpu_us_per_item", cpu * 1e6 / static_cast<double>(items)},
+                      {"watchdog_ticks", ticks},
+                      {"rss_before_mb", rss_before},
+                      {"peak_rss_reset", peak_reset},
+                      {"peak_rss_above_inputs_mb", peak_mb - rss_before},
+                      {"peak_rss_above_inputs_bytes_per_item",
+                       (peak_mb - rss_before) * 1024.0 * 1024.0 / static_cast<double>(items)},
                       {"seconds", s},
                       {"processing_seconds", processing},
                       {"overhead_seconds", s - processing},
