@@ -18,7 +18,6 @@
 //   aibatch_bench e2e      --url U --items N --processing-time S   batch<T>() overhead, client
 //                                                   CPU, peak RSS above the inputs, loop stall
 #include <aibatch/aibatch.hpp>
-#include <aibatch/typed/result_decoder.hpp>
 
 #include <CLI/CLI.hpp>
 #include <boost/asio/as_tuple.hpp>
@@ -211,6 +210,10 @@ int main(int argc, char** argv) {
     auto* results = app.add_subcommand("results", "stream, parse, validate results");
     results->add_option("--url", url)->required();
     results->add_option("--batch", batch_id)->required();
+    bool tree = false;
+    results->add_flag("--tree", tree,
+                      "result_stream::next() + read_output<T>() (the tree) instead of "
+                      "typed_results<T> (what batch<T>() does)");
     auto* download = app.add_subcommand("download", "plain loopback download");
     download->add_option("--url", url)->required();
     download->add_option("--batch", batch_id)->required();
@@ -266,24 +269,44 @@ int main(int argc, char** argv) {
                 auto t0 = clk::now();
                 auto rs = co_await c.open_results(batch_id);
                 std::size_t ok = 0, errored = 0, invalid = 0, spam = 0;
-                while (auto line = co_await rs.next()) {
-                    if (line->type != aibatch::result_type::succeeded) {
-                        ++errored;
-                        continue;
+                std::uint64_t bytes = 0, lines = 0;
+                if (tree) {
+                    while (auto line = co_await rs.next()) {
+                        if (line->type != aibatch::result_type::succeeded) {
+                            ++errored;
+                            continue;
+                        }
+                        auto r = aibatch::read_output<SpamResult>(line->message, spec);
+                        if (r.value) {
+                            ++ok;
+                            spam += r.value->is_spam;
+                        } else {
+                            ++invalid;
+                        }
                     }
-                    auto r = aibatch::read_output<SpamResult>(line->message, spec);
-                    if (r.value) {
-                        ++ok;
-                        spam += r.value->is_spam;
-                    } else {
-                        ++invalid;
+                    bytes = rs.bytes_read();
+                    lines = rs.lines_read();
+                } else {
+                    aibatch::typed_results<SpamResult> typed(std::move(rs), spec);
+                    while (const auto* line = co_await typed.next()) {
+                        if (line->type != aibatch::result_type::succeeded) {
+                            ++errored;
+                        } else if (line->output.value) {
+                            ++ok;
+                            spam += line->output.value->is_spam;
+                        } else {
+                            ++invalid;
+                        }
                     }
+                    bytes = typed.stream().bytes_read();
+                    lines = typed.stream().lines_read();
                 }
                 double s = since(t0);
                 emit({{"what", "results"},
                       {"seconds", s},
-                      {"bytes", rs.bytes_read()},
-                      {"lines", rs.lines_read()},
+                      {"path", tree ? "tree" : "typed_results"},
+                      {"bytes", bytes},
+                      {"lines", lines},
                       {"succeeded", ok},
                       {"errored", errored},
                       {"invalid", invalid},

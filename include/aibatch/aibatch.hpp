@@ -18,7 +18,9 @@
 #include <aibatch/api/models.hpp>
 #include <aibatch/api/pricing.hpp>
 // typed
+#include <aibatch/typed/json_decode.hpp>
 #include <aibatch/typed/json_validator.hpp>
+#include <aibatch/typed/result_decoder.hpp>
 #include <aibatch/typed/schema.hpp>
 #include <aibatch/typed/structured_output.hpp>
 // batch
@@ -26,6 +28,7 @@
 #include <aibatch/batch/batch_json.hpp>
 #include <aibatch/batch/batch_options.hpp>
 #include <aibatch/batch/estimate.hpp>
+#include <aibatch/batch/typed_results.hpp>
 
 // What every program that runs a batch needs next to it.
 #include <boost/asio/co_spawn.hpp>

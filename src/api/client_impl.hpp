@@ -140,6 +140,15 @@ struct client_state {
 
 /// What tells two result lines of one custom_id apart cheaply: the result type with the
 /// message id (succeeded) or the error's request id (errored).
+/// `id` is the message id (succeeded) or the error's request id (errored), else "".
+inline std::uint64_t result_identity(result_type type, std::string_view id) {
+    std::uint64_t h = 1469598103934665603ull;
+    for (unsigned char c : id) {
+        h ^= c;
+        h *= 1099511628211ull;
+    }
+    return h ^ (static_cast<std::uint64_t>(type) << 56);
+}
 inline std::uint64_t result_identity(const result_line& line) {
     std::string_view id;
     if (line.type == result_type::succeeded) {
@@ -148,12 +157,7 @@ inline std::uint64_t result_identity(const result_line& line) {
     } else if (line.type == result_type::errored) {
         id = line.error.request_id;
     }
-    std::uint64_t h = 1469598103934665603ull;
-    for (unsigned char c : id) {
-        h ^= c;
-        h *= 1099511628211ull;
-    }
-    return h ^ (static_cast<std::uint64_t>(line.type) << 56);
+    return result_identity(line.type, id);
 }
 
 /// A client handle on existing state (for aibatch's own layers).

@@ -128,6 +128,121 @@ struct result_stream::state {
     }
     bool carry_ready = false;
 
+    // The next line that is not blank, without its "\r": downloads again after a
+    // failure, skipping nothing yet (deliver() does), and caps the number of lines. The
+    // view is valid until the next call.
+    task<std::optional<std::string_view>> next_text() {
+        consumed_line();
+        bad_id.reset();
+        for (;;) {
+            std::optional<std::string_view> line;
+            std::optional<error> failure;
+            try {
+                line = co_await next_line();
+            } catch (const error& e) {
+                // A broken body (bad chunk framing, ...) is resumed like a dropped one:
+                // never taken for the end of the results.
+                if (!client_state::retryable(e) && e.code() != errc::bad_response)
+                    throw;
+                failure = e;
+            }
+            if (failure) {
+                co_await resume(*failure);
+                continue;
+            }
+            if (!line)
+                co_return std::nullopt;
+            std::string_view text = *line;
+            if (!text.empty() && text.back() == '\r')
+                text.remove_suffix(1);
+            // Every line counts against the cap (blank, bad and repeated ones too), so an
+            // endless stream of them ends.
+            if (max_lines && ++raw_lines > 2 * *max_lines + 16)
+                throw error(errc::body_too_large, "results of " + batch_id +
+                                                      ": more than twice as many lines as the "
+                                                      "batch's " +
+                                                      std::to_string(*max_lines) +
+                                                      " requests; the rest is not read");
+            if (text.find_first_not_of(" \t") == std::string_view::npos) {
+                consumed_line();
+                continue;
+            }
+            co_return text;
+        }
+    }
+
+    // Resume: download again and skip what was delivered. Gives up after max_retries
+    // consecutive failures without a new line in between.
+    task<void> resume(const error& failure) {
+        if (lines != lines_at_last_failure)
+            failures_without_progress = 0;
+        lines_at_last_failure = lines;
+        if (++failures_without_progress >
+            static_cast<unsigned>(std::max(0, owner->cfg.retry.max_retries)))
+            throw failure;
+        ++resumes;
+        ++owner->stats.results_resumed;
+        {
+            client_event e;
+            e.what = client_event::kind::results_resumed;
+            e.target = target;
+            e.detail = "results of " + batch_id + " cut after " + std::to_string(lines) +
+                       " lines (" + failure.diag().to_string() +
+                       "); downloading again and skipping what was delivered";
+            owner->tell(e);
+        }
+        if (!resumed) {
+            resumed = true;
+            delivered.reserve(delivered_order.size() * 2);
+            std::size_t begin = 0;
+            for (auto [end, identity] : delivered_order) {
+                delivered.emplace(delivered_ids.substr(begin, end - begin), identity);
+                begin = end;
+            }
+            delivered_order = {};
+            delivered_ids = {};
+        }
+        carry_ready = false;
+        co_await reopen();
+    }
+
+    // A line that is not JSON: the error says which line and shows its start.
+    error not_json(std::string_view text, std::string_view why) {
+        bad_id = sniff_custom_id(text);
+        std::string shown(text.substr(0, 120));
+        for (char& c : shown)
+            if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f)
+                c = '?';
+        return error(errc::bad_response, "results of " + batch_id + ": line " +
+                                             std::to_string(lines + 1) + " is not JSON (" +
+                                             std::string(why) + "): " + shown);
+    }
+
+    // JSON that is not a result line (result_line::from_json's error `e`).
+    error not_a_result(std::string_view text, const error& e) {
+        bad_id = sniff_custom_id(text);
+        diagnostics d = e.diag();
+        d.message =
+            "results of " + batch_id + ": line " + std::to_string(lines + 1) + ": " + d.message;
+        return error(e.code(), std::move(d));
+    }
+
+    // Whether the line of `custom_id` with this identity is new; false for a line
+    // delivered before a resume (a different answer for the same id is new: the caller
+    // must see it). Counts the line.
+    bool deliver(std::string_view custom_id, std::uint64_t identity) {
+        if (resumed) {
+            auto [it, fresh] = delivered.emplace(std::string(custom_id), identity);
+            if (!fresh && it->second == identity)
+                return false;
+        } else {
+            delivered_ids += custom_id;
+            delivered_order.emplace_back(delivered_ids.size(), identity);
+        }
+        ++lines;
+        return true;
+    }
+
     void consumed_line() {
         if (carry_ready) {
             carry.clear();
@@ -172,111 +287,53 @@ task<std::optional<result_line>> result_stream::next() {
 }
 
 task<std::optional<result_line>> result_stream::next_line_of(state& s) {
-    s.bad_id.reset();
     for (;;) {
-        std::optional<std::string_view> line;
-        std::optional<error> failure;
-        try {
-            line = co_await s.next_line();
-        } catch (const error& e) {
-            // A broken body (bad chunk framing, ...) is resumed like a dropped one:
-            // never taken for the end of the results.
-            if (!client_state::retryable(e) && e.code() != errc::bad_response)
-                throw;
-            failure = e;
-        }
-        if (failure) {
-            // Resume: download again and skip what was delivered. Give up after
-            // max_retries consecutive failures without a new line in between.
-            if (s.lines != s.lines_at_last_failure)
-                s.failures_without_progress = 0;
-            s.lines_at_last_failure = s.lines;
-            if (++s.failures_without_progress >
-                static_cast<unsigned>(std::max(0, s.owner->cfg.retry.max_retries)))
-                throw *failure;
-            ++s.resumes;
-            ++s.owner->stats.results_resumed;
-            {
-                client_event e;
-                e.what = client_event::kind::results_resumed;
-                e.target = s.target;
-                e.detail = "results of " + s.batch_id + " cut after " + std::to_string(s.lines) +
-                           " lines (" + failure->diag().to_string() +
-                           "); downloading again and skipping what was delivered";
-                s.owner->tell(e);
-            }
-            if (!s.resumed) {
-                s.resumed = true;
-                s.delivered.reserve(s.delivered_order.size() * 2);
-                std::size_t begin = 0;
-                for (auto [end, identity] : s.delivered_order) {
-                    s.delivered.emplace(s.delivered_ids.substr(begin, end - begin), identity);
-                    begin = end;
-                }
-                s.delivered_order = {};
-                s.delivered_ids = {};
-            }
-            s.carry_ready = false;
-            co_await s.reopen();
-            continue;
-        }
-        if (!line)
+        std::optional<std::string_view> text = co_await s.next_text();
+        if (!text)
             co_return std::nullopt;
-        std::string_view text = *line;
-        if (!text.empty() && text.back() == '\r')
-            text.remove_suffix(1);
-        // Every line counts against the cap (blank, bad and repeated ones too), so an
-        // endless stream of them ends.
-        if (s.max_lines && ++s.raw_lines > 2 * *s.max_lines + 16)
-            throw error(errc::body_too_large, "results of " + s.batch_id +
-                                                  ": more than twice as many lines as the "
-                                                  "batch's " +
-                                                  std::to_string(*s.max_lines) +
-                                                  " requests; the rest is not read");
-        if (text.find_first_not_of(" \t") == std::string_view::npos) {
-            s.consumed_line();
-            continue;
-        }
         boost::system::error_code ec;
         s.parser.reset();
-        s.parser.write(text.data(), text.size(), ec);
-        if (ec) {
-            s.bad_id = sniff_custom_id(text);
-            std::string shown(text.substr(0, 120));
-            for (char& c : shown)
-                if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f)
-                    c = '?';
-            s.consumed_line();
-            throw error(errc::bad_response, "results of " + s.batch_id + ": line " +
-                                                std::to_string(s.lines + 1) + " is not JSON (" +
-                                                ec.message() + "): " + shown);
-        }
+        s.parser.write(text->data(), text->size(), ec);
+        if (ec)
+            throw s.not_json(*text, ec.message());
         json::value v = s.parser.release();
         result_line r;
         try {
             r = result_line::from_json(std::move(v));
         } catch (const error& e) {
-            s.bad_id = sniff_custom_id(text);
-            s.consumed_line();
-            diagnostics d = e.diag();
-            d.message = "results of " + s.batch_id + ": line " + std::to_string(s.lines + 1) +
-                        ": " + d.message;
-            throw error(e.code(), std::move(d));
+            throw s.not_a_result(*text, e);
         }
-        s.consumed_line();
-        const std::uint64_t identity = result_identity(r);
-        if (s.resumed) {
-            auto [it, fresh] = s.delivered.emplace(r.custom_id, identity);
-            if (!fresh && it->second == identity)
-                continue; // already delivered before a resume
-            // A different answer for an id delivered before: the caller must see it.
-        } else {
-            s.delivered_ids += r.custom_id;
-            s.delivered_order.emplace_back(s.delivered_ids.size(), identity);
-        }
-        ++s.lines;
+        if (!s.deliver(r.custom_id, result_identity(r)))
+            continue; // already delivered before a resume
         co_return r;
     }
+}
+
+namespace {
+task<std::optional<std::string_view>> empty_stream_text() {
+    throw error(errc::invalid_argument, "result_stream::next on an empty (moved-from) stream");
+    co_return std::nullopt;
+}
+} // namespace
+
+task<std::optional<std::string_view>> detail::raw_results::next(result_stream& rs) {
+    if (!rs.state_)
+        return empty_stream_text();
+    return client_state::on_strand(rs.state_->owner, rs.state_->next_text());
+}
+
+error detail::raw_results::not_json(result_stream& rs, std::string_view line,
+                                    std::string_view why) {
+    return rs.state_->not_json(line, why);
+}
+
+error detail::raw_results::not_a_result(result_stream& rs, std::string_view line, const error& e) {
+    return rs.state_->not_a_result(line, e);
+}
+
+bool detail::raw_results::deliver(result_stream& rs, std::string_view custom_id, result_type type,
+                                  std::string_view answer) {
+    return rs.state_->deliver(custom_id, result_identity(type, answer));
 }
 
 namespace {

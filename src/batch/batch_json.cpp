@@ -2,6 +2,9 @@
 
 #include <aibatch/api/batches.hpp>
 
+#include <boost/json/parser.hpp>
+
+#include <memory>
 #include <optional>
 
 namespace aibatch {
@@ -41,6 +44,58 @@ void strip_constraints(json::value& v) {
         }
     }
 }
+
+// The lines of run_batch_json(): through the tree (result_line::from_json, as
+// result_stream::next() reads them), the output checked by the runtime schema.
+struct json_lines {
+    const json_validator& validator;
+    const output_spec& spec;
+    decode_options opts;
+    line_head head;
+    std::optional<json::value> value;
+    std::unique_ptr<json::parser> parser = std::make_unique<json::parser>();
+
+    const line_head* decode(std::string_view text, detail::decode_report& output,
+                            std::string& not_json) {
+        boost::system::error_code ec;
+        parser->reset();
+        parser->write(text.data(), text.size(), ec);
+        if (ec) {
+            not_json = ec.message();
+            return nullptr;
+        }
+        result_line r = result_line::from_json(parser->release());
+        head.custom_id = std::move(r.custom_id);
+        head.type = r.type;
+        head.error = std::move(r.error);
+        head.message_id.clear();
+        head.stop_reason.clear();
+        head.token_usage.reset();
+        value.reset();
+        if (r.type != result_type::succeeded)
+            return &head;
+        const json::object& m = r.message;
+        if (const auto* id = m.if_contains("id"); id && id->is_string())
+            head.message_id = std::string(id->get_string());
+        if (const auto* u = m.if_contains("usage"))
+            head.token_usage = usage_from_json(*u);
+        output = read(m);
+        return &head;
+    }
+
+    detail::decode_report read(const json::object& m) {
+        extracted_output e = extract_output(m, spec);
+        if (e.failure != output_failure::none)
+            return {false, e.failure, std::move(e.message), raw_output(m, spec)};
+        auto d = validator.decode(*e.json(), opts);
+        if (!d)
+            return {false, output_failure::validation, d.error().to_string(), raw_output(m, spec)};
+        value = std::move(*d);
+        return {true, output_failure::none, {}, {}};
+    }
+
+    std::optional<json::value> take() { return std::move(value); }
+};
 
 } // namespace
 
@@ -85,22 +140,10 @@ output_spec output_spec_for_schema(const json_validator& validator, output_mode 
 task<batch_run<json::value>> run_batch_json(const client& c, std::vector<conversation> messages,
                                             std::string model, json_validator validator,
                                             output_spec spec, batch_options opts) {
-    auto read = [&validator, &spec,
-                 dopts = opts.decode](const json::object& m,
-                                      std::optional<json::value>& out) -> detail::decode_report {
-        out.reset();
-        extracted_output e = extract_output(m, spec);
-        if (e.failure != output_failure::none)
-            return {false, e.failure, std::move(e.message), raw_output(m, spec)};
-        auto d = validator.decode(*e.json(), dopts);
-        if (!d)
-            return {false, output_failure::validation, d.error().to_string(), raw_output(m, spec)};
-        out = std::move(*d);
-        return {true, output_failure::none, {}, {}};
-    };
-    // `read` refers to `spec` (this frame's): the engine gets a copy.
+    // `lines` refers to `spec` and `validator` (this frame's): the engine gets a copy.
+    json_lines lines{validator, spec, opts.decode, {}, {}};
     co_return co_await detail::run_batch_with<json::value>(c.state(), messages, std::move(model),
-                                                           std::move(opts), spec, std::move(read));
+                                                           std::move(opts), spec, std::move(lines));
 }
 
 } // namespace aibatch

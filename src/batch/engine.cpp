@@ -67,9 +67,9 @@ enum class track_result { done, foreign, stopped, abandoned };
 class engine {
 public:
     engine(std::shared_ptr<client_state> c, std::span<const conversation> messages,
-           std::string model, batch_options opts, output_spec spec, output_decoder decode)
+           std::string model, batch_options opts, output_spec spec, line_decoder& decode)
         : state_(std::move(c)), messages_(messages), model_(std::move(model)),
-          opts_(std::move(opts)), spec_(std::move(spec)), decode_(std::move(decode)),
+          opts_(std::move(opts)), spec_(std::move(spec)), decode_(decode),
           ledger_(messages.size(), opts_.price ? opts_.price : find_price(model_),
                   opts_.repair_rounds, opts_.max_tokens) {}
 
@@ -314,24 +314,18 @@ private:
         drop_body(j);
     }
 
-    // One result line of j's batch. False when the line shows that the batch is not j's
-    // (a tentative candidate that belongs to someone else).
-    bool on_line(job& j, result_line& line) {
+    // One result line of j's batch, decoded. False when the line shows that the batch is
+    // not j's (a tentative candidate that belongs to someone else).
+    bool on_line(job& j, const line_head& head, const decode_report& output,
+                 std::uint64_t identity) {
         line_facts f;
-        f.custom_id = line.custom_id;
-        f.type = line.type;
-        f.identity = result_identity(line);
-        f.error = &line.error;
-        std::optional<usage> tokens;
-        decode_report d;
-        if (line.type == result_type::succeeded) {
-            if (const auto* u = line.message.if_contains("usage"))
-                tokens = usage_from_json(*u);
-            f.tokens = tokens ? &*tokens : nullptr;
-            // Into the decoder's scratch value: it becomes an item's only if the ledger
-            // uses the line (not a duplicate, not another batch's line).
-            d = decode_.decode(line.message);
-            f.output = &d;
+        f.custom_id = head.custom_id;
+        f.type = head.type;
+        f.identity = identity;
+        f.error = &head.error;
+        if (head.type == result_type::succeeded) {
+            f.tokens = head.token_usage ? &*head.token_usage : nullptr;
+            f.output = &output;
         }
         line_use use = ledger_.take_line(j, f);
         if (use.confirmed)
@@ -339,6 +333,41 @@ private:
         if (use.value_for)
             decode_.keep(*use.value_for);
         return use.keep_reading;
+    }
+
+    // The next line of rs for j, decoded once. False at the end of the results; a line
+    // that is not a result is taken by the ledger and skipped.
+    task<bool> next_line(job& j, result_stream& rs, decode_report& output, const line_head*& head,
+                         std::uint64_t& identity) {
+        for (;;) {
+            std::optional<std::string_view> text = co_await raw_results::next(rs);
+            if (!text)
+                co_return false;
+            not_json_.clear();
+            std::optional<error> bad;
+            try {
+                head = decode_.decode(*text, output, not_json_);
+                if (!head)
+                    bad = raw_results::not_json(rs, *text, not_json_);
+            } catch (const error& e) {
+                if (e.code() != errc::bad_response)
+                    throw;
+                bad = raw_results::not_a_result(rs, *text, e);
+            }
+            if (bad) {
+                ledger_.take_bad_line(j, rs.bad_line_custom_id(), bad->diag().message);
+                continue;
+            }
+            std::string_view answer;
+            if (head->type == result_type::succeeded)
+                answer = head->message_id;
+            else if (head->type == result_type::errored)
+                answer = head->error.request_id;
+            identity = result_identity(head->type, answer);
+            if (!raw_results::deliver(rs, head->custom_id, head->type, answer))
+                continue; // delivered before the download was resumed
+            co_return true;
+        }
     }
 
     // ------------------------------------------------------------- progress
@@ -582,19 +611,14 @@ private:
                 capped.request_counts = {};
                 capped.request_counts.processing = j.indices.size();
                 result_stream rs = co_await open_results_on_strand(std::move(capped));
+                decode_report output;
+                const line_head* head = nullptr;
+                std::uint64_t identity = 0;
                 for (;;) {
-                    std::optional<result_line> line;
-                    try {
-                        line = co_await rs.next();
-                    } catch (const error& e) {
-                        if (e.code() != errc::bad_response)
-                            throw;
-                        ledger_.take_bad_line(j, rs.bad_line_custom_id(), e.diag().message);
-                        continue;
-                    }
-                    if (!line)
+                    const bool more = co_await next_line(j, rs, output, head, identity);
+                    if (!more)
                         break;
-                    if (!on_line(j, *line))
+                    if (!on_line(j, *head, output, identity))
                         co_return track_result::foreign;
                     // Decoding a 64 KiB piece takes milliseconds; the check is inline so
                     // the results path pays no coroutine frame per line.
@@ -987,7 +1011,7 @@ private:
     std::string model_;
     batch_options opts_;
     output_spec spec_;
-    output_decoder decode_;
+    line_decoder& decode_;
     outcome_ledger ledger_; // every item's outcome, the run's record and its cost
     std::optional<params_template> template_;
     journal journal_;
@@ -1003,6 +1027,7 @@ private:
     bool aborting_ = false; // canceled or timed out: running batches are canceled
     std::vector<std::unique_ptr<job>> jobs_;
     std::chrono::steady_clock::time_point breath_ = std::chrono::steady_clock::now();
+    std::string not_json_;                 // why the last line read was not JSON
     std::set<std::string> known_ids_;      // batches this run (or its journal) created
     std::set<std::string> tracking_;       // candidates being checked
     std::set<std::string> known_not_ours_; // candidates proven to be another run's
@@ -1014,10 +1039,10 @@ private:
 
 task<engine_result> run_engine(std::shared_ptr<client_state> c,
                                std::span<const conversation> messages, std::string model,
-                               batch_options opts, output_spec spec, output_decoder decode) {
+                               batch_options opts, output_spec spec, line_decoder& decode) {
     if (!c)
         throw error(errc::invalid_argument, "batch: the client is empty (moved from)");
-    engine e(c, messages, std::move(model), std::move(opts), std::move(spec), std::move(decode));
+    engine e(c, messages, std::move(model), std::move(opts), std::move(spec), decode);
     // The engine sets its coroutine's cancellation state and throw_if_cancelled: it runs
     // in a coroutine of its own, never inline in a caller that is already on the strand
     // (whose coroutine could otherwise never be canceled again).

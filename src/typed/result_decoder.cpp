@@ -23,7 +23,7 @@ using boost::system::error_code;
 enum class place : unsigned char {
     root,        // {"custom_id","result"}
     result,      // {"type","message","error"}
-    message,     // {"content","stop_reason","usage"}
+    message,     // {"content","stop_reason","usage","id"}
     content,     // [block...]
     block,       // {"type","name","input","text"}
     usage,       // {"input_tokens",...,"service_tier"}
@@ -40,7 +40,7 @@ int key_index(place p, std::string_view k) {
     case place::result:
         return k == "type" ? 0 : k == "message" ? 1 : k == "error" ? 2 : -1;
     case place::message:
-        return k == "content" ? 0 : k == "stop_reason" ? 1 : k == "usage" ? 2 : -1;
+        return k == "content" ? 0 : k == "stop_reason" ? 1 : k == "usage" ? 2 : k == "id" ? 3 : -1;
     case place::block:
         return k == "type" ? 0 : k == "name" ? 1 : k == "input" ? 2 : k == "text" ? 3 : -1;
     case place::usage:
@@ -141,6 +141,7 @@ struct scan_state {
         // Field by field: the strings keep their storage from line to line.
         env.custom_id.clear();
         env.type = result_type::succeeded;
+        env.message_id.clear();
         env.stop_reason.clear();
         env.has_usage = false;
         env.tokens.input_tokens = env.tokens.output_tokens = 0;
@@ -348,6 +349,8 @@ struct scan_state {
                     return true;
                 }
             }
+            if (f == 3)
+                env.message_id.clear(); // not a string: as result_identity reads it
             break;
         case place::content:
             if (!is_array) {
@@ -509,6 +512,10 @@ struct scan_state {
                 env.stop_reason.clear();
             else if (f == 2)
                 env.has_usage = true;
+            else if (f == 3 && is_string)
+                env.message_id.assign(s.s.data(), s.s.size());
+            else if (f == 3)
+                env.message_id.clear();
             break;
         case place::content:
             break;
@@ -634,17 +641,15 @@ const std::string& line_scanner::why() const noexcept {
     return impl_->why;
 }
 
-void envelope_from_tree(std::string_view line, line_envelope& env, boost::json::object& message) {
-    boost::system::error_code ec;
-    boost::json::value v = boost::json::parse(line, ec);
-    if (ec)
-        throw error(errc::bad_response, "not JSON (" + ec.message() + ")");
-    result_line r = result_line::from_json(std::move(v));
+void envelope_from_tree(boost::json::value line, line_envelope& env, boost::json::object& message) {
+    result_line r = result_line::from_json(std::move(line));
     env = line_envelope{};
     env.custom_id = std::move(r.custom_id);
     env.type = r.type;
     env.error = std::move(r.error);
     if (r.type == result_type::succeeded) {
+        if (const auto* id = r.message.if_contains("id"); id && id->is_string())
+            env.message_id = std::string(id->get_string());
         if (const auto* s = r.message.if_contains("stop_reason"); s && s->is_string())
             env.stop_reason = std::string(s->get_string());
         if (const auto* u = r.message.if_contains("usage")) {
@@ -655,17 +660,23 @@ void envelope_from_tree(std::string_view line, line_envelope& env, boost::json::
     }
 }
 
-void copy_envelope(const line_envelope& env, std::string& custom_id, result_type& type,
-                   std::string& stop_reason, std::optional<usage>& token_usage,
-                   api_error_info& error) {
-    custom_id = env.custom_id;
-    type = env.type;
-    stop_reason = env.type == result_type::succeeded ? env.stop_reason : std::string();
-    if (env.type == result_type::succeeded && env.has_usage)
-        token_usage = env.tokens;
+void copy_envelope(const line_envelope& env, line_head& out) {
+    const bool ok = env.type == result_type::succeeded;
+    out.custom_id = env.custom_id;
+    out.type = env.type;
+    if (ok)
+        out.message_id = env.message_id;
     else
-        token_usage.reset();
-    error = env.error;
+        out.message_id.clear();
+    if (ok)
+        out.stop_reason = env.stop_reason;
+    else
+        out.stop_reason.clear();
+    if (ok && env.has_usage)
+        out.token_usage = env.tokens;
+    else
+        out.token_usage.reset();
+    out.error = env.error;
 }
 
 } // namespace aibatch::detail

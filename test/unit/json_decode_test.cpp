@@ -391,6 +391,7 @@ struct line_outcome {
     std::string what;
     std::string custom_id;
     aibatch::result_type type{};
+    std::string message_id; // the engine tells two answers apart by it
     std::string stop_reason;
     std::optional<json::value> token_usage;
     std::string error;
@@ -405,7 +406,8 @@ struct line_outcome {
 std::ostream& operator<<(std::ostream& os, const line_outcome& o) {
     if (o.thrown)
         return os << "threw " << o.what;
-    os << o.custom_id << " " << aibatch::to_string(o.type) << " stop=" << o.stop_reason
+    os << o.custom_id << " " << aibatch::to_string(o.type) << " id=" << o.message_id
+       << " stop=" << o.stop_reason
        << " usage=" << (o.token_usage ? json::serialize(*o.token_usage) : "-")
        << " error=" << o.error << " ";
     if (o.has_value)
@@ -429,6 +431,7 @@ line_outcome streamed_line(aibatch::result_decoder<T>& dec, std::string_view lin
         dec.decode(line, d);
         o.custom_id = d.custom_id;
         o.type = d.type;
+        o.message_id = d.message_id;
         o.stop_reason = d.stop_reason;
         if (d.token_usage)
             o.token_usage = usage_json(d.token_usage);
@@ -461,6 +464,8 @@ line_outcome tree_line(const aibatch::output_spec& spec, std::string_view line) 
         o.type = r.type;
         o.error = r.error.type + "|" + r.error.message + "|" + r.error.request_id;
         if (r.type == aibatch::result_type::succeeded) {
+            if (const auto* id = r.message.if_contains("id"); id && id->is_string())
+                o.message_id = std::string(id->get_string());
             if (const auto* s = r.message.if_contains("stop_reason"); s && s->is_string())
                 o.stop_reason = std::string(s->get_string());
             if (const auto* u = r.message.if_contains("usage"))

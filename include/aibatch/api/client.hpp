@@ -54,6 +54,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace aibatch {
@@ -65,6 +66,30 @@ struct client_stats {
     std::uint64_t creates_adopted = 0; ///< ambiguous creates resolved by adoption
     std::uint64_t results_resumed = 0; ///< results downloads restarted after a drop
 };
+
+class result_stream;
+
+namespace detail {
+
+/// A result stream's lines as bytes, so that a line is decoded once, straight into T
+/// (typed_results<T>, batch<T>()), not into a result_line first. result_stream::next()
+/// is these steps with the tree.
+struct raw_results {
+    /// The next line that is not blank (resumes and the line cap handled as next()
+    /// does), or nullopt at the end. Valid until the next call.
+    static task<std::optional<std::string_view>> next(result_stream& rs);
+    /// The error next() throws for `line` that is not JSON (`why`), or is JSON but no
+    /// result line (`e`, from result_line::from_json); bad_line_custom_id() is set.
+    static error not_json(result_stream& rs, std::string_view line, std::string_view why);
+    static error not_a_result(result_stream& rs, std::string_view line, const error& e);
+    /// Counts a decoded line: false when the same answer for custom_id was delivered
+    /// before a resume (skip it), true otherwise. `answer` is the message id (succeeded)
+    /// or the error's request id (errored).
+    static bool deliver(result_stream& rs, std::string_view custom_id, result_type type,
+                        std::string_view answer);
+};
+
+} // namespace detail
 
 /// The results of one batch, one line at a time. Memory is bounded by the longest
 /// line (at most max_line_bytes) plus the custom_ids delivered, which are at most the
@@ -111,6 +136,7 @@ public:
     explicit result_stream(std::unique_ptr<state> s);
 
 private:
+    friend struct detail::raw_results;
     static task<std::optional<result_line>> next_line_of(state& s);
     std::unique_ptr<state> state_;
 };

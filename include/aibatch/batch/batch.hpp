@@ -184,26 +184,70 @@ private:
     std::vector<std::unique_ptr<std::optional<T>[]>> chunks_;
 };
 
-/// The engine with one way to read an output into V: run_batch<T>() reads T,
-/// run_batch_json() a JSON value checked by a runtime schema. `read(message, out)` reads
-/// one result message's output into `out` and says how it went.
-template <class V, class Read>
+/// A line_decoder that keeps each item's value in `values`: Lines is the decoder proper
+/// (decode(line, output, not_json) -> const line_head*, and take() -> std::optional<V>
+/// for the value of the line just decoded).
+template <class V, class Lines>
+class value_keeper final : public line_decoder {
+public:
+    value_keeper(Lines lines, lazy_values<V>& values) : lines_(std::move(lines)), values_(values) {}
+    const line_head* decode(std::string_view line, decode_report& output,
+                            std::string& not_json) override {
+        return lines_.decode(line, output, not_json);
+    }
+    void keep(std::size_t index) override { values_[index] = lines_.take(); }
+
+private:
+    Lines lines_;
+    lazy_values<V>& values_;
+};
+
+/// The lines of a run<T>: one pass over each line's bytes straight into T
+/// (result_decoder.hpp); the rare line that needs it goes through the tree, with the same
+/// messages and repair feedback.
+template <class T>
+class typed_lines {
+public:
+    typed_lines(output_spec spec, const decode_options& opts) : dec_(std::move(spec), opts) {}
+    const line_head* decode(std::string_view text, decode_report& output, std::string& not_json) {
+        try {
+            dec_.decode(text, line_);
+        } catch (const error&) {
+            if (dec_.not_json_why().empty())
+                throw;
+            not_json = dec_.not_json_why();
+            return nullptr;
+        }
+        if (line_.type == result_type::succeeded) {
+            auto& r = line_.output;
+            output.ok = r.value.has_value();
+            output.failure = r.failure;
+            output.message = r.message;
+            output.raw = r.raw;
+        }
+        return &line_;
+    }
+    std::optional<T> take() { return std::move(line_.output.value); }
+
+private:
+    result_decoder<T> dec_;
+    decoded_line<T> line_;
+};
+
+/// The engine with one way to read result lines into V: run_batch<T>() reads T,
+/// run_batch_json() a JSON value checked by a runtime schema. `lines` is the Lines of
+/// value_keeper.
+template <class V, class Lines>
 task<batch_run<V>> run_batch_with(client_ptr c, std::span<const conversation> messages,
                                   std::string model, batch_options opts, output_spec spec,
-                                  Read read) {
+                                  Lines lines) {
     // Large runs are set up and handed over in slices that yield to the event loop, so an
     // async server never stalls on a 100,000-item call (bench/run measures it).
     loop_breath breathe;
     lazy_values<V> values(messages.size());
-    std::optional<V> scratch;
-    output_decoder dec;
-    dec.decode = [&](const boost::json::object& m) { return read(m, scratch); };
-    dec.keep = [&](std::size_t i) {
-        values[i] = std::move(scratch);
-        scratch.reset();
-    };
-    engine_result er = co_await run_engine(c, messages, std::move(model), std::move(opts),
-                                           std::move(spec), std::move(dec));
+    value_keeper<V, Lines> dec(std::move(lines), values);
+    engine_result er =
+        co_await run_engine(c, messages, std::move(model), std::move(opts), std::move(spec), dec);
     // A cancellation has been handled by the engine (it is in stop_code): what follows
     // must run to the end. Its only waits are posts, which no cancellation cuts short, so
     // not throwing is enough: the caller's cancellation state (this is its coroutine) is
@@ -240,18 +284,9 @@ template <class T>
 task<batch_run<T>> run_batch_impl(client_ptr c, std::span<const conversation> messages,
                                   std::string model, batch_options opts) {
     output_spec spec = output_spec::for_type<T>(opts.output_mode);
-    auto read = [spec, dopts = opts.decode](const boost::json::object& m,
-                                            std::optional<T>& out) -> decode_report {
-        auto r = read_output<T>(m, spec, dopts);
-        if (r.value) {
-            out = std::move(*r.value);
-            return {true, output_failure::none, {}, {}};
-        }
-        out.reset();
-        return {false, r.failure, std::move(r.message), std::move(r.raw)};
-    };
+    typed_lines<T> lines(spec, opts.decode);
     co_return co_await run_batch_with<T>(std::move(c), messages, std::move(model), std::move(opts),
-                                         std::move(spec), std::move(read));
+                                         std::move(spec), std::move(lines));
 }
 
 template <class T>

@@ -4,6 +4,7 @@
 
 #include <aibatch/api/client.hpp>
 #include <aibatch/batch/batch_options.hpp>
+#include <aibatch/typed/result_decoder.hpp>
 
 #include <boost/system/error_code.hpp>
 
@@ -20,13 +21,20 @@ struct decode_report {
     std::string message;
     std::string raw;
 };
-/// Reads result outputs for the engine: decode() reads one message's output into a
-/// scratch value and says how it went; keep(index) makes that value item index's. The
-/// engine calls keep() only for a line its ledger uses (never for a duplicate or another
-/// batch's line), right after decode().
-struct output_decoder {
-    std::function<decode_report(const boost::json::object& message)> decode;
-    std::function<void(std::size_t index)> keep;
+/// Reads result lines for the engine, one line's bytes at a time (typed: result_decoder,
+/// runtime schema: the tree and a json_validator).
+class line_decoder {
+public:
+    virtual ~line_decoder() = default;
+    /// Decodes one line into the decoder's own line_head and a scratch value; `output`
+    /// says how the output went (succeeded lines). Returns nullptr for a line that is
+    /// not JSON, with why in `not_json`; throws aibatch::error (result_line::from_json's)
+    /// for JSON that is not a result line. The head is valid until the next call.
+    virtual const line_head* decode(std::string_view line, decode_report& output,
+                                    std::string& not_json) = 0;
+    /// Makes the scratch value of the line just decoded item `index`'s. The engine calls
+    /// it only for a line its ledger uses (never a duplicate or another batch's line).
+    virtual void keep(std::size_t index) = 0;
 };
 
 struct engine_result {
@@ -49,6 +57,6 @@ struct engine_result {
 /// Runs on the client's strand whatever the caller's executor.
 task<engine_result> run_engine(std::shared_ptr<client_state> c,
                                std::span<const conversation> messages, std::string model,
-                               batch_options opts, output_spec spec, output_decoder decode);
+                               batch_options opts, output_spec spec, line_decoder& decode);
 
 } // namespace aibatch::detail

@@ -22,6 +22,7 @@
 #include <aibatch/typed/structured_output.hpp>
 
 #include <boost/json/object.hpp>
+#include <boost/json/parse.hpp>
 
 #include <memory>
 #include <optional>
@@ -30,15 +31,20 @@
 
 namespace aibatch {
 
-/// One result line, decoded.
-template <class T>
-struct decoded_line {
+/// What a result line says besides its output.
+struct line_head {
     std::string custom_id;
     result_type type = result_type::succeeded;
+    std::string message_id;           ///< succeeded: message.id ("" if none)
     std::string stop_reason;          ///< succeeded: message.stop_reason ("" if none)
     std::optional<usage> token_usage; ///< succeeded: message.usage, when the message has one
     api_error_info error;             ///< errored only
-    output_result<T> output;          ///< succeeded only: the value, or why not
+};
+
+/// One result line, decoded.
+template <class T>
+struct decoded_line : line_head {
+    output_result<T> output; ///< succeeded only: the value, or why not
 };
 
 namespace detail {
@@ -47,6 +53,7 @@ namespace detail {
 struct line_envelope {
     std::string custom_id;
     result_type type = result_type::succeeded;
+    std::string message_id;
     std::string stop_reason;
     bool has_usage = false;
     usage tokens;
@@ -81,15 +88,12 @@ private:
     std::unique_ptr<impl> impl_;
 };
 
-/// The tree path: parses `line`, reads it with result_line::from_json (throwing what it
-/// throws, or errc::bad_response "not JSON (...)"), fills `env`'s envelope fields and
-/// hands back the message object.
-void envelope_from_tree(std::string_view line, line_envelope& env, boost::json::object& message);
+/// The tree path: reads a parsed line with result_line::from_json (throwing what it
+/// throws), fills `env`'s envelope fields and hands back the message object.
+void envelope_from_tree(boost::json::value line, line_envelope& env, boost::json::object& message);
 
 /// Copies the envelope fields into a decoded line's.
-void copy_envelope(const line_envelope& env, std::string& custom_id, result_type& type,
-                   std::string& stop_reason, std::optional<usage>& token_usage,
-                   api_error_info& error);
+void copy_envelope(const line_envelope& env, line_head& out);
 
 } // namespace detail
 
@@ -106,6 +110,7 @@ public:
     /// (errc::bad_response): "not JSON (<why>)" for a line that is not JSON, and
     /// result_line::from_json's message for JSON that is no result line.
     void decode(std::string_view line, decoded_line<T>& out) {
+        not_json_.clear();
         detail::decode_state& st = state_;
         st.reset();
         // Decoded in place: the value's storage (and its strings) is reused line to line.
@@ -115,12 +120,13 @@ public:
         out.output.message.clear();
         out.output.raw.clear();
         detail::scan_status s = scanner_.scan(line, {&value, &detail::ops_of<T>()}, st);
-        if (s == detail::scan_status::not_json)
-            throw error(errc::bad_response, "not JSON (" + scanner_.why() + ")");
+        if (s == detail::scan_status::not_json) {
+            not_json_ = scanner_.why();
+            throw error(errc::bad_response, "not JSON (" + not_json_ + ")");
+        }
         if (s == detail::scan_status::ok) {
             const detail::line_envelope& env = scanner_.envelope();
-            detail::copy_envelope(env, out.custom_id, out.type, out.stop_reason, out.token_usage,
-                                  out.error);
+            detail::copy_envelope(env, out);
             if (env.type != result_type::succeeded) {
                 out.output.value.reset();
                 return;
@@ -131,9 +137,14 @@ public:
         out.output = output_result<T>{};
         detail::line_envelope env;
         boost::json::object message;
-        detail::envelope_from_tree(line, env, message);
-        detail::copy_envelope(env, out.custom_id, out.type, out.stop_reason, out.token_usage,
-                              out.error);
+        boost::system::error_code ec;
+        boost::json::value tree = boost::json::parse(line, ec);
+        if (ec) {
+            not_json_ = ec.message();
+            throw error(errc::bad_response, "not JSON (" + not_json_ + ")");
+        }
+        detail::envelope_from_tree(std::move(tree), env, message);
+        detail::copy_envelope(env, out);
         if (env.type == result_type::succeeded)
             out.output = read_output<T>(message, spec_, opts_);
     }
@@ -145,6 +156,9 @@ public:
     }
 
     const output_spec& spec() const noexcept { return spec_; }
+    /// After decode() threw: why the line is not JSON, or "" when it is JSON but not a
+    /// result line.
+    const std::string& not_json_why() const noexcept { return not_json_; }
 
 private:
     // The plain success, decided without the tree; false sends the line to the tree.
@@ -182,6 +196,7 @@ private:
     decode_options opts_;
     detail::decode_state state_;
     detail::line_scanner scanner_;
+    std::string not_json_;
 };
 
 } // namespace aibatch

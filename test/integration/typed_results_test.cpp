@@ -1,0 +1,238 @@
+// typed_results<T> against the emulator over loopback: each line decoded once, straight
+// into T, gives what result_stream::next() followed by read_output<T>() gives, through
+// failures, scripted lines, a resumed download and lines that are not results.
+#include <aibatch/batch/typed_results.hpp>
+#include <aibatch/emulator/emulator.hpp>
+
+#include "../support/run_task.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/describe.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <chrono>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+using aibatch::test::run_task;
+
+namespace typed_results_test {
+
+struct Verdict {
+    bool is_spam;
+    double confidence;
+    std::string reason;
+};
+BOOST_DESCRIBE_STRUCT(Verdict, (), (is_spam, confidence, reason))
+
+// What one line gave, however it was read.
+struct outcome {
+    aibatch::result_type type{};
+    std::string error_type;
+    bool has_value = false;
+    bool is_spam = false;
+    double confidence = 0;
+    std::string reason;
+    aibatch::output_failure failure{};
+    std::string message;
+    std::string raw;
+    std::uint64_t output_tokens = 0;
+    bool operator==(const outcome&) const = default;
+};
+
+std::ostream& operator<<(std::ostream& os, const outcome& o) {
+    return os << aibatch::to_string(o.type) << " " << o.error_type << " value=" << o.has_value
+              << " " << o.reason << " " << aibatch::to_string(o.failure) << " " << o.message;
+}
+
+outcome of(aibatch::result_type type, const std::string& error_type,
+           const aibatch::output_result<Verdict>& r, std::uint64_t tokens) {
+    outcome o;
+    o.type = type;
+    o.error_type = error_type;
+    o.output_tokens = tokens;
+    if (type != aibatch::result_type::succeeded)
+        return o;
+    o.has_value = r.value.has_value();
+    if (r.value) {
+        o.is_spam = r.value->is_spam;
+        o.confidence = r.value->confidence;
+        o.reason = r.value->reason;
+    }
+    o.failure = r.failure;
+    o.message = r.message;
+    o.raw = r.raw;
+    return o;
+}
+
+struct env {
+    aibatch::emulator::server emu;
+    asio::io_context ioc;
+    aibatch::client client;
+
+    env() : emu(options()), client(ioc.get_executor(), config(emu.url())) { emu.start(); }
+
+    static aibatch::emulator::options options() {
+        aibatch::emulator::options o;
+        o.processing_time = 100ms;
+        o.seed = 11;
+        return o;
+    }
+    static aibatch::client_config config(const std::string& url) {
+        aibatch::client_config c;
+        c.api_key = "sk-ant-test-key";
+        c.base_url = url;
+        c.retry.max_retries = 2;
+        c.retry.initial_backoff = 10ms;
+        c.retry.max_backoff = 40ms;
+        return c;
+    }
+
+    // A batch of n tool requests for Verdict, some scripted: an unknown model (errored),
+    // an expired item, an output of the wrong type (does not decode).
+    aibatch::batch_info ended_batch(std::size_t n) {
+        const auto spec = aibatch::output_spec::for_type<Verdict>();
+        std::vector<aibatch::batch_request> reqs;
+        for (std::size_t i = 0; i < n; ++i) {
+            aibatch::batch_request r;
+            r.custom_id = "item-" + std::to_string(i);
+            r.params.model = i == 3 ? "claude-unknown-9" : "claude-haiku-4-5";
+            r.params.max_tokens = 256;
+            std::string prompt = "Classify message " + std::to_string(i);
+            if (i == 5)
+                prompt = "EMULATOR_RESULT: expired";
+            if (i == 7)
+                prompt = R"(EMULATOR_OUTPUT: {"is_spam":"yes","confidence":2,"reason":7})";
+            r.params.messages = {aibatch::user(prompt)};
+            aibatch::apply_output_spec(r.params, spec);
+            reqs.push_back(std::move(r));
+        }
+        auto b = run_task(ioc, client.create_batch(reqs));
+        for (int k = 0; k < 400 && !b.ended(); ++k) {
+            std::this_thread::sleep_for(20ms);
+            b = run_task(ioc, client.retrieve_batch(b.id));
+        }
+        BOOST_REQUIRE(b.ended());
+        return b;
+    }
+
+    // The lines through result_stream::next() and read_output<T>() (the tree).
+    std::map<std::string, outcome> by_tree(const aibatch::batch_info& b) {
+        const auto spec = aibatch::output_spec::for_type<Verdict>();
+        std::map<std::string, outcome> out;
+        auto rs = run_task(ioc, client.open_results(b));
+        run_task(ioc, [&]() -> aibatch::task<void> {
+            while (auto l = co_await rs.next()) {
+                std::uint64_t tokens = 0;
+                if (const auto* u = l->message.if_contains("usage"))
+                    tokens = aibatch::usage_from_json(*u).output_tokens;
+                out.emplace(l->custom_id,
+                            of(l->type, l->error.type,
+                               aibatch::read_output<Verdict>(l->message, spec), tokens));
+            }
+        }());
+        return out;
+    }
+
+    // The lines through typed_results<T>; `bad` collects what each bad line threw.
+    std::map<std::string, outcome> by_typed(const aibatch::batch_info& b,
+                                            unsigned* resumes = nullptr,
+                                            std::vector<std::string>* bad = nullptr) {
+        std::map<std::string, outcome> out;
+        aibatch::typed_results<Verdict> results(run_task(ioc, client.open_results(b)));
+        run_task(ioc, [&]() -> aibatch::task<void> {
+            for (int guard = 0; guard < 10000; ++guard) {
+                const aibatch::decoded_line<Verdict>* l = nullptr;
+                try {
+                    l = co_await results.next();
+                } catch (const aibatch::error& e) {
+                    BOOST_TEST((e.code() == aibatch::errc::bad_response));
+                    if (bad)
+                        bad->push_back(e.diag().message);
+                    continue;
+                }
+                if (!l)
+                    break;
+                BOOST_TEST(out.count(l->custom_id) == 0u, "delivered twice: " << l->custom_id);
+                out.emplace(l->custom_id, of(l->type, l->error.type, l->output,
+                                             l->token_usage ? l->token_usage->output_tokens : 0));
+            }
+        }());
+        if (resumes)
+            *resumes = results.stream().resumes();
+        return out;
+    }
+};
+
+} // namespace typed_results_test
+
+using namespace typed_results_test;
+
+BOOST_AUTO_TEST_SUITE(typed_results_reader)
+
+BOOST_AUTO_TEST_CASE(each_line_gives_what_next_and_read_output_give) {
+    env e;
+    auto b = e.ended_batch(40);
+    auto tree = e.by_tree(b);
+    auto typed = e.by_typed(b);
+    BOOST_TEST(tree.size() == 40u);
+    BOOST_TEST(typed.size() == 40u);
+    for (const auto& [id, o] : tree)
+        BOOST_TEST((typed.count(id) && typed.at(id) == o), id << ": " << o);
+    // The scripted lines are what they should be, so the comparison covered them.
+    BOOST_TEST((tree.at("item-3").type == aibatch::result_type::errored));
+    BOOST_TEST((tree.at("item-5").type == aibatch::result_type::expired));
+    BOOST_TEST(!tree.at("item-7").has_value);
+    BOOST_TEST((tree.at("item-7").failure == aibatch::output_failure::validation));
+    BOOST_TEST(tree.at("item-0").has_value);
+}
+
+BOOST_AUTO_TEST_CASE(a_cut_download_is_resumed_and_each_line_delivered_once) {
+    env e;
+    auto b = e.ended_batch(120);
+    auto tree = e.by_tree(b);
+    e.emu.add_fault(aibatch::emulator::parse_fault("cut-results:20000"));
+    unsigned resumes = 0;
+    auto typed = e.by_typed(b, &resumes);
+    BOOST_TEST(resumes == 1u);
+    BOOST_TEST(typed.size() == 120u);
+    BOOST_TEST((typed == tree));
+}
+
+BOOST_AUTO_TEST_CASE(a_line_that_is_no_result_throws_what_next_throws_and_reading_goes_on) {
+    env e;
+    auto b = e.ended_batch(6);
+    // A line that is not JSON, and one that is JSON but no result line.
+    for (const char* injected :
+         {"inject-line:1:{not json", R"(inject-line:1:{"custom_id":"item-1"})"}) {
+        std::vector<std::string> from_next;
+        e.emu.add_fault(aibatch::emulator::parse_fault(injected));
+        {
+            auto rs = run_task(e.ioc, e.client.open_results(b));
+            run_task(e.ioc, [&]() -> aibatch::task<void> {
+                for (int guard = 0; guard < 100; ++guard) {
+                    try {
+                        if (!co_await rs.next())
+                            break;
+                    } catch (const aibatch::error& ex) {
+                        from_next.push_back(ex.diag().message);
+                    }
+                }
+            }());
+        }
+        e.emu.add_fault(aibatch::emulator::parse_fault(injected));
+        std::vector<std::string> from_typed;
+        auto typed = e.by_typed(b, nullptr, &from_typed);
+        BOOST_TEST(typed.size() == 6u);
+        BOOST_TEST(from_next.size() == 1u, injected);
+        BOOST_TEST(from_typed == from_next, injected);
+        for (const auto& m : from_typed)
+            BOOST_TEST(m.find("results of " + b.id + ": line 1") == 0u, m);
+    }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
