@@ -347,4 +347,21 @@ std::size_t server::batch_count() const {
     return impl_->svc->batch_count();
 }
 
+bool server::release(const std::string& batch_id) {
+    return impl_->svc->release(batch_id);
+}
+
+std::size_t server::release_all() {
+    return impl_->svc->release_all();
+}
+
+bool server::wait_ended(const std::string& batch_id, std::chrono::milliseconds timeout) const {
+    return impl_->svc->wait_ended(batch_id, timeout);
+}
+
+bool server::wait_for_log(const std::function<bool(const std::vector<log_entry>&)>& done,
+                          std::chrono::milliseconds timeout) const {
+    return impl_->svc->wait_for_log(done, timeout);
+}
+
 } // namespace aibatch::emulator

@@ -16,8 +16,10 @@
 #include <boost/beast/http/verb.hpp>
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -94,6 +96,11 @@ public:
     std::size_t batches_created() const;
     std::size_t batch_count() const;
     std::vector<batch_summary> batches() const;
+    bool release(const std::string& id);
+    std::size_t release_all();
+    bool wait_ended(const std::string& id, std::chrono::milliseconds timeout) const;
+    bool wait_for_log(const std::function<bool(const std::vector<log_entry>&)>& done,
+                      std::chrono::milliseconds timeout) const;
 
 private:
     std::string request_id();
@@ -107,6 +114,8 @@ private:
     std::string origin_;
 
     mutable std::mutex mtx_;
+    /// Notified when a request is logged and when a batch's end moves (release, cancel).
+    mutable std::condition_variable changed_;
     std::vector<std::shared_ptr<batch_record>> batches_; // oldest first
     std::vector<std::shared_ptr<batch_record>> history_; // every batch created, oldest first
     fault_plan faults_;
