@@ -277,6 +277,23 @@ bool service::wait_for_log(const std::function<bool(const std::vector<log_entry>
     return changed_.wait_for(lock, timeout, [&] { return done(log_entries_); });
 }
 
+void service::note_received(const std::string& endpoint) {
+    {
+        std::lock_guard lock(mtx_);
+        ++received_[endpoint];
+    }
+    changed_.notify_all();
+}
+
+bool service::wait_received(const std::string& endpoint, std::size_t n,
+                            std::chrono::milliseconds timeout) const {
+    std::unique_lock lock(mtx_);
+    return changed_.wait_for(lock, timeout, [&] {
+        auto it = received_.find(endpoint);
+        return it != received_.end() && it->second >= n;
+    });
+}
+
 std::vector<batch_summary> service::batches() const {
     std::lock_guard lock(mtx_);
     std::vector<batch_summary> out;

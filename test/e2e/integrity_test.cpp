@@ -311,9 +311,15 @@ BOOST_AUTO_TEST_CASE(cancel_during_a_create_cancels_the_batch_once_known) {
                            BOOST_TEST(!ex);
                            run = std::move(r);
                        }));
-    asio::steady_timer t(e.ioc(), 150ms);
-    t.async_wait([&](auto) { sig.emit(asio::cancellation_type::terminal); });
+    // The cancel once the create is on the server (held back there 400 ms): emitted on the
+    // io_context's thread. Should the answer win the race, the cancel finds the batch held
+    // in progress all the same.
+    std::thread canceler([&] {
+        if (e.emu().wait_received("create", 1, 20s))
+            asio::post(e.ioc(), [&] { sig.emit(asio::cancellation_type::terminal); });
+    });
     e.ioc().run();
+    canceler.join();
     BOOST_TEST(run.stop_code == asio::error::operation_aborted);
     auto made = e.emu().batches();
     BOOST_REQUIRE(made.size() == 1u);
@@ -454,8 +460,8 @@ BOOST_AUTO_TEST_CASE(killed_with_creates_in_flight_resumes_with_every_batch_acco
     for (int i = 0; i < 400 && e2e::count_lines_with(journal, "\"creating\"") < 4; ++i)
         std::this_thread::sleep_for(10ms);
     BOOST_REQUIRE(e2e::count_lines_with(journal, "\"creating\"") == 4u);
-    // The requests are on the wire (the server holds them 1.2 s); no answer has come.
-    std::this_thread::sleep_for(300ms);
+    // The requests are on the server (which holds them 1.2 s); no answer has come.
+    BOOST_REQUIRE(emu.emu().wait_received("create", 4, 20s));
     BOOST_REQUIRE(e2e::count_lines_with(journal, "\"created\"") == 0u);
     ::kill(first, SIGKILL);
     int status = 0;

@@ -290,6 +290,14 @@ BOOST_AUTO_TEST_CASE(wait_for_log_sees_each_request_served) {
     BOOST_TEST(f.emu().wait_for_log(two_lists, 20s));
     client.join();
     BOOST_TEST(f.count("list") == 2u);
+    // wait_received counts requests as they are read, before a delay fault holds them.
+    BOOST_TEST(f.emu().wait_received("list", 2, 0ms));
+    BOOST_TEST(!f.emu().wait_received("cancel", 1, 0ms));
+    f.emu().add_fault(aibatch::emulator::parse_fault("delay:200:1:list"));
+    std::thread held_back([&] { f.call("GET", "/v1/messages/batches"); });
+    BOOST_TEST(f.emu().wait_received("list", 3, 20s));
+    held_back.join();
+    BOOST_TEST(f.count("list") == 3u);
     std::string id(f.create(batch_of({text_request("a", "hi")})).body.at("id").as_string());
     BOOST_TEST(f.emu().wait_ended(id, 20s));                  // its 150 ms of processing
     BOOST_TEST(!f.emu().wait_ended("msgbatch_unknown", 20s)); // at once: no such batch

@@ -163,6 +163,11 @@ public:
     /// not call the server.
     bool wait_for_log(const std::function<bool(const std::vector<log_entry>&)>& done,
                       std::chrono::milliseconds timeout) const;
+    /// Blocks until `n` requests to `endpoint` (create, retrieve, ...) have been read off
+    /// their connections, answered or not (a delay fault may still hold them back), or
+    /// `timeout` has passed: true when they have. For "the request is on the server".
+    bool wait_received(const std::string& endpoint, std::size_t n,
+                       std::chrono::milliseconds timeout) const;
 
     struct impl;
 
