@@ -51,8 +51,10 @@ void batch_record::compute_outcomes() const {
     std::size_t n = size();
     outcomes_.assign(n, item_outcome::succeeded);
     // Item at processing position k completes at created + span * (k + 1) / n. With the
-    // expire fault, processing runs at half speed and stops at processing_ends_at.
-    auto span = processing_ends_at - created_at;
+    // expire fault, processing runs at half speed and stops at processing_ends_at. A held
+    // batch processes every item at its release: a cancel before it cancels every item,
+    // and with the expire fault every item expires.
+    auto span = held ? sys_clock::duration::zero() : processing_ends_at - created_at;
     if (expire)
         span *= 2;
     sys_clock::time_point stop = processing_ends_at;
@@ -61,7 +63,8 @@ void batch_record::compute_outcomes() const {
         stop = *cancel_initiated_at;
     for (std::size_t k = 0; k < n; ++k) {
         std::uint32_t i = completion_order[k];
-        auto done_at = created_at + span * static_cast<long>(k + 1) / static_cast<long>(n);
+        auto done_at = held ? (expire ? sys_clock::time_point::max() : processing_ends_at)
+                            : created_at + span * static_cast<long>(k + 1) / static_cast<long>(n);
         if (done_at > stop && (canceled || expire)) {
             outcomes_[i] = canceled ? item_outcome::canceled : item_outcome::expired;
             continue;

@@ -30,6 +30,9 @@ struct batch_record {
     std::optional<sys_clock::time_point> cancel_initiated_at;
     std::optional<sys_clock::time_point> cancel_done_at; ///< canceling -> ended
     bool expire = false; ///< the expire fault: unprocessed items come back expired
+    /// Created under options::hold_batches: processing_ends_at is the far future until
+    /// server::release(); every item is processed at that moment (none before).
+    bool held = false;
     /// The transient-404 fault: retrieve and results answer 404 until then.
     std::optional<sys_clock::time_point> not_found_until;
     bool deleted = false;
@@ -50,6 +53,10 @@ struct batch_record {
     /// When processing ended (or will end), cancellation and expiry included.
     sys_clock::time_point ends_at() const;
     bool ended(sys_clock::time_point now) const { return now >= ends_at(); }
+    /// Still held (created under hold_batches and not released).
+    bool waiting_for_release() const {
+        return held && processing_ends_at == sys_clock::time_point::max();
+    }
     /// in_progress, canceling or ended.
     const char* status(sys_clock::time_point now) const;
     /// The per-item validation of this batch's requests (validate_params).

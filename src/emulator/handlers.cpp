@@ -36,8 +36,11 @@ reply service::create(const std::string& body) {
         rec->created_at = now;
         rec->validation_day = today(now);
         rec->expires_at = now + std::chrono::hours(24);
+        rec->held = opts_.hold_batches;
         rec->processing_ends_at =
-            now + std::chrono::duration_cast<sys_clock::duration>(opts_.processing_time);
+            rec->held
+                ? sys_clock::time_point::max()
+                : now + std::chrono::duration_cast<sys_clock::duration>(opts_.processing_time);
         rec->expire = expire;
         if (hidden)
             rec->not_found_until =
@@ -89,6 +92,7 @@ reply service::on_batch(const std::string& endpoint, const std::string& id) {
             b->cancel_initiated_at = now;
             b->cancel_done_at =
                 now + std::chrono::duration_cast<sys_clock::duration>(opts_.cancel_time);
+            changed_.notify_all(); // the batch ends sooner: wait_ended() looks again
         }
         auto v = b->to_json(now, origin_);
         lock.unlock();

@@ -174,6 +174,7 @@ struct server::impl {
         if (!r)
             co_return co_await write_reply(s, svc->not_found(method, path), req.keep_alive());
         std::string endpoint = endpoint_of(*r, req.method());
+        svc->note_received(endpoint);
         auto fd = svc->take_request_faults(endpoint);
         if (fd.drop) {
             svc->log_request(method, path, 0, endpoint, r->batch_id, 0);
@@ -345,6 +346,28 @@ std::vector<batch_summary> server::batches() const {
 
 std::size_t server::batch_count() const {
     return impl_->svc->batch_count();
+}
+
+bool server::release(const std::string& batch_id) {
+    return impl_->svc->release(batch_id);
+}
+
+std::size_t server::release_all() {
+    return impl_->svc->release_all();
+}
+
+bool server::wait_ended(const std::string& batch_id, std::chrono::milliseconds timeout) const {
+    return impl_->svc->wait_ended(batch_id, timeout);
+}
+
+bool server::wait_received(const std::string& endpoint, std::size_t n,
+                           std::chrono::milliseconds timeout) const {
+    return impl_->svc->wait_received(endpoint, n, timeout);
+}
+
+bool server::wait_for_log(const std::function<bool(const std::vector<log_entry>&)>& done,
+                          std::chrono::milliseconds timeout) const {
+    return impl_->svc->wait_for_log(done, timeout);
 }
 
 } // namespace aibatch::emulator

@@ -196,6 +196,7 @@ void service::log_request(std::string method, std::string path, unsigned status,
         log_out_ << json::serialize(line) << '\n' << std::flush;
     }
     log_entries_.push_back(std::move(e));
+    changed_.notify_all();
 }
 
 std::vector<log_entry> service::log() const {
@@ -211,6 +212,86 @@ std::size_t service::batches_created() const {
 std::size_t service::batch_count() const {
     std::lock_guard lock(mtx_);
     return batches_.size();
+}
+
+namespace {
+
+// Ends batch b at `now` when it is held or canceling: true when it did.
+bool end_now(batch_record& b, sys_clock::time_point now) {
+    if (b.ended(now))
+        return false;
+    if (b.cancel_initiated_at)
+        b.cancel_done_at = now;
+    else if (b.waiting_for_release())
+        b.processing_ends_at = now;
+    else
+        return false;
+    return true;
+}
+
+} // namespace
+
+bool service::release(const std::string& id) {
+    std::lock_guard lock(mtx_);
+    auto now = sys_clock::now();
+    for (auto& b : history_)
+        if (b->id == id && end_now(*b, now)) {
+            changed_.notify_all();
+            return true;
+        }
+    return false;
+}
+
+std::size_t service::release_all() {
+    std::lock_guard lock(mtx_);
+    auto now = sys_clock::now();
+    std::size_t n = 0;
+    for (auto& b : history_)
+        n += end_now(*b, now);
+    if (n > 0)
+        changed_.notify_all();
+    return n;
+}
+
+bool service::wait_ended(const std::string& id, std::chrono::milliseconds timeout) const {
+    std::unique_lock lock(mtx_);
+    auto deadline = sys_clock::now() + std::chrono::duration_cast<sys_clock::duration>(timeout);
+    for (;;) {
+        auto it = std::find_if(history_.begin(), history_.end(),
+                               [&](const auto& b) { return b->id == id; });
+        if (it == history_.end())
+            return false;
+        auto now = sys_clock::now();
+        if ((*it)->ended(now))
+            return true;
+        if (now >= deadline)
+            return false;
+        // Woken at the batch's end, or sooner when it moves (release, cancel).
+        changed_.wait_until(lock, std::min((*it)->ends_at(), deadline));
+    }
+}
+
+bool service::wait_for_log(const std::function<bool(const std::vector<log_entry>&)>& done,
+                           std::chrono::milliseconds timeout) const {
+    std::unique_lock lock(mtx_);
+    return changed_.wait_for(lock, timeout, [&] { return done(log_entries_); });
+}
+
+void service::note_received(const std::string& endpoint) {
+    {
+        std::lock_guard lock(mtx_);
+        ++received_[endpoint];
+    }
+    changed_.notify_all();
+}
+
+bool service::wait_received(const std::string& endpoint, std::size_t n,
+                            std::chrono::milliseconds timeout) const {
+    std::unique_lock lock(mtx_);
+    return changed_.wait_for(lock, timeout, [&] {
+        auto it = received_.find(endpoint);
+        return it != received_.end() && it->second >= n;
+    });
 }
 
 std::vector<batch_summary> service::batches() const {

@@ -16,8 +16,11 @@
 #include <boost/beast/http/verb.hpp>
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <fstream>
+#include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -94,6 +97,15 @@ public:
     std::size_t batches_created() const;
     std::size_t batch_count() const;
     std::vector<batch_summary> batches() const;
+    bool release(const std::string& id);
+    std::size_t release_all();
+    bool wait_ended(const std::string& id, std::chrono::milliseconds timeout) const;
+    bool wait_for_log(const std::function<bool(const std::vector<log_entry>&)>& done,
+                      std::chrono::milliseconds timeout) const;
+    /// Counts a request to `endpoint` read off its connection (before faults and answer).
+    void note_received(const std::string& endpoint);
+    bool wait_received(const std::string& endpoint, std::size_t n,
+                       std::chrono::milliseconds timeout) const;
 
 private:
     std::string request_id();
@@ -107,10 +119,14 @@ private:
     std::string origin_;
 
     mutable std::mutex mtx_;
+    /// Notified when a request is read or logged and when a batch's end moves (release,
+    /// cancel).
+    mutable std::condition_variable changed_;
     std::vector<std::shared_ptr<batch_record>> batches_; // oldest first
     std::vector<std::shared_ptr<batch_record>> history_; // every batch created, oldest first
     fault_plan faults_;
     std::vector<log_entry> log_entries_;
+    std::map<std::string, std::size_t, std::less<>> received_; ///< requests read, by endpoint
     std::size_t created_ = 0;
     rng ids_;
     std::ofstream log_out_;

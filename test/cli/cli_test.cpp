@@ -4,6 +4,8 @@
 #include "cli_types.hpp"
 #include "program.hpp"
 
+#include "../support/emulator_fixture.hpp"
+
 #include <aibatch/emulator/emulator.hpp>
 
 #include <boost/json/parse.hpp>
@@ -26,21 +28,24 @@ namespace {
 
 const std::string key = "sk-ant-api03-SECRETSECRETSECRET-wxyz";
 
-struct emulator_instance {
-    std::unique_ptr<aibatch::emulator::server> server;
-    explicit emulator_instance(
-        std::chrono::milliseconds processing = std::chrono::milliseconds(300),
-        std::vector<aibatch::emulator::fault> faults = {}) {
-        aibatch::emulator::options o;
-        o.processing_time = processing;
-        o.faults = std::move(faults);
-        o.today = std::chrono::sys_days(std::chrono::year(2026) / 1 / 1);
-        server = std::make_unique<aibatch::emulator::server>(o);
-        server->start();
-    }
-    aibatch::emulator::server& operator*() { return *server; }
-    aibatch::emulator::server* operator->() { return server.get(); }
-};
+using aibatch::test::emulator_fixture;
+
+// The emulator of these tests: seed 0, the day of model end-of-life dates fixed.
+aibatch::emulator::options
+emu_options(std::chrono::milliseconds processing = std::chrono::milliseconds(300),
+            std::vector<aibatch::emulator::fault> faults = {}) {
+    auto o = emulator_fixture::options(processing, 0);
+    o.faults = std::move(faults);
+    o.today = std::chrono::sys_days(std::chrono::year(2026) / 1 / 1);
+    return o;
+}
+
+// emu_options() with batches held in progress until the test releases them.
+aibatch::emulator::options held() {
+    auto o = emu_options();
+    o.hold_batches = true;
+    return o;
+}
 
 // A fresh directory (the child's working directory: no .env unless a test writes one).
 struct workdir {
@@ -206,16 +211,16 @@ BOOST_AUTO_TEST_CASE(usage_and_configuration_errors_exit_2_and_say_what_to_do) {
 }
 
 BOOST_AUTO_TEST_CASE(create_list_status_wait_results_delete) {
-    emulator_instance emu;
+    emulator_fixture emu(emu_options());
     workdir w;
-    program p = aibatch_at(emu->url(), w);
+    program p = aibatch_at(emu.url(), w);
     std::string file = w.file("requests.jsonl", five_requests());
 
     outcome c = run(p, {"create", file, "--batch-requests", "2"});
     BOOST_TEST_REQUIRE(c.status == 0, output_line_context(c));
     std::vector<std::string> ids = lines_of(c.out);
     BOOST_TEST_REQUIRE(ids.size() == 3u); // 5 requests split 2 + 2 + 1
-    auto batches = emu->batches();
+    auto batches = emu.emu().batches();
     BOOST_TEST_REQUIRE(batches.size() == 3u);
     BOOST_TEST(batches[0].custom_ids == (std::vector<std::string>{"r0", "r1"}));
     BOOST_TEST(batches[2].custom_ids == (std::vector<std::string>{"r4"}));
@@ -288,7 +293,7 @@ BOOST_AUTO_TEST_CASE(create_list_status_wait_results_delete) {
 
     outcome d = run(p, {"delete", ids[0], ids[1]});
     BOOST_TEST(d.status == 0, output_line_context(d));
-    BOOST_TEST(emu->batch_count() == 1u);
+    BOOST_TEST(emu.emu().batch_count() == 1u);
     outcome gone = run(p, {"status", ids[0]});
     BOOST_TEST(gone.status == 1);
     BOOST_TEST(has(gone.err, "aibatch list"), gone.err);
@@ -302,9 +307,9 @@ BOOST_AUTO_TEST_CASE(create_list_status_wait_results_delete) {
 }
 
 BOOST_AUTO_TEST_CASE(cancel_a_running_batch_and_delete_only_after_it_ended) {
-    emulator_instance emu(std::chrono::seconds(60));
+    emulator_fixture emu(held());
     workdir w;
-    program p = aibatch_at(emu->url(), w);
+    program p = aibatch_at(emu.url(), w);
     outcome c = run(p, {"--json", "create", w.file("r.jsonl", five_requests())});
     BOOST_TEST_REQUIRE(c.status == 0, output_line_context(c));
     std::string id(json::parse(c.out).at("batches").at(0).at("id").as_string());
@@ -317,7 +322,7 @@ BOOST_AUTO_TEST_CASE(cancel_a_running_batch_and_delete_only_after_it_ended) {
     outcome x = run(p, {"cancel", id});
     BOOST_TEST(x.status == 0, output_line_context(x));
     BOOST_TEST(has(x.out, "canceling " + id));
-    BOOST_TEST(emu->batches().at(0).cancel_requested);
+    BOOST_TEST(emu.emu().batches().at(0).cancel_requested);
     // The cancel ends the batch soon: wait sees it, then delete works.
     outcome wt = run(p, {"wait", id, "--poll", "0.05"});
     BOOST_TEST(wt.status == 0, output_line_context(wt));
@@ -328,26 +333,26 @@ BOOST_AUTO_TEST_CASE(cancel_a_running_batch_and_delete_only_after_it_ended) {
 }
 
 BOOST_AUTO_TEST_CASE(faults_are_retried_or_reported_with_exit_1) {
-    emulator_instance emu;
+    emulator_fixture emu(emu_options());
     workdir w;
-    program p = aibatch_at(emu->url(), w);
+    program p = aibatch_at(emu.url(), w);
     outcome c = run(p, {"create", w.file("r.jsonl", five_requests())});
     BOOST_TEST_REQUIRE(c.status == 0, output_line_context(c));
     std::string id = lines_of(c.out).at(0);
 
     // Two 529s: retried (AIBATCH_MAX_RETRIES default 2), the command succeeds.
-    emu->add_fault(aibatch::emulator::parse_fault("status:529:2:retrieve"));
+    emu.emu().add_fault(aibatch::emulator::parse_fault("status:529:2:retrieve"));
     outcome ok = run(p, {"status", id});
     BOOST_TEST(ok.status == 0, output_line_context(ok));
     // More 500s than retries: exit 1, the API's story and what to do.
-    emu->add_fault(aibatch::emulator::parse_fault("status:500:3:retrieve"));
+    emu.emu().add_fault(aibatch::emulator::parse_fault("status:500:3:retrieve"));
     outcome bad = run(p, {"status", id});
     BOOST_TEST(bad.status == 1);
     BOOST_TEST(has(bad.err, "500"), bad.err);
     BOOST_TEST(has(bad.err, "try again"), bad.err);
     // A dropped results download is resumed: every line arrives once.
     BOOST_TEST(run(p, {"wait", id, "--poll", "0.05"}).status == 0);
-    emu->add_fault(aibatch::emulator::parse_fault("cut-results:300"));
+    emu.emu().add_fault(aibatch::emulator::parse_fault("cut-results:300"));
     outcome r = run(p, {"results", id});
     BOOST_TEST(lines_of(r.out).size() == 5u, output_line_context(r));
     // Nothing listening: a connection error names what to check.
@@ -359,8 +364,7 @@ BOOST_AUTO_TEST_CASE(faults_are_retried_or_reported_with_exit_1) {
     // A wrong key: the API's 401, with the fix.
     aibatch::emulator::options o;
     o.api_key = "sk-ant-the-right-one";
-    aibatch::emulator::server strict(o);
-    strict.start();
+    emulator_fixture strict(o);
     outcome a = run(aibatch_at(strict.url(), w), {"list"});
     BOOST_TEST(a.status == 1);
     BOOST_TEST(has(a.err, "check ANTHROPIC_API_KEY"), a.err);
@@ -370,13 +374,13 @@ BOOST_AUTO_TEST_CASE(faults_are_retried_or_reported_with_exit_1) {
 // -v prints the library's observer events (client_config::observer): each request, its
 // answer with the request-id, each retry with its delay; never the key.
 BOOST_AUTO_TEST_CASE(verbose_prints_requests_answers_and_retries_never_the_key) {
-    emulator_instance emu;
+    emulator_fixture emu(emu_options());
     workdir w;
-    program p = aibatch_at(emu->url(), w);
+    program p = aibatch_at(emu.url(), w);
     outcome c = run(p, {"create", w.file("r.jsonl", five_requests())});
     BOOST_TEST_REQUIRE(c.status == 0, output_line_context(c));
     std::string id = lines_of(c.out).at(0);
-    emu->add_fault(aibatch::emulator::parse_fault("status:529:1:retrieve"));
+    emu.emu().add_fault(aibatch::emulator::parse_fault("status:529:1:retrieve"));
     outcome v = run(p, {"-v", "status", id});
     BOOST_TEST(v.status == 0, output_line_context(v));
     BOOST_TEST(has(v.err, "aibatch: request GET /v1/messages/batches/" + id), v.err);
@@ -393,9 +397,9 @@ BOOST_AUTO_TEST_CASE(verbose_prints_requests_answers_and_retries_never_the_key) 
 // Found by the hostile review: `results --out FILE` emptied an existing FILE before it
 // knew the batch could be read.
 BOOST_AUTO_TEST_CASE(results_out_keeps_an_existing_file_when_the_batch_cannot_be_read) {
-    emulator_instance emu(std::chrono::seconds(60));
+    emulator_fixture emu(held());
     workdir w;
-    program p = aibatch_at(emu->url(), w);
+    program p = aibatch_at(emu.url(), w);
     std::string keep = w.file("keep.jsonl", "precious\n");
     outcome missing = run(p, {"results", "msgbatch_doesnotexist", "--out", keep});
     BOOST_TEST(missing.status == 1, output_line_context(missing));
@@ -410,14 +414,14 @@ BOOST_AUTO_TEST_CASE(results_out_keeps_an_existing_file_when_the_batch_cannot_be
 
 // Found by the hostile review: a full stdout lost the ids of paid batches with exit 0.
 BOOST_AUTO_TEST_CASE(a_failed_write_to_stdout_fails_the_command_and_names_the_batches) {
-    emulator_instance emu;
+    emulator_fixture emu(emu_options());
     workdir w;
-    program p = aibatch_at(emu->url(), w);
+    program p = aibatch_at(emu.url(), w);
     p.stdout_path = "/dev/full";
     outcome c = run(p, {"create", w.file("r.jsonl", five_requests())});
     BOOST_TEST(c.status == 1, output_line_context(c));
-    BOOST_TEST_REQUIRE(emu->batches_created() == 1u);
-    BOOST_TEST(has(c.err, emu->batches().at(0).id), c.err);
+    BOOST_TEST_REQUIRE(emu.emu().batches_created() == 1u);
+    BOOST_TEST(has(c.err, emu.emu().batches().at(0).id), c.err);
     outcome l = run(p, {"--json", "list"});
     BOOST_TEST(l.status == 1, output_line_context(l));
 }
@@ -425,18 +429,18 @@ BOOST_AUTO_TEST_CASE(a_failed_write_to_stdout_fails_the_command_and_names_the_ba
 // Found by the hostile review: wait gave up on a 529 burst and create --wait on the 404
 // the API gives a new batch for a few seconds.
 BOOST_AUTO_TEST_CASE(wait_rides_out_a_busy_api_and_the_404_of_a_new_batch) {
-    emulator_instance emu(std::chrono::milliseconds(300));
+    emulator_fixture emu(emu_options(std::chrono::milliseconds(300)));
     workdir w;
-    program p = aibatch_at(emu->url(), w);
+    program p = aibatch_at(emu.url(), w);
     outcome c = run(p, {"create", w.file("r.jsonl", five_requests())});
     BOOST_TEST_REQUIRE(c.status == 0, output_line_context(c));
-    emu->add_fault(aibatch::emulator::parse_fault("status:529:12:retrieve"));
+    emu.emu().add_fault(aibatch::emulator::parse_fault("status:529:12:retrieve"));
     outcome busy = run(p, {"wait", lines_of(c.out).at(0), "--poll", "0.05"});
     BOOST_TEST(busy.status == 0, output_line_context(busy));
     BOOST_TEST(has(busy.err, "polling again"), busy.err);
-    emulator_instance lagging(std::chrono::milliseconds(300),
-                              {aibatch::emulator::parse_fault("transient-404:500:4")});
-    program q = aibatch_at(lagging->url(), w);
+    emulator_fixture lagging(emu_options(std::chrono::milliseconds(300),
+                                         {aibatch::emulator::parse_fault("transient-404:500:4")}));
+    program q = aibatch_at(lagging.url(), w);
     outcome cw = run(q, {"create", w.file("r2.jsonl", five_requests()), "--wait", "--poll", "0.05",
                          "--out", (w.path / "o.jsonl").string()});
     // Waited through the 404s and downloaded every line (one request errors on purpose:
@@ -451,8 +455,7 @@ BOOST_AUTO_TEST_CASE(wait_rides_out_a_busy_api_and_the_404_of_a_new_batch) {
 BOOST_AUTO_TEST_CASE(a_create_refused_midway_names_the_batches_already_created) {
     aibatch::emulator::options o;
     o.max_batch_bytes = 2000; // the second batch below is larger
-    aibatch::emulator::server emu(o);
-    emu.start();
+    emulator_fixture emu(o);
     workdir w;
     program p = aibatch_at(emu.url(), w);
     std::string reqs = request_line("s0", "short") + request_line("s1", "short") +
@@ -460,8 +463,8 @@ BOOST_AUTO_TEST_CASE(a_create_refused_midway_names_the_batches_already_created) 
                        request_line("l1", std::string(1500, 'y'));
     outcome c = run(p, {"create", w.file("r.jsonl", reqs), "--batch-requests", "2"});
     BOOST_TEST(c.status == 1, output_line_context(c));
-    BOOST_TEST_REQUIRE(emu.batches_created() == 1u);
-    const std::string first = emu.batches().at(0).id;
+    BOOST_TEST_REQUIRE(emu.emu().batches_created() == 1u);
+    const std::string first = emu.emu().batches().at(0).id;
     BOOST_TEST(lines_of(c.out) == std::vector<std::string>{first});
     BOOST_TEST(has(c.err, "creating batch 2 of 2 failed"), c.err);
     BOOST_TEST(has(c.err, "created before it: " + first), c.err);
@@ -469,9 +472,9 @@ BOOST_AUTO_TEST_CASE(a_create_refused_midway_names_the_batches_already_created) 
 }
 
 BOOST_AUTO_TEST_CASE(create_wait_downloads_every_result) {
-    emulator_instance emu;
+    emulator_fixture emu(emu_options());
     workdir w;
-    program p = aibatch_at(emu->url(), w);
+    program p = aibatch_at(emu.url(), w);
     std::string reqs;
     for (int i = 0; i < 7; ++i)
         reqs += request_line("q" + std::to_string(i), "question " + std::to_string(i));
@@ -485,7 +488,7 @@ BOOST_AUTO_TEST_CASE(create_wait_downloads_every_result) {
     for (const auto& l : lines)
         ids.insert(std::string(json::parse(l).at("custom_id").as_string()));
     BOOST_TEST(ids.size() == 7u);
-    BOOST_TEST(emu->batches_created() == 3u);
+    BOOST_TEST(emu.emu().batches_created() == 3u);
     BOOST_TEST(has(c.out, "7 lines written"));
 }
 
@@ -510,7 +513,7 @@ std::vector<json::value> out_lines(const workdir& w, const std::string& name) {
 BOOST_AUTO_TEST_SUITE(cli_run)
 
 BOOST_AUTO_TEST_CASE(run_on_1000_prompts_gives_the_values_of_batch_of_t) {
-    emulator_instance emu(std::chrono::milliseconds(200));
+    emulator_fixture emu(emu_options(std::chrono::milliseconds(200)));
     workdir w;
     // The file is named after the type: the tool name is the schema file's stem, as
     // output_spec::for_type<Scored>() names its tool.
@@ -532,25 +535,24 @@ BOOST_AUTO_TEST_CASE(run_on_1000_prompts_gives_the_values_of_batch_of_t) {
         messages.push_back({aibatch::user(text)});
     }
     w.file("prompts.jsonl", prompts);
-    program p = aibatch_at(emu->url(), w);
+    program p = aibatch_at(emu.url(), w);
     outcome o = run(p, {"run", "--model", "claude-haiku-4-5", "--schema", schema, "--prompts",
                         (w.path / "prompts.jsonl").string(), "--out",
                         (w.path / "out.jsonl").string(), "--run-id", "same1", "--poll", "0.05"});
     BOOST_TEST_REQUIRE(o.status == 0, output_line_context(o));
     BOOST_TEST(has(o.out, "1000 of 1000 succeeded"));
 
-    BOOST_TEST(emu->batches_created() == 1u);
+    BOOST_TEST(emu.emu().batches_created() == 1u);
 
     // The same prompts through batch<T>() in C++, with the same run id, on a second
     // emulator with the same seed: the emulator's answer is a function of the request,
     // its custom_id and its batch's id, and a fresh emulator's first create gets the same
     // batch id.
-    emulator_instance twin(std::chrono::milliseconds(200));
-    boost::asio::io_context ioc;
+    emulator_fixture twin(emu_options(std::chrono::milliseconds(200)));
+    auto& ioc = twin.ioc();
     aibatch::client_config cfg;
-    cfg.base_url = twin->url();
     cfg.api_key = key;
-    aibatch::client client(ioc.get_executor(), cfg);
+    aibatch::client client = twin.make_client(cfg);
     aibatch::batch_options opts;
     opts.run_id = "same1";
     opts.poll_interval = std::chrono::milliseconds(50);
@@ -562,8 +564,8 @@ BOOST_AUTO_TEST_CASE(run_on_1000_prompts_gives_the_values_of_batch_of_t) {
                           });
     ioc.run();
     BOOST_TEST_REQUIRE(expected.size() == 1000u);
-    BOOST_TEST_REQUIRE(twin->batches_created() == 1u);
-    BOOST_TEST(twin->batches().at(0).id == emu->batches().at(0).id);
+    BOOST_TEST_REQUIRE(twin.emu().batches_created() == 1u);
+    BOOST_TEST(twin.emu().batches().at(0).id == emu.emu().batches().at(0).id);
 
     auto out = out_lines(w, "out.jsonl");
     BOOST_TEST_REQUIRE(out.size() == 1000u);
@@ -590,14 +592,14 @@ BOOST_AUTO_TEST_CASE(run_on_1000_prompts_gives_the_values_of_batch_of_t) {
 }
 
 BOOST_AUTO_TEST_CASE(run_reports_each_failure_in_input_order_and_exits_1) {
-    emulator_instance emu(std::chrono::milliseconds(100));
+    emulator_fixture emu(emu_options(std::chrono::milliseconds(100)));
     workdir w;
     std::string schema = w.file("Scored.json", schema_text());
     w.file("prompts.jsonl",
            "\"fine\"\n"
            "{\"id\":\"bad\",\"text\":\"EMULATOR_RESULT: errored\"}\n"
            "{\"id\":\"invalid\",\"text\":\"EMULATOR_OUTPUT: {\\\"label\\\":5}\"}\n");
-    program p = aibatch_at(emu->url(), w);
+    program p = aibatch_at(emu.url(), w);
     outcome o = run(p, {"--json", "run", "--model", "claude-haiku-4-5", "--schema", schema,
                         "--prompts", (w.path / "prompts.jsonl").string(), "--out",
                         (w.path / "out.jsonl").string(), "--poll", "0.05", "--repair-rounds", "0"});
@@ -618,7 +620,7 @@ BOOST_AUTO_TEST_CASE(run_reports_each_failure_in_input_order_and_exits_1) {
     json::value summary = json::parse(o.out);
     BOOST_TEST(summary.at("succeeded").as_int64() == 1);
     BOOST_TEST(summary.at("failed").as_int64() == 2);
-    BOOST_TEST(emu->batches_created() == 1u); // no repair round asked for
+    BOOST_TEST(emu.emu().batches_created() == 1u); // no repair round asked for
 }
 
 BOOST_AUTO_TEST_CASE(dry_run_sends_nothing_even_with_an_unreachable_base_url) {
@@ -659,16 +661,16 @@ BOOST_AUTO_TEST_CASE(dry_run_sends_nothing_even_with_an_unreachable_base_url) {
     BOOST_TEST(e.at("max_output_tokens").as_int64() == 30 * 1024);
 
     // Against a live emulator: its request log stays empty.
-    emulator_instance emu;
-    program live = aibatch_at(emu->url(), w);
+    emulator_fixture emu(emu_options());
+    program live = aibatch_at(emu.url(), w);
     BOOST_TEST(run(live, args).status == 0);
-    BOOST_TEST(emu->log().empty());
+    BOOST_TEST(emu.emu().log().empty());
 }
 
 BOOST_AUTO_TEST_CASE(bad_schemas_and_prompts_are_refused_before_any_network_call) {
-    emulator_instance emu;
+    emulator_fixture emu(emu_options());
     workdir w;
-    program p = aibatch_at(emu->url(), w);
+    program p = aibatch_at(emu.url(), w);
     std::string prompts = w.file("prompts.jsonl", "\"a\"\n");
     auto run_with = [&](const std::string& schema, const std::string& prompt_file,
                         std::vector<std::string> extra = {}) {
@@ -750,7 +752,7 @@ BOOST_AUTO_TEST_CASE(bad_schemas_and_prompts_are_refused_before_any_network_call
     BOOST_TEST(no_price.status == 2, output_line_context(no_price));
     BOOST_TEST(has(no_price.err, "drop --cost-limit"), no_price.err);
     BOOST_TEST(!has(no_price.err, "batch_options"), no_price.err);
-    BOOST_TEST(emu->log().empty());
+    BOOST_TEST(emu.emu().log().empty());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -759,31 +761,35 @@ BOOST_AUTO_TEST_SUITE_END()
 BOOST_AUTO_TEST_SUITE(cli_terminal)
 
 BOOST_AUTO_TEST_CASE(wait_in_a_pseudo_terminal_draws_a_live_progress_bar) {
-    emulator_instance emu(std::chrono::milliseconds(800));
+    emulator_fixture emu(held()); // running until released below
     workdir w;
-    program p = aibatch_at(emu->url(), w);
+    program p = aibatch_at(emu.url(), w);
     outcome c = run(p, {"create", w.file("r.jsonl", five_requests())});
     BOOST_TEST_REQUIRE(c.status == 0);
     std::string id = lines_of(c.out).at(0);
-    // util-linux script(1) runs the command in a pseudo-terminal; its stdout is the
-    // terminal's output.
+    // util-linux script(1) runs the command in a pseudo-terminal; its output is the
+    // terminal's (read here as the child's merged output).
     program script = p;
     script.path = "/usr/bin/script";
     std::string command = std::string(AIBATCH_CLI) + " wait " + id + " --poll 0.05";
-    outcome o = run(script, {"-qfec", command, "/dev/null"});
+    running r(script, {"-qfec", command, "/dev/null"}, true);
+    // The bar is drawn while the batch runs, then again when it has ended.
+    BOOST_TEST_REQUIRE(r.wait_for_stderr("0/1 batches ended"));
+    emu.release(id);
+    outcome o = r.finish();
     BOOST_TEST_REQUIRE(o.status == 0, output_line_context(o));
     // Redrawn in place: each update starts with a carriage return and a line erase.
-    BOOST_TEST(has(o.out, "\r\033[K["), o.out);
-    BOOST_TEST(has(o.out, "[##############################] 1/1 batches ended, 5/5 requests done"),
-               o.out);
-    BOOST_TEST(has(o.out, "ETA"));
-    BOOST_TEST(!has(o.out, "progress: ")); // not the plain lines
+    BOOST_TEST(has(o.err, "\r\033[K["), o.err);
+    BOOST_TEST(has(o.err, "[##############################] 1/1 batches ended, 5/5 requests done"),
+               o.err);
+    BOOST_TEST(has(o.err, "ETA"));
+    BOOST_TEST(!has(o.err, "progress: ")); // not the plain lines
 }
 
 BOOST_AUTO_TEST_CASE(ctrl_c_during_wait_with_cancel_cancels_the_remote_batch) {
-    emulator_instance emu(std::chrono::seconds(60));
+    emulator_fixture emu(held());
     workdir w;
-    program p = aibatch_at(emu->url(), w);
+    program p = aibatch_at(emu.url(), w);
     outcome c = run(p, {"create", w.file("r.jsonl", five_requests())});
     BOOST_TEST_REQUIRE(c.status == 0);
     std::string id = lines_of(c.out).at(0);
@@ -793,13 +799,13 @@ BOOST_AUTO_TEST_CASE(ctrl_c_during_wait_with_cancel_cancels_the_remote_batch) {
     outcome o = r.finish();
     BOOST_TEST(o.status == 1, output_line_context(o));
     BOOST_TEST(has(o.err, "canceled " + id), o.err);
-    BOOST_TEST(emu->batches().at(0).cancel_requested);
+    BOOST_TEST(emu.emu().batches().at(0).cancel_requested);
 }
 
 BOOST_AUTO_TEST_CASE(ctrl_c_on_a_terminal_asks_and_yes_cancels) {
-    emulator_instance emu(std::chrono::seconds(60));
+    emulator_fixture emu(held());
     workdir w;
-    program p = aibatch_at(emu->url(), w);
+    program p = aibatch_at(emu.url(), w);
     outcome c = run(p, {"create", w.file("r.jsonl", five_requests())});
     BOOST_TEST_REQUIRE(c.status == 0);
     std::string id = lines_of(c.out).at(0);
@@ -814,12 +820,14 @@ BOOST_AUTO_TEST_CASE(ctrl_c_on_a_terminal_asks_and_yes_cancels) {
     BOOST_TEST_REQUIRE(r.wait_for_stderr("batches ended"));
     r.write_stdin("\x03");
     BOOST_TEST_REQUIRE(r.wait_for_stderr("[y/N]"));
-    BOOST_TEST(!emu->batches().at(0).cancel_requested); // nothing before the answer
+    BOOST_TEST(!emu.emu().batches().at(0).cancel_requested); // nothing before the answer
     // Polling goes on while the question waits: let two more polls happen first.
-    const std::size_t before = emu->log().size();
-    for (int i = 0; i < 2000 && emu->log().size() < before + 2; ++i)
-        ::usleep(5000);
-    BOOST_TEST_REQUIRE(emu->log().size() >= before + 2);
+    const std::size_t before = emu.emu().log().size();
+    BOOST_TEST_REQUIRE(emu.emu().wait_for_log(
+        [before](const std::vector<aibatch::emulator::log_entry>& log) {
+            return log.size() >= before + 2;
+        },
+        std::chrono::seconds(20)));
     r.write_stdin("y\n");
     outcome o = r.finish();
     // While the question was up, no progress was drawn over it.
@@ -828,13 +836,13 @@ BOOST_AUTO_TEST_CASE(ctrl_c_on_a_terminal_asks_and_yes_cancels) {
                o.err);
     BOOST_TEST(o.status == 1, output_line_context(o));
     BOOST_TEST(has(o.err, "canceled " + id), o.err);
-    BOOST_TEST(emu->batches().at(0).cancel_requested);
+    BOOST_TEST(emu.emu().batches().at(0).cancel_requested);
 }
 
 BOOST_AUTO_TEST_CASE(ctrl_c_without_a_terminal_leaves_the_batch_and_names_it) {
-    emulator_instance emu(std::chrono::seconds(60));
+    emulator_fixture emu(held());
     workdir w;
-    program p = aibatch_at(emu->url(), w);
+    program p = aibatch_at(emu.url(), w);
     outcome c = run(p, {"create", w.file("r.jsonl", five_requests())});
     BOOST_TEST_REQUIRE(c.status == 0);
     std::string id = lines_of(c.out).at(0);
@@ -844,13 +852,13 @@ BOOST_AUTO_TEST_CASE(ctrl_c_without_a_terminal_leaves_the_batch_and_names_it) {
     outcome o = r.finish();
     BOOST_TEST(o.status == 1, output_line_context(o));
     BOOST_TEST(has(o.err, "left running: " + id), o.err);
-    BOOST_TEST(!emu->batches().at(0).cancel_requested);
+    BOOST_TEST(!emu.emu().batches().at(0).cancel_requested);
 }
 
 BOOST_AUTO_TEST_CASE(ctrl_c_during_run_with_cancel_cancels_and_still_writes_every_line) {
-    emulator_instance emu(std::chrono::seconds(60));
+    emulator_fixture emu(held());
     workdir w;
-    program p = aibatch_at(emu->url(), w);
+    program p = aibatch_at(emu.url(), w);
     std::string schema = w.file("Scored.json", schema_text());
     w.file("prompts.jsonl", "\"a\"\n\"b\"\n");
     running r(p, {"--on-interrupt", "cancel", "-v", "run", "--model", "claude-haiku-4-5",
@@ -859,20 +867,20 @@ BOOST_AUTO_TEST_CASE(ctrl_c_during_run_with_cancel_cancels_and_still_writes_ever
     BOOST_TEST_REQUIRE(r.wait_for_stderr("running 2 prompts"));
     // The first progress line comes after the first poll: the batch exists.
     BOOST_TEST_REQUIRE(r.wait_for_stderr("progress: "));
-    BOOST_TEST_REQUIRE(emu->batches_created() == 1u);
+    BOOST_TEST_REQUIRE(emu.emu().batches_created() == 1u);
     r.signal(SIGINT);
     outcome o = r.finish();
     BOOST_TEST(o.status == 1, output_line_context(o));
-    BOOST_TEST(emu->batches().at(0).cancel_requested);
+    BOOST_TEST(emu.emu().batches().at(0).cancel_requested);
     auto out = out_lines(w, "out.jsonl");
     BOOST_TEST_REQUIRE(out.size() == 2u);
     BOOST_TEST(out[0].at("status").as_string() != "succeeded");
 }
 
 BOOST_AUTO_TEST_CASE(ctrl_c_during_run_with_leave_names_the_batches_left_running) {
-    emulator_instance emu(std::chrono::seconds(60));
+    emulator_fixture emu(held());
     workdir w;
-    program p = aibatch_at(emu->url(), w);
+    program p = aibatch_at(emu.url(), w);
     std::string schema = w.file("Scored.json", schema_text());
     w.file("prompts.jsonl", "\"a\"\n\"b\"\n\"c\"\n");
     running r(p, {"--on-interrupt", "leave", "run", "--model", "claude-haiku-4-5", "--schema",
@@ -880,11 +888,11 @@ BOOST_AUTO_TEST_CASE(ctrl_c_during_run_with_leave_names_the_batches_left_running
                   (w.path / "out.jsonl").string(), "--poll", "0.05", "--batch-requests", "2"});
     // Two batches: the progress line that counts both comes after both were created.
     BOOST_TEST_REQUIRE(r.wait_for_stderr("/2 batches ended"));
-    BOOST_TEST_REQUIRE(emu->batches_created() == 2u);
+    BOOST_TEST_REQUIRE(emu.emu().batches_created() == 2u);
     r.signal(SIGINT);
     outcome o = r.finish();
     BOOST_TEST(o.status == 1, output_line_context(o));
-    for (const auto& b : emu->batches()) {
+    for (const auto& b : emu.emu().batches()) {
         BOOST_TEST(has(o.err, b.id), o.err);
         BOOST_TEST(!b.cancel_requested);
     }
@@ -894,22 +902,23 @@ BOOST_AUTO_TEST_CASE(ctrl_c_during_run_with_leave_names_the_batches_left_running
 // Found by the hostile review: Ctrl-C (leave) during run named only batches still
 // running, so a batch that had ended (paid for, not read) was never named.
 BOOST_AUTO_TEST_CASE(ctrl_c_during_run_names_a_batch_that_ended_but_was_not_read) {
-    emulator_instance emu(std::chrono::milliseconds(0)); // ends as soon as it is created
+    emulator_fixture emu(
+        emu_options(std::chrono::milliseconds(0))); // ends as soon as it is created
     workdir w;
-    program p = aibatch_at(emu->url(), w);
+    program p = aibatch_at(emu.url(), w);
     std::string schema = w.file("Scored.json", schema_text());
     w.file("prompts.jsonl", "\"a\"\n");
     running r(p, {"--on-interrupt", "leave", "-v", "run", "--model", "claude-haiku-4-5", "--schema",
                   schema, "--prompts", (w.path / "prompts.jsonl").string(), "--out",
                   (w.path / "out.jsonl").string(), "--poll", "60"});
     BOOST_TEST_REQUIRE(r.wait_for_stderr("response 200 POST /v1/messages/batches"));
-    BOOST_TEST_REQUIRE(emu->batches_created() == 1u);
+    BOOST_TEST_REQUIRE(emu.emu().batches_created() == 1u);
     r.signal(SIGINT);
     outcome o = r.finish();
     BOOST_TEST(o.status == 1, output_line_context(o));
-    const std::string id = emu->batches().at(0).id;
+    const std::string id = emu.emu().batches().at(0).id;
     BOOST_TEST(has(o.err, id), o.err);
-    BOOST_TEST(!emu->batches().at(0).cancel_requested);
+    BOOST_TEST(!emu.emu().batches().at(0).cancel_requested);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

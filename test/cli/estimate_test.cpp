@@ -1,6 +1,8 @@
 // aibatch::estimate() against what batch<T>() really sends: the same split, byte for byte.
 #include "cli_types.hpp"
 
+#include "../support/emulator_fixture.hpp"
+
 #include <aibatch/emulator/emulator.hpp>
 
 #include <boost/test/unit_test.hpp>
@@ -22,15 +24,12 @@ std::vector<aibatch::conversation> prompts(std::size_t n) {
 // The request count of each batch batch<Scored>() creates with these options.
 std::vector<std::size_t> sent_batches(const std::vector<aibatch::conversation>& messages,
                                       aibatch::batch_options opts) {
-    aibatch::emulator::options eo;
-    eo.processing_time = std::chrono::milliseconds(50);
-    aibatch::emulator::server emu(eo);
-    emu.start();
-    boost::asio::io_context ioc;
     aibatch::client_config cfg;
-    cfg.base_url = emu.url();
     cfg.api_key = "sk-ant-estimate-test";
-    aibatch::client client(ioc.get_executor(), cfg);
+    aibatch::test::emulator_fixture emu(
+        aibatch::test::emulator_fixture::options(std::chrono::milliseconds(50), 0), cfg);
+    auto& ioc = emu.ioc();
+    auto& client = emu.client();
     opts.poll_interval = std::chrono::milliseconds(20);
     bool done = false;
     boost::asio::co_spawn(ioc,
@@ -44,7 +43,7 @@ std::vector<std::size_t> sent_batches(const std::vector<aibatch::conversation>& 
     BOOST_TEST_REQUIRE(done);
     // Batches are created concurrently: put them in input order by their first item.
     std::vector<std::pair<std::size_t, std::size_t>> first_and_size;
-    for (const auto& b : emu.batches()) {
+    for (const auto& b : emu.emu().batches()) {
         const std::string& id = b.custom_ids.at(0);
         first_and_size.emplace_back(std::stoul(id.substr(id.rfind('-') + 1)), b.custom_ids.size());
     }

@@ -5,6 +5,7 @@
 #include <aibatch/batch/batch.hpp>
 #include <aibatch/emulator/emulator.hpp>
 
+#include "../support/emulator_fixture.hpp"
 #include "../support/expect_throw.hpp"
 #include "../support/run_task.hpp"
 #include "journal_child_launcher.hpp"
@@ -18,6 +19,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
@@ -48,36 +50,25 @@ aibatch::batch_error expect_batch_error(F&& f) {
 
 const std::string model = "claude-haiku-4-5";
 
-struct env {
-    aibatch::emulator::server emu;
-    asio::io_context ioc;
-    aibatch::client client;
-
+// The emulator fixture with this file's defaults: 200 ms of processing, seed 11, a key
+// of its own and quick retries (10 ms .. 50 ms).
+struct env : aibatch::test::emulator_fixture {
     explicit env(std::chrono::milliseconds processing = 200ms, std::uint64_t max_requests = 100'000)
-        : emu(make(processing, max_requests)), client(ioc.get_executor(), config(emu.url())) {
-        emu.start();
-    }
+        : env(make(processing, max_requests)) {}
+    explicit env(aibatch::emulator::options o) : emulator_fixture(std::move(o), config()) {}
     static aibatch::emulator::options make(std::chrono::milliseconds p,
                                            std::uint64_t max_requests) {
-        aibatch::emulator::options o;
-        o.processing_time = p;
-        o.seed = 11;
+        auto o = emulator_fixture::options(p, 11);
         o.max_batch_requests = max_requests;
         return o;
     }
-    static aibatch::client_config config(const std::string& url) {
+    static aibatch::emulator::options held() { return emulator_fixture::held(11); }
+    static aibatch::client_config config() {
         aibatch::client_config c;
-        c.base_url = url;
         c.api_key = "sk-ant-e2e";
         c.retry.initial_backoff = 10ms;
         c.retry.max_backoff = 50ms;
         return c;
-    }
-    std::size_t count(const std::string& endpoint) const {
-        std::size_t n = 0;
-        for (const auto& e : emu.log())
-            n += e.endpoint == endpoint;
-        return n;
     }
 };
 
@@ -103,7 +94,8 @@ std::vector<aibatch::conversation> scripted_messages(int n) {
 // The message of the aibatch::error batch<SpamResult>() throws for these arguments.
 std::string refusal(env& e, const std::vector<aibatch::conversation>& m, const std::string& mdl,
                     const aibatch::batch_options& o) {
-    return expect_error([&] { run_task(e.ioc, aibatch::batch<SpamResult>(e.client, m, mdl, o)); })
+    return expect_error(
+               [&] { run_task(e.ioc(), aibatch::batch<SpamResult>(e.client(), m, mdl, o)); })
         .what();
 }
 
@@ -115,9 +107,9 @@ BOOST_AUTO_TEST_SUITE(batch_input)
 BOOST_AUTO_TEST_CASE(empty_messages_return_empty_without_network) {
     env e;
     std::vector<aibatch::conversation> none;
-    auto r = run_task(e.ioc, aibatch::batch<SpamResult>(e.client, none, model));
+    auto r = run_task(e.ioc(), aibatch::batch<SpamResult>(e.client(), none, model));
     BOOST_TEST(r.empty());
-    BOOST_TEST(e.emu.log().empty());
+    BOOST_TEST(e.emu().log().empty());
 }
 
 BOOST_AUTO_TEST_CASE(invalid_arguments_are_named_before_any_network_call) {
@@ -142,7 +134,7 @@ BOOST_AUTO_TEST_CASE(invalid_arguments_are_named_before_any_network_call) {
     o = fast();
     o.cost_limit = 1.0;
     BOOST_TEST(msg(one, "my-own-model", o).find("set batch_options::price") != std::string::npos);
-    BOOST_TEST(e.emu.log().empty());
+    BOOST_TEST(e.emu().log().empty());
 }
 
 // Issue 14, item 8: what the model table says the API would refuse never leaves.
@@ -176,7 +168,7 @@ BOOST_AUTO_TEST_CASE(requests_the_model_would_refuse_are_named_before_any_networ
     auto prefilled = one;
     prefilled[0].push_back(aibatch::assistant("{"));
     BOOST_TEST(msg(prefilled, "claude-haiku-4-5", o).find("a prefill") != std::string::npos);
-    BOOST_TEST(e.emu.log().empty());
+    BOOST_TEST(e.emu().log().empty());
 }
 
 // Issue 14, item 4: the API combines consecutive turns of one role; so the client sends them.
@@ -184,7 +176,7 @@ BOOST_AUTO_TEST_CASE(consecutive_turns_of_one_role_are_sent_and_answered) {
     env e;
     std::vector<aibatch::conversation> m = {
         {aibatch::user("Is this spam?"), aibatch::user("win money now")}};
-    auto r = run_task(e.ioc, aibatch::batch<SpamResult>(e.client, m, model, fast()));
+    auto r = run_task(e.ioc(), aibatch::batch<SpamResult>(e.client(), m, model, fast()));
     BOOST_TEST(r.size() == 1u);
 }
 
@@ -202,8 +194,8 @@ BOOST_AUTO_TEST_CASE(missing_api_key_and_client_creation) {
 
 BOOST_AUTO_TEST_CASE(processing_of_multiple_messages) {
     env e;
-    auto r =
-        run_task(e.ioc, aibatch::batch<SpamResult>(e.client, scripted_messages(6), model, fast()));
+    auto r = run_task(e.ioc(),
+                      aibatch::batch<SpamResult>(e.client(), scripted_messages(6), model, fast()));
     BOOST_TEST(r.size() == 6u);
     for (int i = 0; i < 6; ++i) {
         BOOST_TEST(r[i].reason == "item " + std::to_string(i));
@@ -223,7 +215,7 @@ BOOST_AUTO_TEST_CASE(spam_detection) {
     for (auto email : {"WIN A PRIZE NOW", "Lunch at noon?", "Cheap meds, click here"})
         messages.push_back({aibatch::user(
             std::string("You are a spam detection expert. Is this spam? ") + email)});
-    auto r = run_task(e.ioc, aibatch::batch<SpamResult>(e.client, messages, model, fast()));
+    auto r = run_task(e.ioc(), aibatch::batch<SpamResult>(e.client(), messages, model, fast()));
     BOOST_TEST(r.size() == 3u);
     for (const auto& s : r) {
         BOOST_TEST(s.confidence >= 0.0);
@@ -242,7 +234,7 @@ BOOST_AUTO_TEST_CASE(sentiment_analysis_in_every_output_mode) {
         o.output_mode = mode;
         o.system = "You classify reviews.";
         auto run =
-            run_task(e.ioc, aibatch::run_batch<SentimentResult>(e.client, messages, model, o));
+            run_task(e.ioc(), aibatch::run_batch<SentimentResult>(e.client(), messages, model, o));
         BOOST_TEST_CONTEXT(aibatch::to_string(mode)) {
             BOOST_TEST(run.succeeded() == 3u);
             BOOST_TEST(run.usage.output_tokens > 0u);
@@ -256,7 +248,7 @@ BOOST_AUTO_TEST_CASE(sentiment_analysis_in_every_output_mode) {
 BOOST_AUTO_TEST_CASE(single_message) {
     env e;
     std::vector<aibatch::conversation> one{{aibatch::user(scripted(0, true))}};
-    auto r = run_task(e.ioc, aibatch::batch<SpamResult>(e.client, one, model, fast()));
+    auto r = run_task(e.ioc(), aibatch::batch<SpamResult>(e.client(), one, model, fast()));
     BOOST_REQUIRE(r.size() == 1u);
     BOOST_TEST(r[0].is_spam);
     BOOST_TEST(r[0].reason == "item 0");
@@ -269,13 +261,14 @@ BOOST_AUTO_TEST_CASE(order_is_kept_across_shuffled_results_and_many_batches) {
     o.max_batches_in_flight = 3;
     std::vector<aibatch::batch_progress> seen;
     o.on_progress = [&](const aibatch::batch_progress& p) { seen.push_back(p); };
-    auto r = run_task(e.ioc, aibatch::batch<SpamResult>(e.client, scripted_messages(50), model, o));
+    auto r =
+        run_task(e.ioc(), aibatch::batch<SpamResult>(e.client(), scripted_messages(50), model, o));
     BOOST_REQUIRE(r.size() == 50u);
     for (int i = 0; i < 50; ++i)
         BOOST_TEST(r[i].reason == "item " + std::to_string(i));
-    BOOST_TEST(e.emu.batches_created() == 8u);
+    BOOST_TEST(e.emu().batches_created() == 8u);
     std::size_t total = 0;
-    for (const auto& le : e.emu.log())
+    for (const auto& le : e.emu().log())
         if (le.endpoint == "create")
             total += le.requests;
     BOOST_TEST(total == 50u);
@@ -289,15 +282,12 @@ BOOST_AUTO_TEST_CASE(large_inputs_are_split_by_bytes) {
     // would fail the call.
     aibatch::emulator::options eo = env::make(200ms, 100'000);
     eo.max_batch_bytes = 8000;
-    aibatch::emulator::server emu(eo);
-    emu.start();
-    asio::io_context ioc;
-    aibatch::client client(ioc.get_executor(), env::config(emu.url()));
+    env e(eo);
     auto o = fast();
     o.max_bytes_per_batch = 8000; // a request here is ~600 bytes
-    auto r = run_task(ioc, aibatch::batch<SpamResult>(client, scripted_messages(40), model, o));
+    auto r = e.run(aibatch::batch<SpamResult>(e.client(), scripted_messages(40), model, o));
     BOOST_TEST(r.size() == 40u);
-    BOOST_TEST(emu.batches_created() >= 3u);
+    BOOST_TEST(e.emu().batches_created() >= 3u);
     BOOST_TEST(r[39].reason == "item 39");
 }
 
@@ -312,7 +302,7 @@ BOOST_AUTO_TEST_CASE(partial_failures_are_reported_exactly_and_successes_kept) {
     o.repair_rounds = 0;
     o.run_id = "r7";
     auto err = expect_batch_error(
-        [&] { run_task(e.ioc, aibatch::batch<SpamResult>(e.client, messages, model, o)); });
+        [&] { run_task(e.ioc(), aibatch::batch<SpamResult>(e.client(), messages, model, o)); });
     BOOST_TEST(err.code() == aibatch::errc::items_failed);
     BOOST_REQUIRE(err.failures().size() == 3u);
     const auto& f = err.failures();
@@ -341,8 +331,8 @@ BOOST_AUTO_TEST_CASE(partial_failures_are_reported_exactly_and_successes_kept) {
 BOOST_AUTO_TEST_CASE(unknown_model_is_reported_per_item_by_the_api) {
     env e;
     auto err = expect_batch_error([&] {
-        run_task(e.ioc, aibatch::batch<SpamResult>(e.client, scripted_messages(2),
-                                                   "claude-nonexistent-1", fast()));
+        run_task(e.ioc(), aibatch::batch<SpamResult>(e.client(), scripted_messages(2),
+                                                     "claude-nonexistent-1", fast()));
     });
     BOOST_REQUIRE(err.failures().size() == 2u);
     BOOST_TEST(err.failures()[0].error_type == "not_found_error");
@@ -355,15 +345,15 @@ BOOST_AUTO_TEST_CASE(repair_round_fixes_invalid_output_with_feedback) {
     messages[2] = {aibatch::user("Is this spam?\nEMULATOR_OUTPUT: {\"is_spam\":\"no\"}")};
     auto o = fast();
     o.repair_rounds = 1;
-    auto run = run_task(e.ioc, aibatch::run_batch<SpamResult>(e.client, messages, model, o));
+    auto run = run_task(e.ioc(), aibatch::run_batch<SpamResult>(e.client(), messages, model, o));
     BOOST_TEST(run.succeeded() == 4u);
     BOOST_TEST(run.items[2].rounds == 2u);
     BOOST_TEST(run.items[0].rounds == 1u);
-    BOOST_TEST(e.emu.batches_created() == 2u);
+    BOOST_TEST(e.emu().batches_created() == 2u);
     BOOST_TEST(run.batch_ids.size() == 2u);
     // The follow-up batch held only the failed item.
     std::vector<std::uint64_t> sizes;
-    for (const auto& le : e.emu.log())
+    for (const auto& le : e.emu().log())
         if (le.endpoint == "create")
             sizes.push_back(le.requests);
     BOOST_TEST(sizes == (std::vector<std::uint64_t>{4, 1}), boost::test_tools::per_element());
@@ -377,10 +367,10 @@ BOOST_AUTO_TEST_CASE(cost_limit_stops_submissions_before_they_are_made) {
     o.max_batches_in_flight = 2;
     o.cost_limit = 0.004; // one batch of 10 (~$0.003 worst case) fits, two do not
     auto err = expect_batch_error([&] {
-        run_task(e.ioc, aibatch::batch<SpamResult>(e.client, scripted_messages(30), model, o));
+        run_task(e.ioc(), aibatch::batch<SpamResult>(e.client(), scripted_messages(30), model, o));
     });
     BOOST_TEST(err.code() == aibatch::errc::cost_limit);
-    BOOST_TEST(e.emu.batches_created() == 1u);
+    BOOST_TEST(e.emu().batches_created() == 1u);
     BOOST_TEST(err.succeeded() == 10u);
     BOOST_TEST(err.failures().size() == 20u);
     for (const auto& f : err.failures()) {
@@ -393,7 +383,9 @@ BOOST_AUTO_TEST_CASE(cost_limit_stops_submissions_before_they_are_made) {
 }
 
 BOOST_AUTO_TEST_CASE(cancellation_cancels_remote_batches_and_keeps_successes) {
-    env e(300ms);
+    // Held batches: the first is released as soon as it exists; the second is still in
+    // progress when the cancel reaches it, whatever the machine's speed.
+    env e(env::held());
     auto o = fast();
     o.max_requests_per_batch = 5;
     o.max_batches_in_flight = 1;
@@ -408,10 +400,16 @@ BOOST_AUTO_TEST_CASE(cancellation_cancels_remote_batches_and_keeps_successes) {
     auto messages = scripted_messages(10);
     std::exception_ptr failure;
     asio::co_spawn(
-        e.ioc, aibatch::batch<SpamResult>(e.client, messages, model, o),
+        e.ioc(), aibatch::batch<SpamResult>(e.client(), messages, model, o),
         asio::bind_cancellation_slot(
             sig.slot(), [&](std::exception_ptr ex, std::vector<SpamResult>) { failure = ex; }));
-    e.ioc.run();
+    // One batch in flight at a time: when the first is created it is the only one.
+    std::thread release_first([&] {
+        if (e.wait_created(1))
+            e.release_all();
+    });
+    e.ioc().run();
+    release_first.join();
     BOOST_REQUIRE(fired);
     BOOST_REQUIRE(failure);
     try {
@@ -435,12 +433,12 @@ BOOST_AUTO_TEST_CASE(cancellation_cancels_remote_batches_and_keeps_successes) {
 }
 
 BOOST_AUTO_TEST_CASE(timeout_cancels_and_reports) {
-    env e(30s);
+    env e(env::held()); // never ends before the timeout
     auto o = fast();
     o.timeout = 500ms;
     auto t0 = std::chrono::steady_clock::now();
     auto err = expect_batch_error([&] {
-        run_task(e.ioc, aibatch::batch<SpamResult>(e.client, scripted_messages(3), model, o));
+        run_task(e.ioc(), aibatch::batch<SpamResult>(e.client(), scripted_messages(3), model, o));
     });
     BOOST_TEST((std::chrono::steady_clock::now() - t0 < 5s));
     BOOST_TEST(err.code() == aibatch::errc::timed_out);
@@ -449,32 +447,39 @@ BOOST_AUTO_TEST_CASE(timeout_cancels_and_reports) {
     BOOST_TEST(std::string(err.what()).find("timeout (500 ms) passed") != std::string::npos);
 }
 
+// The batch is held until 20 ticks of another coroutine on the same thread have run: it
+// can only end (and batch<T>() return) if polling left the thread free for them.
 BOOST_AUTO_TEST_CASE(the_thread_is_free_while_polling) {
-    env e(600ms);
+    env e(env::held());
     int ticks = 0;
     bool done = false;
+    bool released = false;
     asio::co_spawn(
-        e.ioc,
+        e.ioc(),
         [&]() -> aibatch::task<void> {
-            asio::steady_timer t(e.ioc);
-            while (!done) {
+            asio::steady_timer t(e.ioc());
+            while (!done && ticks < 3000) { // bounded: 30 s
                 t.expires_after(10ms);
                 co_await t.async_wait(asio::use_awaitable);
                 ++ticks;
+                if (ticks >= 20 && !released)
+                    released = e.release_all() > 0; // once the batch exists
             }
         },
         asio::detached);
     std::vector<SpamResult> r;
     asio::co_spawn(
-        e.ioc,
+        e.ioc(),
         [&]() -> aibatch::task<void> {
-            r = co_await aibatch::batch<SpamResult>(e.client, scripted_messages(3), model, fast());
+            r = co_await aibatch::batch<SpamResult>(e.client(), scripted_messages(3), model,
+                                                    fast());
             done = true;
         },
         asio::detached);
-    e.ioc.run();
+    e.ioc().run();
+    BOOST_TEST(released);
     BOOST_TEST(r.size() == 3u);
-    BOOST_TEST(ticks > 20); // ~60 expected over 600 ms of processing
+    BOOST_TEST(ticks >= 20);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -483,10 +488,9 @@ BOOST_AUTO_TEST_SUITE_END()
 BOOST_AUTO_TEST_SUITE(batch_journal)
 
 BOOST_AUTO_TEST_CASE(killed_mid_poll_and_restarted_reattaches_without_paying_twice) {
-    aibatch::emulator::options eo;
-    eo.processing_time = 3s;
-    aibatch::emulator::server emu(eo);
-    emu.start();
+    // Held: the batches are certainly still running when the first child is killed, and
+    // end only once the second runs.
+    aibatch::test::emulator_fixture emu(aibatch::test::emulator_fixture::held(0));
     auto dir =
         std::filesystem::temp_directory_path() / ("aibatch-journal-" + std::to_string(::getpid()));
     std::filesystem::remove_all(dir);
@@ -503,18 +507,30 @@ BOOST_AUTO_TEST_CASE(killed_mid_poll_and_restarted_reattaches_without_paying_twi
     int status = 0;
     ::waitpid(first, &status, 0);
     BOOST_TEST(WIFSIGNALED(status));
-    BOOST_TEST(emu.batches_created() == 3u);
+    BOOST_TEST(emu.emu().batches_created() == 3u);
     BOOST_TEST(e2e::count_lines_with(out1, "item") == 0u); // it did not get to print
 
+    const std::size_t polled = emu.count("retrieve");
     pid_t second = e2e::spawn_journal_child(emu.url(), journal, out2, "30", "10");
+    // The second run polls the batches it re-attached to while they still run; then they
+    // end.
+    BOOST_TEST(emu.emu().wait_for_log(
+        [polled](const std::vector<aibatch::emulator::log_entry>& log) {
+            return static_cast<std::size_t>(
+                       std::count_if(log.begin(), log.end(), [](const auto& e) {
+                           return e.endpoint == "retrieve";
+                       })) > polled;
+        },
+        20s));
+    BOOST_TEST(emu.release_all() == 3u);
     int waited = 0;
     while (::waitpid(second, &status, WNOHANG) == 0 && waited++ < 600)
         std::this_thread::sleep_for(50ms);
     BOOST_REQUIRE(WIFEXITED(status));
     BOOST_TEST(WEXITSTATUS(status) == 0);
-    BOOST_TEST(emu.batches_created() == 3u); // exactly one create per chunk
+    BOOST_TEST(emu.emu().batches_created() == 3u); // exactly one create per chunk
     std::size_t creates = 0;
-    for (const auto& le : emu.log())
+    for (const auto& le : emu.emu().log())
         creates += le.endpoint == "create" && le.status == 200;
     BOOST_TEST(creates == 3u);
     std::ifstream f(out2);
@@ -535,17 +551,17 @@ BOOST_AUTO_TEST_CASE(a_journal_of_another_input_is_refused) {
     std::filesystem::remove(path);
     auto o = fast();
     o.journal = path;
-    run_task(e.ioc, aibatch::batch<SpamResult>(e.client, scripted_messages(3), model, o));
+    run_task(e.ioc(), aibatch::batch<SpamResult>(e.client(), scripted_messages(3), model, o));
     auto err = expect_error([&] {
-        run_task(e.ioc, aibatch::batch<SpamResult>(e.client, scripted_messages(4), model, o));
+        run_task(e.ioc(), aibatch::batch<SpamResult>(e.client(), scripted_messages(4), model, o));
     });
     BOOST_TEST(err.code() == aibatch::errc::journal);
     BOOST_TEST(std::string(err.what()).find("not this input") != std::string::npos);
     // The same input again re-attaches: no new batch.
     auto again =
-        run_task(e.ioc, aibatch::batch<SpamResult>(e.client, scripted_messages(3), model, o));
+        run_task(e.ioc(), aibatch::batch<SpamResult>(e.client(), scripted_messages(3), model, o));
     BOOST_TEST(again.size() == 3u);
-    BOOST_TEST(e.emu.batches_created() == 1u);
+    BOOST_TEST(e.emu().batches_created() == 1u);
     std::filesystem::remove(path);
 }
 

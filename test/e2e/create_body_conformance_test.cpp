@@ -5,6 +5,7 @@
 #include <aibatch/batch/batch.hpp>
 #include <aibatch/emulator/emulator.hpp>
 
+#include "../support/emulator_fixture.hpp"
 #include "../support/expect_throw.hpp"
 #include "../support/run_task.hpp"
 
@@ -109,21 +110,12 @@ using namespace conformance;
 
 namespace {
 
-struct env {
-    aibatch::emulator::server emu;
-    asio::io_context ioc;
-    aibatch::client client;
-
-    env() : emu(options()), client(ioc.get_executor(), config(emu.url())) { emu.start(); }
-    static aibatch::emulator::options options() {
-        aibatch::emulator::options o;
-        o.processing_time = 40ms;
-        o.seed = 14;
-        return o;
-    }
-    static aibatch::client_config config(const std::string& url) {
+// The emulator fixture with this file's defaults: 40 ms of processing, seed 14, a key of
+// its own.
+struct env : aibatch::test::emulator_fixture {
+    env() : emulator_fixture(emulator_fixture::options(40ms, 14), config()) {}
+    static aibatch::client_config config() {
         aibatch::client_config c;
-        c.base_url = url;
         c.api_key = "sk-ant-conformance";
         return c;
     }
@@ -164,7 +156,7 @@ template <class T>
 void every_item_is_answered(env& e, const std::string& model, aibatch::batch_options o,
                             const std::string& what) {
     const bool native = o.output_mode == output_mode::json_schema;
-    auto run = run_task(e.ioc, aibatch::run_batch<T>(e.client, prompts(), model, std::move(o)));
+    auto run = run_task(e.ioc(), aibatch::run_batch<T>(e.client(), prompts(), model, std::move(o)));
     BOOST_TEST_CONTEXT(what << " on " << model) {
         BOOST_TEST(errored_items(run).empty(), errored_items(run));
         BOOST_TEST(run.items.size() == prompts().size());
@@ -177,11 +169,11 @@ void every_item_is_answered(env& e, const std::string& model, aibatch::batch_opt
 
 template <class T>
 std::string refused_before_sending(env& e, const std::string& model, aibatch::batch_options o) {
-    auto before = e.emu.log().size();
+    auto before = e.emu().log().size();
     auto err = aibatch::test::expect_throw<aibatch::error>(
-        [&] { run_task(e.ioc, aibatch::batch<T>(e.client, prompts(), model, std::move(o))); });
+        [&] { run_task(e.ioc(), aibatch::batch<T>(e.client(), prompts(), model, std::move(o))); });
     BOOST_TEST(err.code() == aibatch::errc::invalid_argument);
-    BOOST_TEST(e.emu.log().size() == before, "a refused request reached the network");
+    BOOST_TEST(e.emu().log().size() == before, "a refused request reached the network");
     return err.what();
 }
 
@@ -273,8 +265,8 @@ BOOST_AUTO_TEST_CASE(what_the_api_would_refuse_fails_before_any_network_call) {
                std::string::npos);
     // The same options on a model the table does not know pass through to the API (here the
     // emulator, which answers an unknown model with not_found_error per item).
-    auto run =
-        run_task(e.ioc, aibatch::run_batch<everything>(e.client, prompts(), "claude-future-9", s));
+    auto run = run_task(
+        e.ioc(), aibatch::run_batch<everything>(e.client(), prompts(), "claude-future-9", s));
     for (const auto& i : run.items)
         BOOST_TEST(i.error_type == "not_found_error", i.message);
 }
@@ -290,8 +282,8 @@ BOOST_AUTO_TEST_CASE(a_rule_broken_by_one_item_keeps_that_item_from_the_network)
         if (i == 2)
             p.temperature = 0.2;
     };
-    auto run =
-        run_task(e.ioc, aibatch::run_batch<everything>(e.client, prompts(), "claude-opus-4-7", o));
+    auto run = run_task(
+        e.ioc(), aibatch::run_batch<everything>(e.client(), prompts(), "claude-opus-4-7", o));
     BOOST_REQUIRE(run.items.size() == 3u);
     BOOST_TEST((run.items[0].status == aibatch::item_status::succeeded));
     BOOST_TEST((run.items[1].status == aibatch::item_status::succeeded));
@@ -302,7 +294,7 @@ BOOST_AUTO_TEST_CASE(a_rule_broken_by_one_item_keeps_that_item_from_the_network)
     BOOST_TEST(bad.message.find("temperature") != std::string::npos, bad.message);
     BOOST_TEST(bad.message.find("messages[2]") != std::string::npos, bad.message);
     std::size_t sent = 0;
-    for (const auto& b : e.emu.batches())
+    for (const auto& b : e.emu().batches())
         sent += b.custom_ids.size();
     BOOST_TEST(sent == 2u, "the emulator received " << sent << " requests");
 }

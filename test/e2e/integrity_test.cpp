@@ -9,6 +9,7 @@
 #include <aibatch/batch/batch.hpp>
 #include <aibatch/emulator/emulator.hpp>
 
+#include "../support/emulator_fixture.hpp"
 #include "../support/expect_throw.hpp"
 #include "../support/run_task.hpp"
 #include "journal_child_launcher.hpp"
@@ -17,10 +18,12 @@
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
@@ -60,10 +63,7 @@ aibatch::client_config config(const std::string& url) {
 }
 
 aibatch::emulator::options emu_options(std::chrono::milliseconds processing = 100ms) {
-    aibatch::emulator::options o;
-    o.processing_time = processing;
-    o.seed = 5;
-    return o;
+    return aibatch::test::emulator_fixture::options(processing, 5);
 }
 
 aibatch::batch_options fast() {
@@ -153,24 +153,13 @@ invariant_report check_invariants(const aibatch::batch_run<SpamResult>& run, con
     return rep;
 }
 
-struct env {
-    aibatch::emulator::server emu;
-    asio::io_context ioc;
-    aibatch::client client;
-
+// The emulator fixture with this file's client (config()) and its run_batch<SpamResult>.
+struct env : aibatch::test::emulator_fixture {
     explicit env(aibatch::emulator::options o = emu_options())
-        : emu(std::move(o)), client(ioc.get_executor(), config(emu.url())) {
-        emu.start();
-    }
+        : emulator_fixture(std::move(o), config({})) {}
     aibatch::batch_run<SpamResult> run(const std::vector<aibatch::conversation>& m,
                                        const aibatch::batch_options& o) {
-        return run_task(ioc, aibatch::run_batch<SpamResult>(client, m, model, o));
-    }
-    std::size_t count(const std::string& endpoint) const {
-        std::size_t n = 0;
-        for (const auto& e : emu.log())
-            n += e.endpoint == endpoint;
-        return n;
+        return emulator_fixture::run(aibatch::run_batch<SpamResult>(client(), m, model, o));
     }
 };
 
@@ -191,7 +180,7 @@ BOOST_AUTO_TEST_SUITE(integrity_regressions)
 BOOST_AUTO_TEST_CASE(a_timed_out_create_never_adopts_another_programs_batch) {
     env e(emu_options(300ms));
     asio::io_context ioc_b;
-    auto cfg_b = config(e.emu.url());
+    auto cfg_b = config(e.emu().url());
     cfg_b.transport.timeouts.request = 250ms;
     cfg_b.retry.max_retries = 0;
     aibatch::client b(ioc_b.get_executor(), cfg_b);
@@ -199,30 +188,31 @@ BOOST_AUTO_TEST_CASE(a_timed_out_create_never_adopts_another_programs_batch) {
     // A's batch: 10 items, created first.
     auto a_msgs = tagged(10, "A");
     aibatch::batch_run<SpamResult> a_run;
-    asio::co_spawn(e.ioc, aibatch::run_batch<SpamResult>(e.client, a_msgs, model, o),
+    asio::co_spawn(e.ioc(), aibatch::run_batch<SpamResult>(e.client(), a_msgs, model, o),
                    [&](std::exception_ptr, aibatch::batch_run<SpamResult> r) { a_run = r; });
-    while (e.emu.batches_created() < 1)
-        e.ioc.run_one_for(10ms);
+    for (int i = 0; i < 2000 && e.emu().batches_created() < 1; ++i) // bounded: 20 s
+        e.ioc().run_one_for(10ms);
+    BOOST_REQUIRE(e.emu().batches_created() == 1u);
     // B's create is carried out only after B has given up waiting for it.
-    e.emu.add_fault(fault("delay:600:1:create"));
+    e.emu().add_fault(fault("delay:600:1:create"));
     auto b_msgs = tagged(10, "B");
     auto b_run = run_task(ioc_b, aibatch::run_batch<SpamResult>(b, b_msgs, model, o));
-    e.ioc.run();
+    e.ioc().run();
     for (const auto& a : b_run.anomalies)
         BOOST_TEST_MESSAGE("B anomaly: " << a);
     for (const auto& u : b_run.unread_batches)
         BOOST_TEST_MESSAGE("B unread: " << u.id << " " << u.why);
-    for (const auto& l : e.emu.log())
+    for (const auto& l : e.emu().log())
         BOOST_TEST_MESSAGE("log: " << l.endpoint << " " << l.batch_id << " " << l.status);
-    auto rep_b = check_invariants(b_run, "B", e.emu);
+    auto rep_b = check_invariants(b_run, "B", e.emu());
     BOOST_TEST(rep_b.ok(), rep_b.text());
-    auto rep_a = check_invariants(a_run, "A", e.emu);
+    auto rep_a = check_invariants(a_run, "A", e.emu());
     BOOST_TEST(rep_a.ok(), rep_a.text());
     BOOST_TEST(b_run.all_succeeded(), b_run.stop_message);
     BOOST_TEST(a_run.all_succeeded(), a_run.stop_message);
     // Two batches in all: B's late batch was recognised by its custom_ids, A's left alone.
-    BOOST_TEST(e.emu.batches_created() == 2u);
-    for (const auto& s : e.emu.batches())
+    BOOST_TEST(e.emu().batches_created() == 2u);
+    for (const auto& s : e.emu().batches())
         BOOST_TEST(!s.cancel_requested);
     BOOST_TEST(!b.owns_batch(a_run.batch_ids.at(0)));
 }
@@ -237,19 +227,19 @@ BOOST_AUTO_TEST_CASE(a_journal_resume_attaches_each_chunk_to_its_own_batch) {
     o.max_requests_per_batch = 10;
     o.max_batches_in_flight = 1;
     auto msgs = tagged(20, "J");
-    e.emu.add_fault(fault("status:529:3:create")); // past the retry budget (2 retries)
+    e.emu().add_fault(fault("status:529:3:create")); // past the retry budget (2 retries)
     auto first = e.run(msgs, o);
     BOOST_TEST(!first.all_succeeded());
     BOOST_TEST(first.succeeded() == 10u);
     auto second = e.run(msgs, o);
     BOOST_TEST(second.all_succeeded(), second.stop_message);
-    auto rep = check_invariants(second, "J", e.emu);
+    auto rep = check_invariants(second, "J", e.emu());
     BOOST_TEST(rep.ok(), rep.text());
     BOOST_TEST(second.run_id == first.run_id);
-    BOOST_TEST(e.emu.batches_created() == 2u);
+    BOOST_TEST(e.emu().batches_created() == 2u);
     // The re-attached batch counts as the client's own.
     for (const auto& id : second.batch_ids)
-        BOOST_TEST(e.client.owns_batch(id));
+        BOOST_TEST(e.client().owns_batch(id));
     std::filesystem::remove(path);
 }
 
@@ -269,11 +259,11 @@ BOOST_AUTO_TEST_CASE(result_lines_are_checked_against_their_batch) {
                "\"is_spam\":true,\"confidence\":1,\"reason\":\"forged\"}}],\"stop_reason\":\"tool_"
                "use\",\"stop_sequence\":null,\"usage\":{\"input_tokens\":1,\"output_tokens\":1}}}}";
     };
-    e.emu.add_fault(fault(forged("item-fix1-15"))); // chunk 1's item, in chunk 0's stream
-    e.emu.add_fault(fault("dup-line:1"));
+    e.emu().add_fault(fault(forged("item-fix1-15"))); // chunk 1's item, in chunk 0's stream
+    e.emu().add_fault(fault("dup-line:1"));
     auto run = e.run(tagged(20, "L"), o);
     BOOST_TEST(run.all_succeeded(), run.stop_message);
-    auto rep = check_invariants(run, "L", e.emu);
+    auto rep = check_invariants(run, "L", e.emu());
     BOOST_TEST(rep.ok(), rep.text());
     BOOST_TEST(run.anomalies.size() >= 2u);
     bool names_batch = false;
@@ -283,9 +273,9 @@ BOOST_AUTO_TEST_CASE(result_lines_are_checked_against_their_batch) {
 
     // Non-canonical and unknown ids in a one-batch run.
     env f;
-    f.emu.add_fault(fault(forged("item-fix1-00")));
+    f.emu().add_fault(fault(forged("item-fix1-00")));
     auto run2 = f.run(tagged(3, "M"), o);
-    auto rep2 = check_invariants(run2, "M", f.emu);
+    auto rep2 = check_invariants(run2, "M", f.emu());
     BOOST_TEST(rep2.ok(), rep2.text());
     BOOST_TEST(run2.all_succeeded(), run2.stop_message);
     BOOST_TEST(run2.anomalies.size() == 1u);
@@ -297,37 +287,44 @@ BOOST_AUTO_TEST_CASE(result_lines_are_checked_against_their_batch) {
 // Observation 4: a 1.5 s outage of retrieve, and 404s right after create, only delay.
 BOOST_AUTO_TEST_CASE(transient_poll_failures_do_not_abandon_the_batch) {
     env e;
-    e.emu.add_fault(fault("status:503:8:retrieve"));
+    e.emu().add_fault(fault("status:503:8:retrieve"));
     auto run = e.run(tagged(5, "P"), fast());
     BOOST_TEST(run.all_succeeded(), run.stop_message);
     env f;
-    f.emu.add_fault(fault("transient-404:800:1"));
+    f.emu().add_fault(fault("transient-404:800:1"));
     auto run2 = f.run(tagged(5, "Q"), fast());
     BOOST_TEST(run2.all_succeeded(), run2.stop_message);
-    BOOST_TEST(f.emu.batches_created() == 1u);
+    BOOST_TEST(f.emu().batches_created() == 1u);
 }
 
 // Observation 5: a cancel while the create is in flight: the batch, once created, is
 // canceled (not left running and unknown).
 BOOST_AUTO_TEST_CASE(cancel_during_a_create_cancels_the_batch_once_known) {
-    env e(emu_options(2s));
-    e.emu.add_fault(fault("delay:400:1:create"));
+    env e(aibatch::test::emulator_fixture::held(5)); // in progress until canceled
+    e.emu().add_fault(fault("delay:400:1:create"));
     asio::cancellation_signal sig;
     aibatch::batch_run<SpamResult> run;
-    asio::co_spawn(e.ioc, aibatch::run_batch<SpamResult>(e.client, tagged(4, "C"), model, fast()),
+    asio::co_spawn(e.ioc(),
+                   aibatch::run_batch<SpamResult>(e.client(), tagged(4, "C"), model, fast()),
                    asio::bind_cancellation_slot(
                        sig.slot(), [&](std::exception_ptr ex, aibatch::batch_run<SpamResult> r) {
                            BOOST_TEST(!ex);
                            run = std::move(r);
                        }));
-    asio::steady_timer t(e.ioc, 150ms);
-    t.async_wait([&](auto) { sig.emit(asio::cancellation_type::terminal); });
-    e.ioc.run();
+    // The cancel once the create is on the server (held back there 400 ms): emitted on the
+    // io_context's thread. Should the answer win the race, the cancel finds the batch held
+    // in progress all the same.
+    std::thread canceler([&] {
+        if (e.emu().wait_received("create", 1, 20s))
+            asio::post(e.ioc(), [&] { sig.emit(asio::cancellation_type::terminal); });
+    });
+    e.ioc().run();
+    canceler.join();
     BOOST_TEST(run.stop_code == asio::error::operation_aborted);
-    auto made = e.emu.batches();
+    auto made = e.emu().batches();
     BOOST_REQUIRE(made.size() == 1u);
     BOOST_TEST(made[0].cancel_requested);
-    auto rep = check_invariants(run, "C", e.emu);
+    auto rep = check_invariants(run, "C", e.emu());
     BOOST_TEST(rep.ok(), rep.text());
     for (const auto& it : run.items)
         BOOST_TEST((it.status == aibatch::item_status::canceled));
@@ -338,17 +335,17 @@ BOOST_AUTO_TEST_CASE(a_bad_line_does_not_end_the_download) {
     env e;
     auto o = fast();
     o.run_id = "bad1";
-    e.emu.add_fault(fault("inject-line:1:this is not json"));
+    e.emu().add_fault(fault("inject-line:1:this is not json"));
     auto run = e.run(tagged(6, "B"), o);
     BOOST_TEST(run.all_succeeded(), run.stop_message);
     BOOST_TEST(run.anomalies.size() == 1u);
     // A line with a readable custom_id but no valid result, and no good line for that
     // item: that item alone fails.
     env f;
-    f.emu.add_fault(
+    f.emu().add_fault(
         fault("inject-line:1:{\"custom_id\":\"item-bad1-2\",\"result\":{\"type\":\"bogus\"}}"));
     auto run2 = f.run(tagged(6, "B"), o);
-    auto rep = check_invariants(run2, "B", f.emu);
+    auto rep = check_invariants(run2, "B", f.emu());
     BOOST_TEST(rep.ok(), rep.text());
     // The item's real line follows the bad one, so the real answer is kept.
     BOOST_TEST(run2.all_succeeded(), run2.stop_message);
@@ -358,54 +355,50 @@ BOOST_AUTO_TEST_CASE(a_bad_line_does_not_end_the_download) {
 // results are read.
 BOOST_AUTO_TEST_CASE(cancel_while_reading_results_reads_them_and_cancels_nothing) {
     env e;
-    e.emu.add_fault(fault("trickle:200:1"));
+    e.emu().add_fault(fault("trickle:200:1"));
     asio::cancellation_signal sig;
     aibatch::batch_run<SpamResult> run;
-    asio::co_spawn(e.ioc, aibatch::run_batch<SpamResult>(e.client, tagged(8, "R"), model, fast()),
+    asio::co_spawn(e.ioc(),
+                   aibatch::run_batch<SpamResult>(e.client(), tagged(8, "R"), model, fast()),
                    asio::bind_cancellation_slot(
                        sig.slot(), [&](std::exception_ptr ex, aibatch::batch_run<SpamResult> r) {
                            BOOST_TEST(!ex);
                            run = std::move(r);
                        }));
-    // Cancel once the results download has started.
-    std::function<void()> poll;
-    asio::steady_timer t(e.ioc);
-    poll = [&] {
-        if (e.count("results") > 0) {
-            sig.emit(asio::cancellation_type::terminal);
-            return;
-        }
-        t.expires_after(5ms);
-        t.async_wait([&](auto) { poll(); });
-    };
-    poll();
-    e.ioc.run();
+    // Cancel once the results download has started (the emulator logs a results request
+    // as it starts streaming): the signal is emitted on the io_context's thread.
+    std::thread canceler([&] {
+        if (e.emu().wait_for_log(
+                [](const std::vector<aibatch::emulator::log_entry>& log) {
+                    return std::any_of(log.begin(), log.end(),
+                                       [](const auto& l) { return l.endpoint == "results"; });
+                },
+                20s))
+            asio::post(e.ioc(), [&] { sig.emit(asio::cancellation_type::terminal); });
+    });
+    e.ioc().run();
+    canceler.join();
     BOOST_TEST(e.count("cancel") == 0u);
     BOOST_TEST(run.succeeded() == 8u);
-    auto rep = check_invariants(run, "R", e.emu);
+    auto rep = check_invariants(run, "R", e.emu());
     BOOST_TEST(rep.ok(), rep.text());
 }
 
 // Observation 8: a trickling results stream is bounded by the minimum rate and retried;
 // more lines than requests are not kept.
 BOOST_AUTO_TEST_CASE(a_trickling_stream_is_bounded_and_retried) {
-    aibatch::emulator::server emu(emu_options());
-    emu.start();
-    asio::io_context ioc;
-    auto cfg = config(emu.url());
+    auto cfg = config({});
     cfg.transport.timeouts.stream_grace = 200ms;
     cfg.transport.min_stream_rate = 20'000;
-    aibatch::client c(ioc.get_executor(), cfg);
-    emu.add_fault(fault("trickle:1:1"));
-    auto run = run_task(ioc, aibatch::run_batch<SpamResult>(c, tagged(4, "T"), model, fast()));
+    aibatch::test::emulator_fixture emu(emu_options(), cfg);
+    emu.emu().add_fault(fault("trickle:1:1"));
+    auto run = emu.run(aibatch::run_batch<SpamResult>(emu.client(), tagged(4, "T"), model, fast()));
     BOOST_TEST(run.all_succeeded(), run.stop_message);
-    std::size_t downloads = 0;
-    for (const auto& e : emu.log())
-        downloads += e.endpoint == "results";
-    BOOST_TEST(downloads >= 2u);
+    BOOST_TEST(emu.count("results") >= 2u);
 
-    emu.add_fault(fault("dup-line:1"));
-    auto run2 = run_task(ioc, aibatch::run_batch<SpamResult>(c, tagged(4, "U"), model, fast()));
+    emu.emu().add_fault(fault("dup-line:1"));
+    auto run2 =
+        emu.run(aibatch::run_batch<SpamResult>(emu.client(), tagged(4, "U"), model, fast()));
     BOOST_TEST(run2.all_succeeded(), run2.stop_message);
     BOOST_TEST(run2.anomalies.size() == 1u);
 }
@@ -428,7 +421,7 @@ BOOST_AUTO_TEST_CASE(the_journal_survives_a_torn_tail_and_names_malformed_lines)
     BOOST_TEST(second.all_succeeded(), second.stop_message);
     auto third = e.run(msgs, o); // the repaired file reads cleanly again
     BOOST_TEST(third.all_succeeded(), third.stop_message);
-    BOOST_TEST(e.emu.batches_created() == 1u);
+    BOOST_TEST(e.emu().batches_created() == 1u);
 
     auto bad = [&](const std::string& line) {
         {
@@ -457,28 +450,26 @@ BOOST_AUTO_TEST_SUITE(integrity_kill)
 
 // Observation 2, second half: kill -9 while four creates are in flight, then resume.
 BOOST_AUTO_TEST_CASE(killed_with_creates_in_flight_resumes_with_every_batch_accounted_for) {
-    aibatch::emulator::server emu(emu_options(500ms));
-    emu.start();
+    aibatch::test::emulator_fixture emu(emu_options(500ms));
     auto dir = temp_path("kill");
     std::filesystem::create_directories(dir);
     std::string journal = (dir / "run.journal").string();
     std::string out1 = (dir / "out1.txt").string(), out2 = (dir / "out2.txt").string();
-    emu.add_fault(fault("delay:1200:4:create"));
+    emu.emu().add_fault(fault("delay:1200:4:create"));
     pid_t first = e2e::spawn_journal_child(emu.url(), journal, out1, "40", "10");
     for (int i = 0; i < 400 && e2e::count_lines_with(journal, "\"creating\"") < 4; ++i)
         std::this_thread::sleep_for(10ms);
     BOOST_REQUIRE(e2e::count_lines_with(journal, "\"creating\"") == 4u);
-    // The requests are on the wire (the server holds them 1.2 s); no answer has come.
-    std::this_thread::sleep_for(300ms);
+    // The requests are on the server (which holds them 1.2 s); no answer has come.
+    BOOST_REQUIRE(emu.emu().wait_received("create", 4, 20s));
     BOOST_REQUIRE(e2e::count_lines_with(journal, "\"created\"") == 0u);
     ::kill(first, SIGKILL);
     int status = 0;
     ::waitpid(first, &status, 0);
     BOOST_TEST(WIFSIGNALED(status));
     // The four creates land on the server after the crash.
-    for (int i = 0; i < 300 && emu.batches_created() < 4; ++i)
-        std::this_thread::sleep_for(10ms);
-    BOOST_TEST(emu.batches_created() == 4u);
+    BOOST_TEST(emu.wait_created(4));
+    BOOST_TEST(emu.emu().batches_created() == 4u);
 
     pid_t second = e2e::spawn_journal_child(emu.url(), journal, out2, "40", "10");
     int waited = 0;
@@ -501,12 +492,12 @@ BOOST_AUTO_TEST_CASE(killed_with_creates_in_flight_resumes_with_every_batch_acco
     BOOST_TEST(values == 40);
     // Every batch made for the run was read or named; nothing paid twice silently.
     std::set<std::string> read;
-    for (const auto& e : emu.log())
+    for (const auto& e : emu.emu().log())
         if (e.endpoint == "results" && e.status == 200)
             read.insert(e.batch_id);
-    for (const auto& b : emu.batches())
+    for (const auto& b : emu.emu().batches())
         BOOST_TEST((read.count(b.id) || unread.count(b.id)), b.id << " neither read nor named");
-    BOOST_TEST_MESSAGE("batches created: " << emu.batches_created()
+    BOOST_TEST_MESSAGE("batches created: " << emu.emu().batches_created()
                                            << ", named unread: " << unread.size());
     std::filesystem::remove_all(dir);
 }
@@ -614,11 +605,11 @@ schedule draw(std::uint64_t seed) {
 std::string run_schedule(const schedule& s) {
     auto eo = emu_options(s.processing);
     eo.seed = s.seed;
-    aibatch::emulator::server emu(eo);
     for (const auto& f : s.faults)
-        emu.add_fault(fault(f));
-    emu.start();
-    auto cfg = config(emu.url());
+        eo.faults.push_back(fault(f));
+    aibatch::test::emulator_fixture emu(eo);
+    // The clients run on io_contexts of their own (a crash abandons one).
+    auto cfg = emu.client_settings(config({}));
     cfg.transport.timeouts.request = 300ms;
     cfg.transport.timeouts.stream_grace = 150ms;
     cfg.transport.min_stream_rate = 4000;
@@ -681,11 +672,11 @@ std::string run_schedule(const schedule& s) {
         fail("the run did not finish within " + std::to_string(limit.count()) + " s");
         return problems;
     }
-    auto rep = check_invariants(*main_run, "P", emu);
+    auto rep = check_invariants(*main_run, "P", emu.emu());
     for (const auto& p : rep.problems)
         fail(p);
     if (rival_run)
-        for (const auto& p : check_invariants(*rival_run, "X", emu).problems)
+        for (const auto& p : check_invariants(*rival_run, "X", emu.emu()).problems)
             fail("rival: " + p);
     // Every item has an outcome; "not submitted" only when the run stopped early.
     for (const auto& it : main_run->items)

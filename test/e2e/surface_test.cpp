@@ -6,6 +6,8 @@
 #include <aibatch/aibatch.hpp>
 #include <aibatch/emulator/emulator.hpp>
 
+#include "../support/completion_count.hpp"
+#include "../support/emulator_fixture.hpp"
 #include "../support/expect_throw.hpp"
 #include "../support/run_task.hpp"
 
@@ -48,9 +50,12 @@ aibatch::client_config config(const std::string& url) {
 }
 
 aibatch::emulator::options emu_options() {
-    aibatch::emulator::options o;
-    o.processing_time = 50ms;
-    return o;
+    return aibatch::test::emulator_fixture::options(50ms, 0);
+}
+
+// In progress until canceled: a cancel certainly finds the batches running.
+aibatch::emulator::options held() {
+    return aibatch::test::emulator_fixture::held(0);
 }
 
 std::vector<aibatch::conversation> make_messages(int n, const std::string& tag = "S") {
@@ -68,11 +73,10 @@ void check_values(const std::vector<SpamResult>& r, int n, const std::string& ta
         BOOST_TEST(r[static_cast<std::size_t>(i)].reason == tag + " " + std::to_string(i));
 }
 
-struct env {
-    aibatch::emulator::server emu{emu_options()};
-    asio::io_context ioc;
-    aibatch::client client;
-    env() : client(ioc.get_executor(), config(emu.url())) { emu.start(); }
+// The emulator fixture with this file's client (config()).
+struct env : aibatch::test::emulator_fixture {
+    explicit env(aibatch::emulator::options o = emu_options())
+        : emulator_fixture(std::move(o), config({})) {}
 };
 
 } // namespace
@@ -84,14 +88,14 @@ BOOST_AUTO_TEST_SUITE(public_surface)
 BOOST_AUTO_TEST_CASE(batch_without_options_works_empty_and_not) {
     env e;
     auto messages = make_messages(3);
-    auto r = run_task(e.ioc, aibatch::batch<SpamResult>(e.client, messages, model));
+    auto r = run_task(e.ioc(), aibatch::batch<SpamResult>(e.client(), messages, model));
     check_values(r, 3);
     std::vector<aibatch::conversation> none;
-    BOOST_TEST(run_task(e.ioc, aibatch::batch<SpamResult>(e.client, none, model)).empty());
-    auto run = run_task(e.ioc, aibatch::run_batch<SpamResult>(e.client, messages, model));
+    BOOST_TEST(run_task(e.ioc(), aibatch::batch<SpamResult>(e.client(), none, model)).empty());
+    auto run = run_task(e.ioc(), aibatch::run_batch<SpamResult>(e.client(), messages, model));
     BOOST_TEST(run.all_succeeded());
     BOOST_TEST(
-        run_task(e.ioc, aibatch::run_batch<SpamResult>(e.client, none, model)).items.empty());
+        run_task(e.ioc(), aibatch::run_batch<SpamResult>(e.client(), none, model)).items.empty());
 }
 
 // Large inputs are built in slices that yield to the event loop, while several workers
@@ -108,7 +112,8 @@ BOOST_AUTO_TEST_CASE(large_inputs_split_over_concurrent_workers_keep_order) {
         while (std::chrono::steady_clock::now() < until) {
         }
     };
-    auto r = run_task(e.ioc, aibatch::batch<SpamResult>(e.client, make_messages(3000), model, o));
+    auto r =
+        run_task(e.ioc(), aibatch::batch<SpamResult>(e.client(), make_messages(3000), model, o));
     check_values(r, 3000);
 }
 
@@ -116,12 +121,9 @@ BOOST_AUTO_TEST_CASE(large_inputs_split_over_concurrent_workers_keep_order) {
 // own work after the engine (which yields on large inputs) must not see the
 // cancellation again. It once threw operation_aborted here and lost every outcome.
 BOOST_AUTO_TEST_CASE(a_canceled_large_run_returns_its_outcome) {
-    aibatch::emulator::options eo = emu_options();
-    eo.processing_time = 5s;
-    aibatch::emulator::server emu(eo);
-    emu.start();
-    asio::io_context ioc;
-    aibatch::client client(ioc.get_executor(), config(emu.url()));
+    env emu(held());
+    auto& ioc = emu.ioc();
+    auto& client = emu.client();
     aibatch::batch_options o;
     o.poll_interval = 20ms;
     asio::cancellation_signal sig;
@@ -148,12 +150,9 @@ BOOST_AUTO_TEST_CASE(a_canceled_large_run_returns_its_outcome) {
 // cancellation in that window could be lost (the engine's own strand thread was not
 // listening yet) and the run went on to pay for every item.
 BOOST_AUTO_TEST_CASE(a_cancel_while_inputs_are_checked_sends_nothing) {
-    aibatch::emulator::options eo = emu_options();
-    eo.processing_time = 5s;
-    aibatch::emulator::server emu(eo);
-    emu.start();
-    asio::io_context ioc;
-    aibatch::client client(ioc.get_executor(), config(emu.url()));
+    env emu(held());
+    auto& ioc = emu.ioc();
+    auto& client = emu.client();
     aibatch::batch_options o;
     o.poll_interval = 20ms;
     asio::cancellation_signal sig;
@@ -173,7 +172,7 @@ BOOST_AUTO_TEST_CASE(a_cancel_while_inputs_are_checked_sends_nothing) {
     BOOST_REQUIRE(run.has_value());
     BOOST_TEST(run->stop_code == asio::error::operation_aborted);
     BOOST_REQUIRE(run->items.size() == n);
-    BOOST_TEST(emu.batches().empty());
+    BOOST_TEST(emu.emu().batches().empty());
     std::size_t not_submitted = 0;
     for (const auto& it : run->items)
         not_submitted += it.status == aibatch::item_status::not_submitted ? 1 : 0;
@@ -192,9 +191,10 @@ void check_cancelable_after_batch(bool on_client_executor) {
     boost::system::error_code wait_result;
     std::exception_ptr failure;
     asio::co_spawn(
-        on_client_executor ? e.client.get_executor() : asio::any_io_executor(e.ioc.get_executor()),
+        on_client_executor ? e.client().get_executor()
+                           : asio::any_io_executor(e.ioc().get_executor()),
         [&]() -> aibatch::task<void> {
-            auto values = co_await aibatch::batch<SpamResult>(e.client, make_messages(3), model);
+            auto values = co_await aibatch::batch<SpamResult>(e.client(), make_messages(3), model);
             check_values(values, 3);
             batch_done = true;
             auto ex = co_await asio::this_coro::executor;
@@ -205,7 +205,7 @@ void check_cancelable_after_batch(bool on_client_executor) {
             wait_result = ec;
         },
         asio::bind_cancellation_slot(sig.slot(), [&](std::exception_ptr ex) { failure = ex; }));
-    e.ioc.run();
+    e.ioc().run();
     BOOST_TEST(batch_done);
     BOOST_TEST(!failure);
     BOOST_TEST(wait_result == asio::error::operation_aborted,
@@ -227,12 +227,9 @@ BOOST_AUTO_TEST_CASE(a_caller_on_the_client_executor_stays_cancelable_after_batc
 // each form completes once, with the cancellation in its own terms, and the signal can
 // be used again afterwards (the operation clears its handler from the slot).
 BOOST_AUTO_TEST_CASE(completion_token_forms_are_canceled_through_their_slot) {
-    aibatch::emulator::options eo = emu_options();
-    eo.processing_time = 30s;
-    aibatch::emulator::server emu(eo);
-    emu.start();
+    env emu(held());
     asio::io_context ioc(4);
-    aibatch::client client(ioc.get_executor(), config(emu.url()));
+    aibatch::client client = emu.make_client(ioc.get_executor(), config({}));
     aibatch::batch_options o;
     o.poll_interval = 20ms;
     auto strand = asio::make_strand(ioc);
@@ -316,17 +313,17 @@ BOOST_AUTO_TEST_CASE(temporaries_and_braced_lists_are_owned_by_the_task) {
     env e;
     std::vector<SpamResult> r;
     std::exception_ptr failure;
-    asio::co_spawn(e.ioc, aibatch::batch<SpamResult>(e.client, make_messages(4), model),
+    asio::co_spawn(e.ioc(), aibatch::batch<SpamResult>(e.client(), make_messages(4), model),
                    [&](std::exception_ptr ex, std::vector<SpamResult> v) {
                        failure = ex;
                        r = std::move(v);
                    });
-    e.ioc.run();
+    e.ioc().run();
     BOOST_REQUIRE(!failure);
     check_values(r, 4);
     auto one = make_messages(2);
     auto braced =
-        run_task(e.ioc, aibatch::batch<SpamResult>(e.client, {one[0], one[1]}, model, {}));
+        run_task(e.ioc(), aibatch::batch<SpamResult>(e.client(), {one[0], one[1]}, model, {}));
     check_values(braced, 2);
 }
 
@@ -342,9 +339,9 @@ BOOST_AUTO_TEST_CASE(completion_token_forms_carry_every_detail) {
 
     std::exception_ptr ex;
     aibatch::async_batch<SpamResult>(
-        e.client, messages, model, o,
+        e.client(), messages, model, o,
         [&](std::exception_ptr x, std::vector<SpamResult>) { ex = x; });
-    e.ioc.run();
+    e.ioc().run();
     BOOST_REQUIRE(ex);
     try {
         std::rethrow_exception(ex);
@@ -355,24 +352,24 @@ BOOST_AUTO_TEST_CASE(completion_token_forms_carry_every_detail) {
 
     aibatch::diagnostics diag;
     boost::system::error_code code;
-    aibatch::async_batch<SpamResult>(e.client, make_messages(2), model, o, diag,
+    aibatch::async_batch<SpamResult>(e.client(), make_messages(2), model, o, diag,
                                      [&](boost::system::error_code c, std::vector<SpamResult> v) {
                                          code = c;
                                          check_values(v, 2);
                                      });
-    e.ioc.restart();
-    e.ioc.run();
+    e.ioc().restart();
+    e.ioc().run();
     BOOST_TEST(!code);
 
     aibatch::batch_run<SpamResult> run;
     aibatch::async_run_batch<SpamResult>(
-        e.client, messages, model, o,
+        e.client(), messages, model, o,
         [&](boost::system::error_code c, aibatch::batch_run<SpamResult> r) {
             code = c;
             run = std::move(r);
         });
-    e.ioc.restart();
-    e.ioc.run();
+    e.ioc().restart();
+    e.ioc().run();
     BOOST_TEST(!code);
     BOOST_TEST(run.succeeded() == 2u);
     BOOST_TEST((run.items[1].status == aibatch::item_status::errored));
@@ -381,23 +378,24 @@ BOOST_AUTO_TEST_CASE(completion_token_forms_carry_every_detail) {
     aibatch::batch_options bad = o;
     bad.max_tokens = 0;
     aibatch::async_run_batch<SpamResult>(
-        e.client, make_messages(1), model, bad,
+        e.client(), make_messages(1), model, bad,
         [&](boost::system::error_code c, aibatch::batch_run<SpamResult> r) {
             code = c;
             BOOST_TEST(r.stop_message.find("max_tokens") != std::string::npos);
         });
-    e.ioc.restart();
-    e.ioc.run();
+    e.ioc().restart();
+    e.ioc().run();
     BOOST_TEST(code == aibatch::errc::invalid_argument);
 
     // use_future from a plain thread while another thread runs the io_context.
-    e.ioc.restart();
-    auto guard = asio::make_work_guard(e.ioc);
-    std::thread runner([&] { e.ioc.run(); });
+    e.ioc().restart();
+    auto guard = asio::make_work_guard(e.ioc());
+    std::thread runner([&] { e.ioc().run(); });
     auto fut =
-        aibatch::async_batch<SpamResult>(e.client, make_messages(5), model, o, asio::use_future);
+        aibatch::async_batch<SpamResult>(e.client(), make_messages(5), model, o, asio::use_future);
     check_values(fut.get(), 5);
-    auto failing = aibatch::async_batch<SpamResult>(e.client, messages, model, o, asio::use_future);
+    auto failing =
+        aibatch::async_batch<SpamResult>(e.client(), messages, model, o, asio::use_future);
     auto err = aibatch::test::expect_throw<aibatch::batch_error>([&] { failing.get(); });
     BOOST_TEST(std::string(err.what()).find("1 of 3 items did not succeed") != std::string::npos);
     BOOST_TEST(err.failures().at(0).index == 1u);
@@ -409,17 +407,17 @@ BOOST_AUTO_TEST_CASE(completion_token_forms_carry_every_detail) {
 // of its client.
 BOOST_AUTO_TEST_CASE(client_operations_in_every_documented_form) {
     env e;
-    auto b = run_task(e.ioc, aibatch::run_batch<SpamResult>(e.client, make_messages(2), model));
+    auto b = run_task(e.ioc(), aibatch::run_batch<SpamResult>(e.client(), make_messages(2), model));
     BOOST_TEST(b.all_succeeded());
-    auto page = run_task(e.ioc, e.client.list_batches());
+    auto page = run_task(e.ioc(), e.client().list_batches());
     BOOST_TEST(page.data.size() == 1u);
-    auto lister = e.client.list_all_batches();
-    aibatch::client moved = std::move(e.client);
-    auto first = run_task(e.ioc, lister.next());
+    auto lister = e.client().list_all_batches();
+    aibatch::client moved = std::move(e.client());
+    auto first = run_task(e.ioc(), lister.next());
     BOOST_REQUIRE(first.has_value());
     BOOST_TEST(first->id == b.batch_ids.at(0));
-    BOOST_TEST(!run_task(e.ioc, lister.next()).has_value());
-    auto lines = run_task(e.ioc, moved.results(first->id));
+    BOOST_TEST(!run_task(e.ioc(), lister.next()).has_value());
+    auto lines = run_task(e.ioc(), moved.results(first->id));
     BOOST_TEST(lines.size() == 2u);
 }
 
@@ -431,14 +429,14 @@ BOOST_AUTO_TEST_SUITE(concurrency)
 // One client, an io_context run by four threads, hundreds of concurrent batch<T>()
 // calls started from every thread: every call gets exactly its own values.
 BOOST_AUTO_TEST_CASE(one_client_four_threads_hundreds_of_concurrent_calls) {
-    aibatch::emulator::options eo = emu_options();
+    auto eo = emu_options();
     eo.processing_time = 20ms;
-    aibatch::emulator::server emu(eo);
-    emu.start();
+    env emu(eo);
     asio::io_context ioc(4);
-    aibatch::client client(ioc.get_executor(), config(emu.url()));
+    aibatch::client client = emu.make_client(ioc.get_executor(), config({}));
     constexpr int calls = 200;
     std::atomic<int> ok{0}, bad{0};
+    aibatch::test::completion_count finished;
     aibatch::batch_options o;
     o.poll_interval = 5ms;
     o.poll_interval_max = 20ms;
@@ -460,10 +458,10 @@ BOOST_AUTO_TEST_CASE(one_client_four_threads_hundreds_of_concurrent_calls) {
                                good = r[static_cast<std::size_t>(i)].reason ==
                                       tag + " " + std::to_string(i);
                            (good ? ok : bad)++;
+                           finished.add();
                        });
     }
-    for (int i = 0; i < 3000 && ok + bad < calls; ++i)
-        std::this_thread::sleep_for(10ms);
+    BOOST_TEST(finished.wait_for(calls, 30s));
     work.reset();
     for (auto& t : threads)
         t.join();
@@ -480,10 +478,9 @@ BOOST_AUTO_TEST_CASE(one_client_four_threads_hundreds_of_concurrent_calls) {
 // Thousands of calls on four threads, each canceled at a different moment: every call
 // ends (value or operation_aborted), nothing crashes (asan/tsan presets run this).
 BOOST_AUTO_TEST_CASE(cancellations_racing_completions_on_four_threads) {
-    aibatch::emulator::server emu(emu_options());
-    emu.start();
+    env emu;
     asio::io_context ioc(4);
-    aibatch::client client(ioc.get_executor(), config(emu.url()));
+    aibatch::client client = emu.make_client(ioc.get_executor(), config({}));
     std::vector<aibatch::batch_request> reqs(1);
     reqs[0].custom_id = "a";
     reqs[0].params.model = model;
@@ -493,6 +490,7 @@ BOOST_AUTO_TEST_CASE(cancellations_racing_completions_on_four_threads) {
     ioc.restart();
     constexpr int calls = 2000;
     std::atomic<int> ended{0}, odd{0};
+    aibatch::test::completion_count finished;
     std::mutex odd_mutex;
     std::string odd_what; // the last unexpected error, for the failure message
     auto work = asio::make_work_guard(ioc);
@@ -518,6 +516,7 @@ BOOST_AUTO_TEST_CASE(cancellations_racing_completions_on_four_threads) {
                                    }
                                }
                                (fine ? ended : odd)++;
+                               finished.add();
                            }));
         // The cancel is emitted on the call's strand (as Asio requires), at a moment that
         // varies from call to call: at once, after a few handlers, or after a short timer.
@@ -531,8 +530,7 @@ BOOST_AUTO_TEST_CASE(cancellations_racing_completions_on_four_threads) {
             });
         }
     }
-    for (int i = 0; i < 6000 && ended + odd < calls; ++i)
-        std::this_thread::sleep_for(10ms);
+    BOOST_TEST(finished.wait_for(calls, 60s));
     work.reset();
     for (auto& t : threads)
         t.join();

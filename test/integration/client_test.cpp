@@ -5,6 +5,7 @@
 #include <aibatch/emulator/emulator.hpp>
 
 #include "../support/canned_server.hpp"
+#include "../support/emulator_fixture.hpp"
 #include "../support/expect_throw.hpp"
 #include "../support/run_task.hpp"
 #include "../support/test_pki.hpp"
@@ -51,10 +52,7 @@ aibatch::client_config config_for(const std::string& url, int max_retries = 2) {
 }
 
 aibatch::emulator::options emu_options(std::chrono::milliseconds processing = 150ms) {
-    aibatch::emulator::options o;
-    o.processing_time = processing;
-    o.seed = 7;
-    return o;
+    return aibatch::test::emulator_fixture::options(processing, 7);
 }
 
 std::vector<aibatch::batch_request> text_requests(std::size_t n, const std::string& prefix = "r") {
@@ -70,40 +68,10 @@ std::vector<aibatch::batch_request> text_requests(std::size_t n, const std::stri
     return v;
 }
 
-// Everything a test needs: an emulator on its own thread, an io_context and a client.
-struct env {
-    aibatch::emulator::server emu;
-    asio::io_context ioc;
-    aibatch::client client;
-
+// The emulator fixture with this file's client: its key, quick retries (10 ms .. 40 ms).
+struct env : aibatch::test::emulator_fixture {
     explicit env(aibatch::emulator::options o = emu_options(), int max_retries = 2)
-        : emu(start(std::move(o))), client(ioc.get_executor(), config_for(emu.url(), max_retries)) {
-    }
-
-    static aibatch::emulator::options start(aibatch::emulator::options o) { return o; }
-
-    template <class T>
-    T run(aibatch::task<T> t) {
-        return run_task(ioc, std::move(t));
-    }
-
-    aibatch::batch_info wait_ended(std::string id) {
-        for (int i = 0; i < 400; ++i) {
-            auto b = run(client.retrieve_batch(id));
-            if (b.ended())
-                return b;
-            std::this_thread::sleep_for(25ms);
-        }
-        BOOST_FAIL("batch " << id << " did not end");
-        return {};
-    }
-
-    std::size_t count(const std::string& endpoint) {
-        std::size_t n = 0;
-        for (const auto& e : emu.log())
-            n += e.endpoint == endpoint;
-        return n;
-    }
+        : emulator_fixture(std::move(o), config_for({}, max_retries)) {}
 };
 
 aibatch::emulator::fault fault(std::string_view spec) {
@@ -123,9 +91,8 @@ BOOST_AUTO_TEST_SUITE(client_operations)
 
 BOOST_AUTO_TEST_CASE(create_retrieve_results_delete) {
     env e;
-    e.emu.start();
     auto reqs = text_requests(5);
-    aibatch::batch_info b = e.run(e.client.create_batch(reqs));
+    aibatch::batch_info b = e.run(e.client().create_batch(reqs));
     BOOST_TEST(b.id.rfind("msgbatch_", 0) == 0u);
     BOOST_TEST(b.type == "message_batch");
     BOOST_TEST((b.status == aibatch::processing_status::in_progress));
@@ -137,17 +104,17 @@ BOOST_AUTO_TEST_CASE(create_retrieve_results_delete) {
     BOOST_TEST((b.expires_at - b.created_at == 24h));
 
     // Results before the end are refused locally with a clear message.
-    auto early = expect_error([&] { e.run(e.client.open_results(b)); });
+    auto early = expect_error([&] { e.run(e.client().open_results(b)); });
     BOOST_TEST(std::string(early.what()).find("has not ended") != std::string::npos);
 
-    b = e.wait_ended(b.id);
+    b = e.ended_batch(b.id);
     BOOST_TEST(b.request_counts.succeeded == 5u);
     BOOST_TEST(b.request_counts.processing == 0u);
     BOOST_TEST(b.ended_at.has_value());
     BOOST_REQUIRE(b.results_url.has_value());
-    BOOST_TEST(*b.results_url == e.emu.url() + "/v1/messages/batches/" + b.id + "/results");
+    BOOST_TEST(*b.results_url == e.emu().url() + "/v1/messages/batches/" + b.id + "/results");
 
-    auto lines = e.run(e.client.results(b.id));
+    auto lines = e.run(e.client().results(b.id));
     BOOST_TEST(lines.size() == 5u);
     std::set<std::string> ids;
     for (const auto& l : lines) {
@@ -160,10 +127,10 @@ BOOST_AUTO_TEST_CASE(create_retrieve_results_delete) {
     }
     BOOST_TEST(ids.size() == 5u);
 
-    auto d = e.run(e.client.delete_batch(b.id));
+    auto d = e.run(e.client().delete_batch(b.id));
     BOOST_TEST(d.id == b.id);
     BOOST_TEST(d.type == "message_batch_deleted");
-    auto gone = expect_error([&] { e.run(e.client.retrieve_batch(b.id)); });
+    auto gone = expect_error([&] { e.run(e.client().retrieve_batch(b.id)); });
     BOOST_TEST(gone.code() == aibatch::errc::not_found);
     BOOST_TEST(gone.diag().http_status == 404u);
     BOOST_TEST(gone.diag().api_error_type == "not_found_error");
@@ -171,37 +138,40 @@ BOOST_AUTO_TEST_CASE(create_retrieve_results_delete) {
 }
 
 BOOST_AUTO_TEST_CASE(cancel_ends_with_items_canceled) {
-    env e(emu_options(10s));
-    e.emu.start();
+    // Held, and canceling until the test releases it: the delete below certainly comes
+    // before the end.
+    auto o = aibatch::test::emulator_fixture::held(7);
+    o.cancel_time = 1h;
+    env e(o);
     auto reqs = text_requests(4);
-    auto b = e.run(e.client.create_batch(reqs));
-    auto c = e.run(e.client.cancel_batch(b.id));
+    auto b = e.run(e.client().create_batch(reqs));
+    auto c = e.run(e.client().cancel_batch(b.id));
     BOOST_TEST((c.status == aibatch::processing_status::canceling));
     BOOST_TEST(c.cancel_initiated_at.has_value());
     // Deleting before the end is the API's error.
-    auto busy = expect_error([&] { e.run(e.client.delete_batch(b.id)); });
+    auto busy = expect_error([&] { e.run(e.client().delete_batch(b.id)); });
     BOOST_TEST(busy.code() == aibatch::errc::invalid_request);
-    b = e.wait_ended(b.id);
+    e.release(b.id);
+    b = e.ended_batch(b.id);
     BOOST_TEST(b.request_counts.canceled == 4u);
-    for (const auto& l : e.run(e.client.results(b.id)))
+    for (const auto& l : e.run(e.client().results(b.id)))
         BOOST_TEST((l.type == aibatch::result_type::canceled));
 }
 
 BOOST_AUTO_TEST_CASE(pagination_walks_every_page_newest_first) {
     env e;
-    e.emu.start();
     std::vector<std::string> created;
     for (int i = 0; i < 23; ++i) {
         auto reqs = text_requests(1, numbered("p", i) + "_");
-        created.push_back(e.run(e.client.create_batch(reqs)).id);
+        created.push_back(e.run(e.client().create_batch(reqs)).id);
     }
-    auto page = e.run(e.client.list_batches({.limit = 5}));
+    auto page = e.run(e.client().list_batches({.limit = 5}));
     BOOST_TEST(page.data.size() == 5u);
     BOOST_TEST(page.has_more);
     BOOST_TEST(*page.first_id == created.back());
     BOOST_TEST(*page.last_id == created[created.size() - 5]);
 
-    auto lister = e.client.list_all_batches({.limit = 4});
+    auto lister = e.client().list_all_batches({.limit = 4});
     std::vector<std::string> seen;
     e.run([&]() -> aibatch::task<int> {
         while (auto b = co_await lister.next())
@@ -212,32 +182,31 @@ BOOST_AUTO_TEST_CASE(pagination_walks_every_page_newest_first) {
     BOOST_TEST(seen == want, boost::test_tools::per_element());
     BOOST_TEST(lister.pages() == 6u);
 
-    auto bad = expect_error([&] { e.run(e.client.list_batches({.limit = 0})); });
+    auto bad = expect_error([&] { e.run(e.client().list_batches({.limit = 0})); });
     BOOST_TEST(bad.code() == aibatch::errc::invalid_argument);
 }
 
 BOOST_AUTO_TEST_CASE(completion_token_forms) {
     env e;
-    e.emu.start();
     auto reqs = text_requests(2);
     aibatch::diagnostics diag;
     boost::system::error_code got;
     aibatch::batch_info info;
-    e.client.async_create_batch(reqs, diag,
-                                [&](boost::system::error_code ec, aibatch::batch_info b) {
-                                    got = ec;
-                                    info = std::move(b);
-                                });
-    e.ioc.restart();
-    e.ioc.run();
+    e.client().async_create_batch(reqs, diag,
+                                  [&](boost::system::error_code ec, aibatch::batch_info b) {
+                                      got = ec;
+                                      info = std::move(b);
+                                  });
+    e.ioc().restart();
+    e.ioc().run();
     BOOST_TEST(!got);
     BOOST_TEST(info.request_counts.processing == 2u);
 
-    e.client.async_retrieve_batch(
+    e.client().async_retrieve_batch(
         "msgbatch_doesnotexist", diag,
         [&](boost::system::error_code ec, aibatch::batch_info) { got = ec; });
-    e.ioc.restart();
-    e.ioc.run();
+    e.ioc().restart();
+    e.ioc().run();
     BOOST_TEST(got == aibatch::errc::not_found);
     BOOST_TEST(diag.http_status == 404u);
     BOOST_TEST(diag.message.find("retrieve_batch msgbatch_doesnotexist") != std::string::npos);
@@ -245,14 +214,13 @@ BOOST_AUTO_TEST_CASE(completion_token_forms) {
 
 BOOST_AUTO_TEST_CASE(results_read_with_callbacks) {
     env e;
-    e.emu.start();
     auto reqs = text_requests(3);
-    auto b = e.wait_ended(e.run(e.client.create_batch(reqs)).id);
+    auto b = e.ended_batch(e.run(e.client().create_batch(reqs)).id);
     aibatch::diagnostics diag;
     aibatch::result_stream rs;
     std::vector<std::string> ids;
     std::function<void()> read_next = [&] {
-        rs.async_next(e.ioc.get_executor(), diag,
+        rs.async_next(e.ioc().get_executor(), diag,
                       [&](boost::system::error_code ec, std::optional<aibatch::result_line> l) {
                           BOOST_REQUIRE(!ec);
                           if (!l)
@@ -261,14 +229,14 @@ BOOST_AUTO_TEST_CASE(results_read_with_callbacks) {
                           read_next();
                       });
     };
-    e.client.async_open_results(b.id, diag,
-                                [&](boost::system::error_code ec, aibatch::result_stream s) {
-                                    BOOST_REQUIRE(!ec);
-                                    rs = std::move(s);
-                                    read_next();
-                                });
-    e.ioc.restart();
-    e.ioc.run();
+    e.client().async_open_results(b.id, diag,
+                                  [&](boost::system::error_code ec, aibatch::result_stream s) {
+                                      BOOST_REQUIRE(!ec);
+                                      rs = std::move(s);
+                                      read_next();
+                                  });
+    e.ioc().restart();
+    e.ioc().run();
     std::sort(ids.begin(), ids.end());
     BOOST_TEST(ids == (std::vector<std::string>{"r0", "r1", "r2"}),
                boost::test_tools::per_element());
@@ -276,14 +244,13 @@ BOOST_AUTO_TEST_CASE(results_read_with_callbacks) {
 
 BOOST_AUTO_TEST_CASE(bad_ids_are_refused_before_the_network) {
     env e;
-    e.emu.start();
-    auto err = expect_error([&] { e.run(e.client.retrieve_batch("../../etc")); });
+    auto err = expect_error([&] { e.run(e.client().retrieve_batch("../../etc")); });
     BOOST_TEST(err.code() == aibatch::errc::invalid_argument);
     auto reqs = text_requests(1);
     reqs[0].custom_id = "has space";
-    auto cid = expect_error([&] { e.run(e.client.create_batch(reqs)); });
+    auto cid = expect_error([&] { e.run(e.client().create_batch(reqs)); });
     BOOST_TEST(std::string(cid.what()).find("requests[0]") != std::string::npos);
-    BOOST_TEST(e.emu.log().empty());
+    BOOST_TEST(e.emu().log().empty());
 }
 
 BOOST_AUTO_TEST_CASE(missing_api_key_is_refused_at_construction) {
@@ -316,9 +283,8 @@ BOOST_AUTO_TEST_CASE(each_api_error_type_is_mapped) {
                   row{504, aibatch::errc::gateway_timeout, "timeout_error"},
                   row{529, aibatch::errc::overloaded, "overloaded_error"}}) {
         env e(emu_options(), 0);
-        e.emu.add_fault(fault("status:" + std::to_string(r.status) + ":1"));
-        e.emu.start();
-        auto err = expect_error([&] { e.run(e.client.list_batches()); });
+        e.emu().add_fault(fault("status:" + std::to_string(r.status) + ":1"));
+        auto err = expect_error([&] { e.run(e.client().list_batches()); });
         BOOST_TEST_CONTEXT(r.status) {
             BOOST_TEST(err.code() == r.code);
             BOOST_TEST(err.diag().http_status == r.status);
@@ -333,8 +299,7 @@ BOOST_AUTO_TEST_CASE(wrong_key_is_an_authentication_error_with_a_hint) {
     auto o = emu_options();
     o.api_key = "sk-ant-the-right-one";
     env e(o);
-    e.emu.start();
-    auto err = expect_error([&] { e.run(e.client.list_batches()); });
+    auto err = expect_error([&] { e.run(e.client().list_batches()); });
     BOOST_TEST(err.code() == aibatch::errc::authentication);
     BOOST_TEST(std::string(err.what()).find("check ANTHROPIC_API_KEY") != std::string::npos);
     BOOST_TEST(std::string(err.what()).find("sk-ant-test-key") == std::string::npos);
@@ -345,9 +310,8 @@ BOOST_AUTO_TEST_CASE(too_large_batch_is_413) {
     auto o = emu_options();
     o.max_batch_bytes = 2000;
     env e(o);
-    e.emu.start();
     auto reqs = text_requests(40);
-    auto err = expect_error([&] { e.run(e.client.create_batch(reqs)); });
+    auto err = expect_error([&] { e.run(e.client().create_batch(reqs)); });
     BOOST_TEST(err.code() == aibatch::errc::request_too_large);
     BOOST_TEST(err.diag().http_status == 413u);
     BOOST_TEST(std::string(err.what()).find("max_bytes_per_batch") != std::string::npos);
@@ -374,14 +338,13 @@ BOOST_AUTO_TEST_SUITE(client_retries)
 
 BOOST_AUTO_TEST_CASE(rate_limit_burst_honours_retry_after) {
     env e;
-    e.emu.add_fault(fault("status:429:2:list"));
-    e.emu.start();
+    e.emu().add_fault(fault("status:429:2:list"));
     auto t0 = std::chrono::steady_clock::now();
-    auto page = e.run(e.client.list_batches());
+    auto page = e.run(e.client().list_batches());
     auto took = std::chrono::steady_clock::now() - t0;
     BOOST_TEST(page.data.empty());
     BOOST_TEST(e.count("list") == 3u);
-    BOOST_TEST(e.client.stats().retries == 2u);
+    BOOST_TEST(e.client().stats().retries == 2u);
     // retry-after: 1 twice (the policy's own backoff here is only 10-40 ms).
     BOOST_TEST(took >= 1900ms);
 }
@@ -389,18 +352,16 @@ BOOST_AUTO_TEST_CASE(rate_limit_burst_honours_retry_after) {
 BOOST_AUTO_TEST_CASE(overloaded_and_internal_errors_are_retried_then_surface) {
     {
         env e;
-        e.emu.add_fault(fault("status:529:2:retrieve"));
-        e.emu.start();
+        e.emu().add_fault(fault("status:529:2:retrieve"));
         auto reqs = text_requests(1);
-        auto b = e.run(e.client.create_batch(reqs));
-        BOOST_TEST(e.run(e.client.retrieve_batch(b.id)).id == b.id);
+        auto b = e.run(e.client().create_batch(reqs));
+        BOOST_TEST(e.run(e.client().retrieve_batch(b.id)).id == b.id);
         BOOST_TEST(e.count("retrieve") == 3u);
     }
     {
         env e;
-        e.emu.add_fault(fault("status:500:3:list"));
-        e.emu.start();
-        auto err = expect_error([&] { e.run(e.client.list_batches()); });
+        e.emu().add_fault(fault("status:500:3:list"));
+        auto err = expect_error([&] { e.run(e.client().list_batches()); });
         BOOST_TEST(err.code() == aibatch::errc::api_internal);
         BOOST_TEST(std::string(err.what()).find("(after 2 retries)") != std::string::npos);
         BOOST_TEST(e.count("list") == 3u);
@@ -409,19 +370,17 @@ BOOST_AUTO_TEST_CASE(overloaded_and_internal_errors_are_retried_then_surface) {
 
 BOOST_AUTO_TEST_CASE(dropped_connections_are_retried) {
     env e;
-    e.emu.add_fault(fault("drop:2:list"));
-    e.emu.start();
-    auto page = e.run(e.client.list_batches());
+    e.emu().add_fault(fault("drop:2:list"));
+    auto page = e.run(e.client().list_batches());
     BOOST_TEST(!page.has_more);
-    BOOST_TEST(e.client.stats().retries == 2u);
+    BOOST_TEST(e.client().stats().retries == 2u);
 }
 
 BOOST_AUTO_TEST_CASE(client_errors_are_not_retried) {
     env e;
-    e.emu.add_fault(fault("status:400:1:list"));
-    e.emu.start();
-    expect_error([&] { e.run(e.client.list_batches()); });
-    BOOST_TEST(e.client.stats().retries == 0u);
+    e.emu().add_fault(fault("status:400:1:list"));
+    expect_error([&] { e.run(e.client().list_batches()); });
+    BOOST_TEST(e.client().stats().retries == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(should_retry_header_and_retry_after_ms) {
@@ -458,25 +417,24 @@ BOOST_AUTO_TEST_CASE(should_retry_header_and_retry_after_ms) {
 
 BOOST_AUTO_TEST_CASE(cancellation_interrupts_a_backoff_sleep_at_once) {
     env e(emu_options(), 2);
-    aibatch::client_config slow = config_for(e.emu.url());
+    aibatch::client_config slow = config_for(e.emu().url());
     slow.retry.initial_backoff = 30s;
     slow.retry.max_backoff = 30s;
-    aibatch::client c(e.ioc.get_executor(), slow);
-    e.emu.add_fault(fault("status:503:5:list"));
-    e.emu.start();
+    aibatch::client c = e.make_client(slow);
+    e.emu().add_fault(fault("status:503:5:list"));
     asio::cancellation_signal sig;
     std::exception_ptr failure;
     bool done = false;
     asio::co_spawn(
-        e.ioc, c.list_batches(),
+        e.ioc(), c.list_batches(),
         asio::bind_cancellation_slot(sig.slot(), [&](std::exception_ptr ex, aibatch::batch_page) {
             failure = ex;
             done = true;
         }));
-    asio::steady_timer t(e.ioc, 200ms);
+    asio::steady_timer t(e.ioc(), 200ms);
     t.async_wait([&](auto) { sig.emit(asio::cancellation_type::terminal); });
     auto t0 = std::chrono::steady_clock::now();
-    e.ioc.run();
+    e.ioc().run();
     auto took = std::chrono::steady_clock::now() - t0;
     BOOST_TEST(done);
     BOOST_TEST(took < 2s);
@@ -494,37 +452,35 @@ BOOST_AUTO_TEST_CASE(ambiguous_create_names_candidates_instead_of_paying_twice_o
     // The create is carried out, then the connection drops before the answer. A batch of
     // the same size exists afterwards, but nothing proves it is this create's (it could
     // be another program's on the same key): the client names it and sends nothing more.
-    e.emu.add_fault(fault("drop-after:1:create"));
-    e.emu.start();
+    e.emu().add_fault(fault("drop-after:1:create"));
     auto reqs = text_requests(3);
-    auto err = expect_error([&] { e.run(e.client.create_batch(reqs)); });
+    auto err = expect_error([&] { e.run(e.client().create_batch(reqs)); });
     BOOST_TEST(err.code() == aibatch::errc::ambiguous_create);
-    auto made = e.emu.batches();
+    auto made = e.emu().batches();
     BOOST_REQUIRE(made.size() == 1u);
     BOOST_TEST(std::string(err.what()).find(made[0].id) != std::string::npos);
-    BOOST_TEST(e.client.stats().creates_adopted == 0u);
-    BOOST_TEST(!e.client.owns_batch(made[0].id));
+    BOOST_TEST(e.client().stats().creates_adopted == 0u);
+    BOOST_TEST(!e.client().owns_batch(made[0].id));
     // Once its results confirm it, the caller claims it: later checks never offer it.
-    auto found = e.run(e.client.find_created_batches(3, std::chrono::system_clock::now()));
+    auto found = e.run(e.client().find_created_batches(3, std::chrono::system_clock::now()));
     BOOST_REQUIRE(found.size() == 1u);
-    e.client.claim_batch(found[0].id);
-    BOOST_TEST(e.run(e.client.find_created_batches(3, std::chrono::system_clock::now())).empty());
+    e.client().claim_batch(found[0].id);
+    BOOST_TEST(e.run(e.client().find_created_batches(3, std::chrono::system_clock::now())).empty());
 }
 
 BOOST_AUTO_TEST_CASE(ambiguous_create_does_not_adopt_someone_elses_batch) {
     env e;
-    e.emu.start();
     // A batch of another size and one of the same size made by this client earlier.
     auto other = text_requests(2, "o");
-    e.run(e.client.create_batch(other));
+    e.run(e.client().create_batch(other));
     auto mine = text_requests(3, "m");
-    e.run(e.client.create_batch(mine));
+    e.run(e.client().create_batch(mine));
     // Now the connection drops before the create is carried out: nothing to adopt, so
     // it is sent again.
-    e.emu.add_fault(fault("drop:1:create"));
-    auto b = e.run(e.client.create_batch(mine));
-    BOOST_TEST(e.emu.batches_created() == 3u);
-    BOOST_TEST(e.client.stats().creates_adopted == 0u);
+    e.emu().add_fault(fault("drop:1:create"));
+    auto b = e.run(e.client().create_batch(mine));
+    BOOST_TEST(e.emu().batches_created() == 3u);
+    BOOST_TEST(e.client().stats().creates_adopted == 0u);
     BOOST_TEST(b.request_counts.total() == 3u);
 }
 
@@ -583,13 +539,12 @@ BOOST_AUTO_TEST_SUITE(client_results)
 // retry is told, in order, and nothing of the key.
 BOOST_AUTO_TEST_CASE(the_observer_is_told_requests_answers_failures_and_retries) {
     env e;
-    e.emu.add_fault(fault("status:529:1:retrieve"));
-    e.emu.add_fault(fault("drop:1:list"));
-    e.emu.start();
+    e.emu().add_fault(fault("status:529:1:retrieve"));
+    e.emu().add_fault(fault("drop:1:list"));
     std::vector<aibatch::client_event> seen;
-    auto cfg = config_for(e.emu.url());
+    auto cfg = config_for(e.emu().url());
     cfg.observer = [&](const aibatch::client_event& ev) { seen.push_back(ev); };
-    aibatch::client c(e.ioc.get_executor(), cfg);
+    aibatch::client c = e.make_client(cfg);
     auto reqs = text_requests(1);
     auto b = e.run(c.create_batch(reqs));
     seen.clear();
@@ -611,7 +566,7 @@ BOOST_AUTO_TEST_CASE(the_observer_is_told_requests_answers_failures_and_retries)
     // A connection dropped on a fresh client (on a reused keep-alive connection the
     // transport resends an idempotent request itself, as a stale connection).
     seen.clear();
-    aibatch::client fresh(e.ioc.get_executor(), cfg);
+    aibatch::client fresh = e.make_client(cfg);
     (void)e.run(fresh.list_batches());
     BOOST_REQUIRE(seen.size() == 5u); // request, failure, retry, request, response
     BOOST_TEST((seen[1].what == k::failure));
@@ -619,23 +574,22 @@ BOOST_AUTO_TEST_CASE(the_observer_is_told_requests_answers_failures_and_retries)
     BOOST_TEST((seen[2].what == k::retry));
     BOOST_TEST((seen[4].what == k::response));
     // A throwing observer never breaks a call.
-    auto cfg2 = config_for(e.emu.url());
+    auto cfg2 = config_for(e.emu().url());
     cfg2.observer = [](const aibatch::client_event&) { throw std::runtime_error("observer"); };
-    aibatch::client quiet(e.ioc.get_executor(), cfg2);
+    aibatch::client quiet = e.make_client(cfg2);
     BOOST_TEST(e.run(quiet.retrieve_batch(b.id)).id == b.id);
 }
 
 BOOST_AUTO_TEST_CASE(the_observer_is_told_of_a_resumed_download_and_never_the_key) {
     env e;
-    e.emu.start();
     std::vector<aibatch::client_event> seen;
-    auto cfg = config_for(e.emu.url());
+    auto cfg = config_for(e.emu().url());
     cfg.observer = [&](const aibatch::client_event& ev) { seen.push_back(ev); };
-    aibatch::client c(e.ioc.get_executor(), cfg);
+    aibatch::client c = e.make_client(cfg);
     auto reqs = text_requests(200);
     auto b = e.run(c.create_batch(reqs));
-    b = e.wait_ended(b.id);
-    e.emu.add_fault(fault("cut-results:20000"));
+    b = e.ended_batch(b.id);
+    e.emu().add_fault(fault("cut-results:20000"));
     auto lines = e.run(c.results(b.id));
     BOOST_TEST(lines.size() == 200u);
     std::size_t resumed = 0;
@@ -650,12 +604,11 @@ BOOST_AUTO_TEST_CASE(the_observer_is_told_of_a_resumed_download_and_never_the_ke
 
 BOOST_AUTO_TEST_CASE(a_cut_results_stream_is_resumed_without_duplicates) {
     env e;
-    e.emu.start();
     auto reqs = text_requests(200);
-    auto b = e.run(e.client.create_batch(reqs));
-    b = e.wait_ended(b.id);
-    e.emu.add_fault(fault("cut-results:20000"));
-    auto rs = e.run(e.client.open_results(b));
+    auto b = e.run(e.client().create_batch(reqs));
+    b = e.ended_batch(b.id);
+    e.emu().add_fault(fault("cut-results:20000"));
+    auto rs = e.run(e.client().open_results(b));
     std::map<std::string, int> seen;
     e.run([&]() -> aibatch::task<int> {
         while (auto l = co_await rs.next())
@@ -673,12 +626,11 @@ BOOST_AUTO_TEST_CASE(results_are_the_same_bytes_when_downloaded_again) {
     // The emulator keeps generated results (results_cache_bytes): a second download must
     // be identical to the first.
     env e;
-    e.emu.start();
     auto reqs = text_requests(30);
-    auto b = e.wait_ended(e.run(e.client.create_batch(reqs)).id);
+    auto b = e.ended_batch(e.run(e.client().create_batch(reqs)).id);
     auto render = [&] {
         std::string all;
-        for (const auto& l : e.run(e.client.results(b.id)))
+        for (const auto& l : e.run(e.client().results(b.id)))
             all += l.custom_id + json::serialize(l.message) + l.error.message + "\n";
         return all;
     };
@@ -689,11 +641,10 @@ BOOST_AUTO_TEST_CASE(results_are_the_same_bytes_when_downloaded_again) {
 
 BOOST_AUTO_TEST_CASE(results_url_on_another_origin_is_not_followed) {
     env e;
-    e.emu.start();
     auto reqs = text_requests(2);
-    auto b = e.wait_ended(e.run(e.client.create_batch(reqs)).id);
+    auto b = e.ended_batch(e.run(e.client().create_batch(reqs)).id);
     b.results_url = "https://evil.example.com/v1/messages/batches/" + b.id + "/results";
-    auto rs = e.run(e.client.open_results(b));
+    auto rs = e.run(e.client().open_results(b));
     int n = 0;
     e.run([&]() -> aibatch::task<int> {
         while (co_await rs.next())
@@ -706,13 +657,12 @@ BOOST_AUTO_TEST_CASE(results_url_on_another_origin_is_not_followed) {
 BOOST_AUTO_TEST_CASE(errored_expired_and_scripted_lines_are_typed) {
     auto o = emu_options(200ms);
     env e(o);
-    e.emu.start();
     auto reqs = text_requests(3);
     reqs[0].params.model = "claude-unknown-9";
     reqs[1].params.messages = {aibatch::user("EMULATOR_RESULT: expired")};
-    auto b = e.wait_ended(e.run(e.client.create_batch(reqs)).id);
+    auto b = e.ended_batch(e.run(e.client().create_batch(reqs)).id);
     std::map<std::string, aibatch::result_line> by_id;
-    for (auto& l : e.run(e.client.results(b.id)))
+    for (auto& l : e.run(e.client().results(b.id)))
         by_id.emplace(l.custom_id, std::move(l));
     BOOST_TEST((by_id.at("r0").type == aibatch::result_type::errored));
     BOOST_TEST(by_id.at("r0").error.type == "not_found_error");
@@ -819,13 +769,12 @@ BOOST_AUTO_TEST_CASE(results_are_requested_as_application_binary) {
 // (toward the newest), as the official SDKs do, never turning around with after_id.
 BOOST_AUTO_TEST_CASE(list_all_batches_from_before_id_keeps_paging_back) {
     env e;
-    e.emu.start();
     std::vector<std::string> created; // oldest first
     for (int i = 0; i < 9; ++i) {
         auto reqs = text_requests(1, numbered("b", i) + "_");
-        created.push_back(e.run(e.client.create_batch(reqs)).id);
+        created.push_back(e.run(e.client().create_batch(reqs)).id);
     }
-    auto lister = e.client.list_all_batches({.limit = 2, .before_id = created.front()});
+    auto lister = e.client().list_all_batches({.limit = 2, .before_id = created.front()});
     std::vector<std::string> seen;
     e.run([&]() -> aibatch::task<int> {
         while (auto b = co_await lister.next())
@@ -875,7 +824,6 @@ BOOST_AUTO_TEST_CASE(streaming_200_mb_of_results_keeps_memory_bounded) {
     auto eo = emu_options(300ms);
     eo.results_cache_bytes = 0; // the emulator shares this process: no copy of the file
     env e(eo);
-    e.emu.start();
     const json::object schema = json::parse(R"({"type":"object","properties":{
         "text":{"type":"string","minLength":20000,"maxLength":20000}},
         "required":["text"],"additionalProperties":false})")
@@ -891,15 +839,15 @@ BOOST_AUTO_TEST_CASE(streaming_200_mb_of_results_keeps_memory_bounded) {
         r.params.tool_choice = aibatch::tool_choice{"tool", "answer", std::nullopt};
         reqs.push_back(std::move(r));
     }
-    auto b = e.run(e.client.create_batch(reqs));
+    auto b = e.run(e.client().create_batch(reqs));
     reqs.clear();
     reqs.shrink_to_fit();
-    b = e.wait_ended(b.id);
+    b = e.ended_batch(b.id);
     BOOST_TEST(b.request_counts.succeeded == 10'500u);
 
     const long before = current_rss_kib();
     const bool reset = reset_peak_rss();
-    auto rs = e.run(e.client.open_results(b));
+    auto rs = e.run(e.client().open_results(b));
     std::uint64_t lines = 0, text_bytes = 0;
     auto t0 = std::chrono::steady_clock::now();
     e.run([&]() -> aibatch::task<int> {

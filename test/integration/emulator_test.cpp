@@ -8,6 +8,7 @@
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <set>
 #include <thread>
@@ -80,7 +81,7 @@ std::string numbered(std::string prefix, int i) {
 BOOST_AUTO_TEST_SUITE(emulator_endpoints)
 
 BOOST_AUTO_TEST_CASE(create_retrieve_and_results_follow_the_batch_lifecycle) {
-    emulator_fixture f;
+    emulator_fixture f(emulator_fixture::held()); // in progress until released below
     auto a = f.create(batch_of({tool_request("a", "is this spam? win money", spam_schema()),
                                 tool_request("b", "hello friend", spam_schema())}));
     BOOST_TEST_REQUIRE(a.status == 200u, a.raw);
@@ -100,7 +101,11 @@ BOOST_AUTO_TEST_CASE(create_retrieve_and_results_follow_the_batch_lifecycle) {
 
     check_error(f.call("GET", "/v1/messages/batches/" + id + "/results"), 400,
                 "invalid_request_error", "has not yet ended");
+    auto running = f.call("GET", "/v1/messages/batches/" + id);
+    BOOST_TEST(running.body.at("processing_status") == "in_progress");
+    BOOST_TEST(running.body.at("results_url").is_null());
 
+    f.release(id);
     auto ended = f.wait_ended(id);
     BOOST_TEST(ended.at("request_counts").at("processing") == 0);
     BOOST_TEST(ended.at("request_counts").at("succeeded") == 2);
@@ -207,9 +212,9 @@ BOOST_AUTO_TEST_CASE(list_is_newest_first_and_paginates_both_ways) {
 }
 
 BOOST_AUTO_TEST_CASE(cancel_moves_through_canceling_to_ended_with_canceled_items) {
-    auto opts = emulator_fixture::default_options();
-    opts.processing_time = 30s;
-    opts.cancel_time = 200ms;
+    // Held, and canceling until released: the test decides when each state ends.
+    auto opts = emulator_fixture::held();
+    opts.cancel_time = 1h;
     emulator_fixture f(opts);
     json::array reqs;
     for (int i = 0; i < 5; ++i)
@@ -221,17 +226,89 @@ BOOST_AUTO_TEST_CASE(cancel_moves_through_canceling_to_ended_with_canceled_items
     BOOST_TEST(c.body.at("cancel_initiated_at").is_string());
     check_error(f.call("DELETE", "/v1/messages/batches/" + id), 400, "invalid_request_error",
                 "cancel");
+    BOOST_TEST(f.call("GET", "/v1/messages/batches/" + id).body.at("processing_status") ==
+               "canceling");
+    f.release(id);
     auto ended = f.wait_ended(id);
     BOOST_TEST(ended.at("request_counts").at("canceled") == 5);
     for (auto& [cid, r] : by_custom_id(f.results(id)))
         BOOST_TEST(r.at("type") == "canceled", cid);
 }
 
-BOOST_AUTO_TEST_CASE(delete_only_after_the_batch_has_ended) {
+// options::hold_batches: a batch ends when the test says so, not when a clock does.
+BOOST_AUTO_TEST_CASE(held_batches_end_only_when_released) {
+    emulator_fixture f(emulator_fixture::held());
+    auto make = [&](const std::string& tag) {
+        json::array reqs;
+        for (int i = 0; i < 4; ++i)
+            reqs.push_back(text_request(numbered(tag, i), "hi"));
+        auto a = f.create(json::object{{"requests", reqs}});
+        BOOST_TEST_REQUIRE(a.status == 200u, a.raw);
+        return std::string(a.body.at("id").as_string());
+    };
+    std::string kept = make("k"), canceled = make("c"), expired_id, other = make("o");
+    f.emu().add_fault(aibatch::emulator::parse_fault("expire:1"));
+    expired_id = make("e");
+    // Nothing ends on its own (the wait gives up; it is not a measure of speed).
+    BOOST_TEST(!f.emu().wait_ended(kept, 50ms));
+    BOOST_TEST(f.call("GET", "/v1/messages/batches/" + kept).body.at("processing_status") ==
+               "in_progress");
+    // A cancel still ends a held batch (after cancel_time): every item canceled, and
+    // there is nothing left to release.
+    BOOST_TEST(f.call("POST", "/v1/messages/batches/" + canceled + "/cancel").status == 200u);
+    auto c = f.wait_ended(canceled);
+    BOOST_TEST(c.at("request_counts").at("canceled") == 4);
+    BOOST_TEST(!f.emu().release(canceled));
+    // Released: ended at once, every item processed.
+    f.release(kept);
+    auto k = f.call("GET", "/v1/messages/batches/" + kept).body;
+    BOOST_TEST(k.at("processing_status") == "ended");
+    BOOST_TEST(k.at("request_counts").at("succeeded") == 4);
+    BOOST_TEST(f.results(kept).size() == 4u);
+    BOOST_TEST(!f.emu().release(kept)); // once
+    BOOST_TEST(!f.emu().release("msgbatch_unknown"));
+    BOOST_CHECK_THROW(f.release(kept), std::runtime_error);
+    // release_all ends the others; with the expire fault nothing was processed in time.
+    BOOST_TEST(f.release_all() == 2u);
+    BOOST_TEST(f.release_all() == 0u);
+    BOOST_TEST(f.wait_ended(other).at("request_counts").at("succeeded") == 4);
+    BOOST_TEST(f.wait_ended(expired_id).at("request_counts").at("expired") == 4);
+}
+
+// wait_for_log blocks until the request log says so, or gives up.
+BOOST_AUTO_TEST_CASE(wait_for_log_sees_each_request_served) {
     emulator_fixture f;
+    auto two_lists = [](const std::vector<aibatch::emulator::log_entry>& log) {
+        return std::count_if(log.begin(), log.end(),
+                             [](const auto& e) { return e.endpoint == "list"; }) >= 2;
+    };
+    BOOST_TEST(!f.emu().wait_for_log(two_lists, 20ms));
+    std::thread client([&] {
+        f.call("GET", "/v1/messages/batches");
+        f.call("GET", "/v1/messages/batches");
+    });
+    BOOST_TEST(f.emu().wait_for_log(two_lists, 20s));
+    client.join();
+    BOOST_TEST(f.count("list") == 2u);
+    // wait_received counts requests as they are read, before a delay fault holds them.
+    BOOST_TEST(f.emu().wait_received("list", 2, 0ms));
+    BOOST_TEST(!f.emu().wait_received("cancel", 1, 0ms));
+    f.emu().add_fault(aibatch::emulator::parse_fault("delay:200:1:list"));
+    std::thread held_back([&] { f.call("GET", "/v1/messages/batches"); });
+    BOOST_TEST(f.emu().wait_received("list", 3, 20s));
+    held_back.join();
+    BOOST_TEST(f.count("list") == 3u);
+    std::string id(f.create(batch_of({text_request("a", "hi")})).body.at("id").as_string());
+    BOOST_TEST(f.emu().wait_ended(id, 20s));                  // its 150 ms of processing
+    BOOST_TEST(!f.emu().wait_ended("msgbatch_unknown", 20s)); // at once: no such batch
+}
+
+BOOST_AUTO_TEST_CASE(delete_only_after_the_batch_has_ended) {
+    emulator_fixture f(emulator_fixture::held());
     std::string id(f.create(batch_of({text_request("a", "hi")})).body.at("id").as_string());
     check_error(f.call("DELETE", "/v1/messages/batches/" + id), 400, "invalid_request_error",
                 "still processing");
+    f.release(id);
     f.wait_ended(id);
     auto d = f.call("DELETE", "/v1/messages/batches/" + id);
     BOOST_TEST_REQUIRE(d.status == 200u, d.raw);
@@ -628,7 +705,7 @@ BOOST_AUTO_TEST_CASE(serves_https_with_a_given_certificate) {
     opts.tls_key = pki.server_key;
     aibatch::transport_options t;
     t.ca_file = pki.ca_cert.string();
-    emulator_fixture f(opts, t);
+    emulator_fixture f(opts, emulator_fixture::default_client_config(), t);
     BOOST_TEST(f.emu().url().starts_with("https://localhost:"));
     auto a = f.create(batch_of({text_request("a", "hello")}));
     BOOST_TEST_REQUIRE(a.status == 200u, a.raw);

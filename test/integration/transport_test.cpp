@@ -171,7 +171,7 @@ BOOST_AUTO_TEST_CASE(a_closed_idle_connection_is_replaced_transparently) {
     boost::asio::io_context ioc;
     http_client client(ioc.get_executor(), server.url());
     BOOST_TEST(run_task(ioc, client.request(get("/close-after"))).body == "bye");
-    std::this_thread::sleep_for(50ms); // let the server's close arrive
+    BOOST_REQUIRE(server.wait_closed(1, 20s)); // the server's close has been sent
     BOOST_TEST(run_task(ioc, client.request(get("/hello"))).body == "hello");
     BOOST_TEST(server.accepted() == 2u);
 }

@@ -13,6 +13,8 @@
 #include <boost/beast/ssl.hpp>
 #include <boost/url/parse.hpp>
 
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -129,6 +131,9 @@ struct test_server::impl {
     asio::ssl::context ssl_ctx{asio::ssl::context::tls_server};
     tcp::acceptor acceptor{ioc};
     std::atomic<std::size_t> accepted{0};
+    std::mutex closed_mutex;
+    std::condition_variable closed_changed;
+    std::size_t closed = 0;                         ///< connections the server has closed
     std::vector<std::shared_ptr<tcp::socket>> held; // silent mode
     std::thread thread;
 
@@ -146,7 +151,17 @@ struct test_server::impl {
         }
     }
 
+    // The connection is closed when connection() returns (its stream is gone).
     asio::awaitable<void> session(tcp::socket sock) {
+        co_await connection(std::move(sock));
+        {
+            std::lock_guard lock(closed_mutex);
+            ++closed;
+        }
+        closed_changed.notify_all();
+    }
+
+    asio::awaitable<void> connection(tcp::socket sock) {
         if (!opts.tls) {
             beast::tcp_stream s(std::move(sock));
             co_await serve(s);
@@ -196,6 +211,11 @@ std::string test_server::url_by_ip() const {
 
 std::size_t test_server::accepted() const {
     return impl_->accepted;
+}
+
+bool test_server::wait_closed(std::size_t n, std::chrono::milliseconds timeout) const {
+    std::unique_lock lock(impl_->closed_mutex);
+    return impl_->closed_changed.wait_for(lock, timeout, [&] { return impl_->closed >= n; });
 }
 
 } // namespace aibatch::test

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -39,6 +40,9 @@ public:
     std::string url_by_ip() const;
     /// TCP connections accepted so far.
     std::size_t accepted() const;
+    /// Blocks until the server has closed `n` connections (or `timeout` passed): true
+    /// when it has.
+    bool wait_closed(std::size_t n, std::chrono::milliseconds timeout) const;
 
 private:
     struct impl;

@@ -193,6 +193,46 @@ BOOST_AUTO_TEST_CASE(results_of_an_ended_batch_name_the_batch_to_stream_line_by_
     BOOST_TEST(svc.batches().at(0).deleted);
 }
 
+BOOST_AUTO_TEST_CASE(a_held_batch_runs_until_released_and_a_canceling_one_until_released) {
+    emu::options opts;
+    opts.hold_batches = true;
+    opts.processing_time = 0ms; // not applied to held batches
+    opts.cancel_time = 1h;
+    emu::service svc(opts, "http://127.0.0.1:1");
+    auto status_of = [&](const std::string& id) {
+        auto r = svc.answer(request(http::verb::get, "/v1/messages/batches/" + id));
+        return json::parse(r.body);
+    };
+    std::string kept = created_id(svc, batch_body({"a", "b"}));
+    std::string canceled = created_id(svc, batch_body({"c", "d"}));
+    BOOST_TEST(status_of(kept).at("processing_status") == "in_progress");
+    BOOST_TEST(!svc.wait_ended(kept, 0ms));
+    svc.answer(request(http::verb::post, "/v1/messages/batches/" + canceled + "/cancel"));
+    BOOST_TEST(status_of(canceled).at("processing_status") == "canceling");
+
+    BOOST_TEST(svc.release(kept));
+    BOOST_TEST(svc.wait_ended(kept, 0ms));
+    auto k = status_of(kept);
+    BOOST_TEST(k.at("processing_status") == "ended");
+    BOOST_TEST(k.at("request_counts").at("succeeded") == 2);
+    BOOST_TEST(!svc.release(kept)); // ended: nothing to end
+
+    BOOST_TEST(svc.release_all() == 1u); // the canceling one
+    auto c = status_of(canceled);
+    BOOST_TEST(c.at("processing_status") == "ended");
+    BOOST_TEST(c.at("request_counts").at("canceled") == 2);
+    BOOST_TEST(svc.release_all() == 0u);
+    BOOST_TEST(!svc.release("msgbatch_unknown"));
+}
+
+BOOST_AUTO_TEST_CASE(release_ends_only_held_or_canceling_batches) {
+    auto svc = make_service(1h); // not held: processing_time applies
+    std::string id = created_id(svc, batch_body({"a"}));
+    BOOST_TEST(!svc.release(id));
+    BOOST_TEST(svc.release_all() == 0u);
+    BOOST_TEST(!svc.wait_ended(id, 0ms));
+}
+
 BOOST_AUTO_TEST_CASE(list_pages_newest_first) {
     auto svc = make_service(1h);
     std::string first = created_id(svc, batch_body({"a"}));

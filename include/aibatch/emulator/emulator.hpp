@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -76,6 +77,12 @@ struct options {
     std::string api_key;
     std::filesystem::path tls_cert, tls_key; ///< both set = serve HTTPS
     std::chrono::milliseconds processing_time{std::chrono::seconds(2)};
+    /// When true, processing_time does not apply: each batch created stays in_progress
+    /// until server::release(id) or server::release_all() ends it (every item processed
+    /// at that moment). A cancel moves it to canceling, then to ended after cancel_time
+    /// (or at release()), every item canceled. For tests that need a batch still running
+    /// when something happens, without racing a clock.
+    bool hold_batches = false;
     /// How long `canceling` lasts before the batch ends.
     std::chrono::milliseconds cancel_time{std::chrono::milliseconds(100)};
     std::uint64_t seed = 0;
@@ -140,6 +147,27 @@ public:
     std::size_t batch_count() const;
     /// Every batch created so far, oldest first (deleted ones included, marked).
     std::vector<batch_summary> batches() const;
+
+    /// Ends batch `batch_id` now if it is held (options::hold_batches) or canceling: it
+    /// answers ended, with its results (a canceling batch's items canceled). False when
+    /// there is no such batch to end (unknown id, ended, or running on processing_time).
+    /// With a long cancel_time, this is how a test ends a canceling batch when it chooses.
+    bool release(const std::string& batch_id);
+    /// release() for every batch it would end; returns how many it ended.
+    std::size_t release_all();
+    /// Blocks until batch `batch_id` has ended (processing done, or canceled and
+    /// canceling over) or `timeout` has passed: true when it has ended.
+    bool wait_ended(const std::string& batch_id, std::chrono::milliseconds timeout) const;
+    /// Blocks until `done(log())` holds or `timeout` has passed (re-checked after each
+    /// request served): true when it holds. `done` runs under the server's lock: it must
+    /// not call the server.
+    bool wait_for_log(const std::function<bool(const std::vector<log_entry>&)>& done,
+                      std::chrono::milliseconds timeout) const;
+    /// Blocks until `n` requests to `endpoint` (create, retrieve, ...) have been read off
+    /// their connections, answered or not (a delay fault may still hold them back), or
+    /// `timeout` has passed: true when they have. For "the request is on the server".
+    bool wait_received(const std::string& endpoint, std::size_t n,
+                       std::chrono::milliseconds timeout) const;
 
     struct impl;
 
