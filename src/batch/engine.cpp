@@ -23,6 +23,7 @@
 #include <boost/json/serialize.hpp>
 
 #include <algorithm>
+#include <limits>
 #include <set>
 
 #ifdef __linux__
@@ -164,10 +165,51 @@ private:
         breath_ = std::chrono::steady_clock::now();
     }
 
-    // The job's request body is no longer needed (its batch is known for sure).
-    void drop_body(job& j) {
+    // ------------------------------------------------------------- the body turn
+    // One request body at a time: a worker takes the turn to plan a batch and build its
+    // body, and to (re)build and send it; the body is freed as soon as its create has
+    // answered, and the turn passed on. Memory above the inputs is then one body (up to
+    // max_bytes_per_batch), whatever max_batches_in_flight; the uploads share one link
+    // anyway. A body needed again (an ambiguous create) is rebuilt from its items.
+    task<void> take_turn(job* j) {
+        // The gate never expires; end_turn() cancels its waits, which wakes every waiter
+        // (the first to run takes the turn). Setting its expiry here would cancel the
+        // other waiters' waits, and they would wake each other in a busy loop.
+        while (turn_taken_)
+            co_await turn_gate_->async_wait(asio::as_tuple(asio::use_awaitable));
+        turn_taken_ = true;
+        if (j)
+            j->has_turn = true;
+    }
+    void end_turn() {
+        turn_taken_ = false;
+        turn_gate_->cancel();
+    }
+    // The job's body is not needed now: freed (in slices), and the turn passed on.
+    void release_body(job& j) {
         if (j.body)
             asio::co_spawn(state_->strand, free_in_slices(std::move(j.body)), asio::detached);
+        if (j.has_turn) {
+            j.has_turn = false;
+            end_turn();
+        }
+    }
+    // The turn and the body, for a create.
+    task<void> body_for_create(job& j) {
+        if (!j.has_turn)
+            co_await take_turn(&j);
+        if (j.body)
+            co_return;
+        chunk_builder chunk(j.indices.size(), std::numeric_limits<std::size_t>::max(),
+                            j.indices.size());
+        std::size_t k = 0;
+        for (std::size_t i : j.indices) {
+            chunk.add(i, [&](std::string& body) { append_request(i, body); });
+            if (++k % 16 == 0)
+                co_await breathe();
+        }
+        job built = chunk.finish(j.round, false);
+        j.body = std::move(built.body);
     }
 
     // ------------------------------------------------------------- requests
@@ -236,22 +278,10 @@ private:
     // The next batch of the round: as many pending items as the limits allow (the
     // planner, planner.hpp, decides). Yields to the event loop every couple of
     // milliseconds so a large body never stalls it.
+    // Called with the body turn (take_turn): one planner at a time, so a worker that
+    // yields mid-batch keeps its place and the batches are contiguous runs of the pending
+    // list whatever the timing (a journal resume finds the same batches again).
     task<std::optional<job>> next_job() {
-        // One planner at a time: a worker that yields mid-batch keeps its place, so the
-        // batches are contiguous runs of the pending list whatever the timing (a journal
-        // resume finds the same batches again).
-        while (planning_) {
-            planning_gate_->expires_at(std::chrono::steady_clock::time_point::max());
-            co_await planning_gate_->async_wait(asio::as_tuple(asio::use_awaitable));
-        }
-        planning_ = true;
-        struct release {
-            engine& e;
-            ~release() {
-                e.planning_ = false;
-                e.planning_gate_->cancel();
-            }
-        } released{*this};
         const unsigned round = ledger_.round();
         chunk_builder chunk(opts_.max_requests_per_batch, opts_.max_bytes_per_batch,
                             pending_.size() - cursor_);
@@ -311,7 +341,7 @@ private:
         state_->claim(j.batch_id);
         ++state_->stats.creates_adopted;
         journal_.created(j.round, j.ranges, j.hash, j.batch_id);
-        drop_body(j);
+        release_body(j);
     }
 
     // One result line of j's batch, decoded. False when the line shows that the batch is
@@ -400,7 +430,7 @@ private:
         if (known && !known->batch_id.empty() && j.rejected.empty()) {
             j.batch_id = known->batch_id; // re-attach
             j.known_since = std::chrono::steady_clock::now();
-            drop_body(j);
+            release_body(j);
             co_return true;
         }
         if (known && known->creating_at && !j.ambiguous_since) {
@@ -410,6 +440,7 @@ private:
         }
         for (int cycle = 0;; ++cycle) {
             if (j.ambiguous_since) {
+                release_body(j); // rebuilt if it must be sent again
                 auto cand = co_await candidate_for(j);
                 if (!cand) {
                     // Nothing (more) to check yet: a slow create may still show up. Look
@@ -436,12 +467,15 @@ private:
                     co_return true;
                 }
             }
+            co_await body_for_create(j);
             if (stopping_) {
+                release_body(j);
                 co_await mark(j, item_status::not_submitted, "stopped",
                               ledger_.stop_message() + " before the batch was created");
                 co_return false;
             }
             if (cycle >= 3) {
+                release_body(j);
                 std::string msg = "create_batch failed ambiguously " + std::to_string(cycle) +
                                   " times for items " + j.ranges +
                                   "; not sending it again (see unread_batches for batches it "
@@ -460,6 +494,7 @@ private:
             } catch (const boost::system::system_error& se) {
                 create_error = as_error(se);
             }
+            release_body(j); // answered: rebuilt if it must be sent again
             if (create_error) {
                 const error& e = *create_error;
                 if (!may_have_created(e)) {
@@ -484,7 +519,6 @@ private:
                 j.counts = made->request_counts;
                 j.expires_at = made->expires_at;
                 j.known_since = std::chrono::steady_clock::now();
-                drop_body(j);
                 known_ids_.insert(made->id);
                 try {
                     journal_.created(j.round, j.ranges, j.hash, j.batch_id);
@@ -713,6 +747,7 @@ private:
 
     task<void> run_job(job& j) {
         if (auto over = ledger_.reserve(j, opts_.cost_limit)) {
+            release_body(j);
             stop(make_error_code(errc::cost_limit), *over);
             stopping_ = true;
             cost_stopped_ = true;
@@ -737,7 +772,7 @@ private:
             if (journal_error) {
                 ledger_.release(j);
                 j.ph = job::phase::done;
-                drop_body(j);
+                release_body(j);
                 stop(journal_error->code(), journal_error->diag().message);
                 stopping_ = true;
                 co_await mark(j, item_status::not_submitted, "journal",
@@ -784,7 +819,7 @@ private:
                 ledger_.record_batch(j.batch_id);
             break;
         }
-        drop_body(j); // never sent (a create that failed), or sent: unmapped in slices
+        release_body(j); // never sent (a create that failed), or sent: unmapped in slices
         j.ph = job::phase::done;
         ledger_.release(j);
         if (j.read_done) {
@@ -813,7 +848,7 @@ private:
         }
         ledger_.release(j);
         j.ph = job::phase::done;
-        drop_body(j);
+        release_body(j);
         if (j.batch_id.empty()) {
             co_await mark(j, item_status::not_submitted, "stopped", why);
             co_return;
@@ -837,9 +872,15 @@ private:
         // worker's own, co_spawn'ed.)
         co_await asio::this_coro::throw_if_cancelled(false);
         while (!stopping_) {
-            auto j = co_await next_job();
-            if (!j)
+            co_await take_turn(nullptr);
+            std::optional<job> j;
+            if (!stopping_)
+                j = co_await next_job();
+            if (!j) {
+                end_turn();
                 co_return;
+            }
+            j->has_turn = true;
             j->number = static_cast<std::uint32_t>(jobs_.size());
             ledger_.assign(*j);
             jobs_.push_back(std::make_unique<job>(std::move(*j)));
@@ -852,14 +893,17 @@ private:
             }
             if (failure)
                 co_await recover(*current, failure);
+            release_body(*current);
             current = nullptr;
         }
     }
 
     // ------------------------------------------------------------- one round
     task<void> run_round(unsigned round) {
-        if (!planning_gate_)
-            planning_gate_.emplace(co_await asio::this_coro::executor);
+        if (!turn_gate_) {
+            turn_gate_.emplace(co_await asio::this_coro::executor);
+            turn_gate_->expires_at(std::chrono::steady_clock::time_point::max());
+        }
         ledger_.begin_round(round);
         auto ex = co_await asio::this_coro::executor;
         std::size_t running = 0;
@@ -1022,8 +1066,8 @@ private:
     bool stopping_ = false;
     bool cost_stopped_ = false;
     bool progress_failed_ = false;
-    bool planning_ = false;                           // a worker is building a batch
-    std::optional<asio::steady_timer> planning_gate_; // the others wait on it
+    bool turn_taken_ = false;                     // a worker holds the body turn
+    std::optional<asio::steady_timer> turn_gate_; // the others wait on it
     bool aborting_ = false; // canceled or timed out: running batches are canceled
     std::vector<std::unique_ptr<job>> jobs_;
     std::chrono::steady_clock::time_point breath_ = std::chrono::steady_clock::now();

@@ -19,7 +19,8 @@ struct job {
     unsigned round = 0;
     std::vector<std::size_t> indices;
     std::string ranges;                      // indices as "0-499,600" (journal key)
-    std::shared_ptr<const std::string> body; // kept until the batch is known for sure
+    std::shared_ptr<const std::string> body; // only while the job holds the body turn
+    bool has_turn = false;                   // the engine's one-body-at-a-time turn
     std::uint64_t hash = 0;                  // of the body, with a journal only
     std::uint64_t input_bytes = 0;
     std::string batch_id;

@@ -177,7 +177,7 @@ struct server::impl {
         svc->note_received(endpoint);
         auto fd = svc->take_request_faults(endpoint);
         if (fd.drop) {
-            svc->log_request(method, path, 0, endpoint, r->batch_id, 0);
+            svc->log_request(method, path, 0, endpoint, r->batch_id, 0, req.body());
             co_return false;
         }
         if (fd.delay.count() > 0) {
@@ -187,7 +187,7 @@ struct server::impl {
         reply rep = fd.status ? svc->injected(*fd.status, method, path, endpoint, r->batch_id)
                               : svc->dispatch(*r, req, endpoint);
         if (fd.drop_after) {
-            svc->log_request(method, path, 0, endpoint, r->batch_id, 0);
+            svc->log_request(method, path, 0, endpoint, r->batch_id, 0, req.body());
             co_return false;
         }
         if (rep.results_of)

@@ -64,7 +64,7 @@ reply service::dispatch(const route& r, const http_request& req, const std::stri
     std::string method(req.method_string());
     std::string path(req.target().substr(0, req.target().find('?')));
     auto finish = [&](reply rep, std::string batch_id = {}, std::uint64_t n = 0) {
-        log_request(method, path, rep.status, endpoint, std::move(batch_id), n);
+        log_request(method, path, rep.status, endpoint, std::move(batch_id), n, req.body());
         return rep;
     };
     {
@@ -181,10 +181,16 @@ void service::add_fault(fault f) {
 }
 
 void service::log_request(std::string method, std::string path, unsigned status,
-                          std::string endpoint, std::string batch_id, std::uint64_t requests) {
+                          std::string endpoint, std::string batch_id, std::uint64_t requests,
+                          std::string_view body) {
+    std::uint64_t hash = 1469598103934665603ull; // FNV-1a
+    for (unsigned char c : body) {
+        hash ^= c;
+        hash *= 1099511628211ull;
+    }
     std::lock_guard lock(mtx_);
-    log_entry e{std::move(method),   std::move(path),     status,
-                std::move(endpoint), std::move(batch_id), requests};
+    log_entry e{std::move(method),   std::move(path), status,      std::move(endpoint),
+                std::move(batch_id), requests,        body.size(), body.empty() ? 0 : hash};
     if (log_out_) {
         json::object line{{"method", e.method},
                           {"path", e.path},

@@ -89,7 +89,7 @@ public:
     std::optional<fault> take_fault(fault::kind k);
     void add_fault(fault f);
     void log_request(std::string method, std::string path, unsigned status, std::string endpoint,
-                     std::string batch_id, std::uint64_t requests);
+                     std::string batch_id, std::uint64_t requests, std::string_view body = {});
 
     const options& opts() const { return opts_; }
     const std::string& origin() const { return origin_; }

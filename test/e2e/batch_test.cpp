@@ -482,6 +482,82 @@ BOOST_AUTO_TEST_CASE(the_thread_is_free_while_polling) {
     BOOST_TEST(ticks >= 20);
 }
 
+BOOST_AUTO_TEST_CASE(workers_waiting_for_a_slow_create_do_not_spin) {
+    // Found by hand: the workers waiting for the body turn reset the gate's expiry, which
+    // cancels each other's waits, so they woke each other in a busy loop for as long as
+    // a create took (the io_context never idled). Counted in handlers, not time.
+    aibatch::test::emulator_fixture e(env::make(100ms, 100'000), env::config());
+    e.emu().add_fault(aibatch::emulator::parse_fault("delay:800:1:create"));
+    auto messages = scripted_messages(30);
+    auto o = fast();
+    o.max_requests_per_batch = 10;
+    o.max_batches_in_flight = 3;
+    std::vector<SpamResult> r;
+    asio::co_spawn(e.ioc(), aibatch::batch<SpamResult>(e.client(), messages, model, o),
+                   [&](std::exception_ptr ex, std::vector<SpamResult> v) {
+                       BOOST_TEST(!ex);
+                       r = std::move(v);
+                   });
+    std::size_t handlers = 0;
+    while (handlers < 1'000'000 && e.ioc().run_one())
+        ++handlers;
+    BOOST_TEST(r.size() == 30u);
+    BOOST_TEST_MESSAGE("handlers run: " << handlers);
+    BOOST_TEST(handlers < 20'000u); // about 1,000 without the spin, ~10^5 with it
+}
+
+BOOST_AUTO_TEST_CASE(creates_are_sent_one_body_at_a_time_and_a_body_sent_again_is_the_same_bytes) {
+    // Memory above the inputs is one request body whatever max_batches_in_flight: a
+    // create is sent only after the one before it has answered, and a body that must be
+    // sent again (an ambiguous create that made nothing) is rebuilt, byte for byte.
+    auto cfg = env::config();
+    std::vector<aibatch::client_event> seen;
+    cfg.observer = [&](const aibatch::client_event& ev) {
+        if (ev.target == "/v1/messages/batches" && ev.method == "POST")
+            seen.push_back(ev);
+    };
+    aibatch::test::emulator_fixture e(env::make(100ms, 100'000), cfg);
+    e.emu().add_fault(aibatch::emulator::parse_fault("drop:1:create"));
+    auto messages = scripted_messages(30);
+    auto o = fast();
+    o.max_requests_per_batch = 10;
+    o.max_batches_in_flight = 3;
+    auto r = run_task(e.ioc(), aibatch::batch<SpamResult>(e.client(), messages, model, o));
+    BOOST_REQUIRE(r.size() == 30u);
+    for (int i = 0; i < 30; ++i)
+        BOOST_TEST(r[i].reason == "item " + std::to_string(i));
+    // Never two creates on the wire at once.
+    bool open = false;
+    std::size_t sent = 0;
+    for (const auto& ev : seen) {
+        if (ev.what == aibatch::client_event::kind::request) {
+            BOOST_TEST(!open, "a create was sent before the previous one answered");
+            open = true;
+            ++sent;
+        } else if (ev.what == aibatch::client_event::kind::response ||
+                   ev.what == aibatch::client_event::kind::failure) {
+            open = false;
+        }
+    }
+    BOOST_TEST(sent == 4u); // three batches, one of them sent twice
+    // The dropped create and its second sending carried the same bytes.
+    std::vector<aibatch::emulator::log_entry> creates;
+    for (const auto& le : e.emu().log())
+        if (le.endpoint == "create")
+            creates.push_back(le);
+    BOOST_REQUIRE(creates.size() == 4u);
+    BOOST_TEST(creates[0].status == 0u);
+    BOOST_TEST(creates[0].body_bytes > 0u);
+    std::size_t same = 0;
+    for (std::size_t k = 1; k < creates.size(); ++k) {
+        BOOST_TEST(creates[k].status == 200u);
+        same += creates[k].body_hash == creates[0].body_hash &&
+                creates[k].body_bytes == creates[0].body_bytes;
+    }
+    BOOST_TEST(same == 1u);
+    BOOST_TEST(e.emu().batches_created() == 3u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 // ------------------------------------------------------------------ journal

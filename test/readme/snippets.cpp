@@ -121,6 +121,14 @@ aibatch::task<void> client_ops(boost::asio::io_context& ioc,
     co_await client.delete_batch(b.id);                               // ended batches only
 }
 
+// ---- typed results
+aibatch::task<void> typed_results_read(aibatch::client& client, aibatch::batch_info b) {
+    aibatch::typed_results<SpamResult> results(co_await client.open_results(b));
+    while (const aibatch::decoded_line<SpamResult>* line = co_await results.next())
+        if (line->output.value)                                       // else output.failure, .message
+            std::cout << line->custom_id << " " << line->output.value->is_spam << "\n";
+}
+
 // ---- the emulator in-process
 void emulator() {
     aibatch::emulator::options o;

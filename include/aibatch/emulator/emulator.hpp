@@ -113,10 +113,12 @@ struct batch_summary {
 struct log_entry {
     std::string method;
     std::string path;
-    unsigned status = 0;        ///< 0 when the connection was dropped
-    std::string endpoint;       ///< create, retrieve, ... or empty
-    std::string batch_id;       ///< the batch concerned, when there is one
-    std::uint64_t requests = 0; ///< create: number of requests in the batch
+    unsigned status = 0;          ///< 0 when the connection was dropped
+    std::string endpoint;         ///< create, retrieve, ... or empty
+    std::string batch_id;         ///< the batch concerned, when there is one
+    std::uint64_t requests = 0;   ///< create: number of requests in the batch
+    std::uint64_t body_bytes = 0; ///< the request body's size
+    std::uint64_t body_hash = 0;  ///< its FNV-1a hash (0 without a body): same bytes, same hash
 };
 
 class server {
