@@ -68,10 +68,11 @@ enum class track_result { done, foreign, stopped, abandoned };
 class engine {
 public:
     engine(std::shared_ptr<client_state> c, std::span<const conversation> messages,
-           std::string model, batch_options opts, output_spec spec, line_decoder& decode)
+           std::string model, batch_options opts, output_spec spec, item_store& items,
+           line_decoder& decode)
         : state_(std::move(c)), messages_(messages), model_(std::move(model)),
           opts_(std::move(opts)), spec_(std::move(spec)), decode_(decode),
-          ledger_(messages.size(), opts_.price ? opts_.price : find_price(model_),
+          ledger_(items, messages.size(), opts_.price ? opts_.price : find_price(model_),
                   opts_.repair_rounds, opts_.max_tokens) {}
 
     task<engine_result> run() {
@@ -1083,10 +1084,11 @@ private:
 
 task<engine_result> run_engine(std::shared_ptr<client_state> c,
                                std::span<const conversation> messages, std::string model,
-                               batch_options opts, output_spec spec, line_decoder& decode) {
+                               batch_options opts, output_spec spec, item_store& items,
+                               line_decoder& decode) {
     if (!c)
         throw error(errc::invalid_argument, "batch: the client is empty (moved from)");
-    engine e(c, messages, std::move(model), std::move(opts), std::move(spec), decode);
+    engine e(c, messages, std::move(model), std::move(opts), std::move(spec), items, decode);
     // The engine sets its coroutine's cancellation state and throw_if_cancelled: it runs
     // in a coroutine of its own, never inline in a caller that is already on the strand
     // (whose coroutine could otherwise never be canceled again).

@@ -6,17 +6,19 @@
 
 namespace aibatch::detail {
 
-outcome_ledger::outcome_ledger(std::size_t items, std::optional<model_price> price,
-                               unsigned repair_rounds, std::int64_t max_tokens)
-    : price_(std::move(price)), repair_rounds_(repair_rounds), max_tokens_(max_tokens) {
+outcome_ledger::outcome_ledger(item_store& items, std::size_t count,
+                               std::optional<model_price> price, unsigned repair_rounds,
+                               std::int64_t max_tokens)
+    : items_(&items), price_(std::move(price)), repair_rounds_(repair_rounds),
+      max_tokens_(max_tokens) {
     // The reports themselves are set up by the engine in slices (see engine.cpp): only
     // the room is made here.
-    res_.items.reserve(items);
+    items_->reserve(count);
 }
 
 void outcome_ledger::begin_round(unsigned round) {
     round_ = round;
-    const std::size_t n = res_.items.size();
+    const std::size_t n = items_->size();
     done_in_round_.assign(n, 0);
     identity_.assign(n, 0);
     job_of_.assign(n, 0);
@@ -30,9 +32,9 @@ void outcome_ledger::assign(const job& j) {
 
 std::vector<std::size_t> outcome_ledger::repair_todo() const {
     std::vector<std::size_t> todo;
-    for (const auto& it : res_.items)
-        if (it.status == item_status::invalid_output && repairable_.count(it.index))
-            todo.push_back(it.index);
+    for (std::size_t i : repairable_)
+        if (item(i).status == item_status::invalid_output)
+            todo.push_back(i);
     return todo;
 }
 
@@ -92,7 +94,7 @@ line_use outcome_ledger::take_line(job& j, const line_facts& line) {
     done_in_round_[i] = download_;
     identity_[i] = line.identity;
     bad_lines_.erase(i);
-    auto& it = res_.items[i];
+    auto& it = item(i);
     if (it.batch_id != j.batch_id)
         it.batch_id = j.batch_id;
     switch (line.type) {
@@ -156,7 +158,7 @@ void outcome_ledger::take_bad_line(const job& j, const std::optional<std::string
             "batch " + j.batch_id +
                 " sent a result line for this item that is not a valid result: " +
                 std::string(why));
-        res_.items[id->second].batch_id = j.batch_id;
+        item(id->second).batch_id = j.batch_id;
         repairable_.erase(id->second);
     }
 }
@@ -170,7 +172,7 @@ std::optional<std::uint32_t> outcome_ledger::hint(const std::string& batch_id) c
 
 void outcome_ledger::set(std::size_t i, item_status st, std::string type, std::string msg,
                          std::string raw) {
-    auto& it = res_.items[i];
+    auto& it = item(i);
     it.status = st;
     it.error_type = std::move(type);
     it.message = std::move(msg);
@@ -179,27 +181,26 @@ void outcome_ledger::set(std::size_t i, item_status st, std::string type, std::s
 
 bool outcome_ledger::mark(std::size_t i, item_status st, const std::string& type,
                           const std::string& msg) {
-    if (res_.items[i].status == item_status::succeeded || done_in_round_[i] != 0)
+    if (item(i).status == item_status::succeeded || done_in_round_[i] != 0)
         return false;
     set(i, st, type, msg);
     return true;
 }
 
 void outcome_ledger::missing_result(const job& j, std::size_t i) {
-    if (done_in_round_[i] == 0 && !bad_lines_.count(i) &&
-        res_.items[i].status != item_status::succeeded)
+    if (done_in_round_[i] == 0 && !bad_lines_.count(i) && item(i).status != item_status::succeeded)
         set(i, item_status::failed, "missing_result",
-            "batch " + j.batch_id + " ended without a result line for " + res_.items[i].custom_id);
+            "batch " + j.batch_id + " ended without a result line for " + item(i).custom_id);
 }
 
 void outcome_ledger::not_submitted_at_stop(std::size_t i, bool cost_stopped) {
-    if (res_.items[i].status == item_status::not_submitted)
+    if (item(i).status == item_status::not_submitted)
         set(i, item_status::not_submitted, cost_stopped ? "cost_limit" : "stopped",
             res_.stop_message + " before submission");
 }
 
 void outcome_ledger::fill_in(std::size_t i) {
-    auto& it = res_.items[i];
+    auto& it = item(i);
     it.index = i;
     if (it.custom_id.empty())
         it.custom_id = ids_.make(0, i);
@@ -245,7 +246,7 @@ std::optional<batch_progress> outcome_ledger::progress(const job& j,
     p.round = j.round;
     p.batch_id = j.batch_id;
     p.batch_counts = j.counts;
-    p.items_total = res_.items.size();
+    p.items_total = size();
     for (const auto& jp : jobs) {
         if (jp->batch_id.empty() || jp->tentative)
             continue;
@@ -253,7 +254,8 @@ std::optional<batch_progress> outcome_ledger::progress(const job& j,
         ++p.batches_submitted;
         p.batches_ended += jp->ended;
     }
-    for (const auto& it : res_.items) {
+    for (std::size_t k = 0; k < size(); ++k) {
+        const item_report& it = item(k);
         if (it.status == item_status::not_submitted)
             continue;
         const bool repairing = it.status == item_status::invalid_output &&

@@ -48,9 +48,10 @@ struct line_use {
 
 class outcome_ledger {
 public:
-    outcome_ledger() = default;
-    outcome_ledger(std::size_t items, std::optional<model_price> price, unsigned repair_rounds,
-                   std::int64_t max_tokens);
+    /// `items` holds the reports (the caller's list of outcomes); it must outlive the
+    /// ledger.
+    outcome_ledger(item_store& items, std::size_t count, std::optional<model_price> price,
+                   unsigned repair_rounds, std::int64_t max_tokens);
 
     // ------------------------------------------------------------- identity
     /// The custom-id codec (the run id may change when a journal is opened).
@@ -58,7 +59,7 @@ public:
     const custom_ids& ids() const noexcept { return ids_; }
 
     /// Item i's report (the engine adds them in slices that yield to the loop).
-    void add_item(std::size_t i) { res_.items.emplace_back().index = i; }
+    void add_item(std::size_t i) { items_->add(i); }
 
     // ------------------------------------------------------------- rounds and jobs
     /// Starts round `round`: no item has a line yet, no item belongs to a job.
@@ -97,9 +98,9 @@ public:
     void not_submitted_at_stop(std::size_t i, bool cost_stopped);
     /// Item i's index, custom id and message for the caller (at the end of the run).
     void fill_in(std::size_t i);
-    item_report& item(std::size_t i) { return res_.items[i]; }
-    const item_report& item(std::size_t i) const { return res_.items[i]; }
-    std::size_t size() const noexcept { return res_.items.size(); }
+    item_report& item(std::size_t i) { return items_->at(i); }
+    const item_report& item(std::size_t i) const { return items_->at(i); }
+    std::size_t size() const { return items_->size(); }
 
     // ------------------------------------------------------------- run-level record
     /// The first reason the run stopped is kept.
@@ -135,6 +136,7 @@ public:
     engine_result finish();
 
 private:
+    item_store* items_;
     engine_result res_;
     custom_ids ids_;
     std::optional<model_price> price_;

@@ -25,11 +25,20 @@ using aibatch::detail::outcome_ledger;
 
 namespace {
 
+// The reports in a plain vector (batch_run<V> keeps them in its items).
+struct report_store final : aibatch::detail::item_store {
+    std::vector<aibatch::item_report> items;
+    void reserve(std::size_t n) override { items.reserve(n); }
+    void add(std::size_t i) override { items.emplace_back().index = i; }
+    aibatch::item_report& at(std::size_t i) override { return items.at(i); }
+    std::size_t size() const override { return items.size(); }
+};
+
 // A ledger of n items in round 0 with one job (number 0) carrying `items`.
 struct fixture {
     explicit fixture(std::size_t n = 4, std::vector<std::size_t> items = {0, 1, 2, 3},
                      unsigned repair_rounds = 1)
-        : ledger(n, aibatch::find_price("claude-haiku-4-5"), repair_rounds, 1000),
+        : ledger(store, n, aibatch::find_price("claude-haiku-4-5"), repair_rounds, 1000),
           ids("t-", "run1", n) {
         ledger.set_ids(ids);
         for (std::size_t i = 0; i < n; ++i)
@@ -61,6 +70,7 @@ struct fixture {
         return ledger.take_line(j, f);
     }
 
+    report_store store;
     outcome_ledger ledger;
     custom_ids ids;
     job j;

@@ -155,51 +155,28 @@ task<void> release_in_slices(V v, loop_breath& breathe) {
     }
 }
 
-/// One optional value per item, allocated a chunk at a time as results arrive: sizing
-/// 100,000 of them up front would hold the event loop for milliseconds.
-template <class T>
-class lazy_values {
-public:
-    explicit lazy_values(std::size_t n) : chunks_((n + chunk - 1) / chunk) {}
-    std::optional<T>& operator[](std::size_t i) {
-        auto& c = chunks_[i / chunk];
-        if (!c)
-            c = std::make_unique<std::optional<T>[]>(chunk);
-        return c[i % chunk];
-    }
-    std::optional<T> take(std::size_t i) {
-        auto& c = chunks_[i / chunk];
-        return c ? std::move(c[i % chunk]) : std::nullopt;
-    }
-    /// Frees the chunks one at a time, yielding between them.
-    task<void> release(loop_breath& breathe) {
-        for (auto& c : chunks_) {
-            c.reset();
-            co_await breathe();
-        }
-    }
-
-private:
-    static constexpr std::size_t chunk = 4096;
-    std::vector<std::unique_ptr<std::optional<T>[]>> chunks_;
-};
-
-/// A line_decoder that keeps each item's value in `values`: Lines is the decoder proper
-/// (decode(line, output, not_json) -> const line_head*, and take() -> std::optional<V>
-/// for the value of the line just decoded).
+/// The engine's item_store and line_decoder for a run<V>: the reports and the values go
+/// straight into the batch_run<V>'s own items (nothing is copied when the run ends).
+/// Lines is the decoder proper (decode(line, output, not_json) -> const line_head*, and
+/// take() -> std::optional<V> for the value of the line just decoded).
 template <class V, class Lines>
-class value_keeper final : public line_decoder {
+class outcome_keeper final : public item_store, public line_decoder {
 public:
-    value_keeper(Lines lines, lazy_values<V>& values) : lines_(std::move(lines)), values_(values) {}
+    outcome_keeper(Lines lines, std::vector<item_outcome<V>>& items)
+        : lines_(std::move(lines)), items_(items) {}
+    void reserve(std::size_t n) override { items_.reserve(n); }
+    void add(std::size_t index) override { items_.emplace_back().index = index; }
+    item_report& at(std::size_t index) override { return items_[index]; }
+    std::size_t size() const override { return items_.size(); }
     const line_head* decode(std::string_view line, decode_report& output,
                             std::string& not_json) override {
         return lines_.decode(line, output, not_json);
     }
-    void keep(std::size_t index) override { values_[index] = lines_.take(); }
+    void keep(std::size_t index) override { items_[index].value = lines_.take(); }
 
 private:
     Lines lines_;
-    lazy_values<V>& values_;
+    std::vector<item_outcome<V>>& items_;
 };
 
 /// The lines of a run<T>: one pass over each line's bytes straight into T
@@ -236,7 +213,7 @@ private:
 
 /// The engine with one way to read result lines into V: run_batch<T>() reads T,
 /// run_batch_json() a JSON value checked by a runtime schema. `lines` is the Lines of
-/// value_keeper.
+/// outcome_keeper.
 template <class V, class Lines>
 task<batch_run<V>> run_batch_with(client_ptr c, std::span<const conversation> messages,
                                   std::string model, batch_options opts, output_spec spec,
@@ -244,24 +221,22 @@ task<batch_run<V>> run_batch_with(client_ptr c, std::span<const conversation> me
     // Large runs are set up and handed over in slices that yield to the event loop, so an
     // async server never stalls on a 100,000-item call (bench/run measures it).
     loop_breath breathe;
-    lazy_values<V> values(messages.size());
-    value_keeper<V, Lines> dec(std::move(lines), values);
-    engine_result er =
-        co_await run_engine(c, messages, std::move(model), std::move(opts), std::move(spec), dec);
+    batch_run<V> out;
+    outcome_keeper<V, Lines> keeper(std::move(lines), out.items);
+    engine_result er = co_await run_engine(c, messages, std::move(model), std::move(opts),
+                                           std::move(spec), keeper, keeper);
     // A cancellation has been handled by the engine (it is in stop_code): what follows
     // must run to the end. Its only waits are posts, which no cancellation cuts short, so
     // not throwing is enough: the caller's cancellation state (this is its coroutine) is
     // left as it is, or the caller could never be canceled again.
     const bool throwing = co_await boost::asio::this_coro::throw_if_cancelled();
     co_await boost::asio::this_coro::throw_if_cancelled(false);
-    batch_run<V> out;
-    out.items.reserve(er.items.size());
-    for (std::size_t i = 0; i < er.items.size(); ++i) {
-        auto& item = out.items.emplace_back();
-        static_cast<item_report&>(item) = std::move(er.items[i]);
-        // A value is returned only for an item whose final outcome is success.
-        if (item.status == item_status::succeeded)
-            item.value = values.take(i);
+    // A value is returned only for an item whose final outcome is success (an item can
+    // lose its value later: two different answers, say).
+    for (std::size_t i = 0; i < out.items.size(); ++i) {
+        auto& item = out.items[i];
+        if (item.status != item_status::succeeded)
+            item.value.reset();
         if (i % 64 == 63)
             co_await breathe();
     }
@@ -274,8 +249,6 @@ task<batch_run<V>> run_batch_with(client_ptr c, std::span<const conversation> me
     out.repaired = er.repaired;
     out.stop_code = er.stop_code;
     out.stop_message = std::move(er.stop_message);
-    co_await release_in_slices(std::move(er.items), breathe);
-    co_await values.release(breathe);
     co_await boost::asio::this_coro::throw_if_cancelled(throwing); // the caller's setting
     co_return out;
 }

@@ -37,8 +37,20 @@ public:
     virtual void keep(std::size_t index) = 0;
 };
 
+/// Where the engine keeps each item's report: the caller's own list of outcomes
+/// (batch_run<V>::items), so nothing is copied when the run ends.
+class item_store {
+public:
+    virtual ~item_store() = default;
+    virtual void reserve(std::size_t n) = 0;
+    /// Appends the report of item `index` (items are added in input order).
+    virtual void add(std::size_t index) = 0;
+    virtual item_report& at(std::size_t index) = 0;
+    virtual std::size_t size() const = 0;
+};
+
+/// What the engine found besides the items' reports (which are in the item_store).
 struct engine_result {
-    std::vector<item_report> items;
     aibatch::usage usage;
     std::optional<double> cost_usd; ///< nullopt when the model has no known price
     std::vector<std::string> batch_ids;
@@ -57,6 +69,7 @@ struct engine_result {
 /// Runs on the client's strand whatever the caller's executor.
 task<engine_result> run_engine(std::shared_ptr<client_state> c,
                                std::span<const conversation> messages, std::string model,
-                               batch_options opts, output_spec spec, line_decoder& decode);
+                               batch_options opts, output_spec spec, item_store& items,
+                               line_decoder& decode);
 
 } // namespace aibatch::detail
