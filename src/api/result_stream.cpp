@@ -152,23 +152,48 @@ struct result_stream::state {
             }
             if (!line)
                 co_return std::nullopt;
-            std::string_view text = *line;
-            if (!text.empty() && text.back() == '\r')
-                text.remove_suffix(1);
-            // Every line counts against the cap (blank, bad and repeated ones too), so an
-            // endless stream of them ends.
-            if (max_lines && ++raw_lines > 2 * *max_lines + 16)
-                throw error(errc::body_too_large, "results of " + batch_id +
-                                                      ": more than twice as many lines as the "
-                                                      "batch's " +
-                                                      std::to_string(*max_lines) +
-                                                      " requests; the rest is not read");
-            if (text.find_first_not_of(" \t") == std::string_view::npos) {
-                consumed_line();
-                continue;
-            }
-            co_return text;
+            if (auto text = accept(*line))
+                co_return text;
         }
+    }
+
+    // next_text() without reading: a line already in the buffer, or nullopt when the
+    // next one needs a read (then call next_text()). No coroutine frame per line.
+    std::optional<std::string_view> buffered_text() {
+        consumed_line();
+        bad_id.reset();
+        for (;;) {
+            const std::size_t nl = chunk.find('\n');
+            if (nl == std::string_view::npos)
+                return std::nullopt;
+            std::string_view line = chunk.substr(0, nl);
+            chunk.remove_prefix(nl + 1);
+            if (!carry.empty()) {
+                carry.append(line);
+                carry_ready = true;
+                line = carry;
+            }
+            if (auto text = accept(line))
+                return text;
+        }
+    }
+
+    // A line as read: without its "\r", counted against the cap (blank, bad and repeated
+    // ones too, so an endless stream of them ends); nullopt for a blank line (skipped).
+    std::optional<std::string_view> accept(std::string_view text) {
+        if (!text.empty() && text.back() == '\r')
+            text.remove_suffix(1);
+        if (max_lines && ++raw_lines > 2 * *max_lines + 16)
+            throw error(errc::body_too_large, "results of " + batch_id +
+                                                  ": more than twice as many lines as the "
+                                                  "batch's " +
+                                                  std::to_string(*max_lines) +
+                                                  " requests; the rest is not read");
+        if (text.find_first_not_of(" \t") == std::string_view::npos) {
+            consumed_line();
+            return std::nullopt;
+        }
+        return text;
     }
 
     // Resume: download again and skip what was delivered. Gives up after max_retries
@@ -288,9 +313,12 @@ task<std::optional<result_line>> result_stream::next() {
 
 task<std::optional<result_line>> result_stream::next_line_of(state& s) {
     for (;;) {
-        std::optional<std::string_view> text = co_await s.next_text();
-        if (!text)
-            co_return std::nullopt;
+        std::optional<std::string_view> text = s.buffered_text();
+        if (!text) {
+            text = co_await s.next_text();
+            if (!text)
+                co_return std::nullopt;
+        }
         boost::system::error_code ec;
         s.parser.reset();
         s.parser.write(text->data(), text->size(), ec);
@@ -320,6 +348,10 @@ task<std::optional<std::string_view>> detail::raw_results::next(result_stream& r
     if (!rs.state_)
         return empty_stream_text();
     return client_state::on_strand(rs.state_->owner, rs.state_->next_text());
+}
+
+std::optional<std::string_view> detail::raw_results::buffered(result_stream& rs) {
+    return rs.state_ ? rs.state_->buffered_text() : std::nullopt;
 }
 
 error detail::raw_results::not_json(result_stream& rs, std::string_view line,

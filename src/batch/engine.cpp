@@ -366,39 +366,32 @@ private:
         return use.keep_reading;
     }
 
-    // The next line of rs for j, decoded once. False at the end of the results; a line
-    // that is not a result is taken by the ledger and skipped.
-    task<bool> next_line(job& j, result_stream& rs, decode_report& output, const line_head*& head,
-                         std::uint64_t& identity) {
-        for (;;) {
-            std::optional<std::string_view> text = co_await raw_results::next(rs);
-            if (!text)
-                co_return false;
-            not_json_.clear();
-            std::optional<error> bad;
-            try {
-                head = decode_.decode(*text, output, not_json_);
-                if (!head)
-                    bad = raw_results::not_json(rs, *text, not_json_);
-            } catch (const error& e) {
-                if (e.code() != errc::bad_response)
-                    throw;
-                bad = raw_results::not_a_result(rs, *text, e);
-            }
-            if (bad) {
-                ledger_.take_bad_line(j, rs.bad_line_custom_id(), bad->diag().message);
-                continue;
-            }
-            std::string_view answer;
-            if (head->type == result_type::succeeded)
-                answer = head->message_id;
-            else if (head->type == result_type::errored)
-                answer = head->error.request_id;
-            identity = result_identity(head->type, answer);
-            if (!raw_results::deliver(rs, head->custom_id, head->type, answer))
-                continue; // delivered before the download was resumed
-            co_return true;
+    // One line of rs for j, decoded once. False when it is not used: a line that is not
+    // a result (taken by the ledger) or one delivered before the download was resumed.
+    bool decode_line(job& j, result_stream& rs, std::string_view text, decode_report& output,
+                     const line_head*& head, std::uint64_t& identity) {
+        not_json_.clear();
+        std::optional<error> bad;
+        try {
+            head = decode_.decode(text, output, not_json_);
+            if (!head)
+                bad = raw_results::not_json(rs, text, not_json_);
+        } catch (const error& e) {
+            if (e.code() != errc::bad_response)
+                throw;
+            bad = raw_results::not_a_result(rs, text, e);
         }
+        if (bad) {
+            ledger_.take_bad_line(j, rs.bad_line_custom_id(), bad->diag().message);
+            return false;
+        }
+        std::string_view answer;
+        if (head->type == result_type::succeeded)
+            answer = head->message_id;
+        else if (head->type == result_type::errored)
+            answer = head->error.request_id;
+        identity = result_identity(head->type, answer);
+        return raw_results::deliver(rs, head->custom_id, head->type, answer);
     }
 
     // ------------------------------------------------------------- progress
@@ -647,18 +640,23 @@ private:
                 capped.request_counts.processing = j.indices.size();
                 result_stream rs = co_await open_results_on_strand(std::move(capped));
                 decode_report output;
-                const line_head* head = nullptr;
-                std::uint64_t identity = 0;
                 for (;;) {
-                    const bool more = co_await next_line(j, rs, output, head, identity);
-                    if (!more)
-                        break;
-                    if (!on_line(j, *head, output, identity))
-                        co_return track_result::foreign;
-                    // Decoding a 64 KiB piece takes milliseconds; the check is inline so
-                    // the results path pays no coroutine frame per line.
+                    // Decoding a 64 KiB piece takes milliseconds; the check is inline and
+                    // the lines already received are taken without a coroutine frame each.
                     if (std::chrono::steady_clock::now() - breath_ >= 1ms)
                         co_await breathe();
+                    std::optional<std::string_view> text = raw_results::buffered(rs);
+                    if (!text) {
+                        text = co_await raw_results::next(rs);
+                        if (!text)
+                            break;
+                    }
+                    const line_head* head = nullptr;
+                    std::uint64_t identity = 0;
+                    if (!decode_line(j, rs, *text, output, head, identity))
+                        continue;
+                    if (!on_line(j, *head, output, identity))
+                        co_return track_result::foreign;
                 }
                 if (j.tentative)
                     co_return track_result::foreign; // nothing proved it is j's

@@ -78,6 +78,10 @@ struct raw_results {
     /// The next line that is not blank (resumes and the line cap handled as next()
     /// does), or nullopt at the end. Valid until the next call.
     static task<std::optional<std::string_view>> next(result_stream& rs);
+    /// next() without reading: a line already received, or nullopt when the next line
+    /// needs a read (call next() then). Lets a reader take a buffer's lines without a
+    /// coroutine frame each.
+    static std::optional<std::string_view> buffered(result_stream& rs);
     /// The error next() throws for `line` that is not JSON (`why`), or is JSON but no
     /// result line (`e`, from result_line::from_json); bad_line_custom_id() is set.
     static error not_json(result_stream& rs, std::string_view line, std::string_view why);

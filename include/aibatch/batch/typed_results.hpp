@@ -36,9 +36,12 @@ public:
     /// line (stream().bad_line_custom_id() tells whose line it was).
     task<const decoded_line<T>*> next() {
         for (;;) {
-            std::optional<std::string_view> text = co_await detail::raw_results::next(rs_);
-            if (!text)
-                co_return nullptr;
+            std::optional<std::string_view> text = detail::raw_results::buffered(rs_);
+            if (!text) {
+                text = co_await detail::raw_results::next(rs_);
+                if (!text)
+                    co_return nullptr;
+            }
             std::optional<error> bad;
             try {
                 dec_.decode(*text, line_);
