@@ -28,6 +28,7 @@
 #include <stdexcept>
 #include <fstream>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <thread>
 
@@ -770,6 +771,53 @@ BOOST_AUTO_TEST_CASE(a_customize_that_throws_while_planning_does_not_hang_the_ru
         // inputs. The fixture is leaked on purpose (the emulator stopped first).
         e.stop();
         (void)owned.release();
+    }
+}
+
+BOOST_AUTO_TEST_CASE(an_item_marked_succeeded_always_has_its_value) {
+    // A create is ambiguous (drop-after: the batch exists, its answer was lost); the
+    // candidate batch is checked line by line, and its first line of this run's items
+    // confirms it: on_line() takes the line in the ledger (the item becomes succeeded),
+    // then confirm() journals the batch, and only after that keep() stores the value.
+    // When the journal write fails there, the item stays `succeeded` with no value:
+    // item_outcome::value is documented as "set exactly when status == succeeded".
+    // The journal write is made to fail with RLIMIT_FSIZE, set when the candidate is
+    // adopted (after "creating" was written, before "created").
+    auto cfg = env::config();
+    auto path =
+        std::filesystem::temp_directory_path() / ("aibatch-jrev-" + std::to_string(::getpid()));
+    std::filesystem::remove(path);
+    rlimit before{};
+    ::getrlimit(RLIMIT_FSIZE, &before);
+    std::signal(SIGXFSZ, SIG_IGN);
+    bool limited = false;
+    cfg.observer = [&](const aibatch::client_event& ev) {
+        if (ev.what == aibatch::client_event::kind::adopted && !limited) {
+            limited = true;
+            rlimit l = before;
+            l.rlim_cur = static_cast<rlim_t>(std::filesystem::file_size(path));
+            ::setrlimit(RLIMIT_FSIZE, &l);
+        }
+    };
+    aibatch::test::emulator_fixture e(env::make(100ms, 100'000), cfg);
+    e.emu().add_fault(aibatch::emulator::parse_fault("drop-after:1:create"));
+    auto o = fast();
+    o.journal = path;
+    auto messages = scripted_messages(4);
+    auto run =
+        run_task(e.ioc(), aibatch::run_batch<SpamResult>(e.client(), messages, model, o));
+    ::setrlimit(RLIMIT_FSIZE, &before);
+    std::signal(SIGXFSZ, SIG_DFL);
+    std::filesystem::remove(path);
+    BOOST_REQUIRE(limited); // the scenario happened: a candidate was adopted
+    BOOST_TEST(e.emu().batches_created() == 1u);
+    BOOST_TEST_MESSAGE("stop: " << run.stop_message);
+    BOOST_REQUIRE(run.items.size() == 4u);
+    for (const auto& it : run.items) {
+        BOOST_TEST_MESSAGE("item " << it.index << " status " << static_cast<int>(it.status)
+                                   << " " << it.error_type << " " << it.message);
+        BOOST_TEST((it.status == aibatch::item_status::succeeded) == it.value.has_value(),
+                   "item " << it.index << ": status succeeded but no value (or the reverse)");
     }
 }
 
