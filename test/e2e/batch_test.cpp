@@ -821,4 +821,46 @@ BOOST_AUTO_TEST_CASE(an_item_marked_succeeded_always_has_its_value) {
     }
 }
 
+BOOST_AUTO_TEST_CASE(a_repair_body_sent_again_is_the_same_bytes_with_workers_in_parallel) {
+    // Repair round bodies carry feedback; a dropped repair create is rebuilt from its
+    // items while another worker's repair batch runs: the bytes must be the same.
+    auto cfg = env::config();
+    std::unique_ptr<aibatch::test::emulator_fixture> fx;
+    std::size_t answered = 0;
+    cfg.observer = [&](const aibatch::client_event& ev) {
+        if (ev.target == "/v1/messages/batches" && ev.method == "POST" &&
+            ev.what == aibatch::client_event::kind::response && ++answered == 3)
+            fx->emu().add_fault(aibatch::emulator::parse_fault("drop:1:create"));
+    };
+    fx = std::make_unique<aibatch::test::emulator_fixture>(env::make(100ms, 100'000), cfg);
+    auto& e = *fx;
+    auto messages = scripted_messages(6);
+    for (int i : {1, 2, 4})
+        messages[i] = {aibatch::user("Is this spam?\nEMULATOR_OUTPUT: {\"is_spam\":\"no\"}")};
+    auto o = fast();
+    o.repair_rounds = 1;
+    o.max_requests_per_batch = 2;
+    o.max_batches_in_flight = 2;
+    auto run = run_task(e.ioc(), aibatch::run_batch<SpamResult>(e.client(), messages, model, o));
+    BOOST_TEST(run.succeeded() == 6u, run.stop_message);
+    BOOST_TEST(run.unread_batches.empty());
+    std::vector<aibatch::emulator::log_entry> creates;
+    for (const auto& le : e.emu().log())
+        if (le.endpoint == "create")
+            creates.push_back(le);
+    BOOST_REQUIRE(creates.size() == 6u); // 3 + 2 repair, one of them sent twice
+    std::size_t dropped = 0, same = 0;
+    for (const auto& c : creates)
+        if (c.status == 0) {
+            ++dropped;
+            for (const auto& d : creates)
+                same += d.status == 200 && d.body_hash == c.body_hash && d.body_bytes == c.body_bytes;
+        }
+    BOOST_TEST(dropped == 1u);
+    BOOST_TEST(same == 1u);
+    BOOST_TEST(e.emu().batches_created() == 5u);
+    for (int i : {0, 3, 5})
+        BOOST_TEST((run.items[i].value && run.items[i].value->reason == "item " + std::to_string(i)));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
