@@ -863,4 +863,32 @@ BOOST_AUTO_TEST_CASE(a_repair_body_sent_again_is_the_same_bytes_with_workers_in_
         BOOST_TEST((run.items[i].value && run.items[i].value->reason == "item " + std::to_string(i)));
 }
 
+BOOST_AUTO_TEST_CASE(a_customize_that_throws_later_does_not_lose_paid_results) {
+    // One worker: batch 1 (items 0-1) is created, paid and read; planning batch 2 calls
+    // customize for item 3, which throws. The exception leaves run_batch<T>() (documented
+    // to throw only for bad input, before any network call) and the caller never sees
+    // batch 1's values, nor its id: a paid result lost.
+    env e(100ms);
+    auto o = fast();
+    o.max_requests_per_batch = 2;
+    o.max_batches_in_flight = 1;
+    o.customize = [](aibatch::message_params&, std::size_t i) {
+        if (i == 3)
+            throw std::runtime_error("customize failed for item 3");
+    };
+    auto messages = scripted_messages(6);
+    std::optional<aibatch::batch_run<SpamResult>> run;
+    std::string thrown;
+    try {
+        run = run_task(e.ioc(), aibatch::run_batch<SpamResult>(e.client(), messages, model, o));
+    } catch (const std::exception& ex) {
+        thrown = ex.what();
+    }
+    BOOST_TEST(e.emu().batches_created() == 1u);
+    BOOST_TEST(thrown.empty(), "run_batch threw after a paid batch was read: " << thrown);
+    BOOST_REQUIRE(run.has_value());
+    BOOST_TEST((run->items[0].status == aibatch::item_status::succeeded));
+    BOOST_TEST((run->items[1].status == aibatch::item_status::succeeded));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
