@@ -891,4 +891,43 @@ BOOST_AUTO_TEST_CASE(a_customize_that_throws_later_does_not_lose_paid_results) {
     BOOST_TEST((run->items[1].status == aibatch::item_status::succeeded));
 }
 
+BOOST_AUTO_TEST_CASE(a_cancel_while_workers_wait_for_the_turn_behind_a_slow_create_ends_the_call) {
+    // Worker 1's create is held 2 s by the server; worker 2 waits for the body turn (no
+    // job yet: it is not signaled). The call is canceled meanwhile: once the create
+    // answers, its batch is canceled and named, worker 2 sees the stop, and the call
+    // ends with every created batch accounted for.
+    env e(env::held());
+    e.emu().add_fault(aibatch::emulator::parse_fault("delay:2000:1:create"));
+    auto o = fast();
+    o.max_requests_per_batch = 2;
+    o.max_batches_in_flight = 2;
+    auto messages = scripted_messages(4);
+    asio::cancellation_signal sig;
+    std::exception_ptr failure;
+    bool done = false;
+    asio::co_spawn(e.ioc(), aibatch::batch<SpamResult>(e.client(), messages, model, o),
+                   asio::bind_cancellation_slot(sig.slot(),
+                                                [&](std::exception_ptr ex, std::vector<SpamResult>) {
+                                                    failure = ex;
+                                                    done = true;
+                                                }));
+    asio::steady_timer t(e.ioc(), 500ms);
+    t.async_wait([&](boost::system::error_code) { sig.emit(asio::cancellation_type::terminal); });
+    auto until = std::chrono::steady_clock::now() + 15s;
+    while (!done && std::chrono::steady_clock::now() < until)
+        e.ioc().run_one_for(50ms);
+    BOOST_REQUIRE(done);
+    BOOST_REQUIRE(failure);
+    try {
+        std::rethrow_exception(failure);
+    } catch (const aibatch::batch_error& err) {
+        BOOST_TEST(err.code() == asio::error::operation_aborted);
+        BOOST_TEST(err.failures().size() == 4u);
+        BOOST_TEST(e.emu().batches_created() == 1u);
+        BOOST_TEST(err.unread_batches().size() == 1u);
+        BOOST_TEST(e.count("cancel") == 1u);
+    }
+    e.release_all();
+}
+
 BOOST_AUTO_TEST_SUITE_END()
