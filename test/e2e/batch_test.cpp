@@ -930,4 +930,31 @@ BOOST_AUTO_TEST_CASE(a_cancel_while_workers_wait_for_the_turn_behind_a_slow_crea
     e.release_all();
 }
 
+BOOST_AUTO_TEST_CASE(two_different_answers_for_one_item_leave_no_value) {
+    // A second, different answer for item 1 comes first (its own message id, the id
+    // after "content"): the ledger keeps its value at first, then the real line makes
+    // the item failed; the last pass must drop the kept value (and the other items keep
+    // theirs, each its own).
+    env e;
+    auto o = fast();
+    o.run_id = "revw1";
+    const std::string tool = aibatch::output_spec::for_type<SpamResult>().name;
+    const std::string line =
+        R"({"custom_id":"item-revw1-1","result":{"type":"succeeded","message":{"type":"message","role":"assistant","model":"claude-haiku-4-5","content":[{"type":"tool_use","id":"toolu_x","name":")" +
+        tool +
+        R"(","input":{"is_spam":true,"confidence":0.9,"reason":"INJECTED"}}],"stop_reason":"tool_use","usage":{"input_tokens":1,"output_tokens":1},"id":"msg_other"}}})";
+    e.emu().add_fault(aibatch::emulator::parse_fault("inject-line:1:" + line));
+    auto messages = scripted_messages(3);
+    auto run = run_task(e.ioc(), aibatch::run_batch<SpamResult>(e.client(), messages, model, o));
+    BOOST_REQUIRE(run.items.size() == 3u);
+    BOOST_TEST((run.items[1].status == aibatch::item_status::failed));
+    BOOST_TEST(run.items[1].error_type == "duplicate_result");
+    BOOST_TEST(!run.items[1].value.has_value());
+    for (int i : {0, 2}) {
+        BOOST_TEST((run.items[i].status == aibatch::item_status::succeeded));
+        BOOST_TEST((run.items[i].value && run.items[i].value->reason == "item " + std::to_string(i)));
+    }
+    BOOST_TEST(!run.anomalies.empty());
+}
+
 BOOST_AUTO_TEST_SUITE_END()
