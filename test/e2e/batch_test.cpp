@@ -24,8 +24,11 @@
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
+#include <memory>
+#include <stdexcept>
 #include <fstream>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <thread>
 
@@ -706,6 +709,252 @@ BOOST_AUTO_TEST_CASE(real_single_message) {
     if (!r)
         return;
     BOOST_TEST(r->size() == 1u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ------------------------------------------------------------------ review findings
+BOOST_AUTO_TEST_SUITE(batch_review)
+
+namespace {
+// Runs batch<T>() on e.ioc() for at most `cap`; then cancels it and waits `grace` more.
+// Returns whether the call completed (its exception, if any, in `failure`).
+template <class T>
+bool run_capped(aibatch::test::emulator_fixture& e, aibatch::task<std::vector<T>> t,
+                std::exception_ptr& failure, std::chrono::seconds cap,
+                std::chrono::seconds grace = 5s) {
+    bool done = false;
+    asio::cancellation_signal sig;
+    asio::co_spawn(e.ioc(), std::move(t),
+                   asio::bind_cancellation_slot(sig.slot(),
+                                                [&](std::exception_ptr ex, std::vector<T>) {
+                                                    failure = ex;
+                                                    done = true;
+                                                }));
+    auto until = std::chrono::steady_clock::now() + cap;
+    while (!done && std::chrono::steady_clock::now() < until)
+        e.ioc().run_one_for(50ms);
+    if (done)
+        return true;
+    sig.emit(asio::cancellation_type::terminal);
+    until = std::chrono::steady_clock::now() + grace;
+    while (!done && std::chrono::steady_clock::now() < until)
+        e.ioc().run_one_for(50ms);
+    return done;
+}
+} // namespace
+
+BOOST_AUTO_TEST_CASE(a_customize_that_throws_while_planning_does_not_hang_the_run) {
+    // customize throws for item 3 only (item 0, checked up front, passes). With two
+    // workers, the worker planning items 2-3 leaves next_job() by the exception while it
+    // holds the body turn; the other worker then waits for the turn forever, and neither
+    // the run's end nor a cancellation (only workers with a job in `waiting` are
+    // signaled) ever comes. The old planning gate released itself in a destructor.
+    auto owned = std::make_unique<env>(100ms);
+    env& e = *owned;
+    auto o = fast();
+    o.max_requests_per_batch = 2;
+    o.max_batches_in_flight = 2;
+    o.customize = [](aibatch::message_params&, std::size_t i) {
+        if (i == 3)
+            throw std::runtime_error("customize failed for item 3");
+    };
+    auto messages = scripted_messages(6);
+    std::exception_ptr failure;
+    const bool done =
+        run_capped<SpamResult>(e, aibatch::batch<SpamResult>(e.client(), messages, model, o),
+                               failure, 15s);
+    BOOST_TEST(done, "batch<T>() never completed, not even after a cancellation");
+    BOOST_TEST(e.emu().batches_created() >= 1u);
+    if (!done) {
+        // The run's coroutines are stuck on e.ioc(): destroying them would touch freed
+        // inputs. The fixture is leaked on purpose (the emulator stopped first).
+        e.stop();
+        (void)owned.release();
+    }
+}
+
+BOOST_AUTO_TEST_CASE(an_item_marked_succeeded_always_has_its_value) {
+    // A create is ambiguous (drop-after: the batch exists, its answer was lost); the
+    // candidate batch is checked line by line, and its first line of this run's items
+    // confirms it: on_line() takes the line in the ledger (the item becomes succeeded),
+    // then confirm() journals the batch, and only after that keep() stores the value.
+    // When the journal write fails there, the item stays `succeeded` with no value:
+    // item_outcome::value is documented as "set exactly when status == succeeded".
+    // The journal write is made to fail with RLIMIT_FSIZE, set when the candidate is
+    // adopted (after "creating" was written, before "created").
+    auto cfg = env::config();
+    auto path =
+        std::filesystem::temp_directory_path() / ("aibatch-jrev-" + std::to_string(::getpid()));
+    std::filesystem::remove(path);
+    rlimit before{};
+    ::getrlimit(RLIMIT_FSIZE, &before);
+    std::signal(SIGXFSZ, SIG_IGN);
+    bool limited = false;
+    cfg.observer = [&](const aibatch::client_event& ev) {
+        if (ev.what == aibatch::client_event::kind::adopted && !limited) {
+            limited = true;
+            rlimit l = before;
+            l.rlim_cur = static_cast<rlim_t>(std::filesystem::file_size(path));
+            ::setrlimit(RLIMIT_FSIZE, &l);
+        }
+    };
+    aibatch::test::emulator_fixture e(env::make(100ms, 100'000), cfg);
+    e.emu().add_fault(aibatch::emulator::parse_fault("drop-after:1:create"));
+    auto o = fast();
+    o.journal = path;
+    auto messages = scripted_messages(4);
+    auto run =
+        run_task(e.ioc(), aibatch::run_batch<SpamResult>(e.client(), messages, model, o));
+    ::setrlimit(RLIMIT_FSIZE, &before);
+    std::signal(SIGXFSZ, SIG_DFL);
+    std::filesystem::remove(path);
+    BOOST_REQUIRE(limited); // the scenario happened: a candidate was adopted
+    BOOST_TEST(e.emu().batches_created() == 1u);
+    BOOST_TEST_MESSAGE("stop: " << run.stop_message);
+    BOOST_REQUIRE(run.items.size() == 4u);
+    for (const auto& it : run.items) {
+        BOOST_TEST_MESSAGE("item " << it.index << " status " << static_cast<int>(it.status)
+                                   << " " << it.error_type << " " << it.message);
+        BOOST_TEST((it.status == aibatch::item_status::succeeded) == it.value.has_value(),
+                   "item " << it.index << ": status succeeded but no value (or the reverse)");
+    }
+}
+
+BOOST_AUTO_TEST_CASE(a_repair_body_sent_again_is_the_same_bytes_with_workers_in_parallel) {
+    // Repair round bodies carry feedback; a dropped repair create is rebuilt from its
+    // items while another worker's repair batch runs: the bytes must be the same.
+    auto cfg = env::config();
+    std::unique_ptr<aibatch::test::emulator_fixture> fx;
+    std::size_t answered = 0;
+    cfg.observer = [&](const aibatch::client_event& ev) {
+        if (ev.target == "/v1/messages/batches" && ev.method == "POST" &&
+            ev.what == aibatch::client_event::kind::response && ++answered == 3)
+            fx->emu().add_fault(aibatch::emulator::parse_fault("drop:1:create"));
+    };
+    fx = std::make_unique<aibatch::test::emulator_fixture>(env::make(100ms, 100'000), cfg);
+    auto& e = *fx;
+    auto messages = scripted_messages(6);
+    for (int i : {1, 2, 4})
+        messages[i] = {aibatch::user("Is this spam?\nEMULATOR_OUTPUT: {\"is_spam\":\"no\"}")};
+    auto o = fast();
+    o.repair_rounds = 1;
+    o.max_requests_per_batch = 2;
+    o.max_batches_in_flight = 2;
+    auto run = run_task(e.ioc(), aibatch::run_batch<SpamResult>(e.client(), messages, model, o));
+    BOOST_TEST(run.succeeded() == 6u, run.stop_message);
+    BOOST_TEST(run.unread_batches.empty());
+    std::vector<aibatch::emulator::log_entry> creates;
+    for (const auto& le : e.emu().log())
+        if (le.endpoint == "create")
+            creates.push_back(le);
+    BOOST_REQUIRE(creates.size() == 6u); // 3 + 2 repair, one of them sent twice
+    std::size_t dropped = 0, same = 0;
+    for (const auto& c : creates)
+        if (c.status == 0) {
+            ++dropped;
+            for (const auto& d : creates)
+                same += d.status == 200 && d.body_hash == c.body_hash && d.body_bytes == c.body_bytes;
+        }
+    BOOST_TEST(dropped == 1u);
+    BOOST_TEST(same == 1u);
+    BOOST_TEST(e.emu().batches_created() == 5u);
+    for (int i : {0, 3, 5})
+        BOOST_TEST((run.items[i].value && run.items[i].value->reason == "item " + std::to_string(i)));
+}
+
+BOOST_AUTO_TEST_CASE(a_customize_that_throws_later_does_not_lose_paid_results) {
+    // One worker: batch 1 (items 0-1) is created, paid and read; planning batch 2 calls
+    // customize for item 3, which throws. The exception leaves run_batch<T>() (documented
+    // to throw only for bad input, before any network call) and the caller never sees
+    // batch 1's values, nor its id: a paid result lost.
+    env e(100ms);
+    auto o = fast();
+    o.max_requests_per_batch = 2;
+    o.max_batches_in_flight = 1;
+    o.customize = [](aibatch::message_params&, std::size_t i) {
+        if (i == 3)
+            throw std::runtime_error("customize failed for item 3");
+    };
+    auto messages = scripted_messages(6);
+    std::optional<aibatch::batch_run<SpamResult>> run;
+    std::string thrown;
+    try {
+        run = run_task(e.ioc(), aibatch::run_batch<SpamResult>(e.client(), messages, model, o));
+    } catch (const std::exception& ex) {
+        thrown = ex.what();
+    }
+    BOOST_TEST(e.emu().batches_created() == 1u);
+    BOOST_TEST(thrown.empty(), "run_batch threw after a paid batch was read: " << thrown);
+    BOOST_REQUIRE(run.has_value());
+    BOOST_TEST((run->items[0].status == aibatch::item_status::succeeded));
+    BOOST_TEST((run->items[1].status == aibatch::item_status::succeeded));
+}
+
+BOOST_AUTO_TEST_CASE(a_cancel_while_workers_wait_for_the_turn_behind_a_slow_create_ends_the_call) {
+    // Worker 1's create is held 2 s by the server; worker 2 waits for the body turn (no
+    // job yet: it is not signaled). The call is canceled meanwhile: once the create
+    // answers, its batch is canceled and named, worker 2 sees the stop, and the call
+    // ends with every created batch accounted for.
+    env e(env::held());
+    e.emu().add_fault(aibatch::emulator::parse_fault("delay:2000:1:create"));
+    auto o = fast();
+    o.max_requests_per_batch = 2;
+    o.max_batches_in_flight = 2;
+    auto messages = scripted_messages(4);
+    asio::cancellation_signal sig;
+    std::exception_ptr failure;
+    bool done = false;
+    asio::co_spawn(e.ioc(), aibatch::batch<SpamResult>(e.client(), messages, model, o),
+                   asio::bind_cancellation_slot(sig.slot(),
+                                                [&](std::exception_ptr ex, std::vector<SpamResult>) {
+                                                    failure = ex;
+                                                    done = true;
+                                                }));
+    asio::steady_timer t(e.ioc(), 500ms);
+    t.async_wait([&](boost::system::error_code) { sig.emit(asio::cancellation_type::terminal); });
+    auto until = std::chrono::steady_clock::now() + 15s;
+    while (!done && std::chrono::steady_clock::now() < until)
+        e.ioc().run_one_for(50ms);
+    BOOST_REQUIRE(done);
+    BOOST_REQUIRE(failure);
+    try {
+        std::rethrow_exception(failure);
+    } catch (const aibatch::batch_error& err) {
+        BOOST_TEST(err.code() == asio::error::operation_aborted);
+        BOOST_TEST(err.failures().size() == 4u);
+        BOOST_TEST(e.emu().batches_created() == 1u);
+        BOOST_TEST(err.unread_batches().size() == 1u);
+        BOOST_TEST(e.count("cancel") == 1u);
+    }
+    e.release_all();
+}
+
+BOOST_AUTO_TEST_CASE(two_different_answers_for_one_item_leave_no_value) {
+    // A second, different answer for item 1 comes first (its own message id, the id
+    // after "content"): the ledger keeps its value at first, then the real line makes
+    // the item failed; the last pass must drop the kept value (and the other items keep
+    // theirs, each its own).
+    env e;
+    auto o = fast();
+    o.run_id = "revw1";
+    const std::string tool = aibatch::output_spec::for_type<SpamResult>().name;
+    const std::string line =
+        R"({"custom_id":"item-revw1-1","result":{"type":"succeeded","message":{"type":"message","role":"assistant","model":"claude-haiku-4-5","content":[{"type":"tool_use","id":"toolu_x","name":")" +
+        tool +
+        R"(","input":{"is_spam":true,"confidence":0.9,"reason":"INJECTED"}}],"stop_reason":"tool_use","usage":{"input_tokens":1,"output_tokens":1},"id":"msg_other"}}})";
+    e.emu().add_fault(aibatch::emulator::parse_fault("inject-line:1:" + line));
+    auto messages = scripted_messages(3);
+    auto run = run_task(e.ioc(), aibatch::run_batch<SpamResult>(e.client(), messages, model, o));
+    BOOST_REQUIRE(run.items.size() == 3u);
+    BOOST_TEST((run.items[1].status == aibatch::item_status::failed));
+    BOOST_TEST(run.items[1].error_type == "duplicate_result");
+    BOOST_TEST(!run.items[1].value.has_value());
+    for (int i : {0, 2}) {
+        BOOST_TEST((run.items[i].status == aibatch::item_status::succeeded));
+        BOOST_TEST((run.items[i].value && run.items[i].value->reason == "item " + std::to_string(i)));
+    }
+    BOOST_TEST(!run.anomalies.empty());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -10,6 +10,7 @@
 #include <boost/describe.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <string>
@@ -233,6 +234,108 @@ BOOST_AUTO_TEST_CASE(a_line_that_is_no_result_throws_what_next_throws_and_readin
         for (const auto& m : from_typed)
             BOOST_TEST(m.find("results of " + b.id + ": line 1") == 0u, m);
     }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ------------------------------------------------------------------ review
+BOOST_AUTO_TEST_SUITE(typed_results_review)
+
+namespace {
+// Every line delivered, in order, as "custom_id reason" (reason "-" when no value).
+std::vector<std::string> deliveries_by_tree(env& e, const aibatch::batch_info& b) {
+    const auto spec = aibatch::output_spec::for_type<Verdict>();
+    std::vector<std::string> out;
+    auto rs = run_task(e.ioc, e.client.open_results(b));
+    run_task(e.ioc, [&]() -> aibatch::task<void> {
+        while (auto l = co_await rs.next()) {
+            auto r = aibatch::read_output<Verdict>(l->message, spec);
+            out.push_back(l->custom_id + " " + (r.value ? r.value->reason : "-"));
+        }
+    }());
+    return out;
+}
+std::vector<std::string> deliveries_by_typed(env& e, const aibatch::batch_info& b) {
+    std::vector<std::string> out;
+    aibatch::typed_results<Verdict> results(run_task(e.ioc, e.client.open_results(b)));
+    run_task(e.ioc, [&]() -> aibatch::task<void> {
+        while (auto l = co_await results.next())
+            out.push_back(l->custom_id + " " + (l->output.value ? l->output.value->reason : "-"));
+    }());
+    return out;
+}
+} // namespace
+
+BOOST_AUTO_TEST_CASE(a_second_answer_with_its_id_after_content_is_told_apart_the_same_way) {
+    // A second answer for item-1 (another message id, placed after "content"; then a
+    // number as id; then the id given twice, which sends the typed reader to the tree) at
+    // the start of the stream, and the stream cut and resumed so the injected line comes
+    // again: both readers must deliver the same lines (the repeat skipped, or not) in the
+    // same order.
+    env e;
+    auto b = e.ended_batch(4);
+    const std::string content =
+        R"("content":[{"type":"tool_use","id":"toolu_x","name":")" +
+        aibatch::output_spec::for_type<Verdict>().name +
+        R"(","input":{"is_spam":true,"confidence":0.9,"reason":"INJECTED"}}])";
+    for (const std::string& id_part :
+         {std::string(R"("id":"msg_injected")"), std::string(R"("id":12)"),
+          std::string(R"("id":"msg_a","role":"assistant","id":"msg_b")")}) {
+        const std::string line = R"({"custom_id":"item-1","result":{"type":"succeeded","message":{"type":"message","role":"assistant","model":"claude-haiku-4-5",)" +
+                                 content + R"(,"stop_reason":"tool_use","usage":{"input_tokens":1,"output_tokens":1},)" +
+                                 id_part + "}}}";
+        std::vector<std::vector<std::string>> got;
+        for (int reader = 0; reader < 2; ++reader) {
+            e.emu.add_fault(aibatch::emulator::parse_fault("inject-line:2:" + line));
+            e.emu.add_fault(aibatch::emulator::parse_fault("cut-results:1200"));
+            got.push_back(reader == 0 ? deliveries_by_tree(e, b) : deliveries_by_typed(e, b));
+        }
+        BOOST_TEST(got[0] == got[1], boost::test_tools::per_element());
+        std::size_t injected = 0;
+        for (const auto& d : got[1])
+            injected += d == "item-1 INJECTED";
+        BOOST_TEST_MESSAGE(id_part << ": " << got[1].size() << " lines, injected line "
+                                   << injected << " time(s)");
+        for (const auto& d : got[1])
+            BOOST_TEST_MESSAGE("  " << d);
+        // Found: the stream remembers one answer per custom_id for a resume (the first),
+        // so item-1's real line, delivered before the cut, is delivered again after it.
+        for (const auto& reader : got)
+            for (const auto& d : reader)
+                BOOST_TEST(std::count(reader.begin(), reader.end(), d) == 1,
+                           id_part << ": delivered twice across a resume: " << d);
+        BOOST_TEST(injected == 1u, id_part);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(a_moved_from_stream_throws_invalid_argument) {
+    env e;
+    auto b = e.ended_batch(2);
+    auto rs = run_task(e.ioc, e.client.open_results(b));
+    aibatch::result_stream taken = std::move(rs);
+    aibatch::typed_results<Verdict> results(std::move(rs)); // NOLINT: moved-from on purpose
+    bool threw = false;
+    try {
+        run_task(e.ioc, [&]() -> aibatch::task<void> { co_await results.next(); }());
+    } catch (const aibatch::error& ex) {
+        threw = ex.code() == aibatch::errc::invalid_argument;
+    }
+    BOOST_TEST(threw);
+    aibatch::typed_results<Verdict> a(std::move(taken));
+    aibatch::typed_results<Verdict> moved(std::move(a));
+    threw = false;
+    try {
+        run_task(e.ioc, [&]() -> aibatch::task<void> { co_await a.next(); }()); // NOLINT
+    } catch (const aibatch::error& ex) {
+        threw = ex.code() == aibatch::errc::invalid_argument;
+    }
+    BOOST_TEST(threw);
+    std::size_t n = 0;
+    run_task(e.ioc, [&]() -> aibatch::task<void> {
+        while (co_await moved.next())
+            ++n;
+    }());
+    BOOST_TEST(n == 2u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
