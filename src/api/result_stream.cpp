@@ -51,7 +51,9 @@ struct result_stream::state {
     // once in `delivered`. delivered_order holds (end offset in delivered_ids, identity).
     std::string delivered_ids;
     std::vector<std::pair<std::size_t, std::uint64_t>> delivered_order;
-    std::unordered_map<std::string, std::uint64_t> delivered; // id -> result_identity
+    // id -> result_identity of each answer delivered for it (two different answers for
+    // one id are both delivered, once each)
+    std::unordered_multimap<std::string, std::uint64_t> delivered;
     bool resumed = false;
     std::uint64_t lines = 0;
     std::uint64_t bytes = 0;
@@ -257,9 +259,12 @@ struct result_stream::state {
     // must see it). Counts the line.
     bool deliver(std::string_view custom_id, std::uint64_t identity) {
         if (resumed) {
-            auto [it, fresh] = delivered.emplace(std::string(custom_id), identity);
-            if (!fresh && it->second == identity)
-                return false;
+            std::string id(custom_id);
+            auto [first, last] = delivered.equal_range(id);
+            for (auto it = first; it != last; ++it)
+                if (it->second == identity)
+                    return false;
+            delivered.emplace(std::move(id), identity);
         } else {
             delivered_ids += custom_id;
             delivered_order.emplace_back(delivered_ids.size(), identity);

@@ -295,6 +295,7 @@ private:
             const std::size_t i = pending_[cursor_];
             ledger_.item(i).custom_id = ledger_.ids().make(round, i);
             chunk_builder::verdict v{};
+            std::optional<std::string> threw; // customize's exception, handled below
             try {
                 v = chunk.add(i, [&](std::string& body) { append_request(i, body); });
             } catch (const error& e) {
@@ -305,6 +306,22 @@ private:
                 ledger_.set(i, item_status::not_submitted, "invalid_request", e.diag().message);
                 ++cursor_;
                 continue;
+            } catch (const std::exception& e) {
+                threw = e.what();
+            } catch (...) {
+                threw = "an exception that is not a std::exception";
+            }
+            if (threw) {
+                // The caller's callback is broken: nothing more is sent (the batch being
+                // planned included), and what was paid for is still read and returned.
+                std::string msg = "batch_options::customize threw for item " + std::to_string(i) +
+                                  " (" + *threw +
+                                  "); the run stopped: the items not yet sent were not sent";
+                ledger_.set(i, item_status::not_submitted, "customize_failed", msg);
+                stop(make_error_code(errc::invalid_argument), std::move(msg));
+                stopping_ = true;
+                ++cursor_;
+                co_return std::nullopt;
             }
             if (v == chunk_builder::verdict::full)
                 break;
@@ -341,8 +358,16 @@ private:
     void confirm(job& j) {
         state_->claim(j.batch_id);
         ++state_->stats.creates_adopted;
-        journal_.created(j.round, j.ranges, j.hash, j.batch_id);
         release_body(j);
+        try {
+            journal_.created(j.round, j.ranges, j.hash, j.batch_id);
+        } catch (const error& e) {
+            // The batch is this call's and paid for: keep reading it (as after a create
+            // the journal could not record), and say so.
+            stop(e.code(), e.diag().message);
+            unread(j, "confirmed as this call's, but the journal could not record it (" +
+                          e.diag().message + "); it is read by this call only");
+        }
     }
 
     // One result line of j's batch, decoded. False when the line shows that the batch is
@@ -359,10 +384,12 @@ private:
             f.output = &output;
         }
         line_use use = ledger_.take_line(j, f);
-        if (use.confirmed)
-            confirm(j);
+        // The value first: the item is `succeeded` from here on, and nothing may come
+        // between that and its value.
         if (use.value_for)
             decode_.keep(*use.value_for);
+        if (use.confirmed)
+            confirm(j);
         return use.keep_reading;
     }
 
@@ -831,6 +858,24 @@ private:
         }
     }
 
+    // Planning a batch threw (not a refused item: a bug): nothing more is sent, and what
+    // was paid for is still read and returned.
+    task<void> recover_planning(std::exception_ptr failure) {
+        std::string why;
+        try {
+            std::rethrow_exception(failure);
+        } catch (const std::exception& e) {
+            why = e.what();
+        } catch (...) {
+            why = "an exception that is not a std::exception";
+        }
+        stopping_ = true;
+        stop(make_error_code(errc::items_failed), "planning a batch failed (" + why +
+                                                      "); the run stopped: the items not "
+                                                      "yet sent were not sent");
+        co_return;
+    }
+
     // A job's run ended with an exception (a cancellation seen by a co_await deep inside,
     // a bug): the job's batch is still accounted for, and the run goes on.
     task<void> recover(job& j, std::exception_ptr failure) {
@@ -844,6 +889,8 @@ private:
                 why = e.what();
         } catch (const std::exception& e) {
             why = e.what();
+        } catch (...) {
+            why = "an exception that is not a std::exception";
         }
         ledger_.release(j);
         j.ph = job::phase::done;
@@ -873,10 +920,18 @@ private:
         while (!stopping_) {
             co_await take_turn(nullptr);
             std::optional<job> j;
-            if (!stopping_)
-                j = co_await next_job();
-            if (!j) {
+            std::exception_ptr planning_failure; // a bug: the turn is passed on, the run stops
+            if (!stopping_) {
+                try {
+                    j = co_await next_job();
+                } catch (...) {
+                    planning_failure = std::current_exception();
+                }
+            }
+            if (planning_failure || !j) {
                 end_turn();
+                if (planning_failure)
+                    co_await recover_planning(planning_failure);
                 co_return;
             }
             j->has_turn = true;
@@ -953,8 +1008,18 @@ private:
                 if (current[k] && current[k]->ph == job::phase::waiting)
                     signals[k]->emit(asio::cancellation_type::terminal);
         }
-        if (worker_failure)
-            std::rethrow_exception(worker_failure);
+        if (worker_failure) {
+            // A bug past recover(): the run stops, but what was read is returned.
+            std::string why = "unknown";
+            try {
+                std::rethrow_exception(worker_failure);
+            } catch (const std::exception& e) {
+                why = e.what();
+            } catch (...) {
+            }
+            stopping_ = true;
+            stop(make_error_code(errc::items_failed), "a worker failed (" + why + ")");
+        }
         for (std::size_t k = cursor_; k < pending_.size(); ++k) {
             if (stopping_)
                 ledger_.not_submitted_at_stop(pending_[k], cost_stopped_);
