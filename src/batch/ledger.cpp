@@ -9,8 +9,7 @@ namespace aibatch::detail {
 outcome_ledger::outcome_ledger(item_store& items, std::size_t count,
                                std::optional<model_price> price, unsigned repair_rounds,
                                std::int64_t max_tokens)
-    : items_(&items), price_(std::move(price)), repair_rounds_(repair_rounds),
-      max_tokens_(max_tokens) {
+    : items_(&items), price_(price), repair_rounds_(repair_rounds), max_tokens_(max_tokens) {
     // The reports themselves are set up by the engine in slices (see engine.cpp): only
     // the room is made here.
     items_->reserve(count);
