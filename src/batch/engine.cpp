@@ -412,11 +412,7 @@ private:
             ledger_.take_bad_line(j, rs.bad_line_custom_id(), bad->diag().message);
             return false;
         }
-        std::string_view answer;
-        if (head->type == result_type::succeeded)
-            answer = head->message_id;
-        else if (head->type == result_type::errored)
-            answer = head->error.request_id;
+        const std::string_view answer = answer_of(*head);
         identity = result_identity(head->type, answer);
         return raw_results::deliver(rs, head->custom_id, head->type, answer);
     }

@@ -24,10 +24,10 @@
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
-#include <memory>
-#include <stdexcept>
 #include <fstream>
+#include <memory>
 #include <spawn.h>
+#include <stdexcept>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <thread>
@@ -725,12 +725,12 @@ bool run_capped(aibatch::test::emulator_fixture& e, aibatch::task<std::vector<T>
                 std::chrono::seconds grace = 5s) {
     bool done = false;
     asio::cancellation_signal sig;
-    asio::co_spawn(e.ioc(), std::move(t),
-                   asio::bind_cancellation_slot(sig.slot(),
-                                                [&](std::exception_ptr ex, std::vector<T>) {
-                                                    failure = ex;
-                                                    done = true;
-                                                }));
+    asio::co_spawn(
+        e.ioc(), std::move(t),
+        asio::bind_cancellation_slot(sig.slot(), [&](std::exception_ptr ex, std::vector<T>) {
+            failure = ex;
+            done = true;
+        }));
     auto until = std::chrono::steady_clock::now() + cap;
     while (!done && std::chrono::steady_clock::now() < until)
         e.ioc().run_one_for(50ms);
@@ -761,9 +761,8 @@ BOOST_AUTO_TEST_CASE(a_customize_that_throws_while_planning_does_not_hang_the_ru
     };
     auto messages = scripted_messages(6);
     std::exception_ptr failure;
-    const bool done =
-        run_capped<SpamResult>(e, aibatch::batch<SpamResult>(e.client(), messages, model, o),
-                               failure, 15s);
+    const bool done = run_capped<SpamResult>(
+        e, aibatch::batch<SpamResult>(e.client(), messages, model, o), failure, 15s);
     BOOST_TEST(done, "batch<T>() never completed, not even after a cancellation");
     BOOST_TEST(e.emu().batches_created() >= 1u);
     if (!done) {
@@ -804,8 +803,7 @@ BOOST_AUTO_TEST_CASE(an_item_marked_succeeded_always_has_its_value) {
     auto o = fast();
     o.journal = path;
     auto messages = scripted_messages(4);
-    auto run =
-        run_task(e.ioc(), aibatch::run_batch<SpamResult>(e.client(), messages, model, o));
+    auto run = run_task(e.ioc(), aibatch::run_batch<SpamResult>(e.client(), messages, model, o));
     ::setrlimit(RLIMIT_FSIZE, &before);
     std::signal(SIGXFSZ, SIG_DFL);
     std::filesystem::remove(path);
@@ -814,8 +812,8 @@ BOOST_AUTO_TEST_CASE(an_item_marked_succeeded_always_has_its_value) {
     BOOST_TEST_MESSAGE("stop: " << run.stop_message);
     BOOST_REQUIRE(run.items.size() == 4u);
     for (const auto& it : run.items) {
-        BOOST_TEST_MESSAGE("item " << it.index << " status " << static_cast<int>(it.status)
-                                   << " " << it.error_type << " " << it.message);
+        BOOST_TEST_MESSAGE("item " << it.index << " status " << static_cast<int>(it.status) << " "
+                                   << it.error_type << " " << it.message);
         BOOST_TEST((it.status == aibatch::item_status::succeeded) == it.value.has_value(),
                    "item " << it.index << ": status succeeded but no value (or the reverse)");
     }
@@ -854,13 +852,15 @@ BOOST_AUTO_TEST_CASE(a_repair_body_sent_again_is_the_same_bytes_with_workers_in_
         if (c.status == 0) {
             ++dropped;
             for (const auto& d : creates)
-                same += d.status == 200 && d.body_hash == c.body_hash && d.body_bytes == c.body_bytes;
+                same +=
+                    d.status == 200 && d.body_hash == c.body_hash && d.body_bytes == c.body_bytes;
         }
     BOOST_TEST(dropped == 1u);
     BOOST_TEST(same == 1u);
     BOOST_TEST(e.emu().batches_created() == 5u);
     for (int i : {0, 3, 5})
-        BOOST_TEST((run.items[i].value && run.items[i].value->reason == "item " + std::to_string(i)));
+        BOOST_TEST(
+            (run.items[i].value && run.items[i].value->reason == "item " + std::to_string(i)));
 }
 
 BOOST_AUTO_TEST_CASE(a_customize_that_throws_later_does_not_lose_paid_results) {
@@ -906,11 +906,11 @@ BOOST_AUTO_TEST_CASE(a_cancel_while_workers_wait_for_the_turn_behind_a_slow_crea
     std::exception_ptr failure;
     bool done = false;
     asio::co_spawn(e.ioc(), aibatch::batch<SpamResult>(e.client(), messages, model, o),
-                   asio::bind_cancellation_slot(sig.slot(),
-                                                [&](std::exception_ptr ex, std::vector<SpamResult>) {
-                                                    failure = ex;
-                                                    done = true;
-                                                }));
+                   asio::bind_cancellation_slot(
+                       sig.slot(), [&](std::exception_ptr ex, std::vector<SpamResult>) {
+                           failure = ex;
+                           done = true;
+                       }));
     asio::steady_timer t(e.ioc(), 500ms);
     t.async_wait([&](boost::system::error_code) { sig.emit(asio::cancellation_type::terminal); });
     auto until = std::chrono::steady_clock::now() + 15s;
@@ -952,7 +952,8 @@ BOOST_AUTO_TEST_CASE(two_different_answers_for_one_item_leave_no_value) {
     BOOST_TEST(!run.items[1].value.has_value());
     for (int i : {0, 2}) {
         BOOST_TEST((run.items[i].status == aibatch::item_status::succeeded));
-        BOOST_TEST((run.items[i].value && run.items[i].value->reason == "item " + std::to_string(i)));
+        BOOST_TEST(
+            (run.items[i].value && run.items[i].value->reason == "item " + std::to_string(i)));
     }
     BOOST_TEST(!run.anomalies.empty());
 }

@@ -281,9 +281,10 @@ BOOST_AUTO_TEST_CASE(a_second_answer_with_its_id_after_content_is_told_apart_the
     for (const std::string& id_part :
          {std::string(R"("id":"msg_injected")"), std::string(R"("id":12)"),
           std::string(R"("id":"msg_a","role":"assistant","id":"msg_b")")}) {
-        const std::string line = R"({"custom_id":"item-1","result":{"type":"succeeded","message":{"type":"message","role":"assistant","model":"claude-haiku-4-5",)" +
-                                 content + R"(,"stop_reason":"tool_use","usage":{"input_tokens":1,"output_tokens":1},)" +
-                                 id_part + "}}}";
+        const std::string line =
+            R"({"custom_id":"item-1","result":{"type":"succeeded","message":{"type":"message","role":"assistant","model":"claude-haiku-4-5",)" +
+            content + R"(,"stop_reason":"tool_use","usage":{"input_tokens":1,"output_tokens":1},)" +
+            id_part + "}}}";
         std::vector<std::vector<std::string>> got;
         for (int reader = 0; reader < 2; ++reader) {
             e.emu.add_fault(aibatch::emulator::parse_fault("inject-line:2:" + line));
@@ -294,8 +295,8 @@ BOOST_AUTO_TEST_CASE(a_second_answer_with_its_id_after_content_is_told_apart_the
         std::size_t injected = 0;
         for (const auto& d : got[1])
             injected += d == "item-1 INJECTED";
-        BOOST_TEST_MESSAGE(id_part << ": " << got[1].size() << " lines, injected line "
-                                   << injected << " time(s)");
+        BOOST_TEST_MESSAGE(id_part << ": " << got[1].size() << " lines, injected line " << injected
+                                   << " time(s)");
         for (const auto& d : got[1])
             BOOST_TEST_MESSAGE("  " << d);
         // Found: the stream remembers one answer per custom_id for a resume (the first),

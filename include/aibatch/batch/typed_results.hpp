@@ -52,12 +52,8 @@ public:
             }
             if (bad)
                 throw *bad;
-            std::string_view answer;
-            if (line_.type == result_type::succeeded)
-                answer = line_.message_id;
-            else if (line_.type == result_type::errored)
-                answer = line_.error.request_id;
-            if (detail::raw_results::deliver(rs_, line_.custom_id, line_.type, answer))
+            if (detail::raw_results::deliver(rs_, line_.custom_id, line_.type,
+                                             detail::answer_of(line_)))
                 co_return &line_;
         }
     }

@@ -95,6 +95,16 @@ void envelope_from_tree(boost::json::value line, line_envelope& env, boost::json
 /// Copies the envelope fields into a decoded line's.
 void copy_envelope(const line_envelope& env, line_head& out);
 
+/// What tells two answers for one custom_id apart: the message id (succeeded), the
+/// error's request id (errored), else nothing.
+inline std::string_view answer_of(const line_head& h) noexcept {
+    if (h.type == result_type::succeeded)
+        return h.message_id;
+    if (h.type == result_type::errored)
+        return h.error.request_id;
+    return {};
+}
+
 } // namespace detail
 
 /// Decodes result lines for one output spec. Not thread-safe; one per stream.
