@@ -758,7 +758,8 @@ private:
             unread(j, "canceled while running (" + why +
                           "); items that finished before the cancel are paid for: their "
                           "results are readable with client.results(\"" +
-                          j.batch_id + "\") once it has ended");
+                          j.batch_id + "\") (from a shell: aibatch results " + j.batch_id +
+                          ") once it has ended");
         } catch (const boost::system::system_error& se) {
             const error e = as_error(se);
             note = "; canceling batch " + j.batch_id + " failed: " + e.diag().to_string();

@@ -875,6 +875,10 @@ BOOST_AUTO_TEST_CASE(ctrl_c_during_run_with_cancel_cancels_and_still_writes_ever
     auto out = out_lines(w, "out.jsonl");
     BOOST_TEST_REQUIRE(out.size() == 2u);
     BOOST_TEST(out[0].at("status").as_string() != "succeeded");
+    // The canceled batch is named with the command that reads what it finished (a shell
+    // user has no client.results()).
+    const std::string id = emu.emu().batches().at(0).id;
+    BOOST_TEST((o.out + o.err).find("aibatch results " + id) != std::string::npos, o.out);
 }
 
 BOOST_AUTO_TEST_CASE(ctrl_c_during_run_with_leave_names_the_batches_left_running) {
