@@ -1,6 +1,6 @@
 // One batch of a run (a "job"): the items it carries and where its batch stands. Built
 // by the planner (planner.hpp), accounted by the ledger (ledger.hpp), driven through its
-// lifecycle by the engine (engine.cpp).
+// lifecycle by the engine (engine.hpp).
 #pragma once
 
 #include <aibatch/api/batches.hpp>

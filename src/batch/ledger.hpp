@@ -2,7 +2,7 @@
 // It decides what a result line means for its item (whose it is, a duplicate, two
 // different answers, a bad line), which items are repaired and with what feedback, what
 // an item that got no line becomes, the progress the caller sees and the cost account.
-// The engine (engine.cpp) does the I/O and asks the ledger; test/unit/ledger_test.cpp
+// The engine (engine.hpp) does the I/O and asks the ledger; test/unit/ledger_test.cpp
 // checks the ledger without sockets.
 #pragma once
 

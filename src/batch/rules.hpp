@@ -1,7 +1,7 @@
 // batch<T>()'s rules, apart from I/O, unit-tested without sockets
 // (test/unit/batch_rules_test.cpp): input checks, this run's custom ids, which failures
 // leave a batch worth waiting for or a create that may have happened, the cost estimate.
-// The engine (engine.cpp) drives the I/O with them.
+// The engine (engine.hpp) drives the I/O with them.
 #pragma once
 
 #include <aibatch/api/messages.hpp>

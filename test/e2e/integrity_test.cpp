@@ -449,7 +449,7 @@ BOOST_AUTO_TEST_SUITE_END()
 BOOST_AUTO_TEST_SUITE(integrity_kill)
 
 // Observation 2, second half: kill -9 while a create is in flight and more batches are
-// planned, then resume. Creates are sent one body at a time (engine.cpp, the body turn):
+// planned, then resume. Creates are sent one body at a time (engine_create.cpp, the body turn):
 // when the first create is on the server, no other has been sent.
 BOOST_AUTO_TEST_CASE(killed_with_creates_in_flight_resumes_with_every_batch_accounted_for) {
     aibatch::test::emulator_fixture emu(emu_options(500ms));
