@@ -6,10 +6,14 @@
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/experimental/channel.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/assert.hpp>
+
+#include <limits>
 
 namespace aibatch::detail {
 
@@ -316,44 +320,85 @@ task<void> engine::worker(job*& current) {
 }
 
 // ------------------------------------------------------------- one round
+// The round's workers run side by side (max_batches_in_flight of them), each taking the
+// next batch of the round until none is left. Each tells the round it ended by a message
+// on a channel, as does the deadline's timer; the round waits on that channel alone, so
+// the caller's cancellation reaches it there. On a cancellation or the deadline, only
+// the workers that wait (for a batch to end) are interrupted: a create or a download in
+// progress finishes, so a batch being created is canceled once known, and results that
+// exist are read. (parallel_group's cancel-everything cannot say that.)
+namespace {
+struct round_event {
+    static constexpr std::size_t deadline = std::numeric_limits<std::size_t>::max();
+    std::size_t from = deadline;  // the worker that ended, or `deadline`
+    std::exception_ptr failure;   // a worker's: a bug past recover()
+    bool deadline_passed = false; // the deadline's timer: expired (not canceled)
+};
+} // namespace
+
 task<void> engine::run_round(unsigned round) {
-    if (!turn_gate_) {
-        turn_gate_.emplace(co_await asio::this_coro::executor);
-        turn_gate_->expires_at(std::chrono::steady_clock::time_point::max());
+    auto ex = co_await asio::this_coro::executor;
+    if (!turn_) {
+        turn_.emplace(ex, 1);
+        end_turn(); // the token, free
     }
     ledger_.begin_round(round);
-    auto ex = co_await asio::this_coro::executor;
-    std::size_t running = 0;
-    asio::steady_timer wake(ex);
-    std::vector<std::unique_ptr<asio::cancellation_signal>> signals;
     const std::size_t workers = opts_.max_batches_in_flight;
+    // Room for every message the round gets (one per worker, one from the timer): a
+    // send never waits and never fails.
+    asio::experimental::channel<void(boost::system::error_code, round_event)> events(ex,
+                                                                                     workers + 1);
+    auto tell = [&events](round_event e) {
+        const bool sent = events.try_send(boost::system::error_code{}, std::move(e));
+        BOOST_ASSERT_MSG(sent, "a round event was lost");
+        (void)sent;
+    };
+    std::vector<std::unique_ptr<asio::cancellation_signal>> signals;
     std::vector<job*> current(workers, nullptr);
-    std::exception_ptr worker_failure;
     for (std::size_t k = 0; k < workers; ++k) {
         signals.push_back(std::make_unique<asio::cancellation_signal>());
-        ++running;
-        asio::co_spawn(
-            ex, worker(current[k]),
-            asio::bind_cancellation_slot(signals.back()->slot(), [&](const std::exception_ptr& e) {
-                --running;
-                if (e && !worker_failure)
-                    worker_failure = e;
-                wake.cancel();
-            }));
+        asio::co_spawn(ex, worker(current[k]),
+                       asio::bind_cancellation_slot(signals.back()->slot(),
+                                                    [&tell, k](const std::exception_ptr& e) {
+                                                        tell({k, e, false});
+                                                    }));
     }
+    asio::steady_timer deadline(ex);
+    bool watching = false; // the timer's message is still to come
+    if (deadline_) {
+        watching = true;
+        deadline.expires_at(*deadline_);
+        deadline.async_wait([&tell](boost::system::error_code ec) {
+            tell({round_event::deadline, nullptr, !ec});
+        });
+    }
+    std::size_t running = workers;
     bool signaled = false;
-    while (running > 0) {
-        wake.expires_at(signaled
-                            ? std::chrono::steady_clock::time_point::max()
-                            : deadline_.value_or(std::chrono::steady_clock::time_point::max()));
-        auto [ec] = co_await wake.async_wait(asio::as_tuple(asio::use_awaitable));
+    std::exception_ptr worker_failure;
+    // A cancellation seen as the last worker ends stays set for run() to see, and the
+    // round still waits for the timer's message: receiving must not throw meanwhile.
+    const bool throwing = co_await asio::this_coro::throw_if_cancelled();
+    co_await asio::this_coro::throw_if_cancelled(false);
+    while (running > 0 || watching) {
         if (running == 0)
-            break;
+            deadline.cancel(); // nothing left to time: its message comes at once
+        auto [ec, e] = co_await events.async_receive(asio::as_tuple(asio::use_awaitable));
+        bool timed_out = false;
+        if (!ec && e.from == round_event::deadline) {
+            watching = false;
+            timed_out = e.deadline_passed;
+        } else if (!ec) {
+            --running;
+            if (e.failure && !worker_failure)
+                worker_failure = e.failure;
+        }
+        if (running == 0)
+            continue; // the round is over; run() sees a cancellation that came now
+        // The caller's cancellation ends the receive (ec) or arrives with a message.
         auto cs = co_await asio::this_coro::cancellation_state;
-        bool canceled = cs.cancelled() != asio::cancellation_type::none;
+        const bool canceled = cs.cancelled() != asio::cancellation_type::none;
         if (canceled)
             co_await asio::this_coro::reset_cancellation_state();
-        bool timed_out = !ec && deadline_ && std::chrono::steady_clock::now() >= *deadline_;
         if (signaled || (!canceled && !timed_out))
             continue;
         stopping_ = true;
@@ -364,13 +409,13 @@ task<void> engine::run_round(unsigned round) {
             stop(make_error_code(errc::timed_out), "batch_options::timeout (" +
                                                        std::to_string(opts_.timeout->count()) +
                                                        " ms) passed");
-        // Interrupt only the waits: creates and downloads in progress finish, so a
-        // batch being created is canceled once known and results that exist are read.
         signaled = true;
+        deadline.cancel();
         for (std::size_t k = 0; k < workers; ++k)
             if (current[k] && current[k]->ph == job::phase::waiting)
                 signals[k]->emit(asio::cancellation_type::terminal);
     }
+    co_await asio::this_coro::throw_if_cancelled(throwing);
     if (worker_failure) {
         // A bug past recover(): the run stops, but what was read is returned.
         std::string why = "unknown";

@@ -17,7 +17,7 @@
 #include <aibatch/batch/batch.hpp>
 #include <aibatch/detail/batch_engine.hpp>
 
-#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/experimental/channel.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -112,8 +112,8 @@ private:
     bool stopping_ = false;
     bool cost_stopped_ = false;
     bool progress_failed_ = false;
-    bool turn_taken_ = false;                            // a worker holds the body turn
-    std::optional<boost::asio::steady_timer> turn_gate_; // the others wait on it
+    // The body turn: one token, taken by a receive and handed back by a send (end_turn).
+    std::optional<boost::asio::experimental::channel<void(boost::system::error_code)>> turn_;
     bool aborting_ = false; // canceled or timed out: running batches are canceled
     std::vector<std::unique_ptr<job>> jobs_;
     std::chrono::steady_clock::time_point breath_ = std::chrono::steady_clock::now();

@@ -12,6 +12,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/assert.hpp>
 #include <boost/json/serialize.hpp>
 
 #include <limits>
@@ -60,19 +61,23 @@ task<void> free_in_slices(std::shared_ptr<const std::string> body) {
 // max_bytes_per_batch), whatever max_batches_in_flight; the uploads share one link
 // anyway. A body needed again (an ambiguous create) is rebuilt from its items.
 task<void> engine::take_turn(job* j) {
-    // The gate never expires; end_turn() cancels its waits, which wakes every waiter
-    // (the first to run takes the turn). Setting its expiry here would cancel the
-    // other waiters' waits, and they would wake each other in a busy loop.
-    while (turn_taken_)
-        co_await turn_gate_->async_wait(asio::as_tuple(asio::use_awaitable));
-    turn_taken_ = true;
+    // The turn is a token in a channel of capacity one (a semaphore): taking it is a
+    // receive, and end_turn() sends it back, which wakes the longest waiter only. A wait
+    // cut by a cancellation (the run interrupts waiting workers) waits again: a worker
+    // holding no turn has nothing to give up.
+    for (;;) {
+        auto [ec] = co_await turn_->async_receive(asio::as_tuple(asio::use_awaitable));
+        if (!ec)
+            break;
+    }
     if (j)
         j->has_turn = true;
 }
 
 void engine::end_turn() {
-    turn_taken_ = false;
-    turn_gate_->cancel();
+    const bool handed_on = turn_->try_send(boost::system::error_code{});
+    BOOST_ASSERT_MSG(handed_on, "the body turn was ended twice");
+    (void)handed_on;
 }
 
 // The job's body is not needed now: freed (in slices), and the turn passed on.
