@@ -35,6 +35,9 @@ namespace aibatch::detail {
 
 enum class track_result { done, foreign, stopped, abandoned };
 
+/// How long the engine holds the event loop at most between two yields (breathe()).
+inline constexpr std::chrono::microseconds breath_period{500};
+
 class engine {
 public:
     engine(std::shared_ptr<client_state> c, std::span<const conversation> messages,

@@ -277,8 +277,13 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
                                               http::response_parser<Body>& parser) {
         c.tcp().expires_after(opts.timeouts.request);
         exchange_failure f;
+        // At most 256 KiB per write: one write of a 65 MB create body would copy megabytes
+        // into the socket in one system call and hold the event loop for milliseconds
+        // (bench/run's loop-stall watchdog saw 3-4 ms); smaller writes let it breathe.
+        http::request_serializer<http::span_body<const char>> sr(r);
+        sr.limit(std::size_t{256} << 10);
         auto [wec, wn] =
-            co_await c.with_stream([&](auto& s) { return http::async_write(s, r, use_tuple); });
+            co_await c.with_stream([&](auto& s) { return http::async_write(s, sr, use_tuple); });
         (void)wn;
         if (wec) {
             f.ec = wec;
