@@ -151,6 +151,24 @@ BOOST_AUTO_TEST_CASE(config_shows_each_source_and_never_the_key) {
     BOOST_TEST(!has(j.out, "SECRETSECRET"));
 }
 
+// Found by the hostile review: a 12-character key was shown as 11 of its characters.
+BOOST_AUTO_TEST_CASE(config_and_verbose_never_show_a_short_key) {
+    workdir w;
+    for (std::string short_key : {"QZKXW", "QZKXWVJYPLMB"}) {
+        program p = aibatch_at("http://127.0.0.1:1", w);
+        p.env["ANTHROPIC_API_KEY"] = short_key;
+        p.env["AIBATCH_MAX_RETRIES"] = "0";
+        outcome c = run(p, {"config"});
+        BOOST_TEST_INFO(output_line_context(c));
+        BOOST_TEST(c.status == 0);
+        BOOST_TEST(has(c.out, "(set, " + std::to_string(short_key.size()) + " characters)"));
+        outcome j = run(p, {"--json", "config"});
+        outcome v = run(p, {"-v", "list"}); // nothing listens: the notes, then an error
+        for (const outcome* o : {&c, &j, &v})
+            BOOST_TEST(!has(o->out + o->err, short_key.substr(0, 3)), o->out + o->err);
+    }
+}
+
 BOOST_AUTO_TEST_CASE(usage_and_configuration_errors_exit_2_and_say_what_to_do) {
     workdir w;
     program p = aibatch_at("http://127.0.0.1:1", w);
