@@ -228,6 +228,36 @@ BOOST_AUTO_TEST_CASE(usage_and_configuration_errors_exit_2_and_say_what_to_do) {
     BOOST_TEST(!has(i.err + i.out, "SECRETSECRET"));
 }
 
+// Found by the hostile review: "code" was the error_code's sentence ("resource not
+// found"); it is a token now, the name of aibatch::errc, and the sentence stays in
+// "message".
+BOOST_AUTO_TEST_CASE(json_errors_carry_a_machine_token_as_code) {
+    emulator_fixture emu(emu_options());
+    workdir w;
+    program p = aibatch_at(emu.url(), w);
+    auto error_of = [](const outcome& o) {
+        BOOST_TEST_INFO(output_line_context(o));
+        return json::parse(o.out).at("error").as_object();
+    };
+    json::object gone = error_of(run(p, {"--json", "status", "msgbatch_0123456789abcdef"}));
+    BOOST_TEST(gone.at("code").as_string() == "not_found");
+    BOOST_TEST(has(std::string(gone.at("message").as_string()), "not found"));
+    BOOST_TEST(gone.at("status").as_int64() == 1);
+    BOOST_TEST(error_of(run(p, {"--json", "status", ""})).at("code").as_string() ==
+               "invalid_argument");
+    program nokey = p;
+    nokey.env.erase("ANTHROPIC_API_KEY");
+    BOOST_TEST(error_of(run(nokey, {"--json", "list"})).at("code").as_string() ==
+               "missing_api_key");
+    BOOST_TEST(error_of(run(p, {"--json", "lsit"})).at("code").as_string() == "usage");
+    // cancel and delete: each failed id carries the token beside its message.
+    outcome d = run(p, {"--json", "delete", "msgbatch_0123456789abcdef"});
+    BOOST_TEST_INFO(output_line_context(d));
+    json::object item = json::parse(d.out).as_array().at(0).as_object();
+    BOOST_TEST(item.at("code").as_string() == "not_found");
+    BOOST_TEST(has(std::string(item.at("error").as_string()), "not found"));
+}
+
 BOOST_AUTO_TEST_CASE(create_list_status_wait_results_delete) {
     emulator_fixture emu(emu_options());
     workdir w;
