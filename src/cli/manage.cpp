@@ -386,7 +386,8 @@ task<int> each_batch(runtime& rt, const std::vector<std::string>& ids, const cha
             line += why;
             line += "\n";
             write_all(stderr, line);
-            done.push_back(json::object{{"id", id}, {"error", why}});
+            done.push_back(
+                json::object{{"id", id}, {"error", why}, {"code", error_token(e.code())}});
         }
     }
     if (rt.options().json)
@@ -608,8 +609,10 @@ task<int> create_command(runtime& rt, create_args a) {
                                   "; created before it:" + (list.empty() ? " none" : list) +
                                   " (they are running; `aibatch cancel ID` stops one)\n");
             if (rt.options().json)
-                write_all(stdout, json_line(json::object{{"batches", batches_json(created)},
-                                                         {"error", why}}));
+                write_all(stdout, json_line(json::object{
+                                      {"batches", batches_json(created)},
+                                      {"error", why},
+                                      {"code", ae ? error_token(ae->code()) : "error"}}));
             else if (a.wait) // without --wait each id was printed once created
                 write_all(stdout, ids_text(ids));
             co_return exit_failed;

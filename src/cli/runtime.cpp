@@ -173,6 +173,82 @@ std::string hint(const boost::system::error_code& ec) {
 
 } // namespace
 
+std::string error_token(const boost::system::error_code& ec) {
+    auto e = errc_of(ec);
+    if (!e)
+        return "system_error";
+    // Every enumerator by name, no default: a new errc is a compile warning here.
+    switch (*e) {
+    case errc::missing_api_key:
+        return "missing_api_key";
+    case errc::invalid_config:
+        return "invalid_config";
+    case errc::invalid_url:
+        return "invalid_url";
+    case errc::insecure_http:
+        return "insecure_http";
+    case errc::dotenv_syntax:
+        return "dotenv_syntax";
+    case errc::invalid_argument:
+        return "invalid_argument";
+    case errc::invalid_output:
+        return "invalid_output";
+    case errc::items_failed:
+        return "items_failed";
+    case errc::timed_out:
+        return "timed_out";
+    case errc::cost_limit:
+        return "cost_limit";
+    case errc::journal:
+        return "journal";
+    case errc::connect_timeout:
+        return "connect_timeout";
+    case errc::request_timeout:
+        return "request_timeout";
+    case errc::idle_timeout:
+        return "idle_timeout";
+    case errc::body_too_large:
+        return "body_too_large";
+    case errc::tls_handshake:
+        return "tls_handshake";
+    case errc::connection_closed:
+        return "connection_closed";
+    case errc::bad_response:
+        return "bad_response";
+    case errc::invalid_request:
+        return "invalid_request";
+    case errc::authentication:
+        return "authentication";
+    case errc::billing:
+        return "billing";
+    case errc::permission:
+        return "permission";
+    case errc::not_found:
+        return "not_found";
+    case errc::request_too_large:
+        return "request_too_large";
+    case errc::rate_limited:
+        return "rate_limited";
+    case errc::api_internal:
+        return "api_internal";
+    case errc::gateway_timeout:
+        return "gateway_timeout";
+    case errc::overloaded:
+        return "overloaded";
+    case errc::http_status:
+        return "http_status";
+    case errc::ambiguous_create:
+        return "ambiguous_create";
+    case errc::stream_too_slow:
+        return "stream_too_slow";
+    case errc::unread_batches:
+        return "unread_batches";
+    case errc::connection_failed:
+        return "connection_failed";
+    }
+    return "error";
+}
+
 int report_failure(const std::exception_ptr& e, bool json_output) {
     int status = exit_failed;
     std::string message;
@@ -188,12 +264,12 @@ int report_failure(const std::exception_ptr& e, bool json_output) {
         message = a.diag().to_string();
         if (auto h = hint(a.code()); !h.empty())
             message += "; " + h;
-        code = a.code().message();
+        code = error_token(a.code());
     } catch (const boost::system::system_error& s) {
         message = s.what();
         if (auto h = hint(s.code()); !h.empty())
             message += "; " + h;
-        code = s.code().message();
+        code = error_token(s.code());
     } catch (const std::exception& x) {
         message = x.what();
         code = "error";

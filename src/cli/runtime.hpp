@@ -85,7 +85,13 @@ private:
     bool asking_ = false;
 };
 
-/// The exit status and message of an exception thrown by a command.
+/// The exit status and message of an exception thrown by a command. With `json`, also
+/// {"error":{"status","code","message"}} on stdout, `code` from error_token() ("usage"
+/// for a usage_error, "error" for another exception).
 int report_failure(const std::exception_ptr& e, bool json);
+
+/// The machine token of an error code for --json output: the name of its aibatch::errc
+/// ("not_found", "invalid_argument", "timed_out", ...), "system_error" for another category.
+std::string error_token(const boost::system::error_code& ec);
 
 } // namespace aibatch::cli
