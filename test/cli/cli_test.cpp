@@ -258,6 +258,32 @@ BOOST_AUTO_TEST_CASE(json_errors_carry_a_machine_token_as_code) {
     BOOST_TEST(has(std::string(item.at("error").as_string()), "not found"));
 }
 
+// Found by the hostile review: a base URL ending in /v1 (the client adds /v1/... itself,
+// so requests went to /v1/v1/messages/batches) got "check the batch id" for its 404.
+BOOST_AUTO_TEST_CASE(a_404_under_a_base_url_ending_in_v1_says_to_drop_the_v1) {
+    emulator_fixture emu(emu_options());
+    workdir w;
+    for (std::string suffix : {"/v1", "/v1/"}) {
+        program p = aibatch_at(emu.url() + suffix, w);
+        const std::string fix = "set ANTHROPIC_BASE_URL to " + emu.url();
+        for (std::vector<std::string> args : {std::vector<std::string>{"list"},
+                                              {"status", "msgbatch_0123456789abcdef"},
+                                              {"delete", "msgbatch_0123456789abcdef"}}) {
+            outcome o = run(p, args);
+            BOOST_TEST_INFO(args[0] << ": " << output_line_context(o));
+            BOOST_TEST(o.status == 1);
+            BOOST_TEST(has(o.err, emu.url() + "/v1 ends with /v1"));
+            BOOST_TEST(has(o.err, fix));
+        }
+    }
+    // Not with a base URL without /v1: the id is what to check.
+    program plain = aibatch_at(emu.url(), w);
+    outcome o = run(plain, {"status", "msgbatch_0123456789abcdef"});
+    BOOST_TEST(o.status == 1);
+    BOOST_TEST(!has(o.err, "/v1"), o.err);
+    BOOST_TEST(has(o.err, "check the batch id"), o.err);
+}
+
 BOOST_AUTO_TEST_CASE(create_list_status_wait_results_delete) {
     emulator_fixture emu(emu_options());
     workdir w;
