@@ -370,7 +370,7 @@ task<int> each_batch(runtime& rt, const std::vector<std::string>& ids, const cha
                 fix = "; give a batch id such as msgbatch_013Zva2C... (`aibatch list` shows "
                       "the batches of this key)";
             else if (e.code() == errc::not_found)
-                fix = "; check the id (`aibatch list` shows the batches of this key)";
+                fix = "; " + not_found_hint(rt.base_url());
             else if (e.code() == errc::invalid_request && std::string(verb) == "deleted") {
                 fix = "; on the command line: `aibatch cancel ";
                 fix += id;
@@ -593,6 +593,9 @@ task<int> create_command(runtime& rt, create_args a) {
         } catch (const std::exception& ex) {
             const auto* ae = dynamic_cast<const aibatch::error*>(&ex);
             std::string why = ae ? ae->diag().to_string() : std::string(ex.what());
+            if (ae && ae->code() == errc::not_found)
+                if (auto h = doubled_v1_hint(rt.base_url()))
+                    why += "; " + *h;
             // The library's advice in C++ terms, as the flag.
             const std::string knob = "batch_options::max_bytes_per_batch";
             if (auto at = why.find(knob); at != std::string::npos)
