@@ -284,6 +284,31 @@ BOOST_AUTO_TEST_CASE(a_404_under_a_base_url_ending_in_v1_says_to_drop_the_v1) {
     BOOST_TEST(has(o.err, "check the batch id"), o.err);
 }
 
+// Found by the hostile review: that a page did not show every batch was said only with -v.
+BOOST_AUTO_TEST_CASE(list_says_when_more_batches_exist_than_shown) {
+    emulator_fixture emu(emu_options());
+    workdir w;
+    program p = aibatch_at(emu.url(), w);
+    outcome c = run(p, {"create", w.file("r.jsonl", five_requests()), "--batch-requests", "2"});
+    BOOST_TEST_REQUIRE(c.status == 0, output_line_context(c));
+    outcome some = run(p, {"list", "--limit", "2"});
+    BOOST_TEST_INFO(output_line_context(some));
+    BOOST_TEST(some.status == 0);
+    BOOST_TEST(lines_of(some.out).size() == 3u); // the header and two batches
+    BOOST_TEST(has(some.err, "more batches exist than the 2 shown"));
+    BOOST_TEST(has(some.err, "--all"));
+    outcome j = run(p, {"--json", "list", "--limit", "2"});
+    BOOST_TEST(json::parse(j.out).as_array().size() == 2u); // stdout stays the array
+    BOOST_TEST(has(j.err, "more batches exist"), j.err);
+    for (std::vector<std::string> args : {std::vector<std::string>{"list"},
+                                          {"list", "--limit", "3"},
+                                          {"list", "--all", "--limit", "1"}}) {
+        outcome every = run(p, args);
+        BOOST_TEST(every.status == 0);
+        BOOST_TEST(!has(every.err, "more batches"), every.err);
+    }
+}
+
 BOOST_AUTO_TEST_CASE(create_list_status_wait_results_delete) {
     emulator_fixture emu(emu_options());
     workdir w;
