@@ -304,8 +304,13 @@ task<int> list_command(runtime& rt, list_args a) {
         o.limit = a.limit;
         batch_page page = co_await rt.client().list_batches(o);
         batches = std::move(page.data);
-        if (page.has_more && !rt.options().json)
-            rt.note("more batches exist: --all lists every one");
+        // On stderr, with or without -v and --json: stdout stays the table or the array.
+        if (page.has_more)
+            write_all(stderr,
+                      "aibatch: more batches exist than the " + std::to_string(batches.size()) +
+                          " shown: --all lists every one" +
+                          (batches.size() < 1000 ? ", --limit N (up to 1000) shows more" : "") +
+                          "\n");
     }
     if (rt.options().json)
         write_all(stdout, json_line(batches_json(batches)));
