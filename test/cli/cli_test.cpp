@@ -309,6 +309,24 @@ BOOST_AUTO_TEST_CASE(list_says_when_more_batches_exist_than_shown) {
     }
 }
 
+// Found by the hostile review: `wait ID ID` counted the batch twice ("2/2 batches").
+BOOST_AUTO_TEST_CASE(wait_counts_an_id_given_twice_once) {
+    emulator_fixture emu(emu_options());
+    workdir w;
+    program p = aibatch_at(emu.url(), w);
+    outcome c = run(p, {"create", w.file("r.jsonl", five_requests())});
+    BOOST_TEST_REQUIRE(c.status == 0, output_line_context(c));
+    const std::string id = lines_of(c.out).at(0);
+    outcome wt = run(p, {"wait", id, id, "--poll", "0.05"});
+    BOOST_TEST_INFO(output_line_context(wt));
+    BOOST_TEST(wt.status == 0);
+    BOOST_TEST(has(wt.err, "1/1 batches ended, 5/5 requests done"));
+    BOOST_TEST(has(wt.err, id + " is given twice"));
+    BOOST_TEST(lines_of(wt.out).size() == 2u); // the header and the batch
+    outcome j = run(p, {"--json", "wait", id, id, id, "--poll", "0.05"});
+    BOOST_TEST(json::parse(j.out).at("batches").as_array().size() == 1u, j.out);
+}
+
 BOOST_AUTO_TEST_CASE(create_list_status_wait_results_delete) {
     emulator_fixture emu(emu_options());
     workdir w;
