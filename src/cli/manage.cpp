@@ -8,6 +8,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <set>
@@ -328,7 +329,20 @@ task<int> status_command(runtime& rt, std::string id) {
 }
 
 task<int> wait_command(runtime& rt, wait_args a) {
-    wait_outcome w = co_await wait_for(rt, a.ids, a.poll);
+    // An id given more than once is waited for, counted and shown once.
+    std::vector<std::string> ids;
+    for (const auto& id : a.ids) {
+        const auto times = std::count(a.ids.begin(), a.ids.end(), id);
+        if (std::find(ids.begin(), ids.end(), id) != ids.end())
+            continue;
+        ids.push_back(id);
+        if (times > 1)
+            write_all(stderr,
+                      "aibatch: " + id + " is given " +
+                          (times == 2 ? std::string("twice") : std::to_string(times) + " times") +
+                          "; waiting for it once\n");
+    }
+    wait_outcome w = co_await wait_for(rt, std::move(ids), a.poll);
     if (rt.options().json)
         write_all(stdout, json_line(json::object{{"batches", batches_json(w.batches)},
                                                  {"interrupted", w.interrupted}}));
