@@ -119,6 +119,13 @@ std::string output_line_context(const outcome& o) {
     return "status " + std::to_string(o.status) + "\nstdout: " + o.out + "\nstderr: " + o.err;
 }
 
+// `aibatch create` of five_requests(): the id of the one batch it made.
+std::string create_five(const program& p, const workdir& w) {
+    outcome c = run(p, {"create", w.file("r.jsonl", five_requests())});
+    BOOST_TEST_REQUIRE(c.status == 0, output_line_context(c));
+    return lines_of(c.out).at(0);
+}
+
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(cli_commands)
@@ -314,9 +321,7 @@ BOOST_AUTO_TEST_CASE(wait_counts_an_id_given_twice_once) {
     emulator_fixture emu(emu_options());
     workdir w;
     program p = aibatch_at(emu.url(), w);
-    outcome c = run(p, {"create", w.file("r.jsonl", five_requests())});
-    BOOST_TEST_REQUIRE(c.status == 0, output_line_context(c));
-    const std::string id = lines_of(c.out).at(0);
+    const std::string id = create_five(p, w);
     outcome wt = run(p, {"wait", id, id, "--poll", "0.05"});
     BOOST_TEST_INFO(output_line_context(wt));
     BOOST_TEST(wt.status == 0);
@@ -453,9 +458,7 @@ BOOST_AUTO_TEST_CASE(faults_are_retried_or_reported_with_exit_1) {
     emulator_fixture emu(emu_options());
     workdir w;
     program p = aibatch_at(emu.url(), w);
-    outcome c = run(p, {"create", w.file("r.jsonl", five_requests())});
-    BOOST_TEST_REQUIRE(c.status == 0, output_line_context(c));
-    std::string id = lines_of(c.out).at(0);
+    std::string id = create_five(p, w);
 
     // Two 529s: retried (AIBATCH_MAX_RETRIES default 2), the command succeeds.
     emu.emu().add_fault(aibatch::emulator::parse_fault("status:529:2:retrieve"));
@@ -494,9 +497,7 @@ BOOST_AUTO_TEST_CASE(verbose_prints_requests_answers_and_retries_never_the_key) 
     emulator_fixture emu(emu_options());
     workdir w;
     program p = aibatch_at(emu.url(), w);
-    outcome c = run(p, {"create", w.file("r.jsonl", five_requests())});
-    BOOST_TEST_REQUIRE(c.status == 0, output_line_context(c));
-    std::string id = lines_of(c.out).at(0);
+    std::string id = create_five(p, w);
     emu.emu().add_fault(aibatch::emulator::parse_fault("status:529:1:retrieve"));
     outcome v = run(p, {"-v", "status", id});
     BOOST_TEST(v.status == 0, output_line_context(v));
@@ -881,9 +882,7 @@ BOOST_AUTO_TEST_CASE(wait_in_a_pseudo_terminal_draws_a_live_progress_bar) {
     emulator_fixture emu(held()); // running until released below
     workdir w;
     program p = aibatch_at(emu.url(), w);
-    outcome c = run(p, {"create", w.file("r.jsonl", five_requests())});
-    BOOST_TEST_REQUIRE(c.status == 0);
-    std::string id = lines_of(c.out).at(0);
+    std::string id = create_five(p, w);
     // util-linux script(1) runs the command in a pseudo-terminal; its output is the
     // terminal's (read here as the child's merged output).
     program script = p;
@@ -907,9 +906,7 @@ BOOST_AUTO_TEST_CASE(ctrl_c_during_wait_with_cancel_cancels_the_remote_batch) {
     emulator_fixture emu(held());
     workdir w;
     program p = aibatch_at(emu.url(), w);
-    outcome c = run(p, {"create", w.file("r.jsonl", five_requests())});
-    BOOST_TEST_REQUIRE(c.status == 0);
-    std::string id = lines_of(c.out).at(0);
+    std::string id = create_five(p, w);
     running r(p, {"--on-interrupt", "cancel", "wait", id, "--poll", "0.05"});
     BOOST_TEST_REQUIRE(r.wait_for_stderr("progress: "));
     r.signal(SIGINT);
@@ -923,9 +920,7 @@ BOOST_AUTO_TEST_CASE(ctrl_c_on_a_terminal_asks_and_yes_cancels) {
     emulator_fixture emu(held());
     workdir w;
     program p = aibatch_at(emu.url(), w);
-    outcome c = run(p, {"create", w.file("r.jsonl", five_requests())});
-    BOOST_TEST_REQUIRE(c.status == 0);
-    std::string id = lines_of(c.out).at(0);
+    std::string id = create_five(p, w);
     // In a pseudo-terminal (script), Ctrl-C is the terminal's ^C character and the answer
     // is typed on the same terminal.
     program script = p;
@@ -960,9 +955,7 @@ BOOST_AUTO_TEST_CASE(ctrl_c_without_a_terminal_leaves_the_batch_and_names_it) {
     emulator_fixture emu(held());
     workdir w;
     program p = aibatch_at(emu.url(), w);
-    outcome c = run(p, {"create", w.file("r.jsonl", five_requests())});
-    BOOST_TEST_REQUIRE(c.status == 0);
-    std::string id = lines_of(c.out).at(0);
+    std::string id = create_five(p, w);
     running r(p, {"wait", id, "--poll", "0.05"}); // stdin is /dev/null: no question
     BOOST_TEST_REQUIRE(r.wait_for_stderr("progress: "));
     r.signal(SIGINT);
