@@ -273,9 +273,9 @@ BOOST_AUTO_TEST_CASE(a_404_under_a_base_url_ending_in_v1_says_to_drop_the_v1) {
     for (std::string suffix : {"/v1", "/v1/"}) {
         program p = aibatch_at(emu.url() + suffix, w);
         const std::string fix = "set ANTHROPIC_BASE_URL to " + emu.url();
-        for (std::vector<std::string> args : {std::vector<std::string>{"list"},
-                                              {"status", "msgbatch_0123456789abcdef"},
-                                              {"delete", "msgbatch_0123456789abcdef"}}) {
+        for (const std::vector<std::string>& args : {std::vector<std::string>{"list"},
+                                                     {"status", "msgbatch_0123456789abcdef"},
+                                                     {"delete", "msgbatch_0123456789abcdef"}}) {
             outcome o = run(p, args);
             BOOST_TEST_INFO(args[0] << ": " << output_line_context(o));
             BOOST_TEST(o.status == 1);
@@ -307,9 +307,9 @@ BOOST_AUTO_TEST_CASE(list_says_when_more_batches_exist_than_shown) {
     outcome j = run(p, {"--json", "list", "--limit", "2"});
     BOOST_TEST(json::parse(j.out).as_array().size() == 2u); // stdout stays the array
     BOOST_TEST(has(j.err, "more batches exist"), j.err);
-    for (std::vector<std::string> args : {std::vector<std::string>{"list"},
-                                          {"list", "--limit", "3"},
-                                          {"list", "--all", "--limit", "1"}}) {
+    for (const std::vector<std::string>& args : {std::vector<std::string>{"list"},
+                                                 {"list", "--limit", "3"},
+                                                 {"list", "--all", "--limit", "1"}}) {
         outcome every = run(p, args);
         BOOST_TEST(every.status == 0);
         BOOST_TEST(!has(every.err, "more batches"), every.err);
