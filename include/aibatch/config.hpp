@@ -90,7 +90,9 @@ struct client_config {
     /// setting, never its value. from_env() checks this too.
     void check_header_values() const;
 
-    /// The key as it may be shown to a person: "sk-ant-...abcd" or "(not set)".
+    /// The key as it may be shown to a person: "sk-ant-...abcd" (its first 7 and last 4
+    /// characters, when at least 16 more stay hidden), "(set, 20 characters)" for a shorter
+    /// key, or "(not set)".
     std::string redacted_api_key() const;
 };
 

@@ -33,6 +33,13 @@ json::object batch_json(const batch_info& b) {
     return o;
 }
 
+json::array batches_json(const std::vector<batch_info>& v) {
+    json::array a;
+    for (const auto& b : v)
+        a.push_back(batch_json(b));
+    return a;
+}
+
 std::string format_time(timestamp t) {
     if (t == timestamp{})
         return "-";

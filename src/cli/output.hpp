@@ -5,6 +5,7 @@
 #include <aibatch/api/batches.hpp>
 #include <stdexcept>
 
+#include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
@@ -17,6 +18,8 @@ namespace aibatch::cli {
 
 /// The batch as the API shows it (MessageBatch field names).
 boost::json::object batch_json(const batch_info& b);
+/// The batches as a JSON array of batch_json().
+boost::json::array batches_json(const std::vector<batch_info>& v);
 /// "2026-11-25 23:50:01" (UTC), or "-" for an unset time.
 std::string format_time(timestamp t);
 /// "1:05:09", "2:03", "0:07".

@@ -23,6 +23,7 @@ runtime::~runtime() = default;
 aibatch::client& runtime::client() {
     if (!client_) {
         client_config cfg = client_config::from_env();
+        base_url_ = cfg.base_url;
         note("configuration: base URL " + cfg.base_url + ", key " + cfg.redacted_api_key() +
              (cfg.dotenv_file.empty() ? std::string() : ", .env " + cfg.dotenv_file));
         if (opts_.verbose) // every request, answer, retry, resume: never the key
@@ -60,7 +61,7 @@ int runtime::execute(const std::function<task<int>(runtime&)>& command) {
         }));
     ioc_.run();
     if (failure)
-        return report_failure(failure, opts_.json);
+        return report_failure(failure, opts_.json, base_url_);
     if (!finished)
         return exit_failed;
     return status;
@@ -143,7 +144,7 @@ bool is_configuration(const boost::system::error_code& ec) {
 }
 
 // What to do, for the errors whose message is about the API and not the fix.
-std::string hint(const boost::system::error_code& ec) {
+std::string hint(const boost::system::error_code& ec, const std::string& base_url) {
     if (ec.category() != aibatch::error_category())
         return "check ANTHROPIC_BASE_URL and the network (`aibatch config` shows what is used)";
     switch (static_cast<errc>(ec.value())) {
@@ -153,7 +154,7 @@ std::string hint(const boost::system::error_code& ec) {
     case errc::billing:
         return "check the account of ANTHROPIC_API_KEY in the Anthropic console";
     case errc::not_found:
-        return "check the batch id (`aibatch list` shows the batches of this key)";
+        return not_found_hint(base_url);
     case errc::rate_limited:
     case errc::overloaded:
     case errc::api_internal:
@@ -173,7 +174,117 @@ std::string hint(const boost::system::error_code& ec) {
 
 } // namespace
 
+std::string error_token(const boost::system::error_code& ec) {
+    auto e = errc_of(ec);
+    if (!e)
+        return "system_error";
+    // Every enumerator by name, no default: a new errc is a compile warning here.
+    switch (*e) {
+    case errc::missing_api_key:
+        return "missing_api_key";
+    case errc::invalid_config:
+        return "invalid_config";
+    case errc::invalid_url:
+        return "invalid_url";
+    case errc::insecure_http:
+        return "insecure_http";
+    case errc::dotenv_syntax:
+        return "dotenv_syntax";
+    case errc::invalid_argument:
+        return "invalid_argument";
+    case errc::invalid_output:
+        return "invalid_output";
+    case errc::items_failed:
+        return "items_failed";
+    case errc::timed_out:
+        return "timed_out";
+    case errc::cost_limit:
+        return "cost_limit";
+    case errc::journal:
+        return "journal";
+    case errc::connect_timeout:
+        return "connect_timeout";
+    case errc::request_timeout:
+        return "request_timeout";
+    case errc::idle_timeout:
+        return "idle_timeout";
+    case errc::body_too_large:
+        return "body_too_large";
+    case errc::tls_handshake:
+        return "tls_handshake";
+    case errc::connection_closed:
+        return "connection_closed";
+    case errc::bad_response:
+        return "bad_response";
+    case errc::invalid_request:
+        return "invalid_request";
+    case errc::authentication:
+        return "authentication";
+    case errc::billing:
+        return "billing";
+    case errc::permission:
+        return "permission";
+    case errc::not_found:
+        return "not_found";
+    case errc::request_too_large:
+        return "request_too_large";
+    case errc::rate_limited:
+        return "rate_limited";
+    case errc::api_internal:
+        return "api_internal";
+    case errc::gateway_timeout:
+        return "gateway_timeout";
+    case errc::overloaded:
+        return "overloaded";
+    case errc::http_status:
+        return "http_status";
+    case errc::ambiguous_create:
+        return "ambiguous_create";
+    case errc::stream_too_slow:
+        return "stream_too_slow";
+    case errc::unread_batches:
+        return "unread_batches";
+    case errc::connection_failed:
+        return "connection_failed";
+    }
+    return "error";
+}
+
+std::string not_found_hint(const std::string& base_url) {
+    if (auto h = doubled_v1_hint(base_url))
+        return *h;
+    return "check the batch id (`aibatch list` shows the batches of this key)";
+}
+
+std::optional<std::string> doubled_v1_hint(const std::string& base_url) {
+    std::optional<endpoint> ep;
+    try {
+        ep = endpoint::parse(base_url);
+    } catch (const aibatch::error&) {
+        return std::nullopt;
+    }
+    const std::string& path = ep->base_path;
+    const bool ends = path.ends_with("/v1");
+    if (!ends && path.find("/v1/") == std::string::npos)
+        return std::nullopt;
+    std::string shown = base_url; // as the user wrote it, without trailing slashes
+    while (shown.ends_with('/'))
+        shown.pop_back();
+    std::string h = "the base URL " + shown + (ends ? " ends with /v1" : " holds /v1/") +
+                    ", and aibatch adds /v1/messages/... itself (the request went to " + path +
+                    "/v1/...): ";
+    if (ends && shown.ends_with("/v1"))
+        h += "set ANTHROPIC_BASE_URL to " + shown.substr(0, shown.size() - 3);
+    else
+        h += "set ANTHROPIC_BASE_URL without its /v1 part";
+    return h;
+}
+
 int report_failure(const std::exception_ptr& e, bool json_output) {
+    return report_failure(e, json_output, std::string());
+}
+
+int report_failure(const std::exception_ptr& e, bool json_output, const std::string& base_url) {
     int status = exit_failed;
     std::string message;
     std::string code;
@@ -186,14 +297,14 @@ int report_failure(const std::exception_ptr& e, bool json_output) {
     } catch (const aibatch::error& a) {
         status = is_configuration(a.code()) ? exit_usage : exit_failed;
         message = a.diag().to_string();
-        if (auto h = hint(a.code()); !h.empty())
+        if (auto h = hint(a.code(), base_url); !h.empty())
             message += "; " + h;
-        code = a.code().message();
+        code = error_token(a.code());
     } catch (const boost::system::system_error& s) {
         message = s.what();
-        if (auto h = hint(s.code()); !h.empty())
+        if (auto h = hint(s.code(), base_url); !h.empty())
             message += "; " + h;
-        code = s.code().message();
+        code = error_token(s.code());
     } catch (const std::exception& x) {
         message = x.what();
         code = "error";

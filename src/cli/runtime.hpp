@@ -50,6 +50,8 @@ public:
     /// .env). Throws aibatch::error (missing key, bad configuration): exit status 2.
     aibatch::client& client();
     boost::asio::any_io_executor executor() { return ioc_.get_executor(); }
+    /// The base URL of the client (empty until client() made it).
+    const std::string& base_url() const { return base_url_; }
     const global_options& options() const { return opts_; }
 
     /// A note on stderr with -v (what the command is doing); never secrets.
@@ -77,6 +79,7 @@ private:
     global_options opts_;
     boost::asio::io_context ioc_;
     std::optional<aibatch::client> client_;
+    std::string base_url_;
     boost::asio::cancellation_signal cancel_;
     std::optional<boost::asio::signal_set> signals_;
     std::optional<boost::asio::posix::stream_descriptor> stdin_;
@@ -85,7 +88,22 @@ private:
     bool asking_ = false;
 };
 
-/// The exit status and message of an exception thrown by a command.
+/// The exit status and message of an exception thrown by a command. With `json`, also
+/// {"error":{"status","code","message"}} on stdout, `code` from error_token() ("usage"
+/// for a usage_error, "error" for another exception).
 int report_failure(const std::exception_ptr& e, bool json);
+/// The same, with the client's base URL (for the advice on a 404: not_found_hint()).
+int report_failure(const std::exception_ptr& e, bool json, const std::string& base_url);
+
+/// What to do about a 404 (errc::not_found): check the batch id; but when the path of
+/// `base_url` ends with /v1 or holds /v1/ (the client adds /v1/messages/... itself, so
+/// requests went to /v1/v1/...), set the base URL without it.
+std::string not_found_hint(const std::string& base_url);
+/// The /v1 part of not_found_hint() alone; nullopt when the base URL's path holds no /v1.
+std::optional<std::string> doubled_v1_hint(const std::string& base_url);
+
+/// The machine token of an error code for --json output: the name of its aibatch::errc
+/// ("not_found", "invalid_argument", "timed_out", ...), "system_error" for another category.
+std::string error_token(const boost::system::error_code& ec);
 
 } // namespace aibatch::cli

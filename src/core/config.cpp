@@ -160,7 +160,8 @@ void client_config::require_api_key() const {
 std::string client_config::redacted_api_key() const {
     if (api_key.empty())
         return "(not set)";
-    if (api_key.size() < 12)
+    // Its ends (7 + 4 characters) only when at least 16 stay hidden; else its length only.
+    if (api_key.size() < 27)
         return "(set, " + std::to_string(api_key.size()) + " characters)";
     return api_key.substr(0, 7) + "..." + api_key.substr(api_key.size() - 4);
 }

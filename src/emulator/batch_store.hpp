@@ -33,8 +33,10 @@ struct batch_record {
     /// Created under options::hold_batches: processing_ends_at is the far future until
     /// server::release(); every item is processed at that moment (none before).
     bool held = false;
-    /// The transient-404 fault: retrieve and results answer 404 until then.
+    /// The transient-404 fault: retrieve and results (or only not_found_endpoint, when
+    /// set) answer 404 until then.
     std::optional<sys_clock::time_point> not_found_until;
+    std::string not_found_endpoint;
     bool deleted = false;
     /// The day end-of-life dates are compared with (options::today, else created_at's).
     std::chrono::sys_days validation_day{};

@@ -23,9 +23,10 @@ std::vector<std::string_view> split(std::string_view s, char sep) {
 
 [[noreturn]] void bad(std::string_view spec, std::string_view why) {
     throw std::invalid_argument("--fault " + std::string(spec) + ": " + std::string(why) +
-                                " (forms: status:CODE:N, drop:N, drop-after:N, cut-results:BYTES, "
-                                "delay:MS:N, trickle:BYTES:N, expire:N, transient-404:MS:N, "
-                                "dup-line:N, inject-line:N:TEXT; optional :ENDPOINT after N)");
+                                " (forms: status:CODE:N[:ENDPOINT], drop:N[:ENDPOINT], "
+                                "drop-after:N[:ENDPOINT], cut-results:BYTES, "
+                                "delay:MS:N[:ENDPOINT], trickle:BYTES:N, expire:N, "
+                                "transient-404:MS:N[:ENDPOINT], dup-line:N, inject-line:N:TEXT)");
 }
 
 std::uint64_t number(std::string_view spec, std::string_view s, const char* what) {
@@ -106,10 +107,17 @@ fault parse_fault(std::string_view spec) {
         f.what = fault::kind::expire;
         f.count = number(spec, parts[1], "N");
     } else if (kind == "transient-404") {
-        want(3, 3);
+        want(3, 4);
         f.what = fault::kind::transient_404;
         f.delay = std::chrono::milliseconds(number(spec, parts[1], "MS"));
         f.count = number(spec, parts[2], "N");
+        if (parts.size() == 4) {
+            f.endpoint = endpoint_name(spec, parts[3]);
+            if (f.endpoint != "retrieve" && f.endpoint != "results" && f.endpoint != "cancel" &&
+                f.endpoint != "delete")
+                bad(spec, "the ENDPOINT of transient-404 is one of a batch's: retrieve, results, "
+                          "cancel or delete");
+        }
     } else if (kind == "dup-line") {
         want(2, 2);
         f.what = fault::kind::dup_line;

@@ -42,9 +42,11 @@ reply service::create(const std::string& body) {
                 ? sys_clock::time_point::max()
                 : now + std::chrono::duration_cast<sys_clock::duration>(opts_.processing_time);
         rec->expire = expire;
-        if (hidden)
+        if (hidden) {
             rec->not_found_until =
                 now + std::chrono::duration_cast<sys_clock::duration>(hidden->delay);
+            rec->not_found_endpoint = hidden->endpoint;
+        }
         rec->completion_order.resize(a.size());
         for (std::uint32_t i = 0; i < a.size(); ++i)
             rec->completion_order[i] = i;
@@ -77,8 +79,10 @@ reply service::on_batch(const std::string& endpoint, const std::string& id) {
         lock.unlock();
         return error_reply(404, "not_found_error", "Message Batch with id " + id + " not found");
     }
-    if ((endpoint == "retrieve" || endpoint == "results") && b->not_found_until &&
-        now < *b->not_found_until) {
+    const bool hidden_here = b->not_found_endpoint.empty()
+                                 ? endpoint == "retrieve" || endpoint == "results"
+                                 : endpoint == b->not_found_endpoint;
+    if (hidden_here && b->not_found_until && now < *b->not_found_until) {
         lock.unlock();
         return error_reply(404, "not_found_error", "Message Batch with id " + id + " not found");
     }

@@ -33,7 +33,8 @@ int main(int argc, char** argv) {
                    "Inject a fault (repeatable): status:CODE:N, drop:N, drop-after:N, "
                    "cut-results:BYTES, delay:MS:N, trickle:BYTES:N, expire:N, "
                    "transient-404:MS:N, dup-line:N, inject-line:N:TEXT; "
-                   "an optional :ENDPOINT narrows request faults");
+                   "an optional :ENDPOINT narrows status, drop, drop-after, delay and "
+                   "transient-404");
     app.add_option("--max-batch-requests", opts.max_batch_requests, "Most requests in one batch")
         ->capture_default_str();
     app.add_option("--max-batch-bytes", opts.max_batch_bytes,

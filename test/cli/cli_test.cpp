@@ -119,6 +119,13 @@ std::string output_line_context(const outcome& o) {
     return "status " + std::to_string(o.status) + "\nstdout: " + o.out + "\nstderr: " + o.err;
 }
 
+// `aibatch create` of five_requests(): the id of the one batch it made.
+std::string create_five(const program& p, const workdir& w) {
+    outcome c = run(p, {"create", w.file("r.jsonl", five_requests())});
+    BOOST_TEST_REQUIRE(c.status == 0, output_line_context(c));
+    return lines_of(c.out).at(0);
+}
+
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(cli_commands)
@@ -149,6 +156,24 @@ BOOST_AUTO_TEST_CASE(config_shows_each_source_and_never_the_key) {
     BOOST_TEST(s.at("AIBATCH_MAX_RETRIES").at("source").as_string().starts_with(".env"));
     BOOST_TEST(s.at("AIBATCH_IDLE_TIMEOUT").at("source").as_string() == "default");
     BOOST_TEST(!has(j.out, "SECRETSECRET"));
+}
+
+// Found by the hostile review: a 12-character key was shown as 11 of its characters.
+BOOST_AUTO_TEST_CASE(config_and_verbose_never_show_a_short_key) {
+    workdir w;
+    for (std::string short_key : {"QZKXW", "QZKXWVJYPLMB"}) {
+        program p = aibatch_at("http://127.0.0.1:1", w);
+        p.env["ANTHROPIC_API_KEY"] = short_key;
+        p.env["AIBATCH_MAX_RETRIES"] = "0";
+        outcome c = run(p, {"config"});
+        BOOST_TEST_INFO(output_line_context(c));
+        BOOST_TEST(c.status == 0);
+        BOOST_TEST(has(c.out, "(set, " + std::to_string(short_key.size()) + " characters)"));
+        outcome j = run(p, {"--json", "config"});
+        outcome v = run(p, {"-v", "list"}); // nothing listens: the notes, then an error
+        for (const outcome* o : {&c, &j, &v})
+            BOOST_TEST(!has(o->out + o->err, short_key.substr(0, 3)), o->out + o->err);
+    }
 }
 
 BOOST_AUTO_TEST_CASE(usage_and_configuration_errors_exit_2_and_say_what_to_do) {
@@ -208,6 +233,103 @@ BOOST_AUTO_TEST_CASE(usage_and_configuration_errors_exit_2_and_say_what_to_do) {
     outcome i = run(insecure, {"list"});
     BOOST_TEST(i.status == 2);
     BOOST_TEST(!has(i.err + i.out, "SECRETSECRET"));
+}
+
+// Found by the hostile review: "code" was the error_code's sentence ("resource not
+// found"); it is a token now, the name of aibatch::errc, and the sentence stays in
+// "message".
+BOOST_AUTO_TEST_CASE(json_errors_carry_a_machine_token_as_code) {
+    emulator_fixture emu(emu_options());
+    workdir w;
+    program p = aibatch_at(emu.url(), w);
+    auto error_of = [](const outcome& o) {
+        BOOST_TEST_INFO(output_line_context(o));
+        return json::parse(o.out).at("error").as_object();
+    };
+    json::object gone = error_of(run(p, {"--json", "status", "msgbatch_0123456789abcdef"}));
+    BOOST_TEST(gone.at("code").as_string() == "not_found");
+    BOOST_TEST(has(std::string(gone.at("message").as_string()), "not found"));
+    BOOST_TEST(gone.at("status").as_int64() == 1);
+    BOOST_TEST(error_of(run(p, {"--json", "status", ""})).at("code").as_string() ==
+               "invalid_argument");
+    program nokey = p;
+    nokey.env.erase("ANTHROPIC_API_KEY");
+    BOOST_TEST(error_of(run(nokey, {"--json", "list"})).at("code").as_string() ==
+               "missing_api_key");
+    BOOST_TEST(error_of(run(p, {"--json", "lsit"})).at("code").as_string() == "usage");
+    // cancel and delete: each failed id carries the token beside its message.
+    outcome d = run(p, {"--json", "delete", "msgbatch_0123456789abcdef"});
+    BOOST_TEST_INFO(output_line_context(d));
+    json::object item = json::parse(d.out).as_array().at(0).as_object();
+    BOOST_TEST(item.at("code").as_string() == "not_found");
+    BOOST_TEST(has(std::string(item.at("error").as_string()), "not found"));
+}
+
+// Found by the hostile review: a base URL ending in /v1 (the client adds /v1/... itself,
+// so requests went to /v1/v1/messages/batches) got "check the batch id" for its 404.
+BOOST_AUTO_TEST_CASE(a_404_under_a_base_url_ending_in_v1_says_to_drop_the_v1) {
+    emulator_fixture emu(emu_options());
+    workdir w;
+    for (std::string suffix : {"/v1", "/v1/"}) {
+        program p = aibatch_at(emu.url() + suffix, w);
+        const std::string fix = "set ANTHROPIC_BASE_URL to " + emu.url();
+        for (const std::vector<std::string>& args : {std::vector<std::string>{"list"},
+                                                     {"status", "msgbatch_0123456789abcdef"},
+                                                     {"delete", "msgbatch_0123456789abcdef"}}) {
+            outcome o = run(p, args);
+            BOOST_TEST_INFO(args[0] << ": " << output_line_context(o));
+            BOOST_TEST(o.status == 1);
+            BOOST_TEST(has(o.err, emu.url() + "/v1 ends with /v1"));
+            BOOST_TEST(has(o.err, fix));
+        }
+    }
+    // Not with a base URL without /v1: the id is what to check.
+    program plain = aibatch_at(emu.url(), w);
+    outcome o = run(plain, {"status", "msgbatch_0123456789abcdef"});
+    BOOST_TEST(o.status == 1);
+    BOOST_TEST(!has(o.err, "/v1"), o.err);
+    BOOST_TEST(has(o.err, "check the batch id"), o.err);
+}
+
+// Found by the hostile review: that a page did not show every batch was said only with -v.
+BOOST_AUTO_TEST_CASE(list_says_when_more_batches_exist_than_shown) {
+    emulator_fixture emu(emu_options());
+    workdir w;
+    program p = aibatch_at(emu.url(), w);
+    outcome c = run(p, {"create", w.file("r.jsonl", five_requests()), "--batch-requests", "2"});
+    BOOST_TEST_REQUIRE(c.status == 0, output_line_context(c));
+    outcome some = run(p, {"list", "--limit", "2"});
+    BOOST_TEST_INFO(output_line_context(some));
+    BOOST_TEST(some.status == 0);
+    BOOST_TEST(lines_of(some.out).size() == 3u); // the header and two batches
+    BOOST_TEST(has(some.err, "more batches exist than the 2 shown"));
+    BOOST_TEST(has(some.err, "--all"));
+    outcome j = run(p, {"--json", "list", "--limit", "2"});
+    BOOST_TEST(json::parse(j.out).as_array().size() == 2u); // stdout stays the array
+    BOOST_TEST(has(j.err, "more batches exist"), j.err);
+    for (const std::vector<std::string>& args : {std::vector<std::string>{"list"},
+                                                 {"list", "--limit", "3"},
+                                                 {"list", "--all", "--limit", "1"}}) {
+        outcome every = run(p, args);
+        BOOST_TEST(every.status == 0);
+        BOOST_TEST(!has(every.err, "more batches"), every.err);
+    }
+}
+
+// Found by the hostile review: `wait ID ID` counted the batch twice ("2/2 batches").
+BOOST_AUTO_TEST_CASE(wait_counts_an_id_given_twice_once) {
+    emulator_fixture emu(emu_options());
+    workdir w;
+    program p = aibatch_at(emu.url(), w);
+    const std::string id = create_five(p, w);
+    outcome wt = run(p, {"wait", id, id, "--poll", "0.05"});
+    BOOST_TEST_INFO(output_line_context(wt));
+    BOOST_TEST(wt.status == 0);
+    BOOST_TEST(has(wt.err, "1/1 batches ended, 5/5 requests done"));
+    BOOST_TEST(has(wt.err, id + " is given twice"));
+    BOOST_TEST(lines_of(wt.out).size() == 2u); // the header and the batch
+    outcome j = run(p, {"--json", "wait", id, id, id, "--poll", "0.05"});
+    BOOST_TEST(json::parse(j.out).at("batches").as_array().size() == 1u, j.out);
 }
 
 BOOST_AUTO_TEST_CASE(create_list_status_wait_results_delete) {
@@ -336,9 +458,7 @@ BOOST_AUTO_TEST_CASE(faults_are_retried_or_reported_with_exit_1) {
     emulator_fixture emu(emu_options());
     workdir w;
     program p = aibatch_at(emu.url(), w);
-    outcome c = run(p, {"create", w.file("r.jsonl", five_requests())});
-    BOOST_TEST_REQUIRE(c.status == 0, output_line_context(c));
-    std::string id = lines_of(c.out).at(0);
+    std::string id = create_five(p, w);
 
     // Two 529s: retried (AIBATCH_MAX_RETRIES default 2), the command succeeds.
     emu.emu().add_fault(aibatch::emulator::parse_fault("status:529:2:retrieve"));
@@ -377,9 +497,7 @@ BOOST_AUTO_TEST_CASE(verbose_prints_requests_answers_and_retries_never_the_key) 
     emulator_fixture emu(emu_options());
     workdir w;
     program p = aibatch_at(emu.url(), w);
-    outcome c = run(p, {"create", w.file("r.jsonl", five_requests())});
-    BOOST_TEST_REQUIRE(c.status == 0, output_line_context(c));
-    std::string id = lines_of(c.out).at(0);
+    std::string id = create_five(p, w);
     emu.emu().add_fault(aibatch::emulator::parse_fault("status:529:1:retrieve"));
     outcome v = run(p, {"-v", "status", id});
     BOOST_TEST(v.status == 0, output_line_context(v));
@@ -764,9 +882,7 @@ BOOST_AUTO_TEST_CASE(wait_in_a_pseudo_terminal_draws_a_live_progress_bar) {
     emulator_fixture emu(held()); // running until released below
     workdir w;
     program p = aibatch_at(emu.url(), w);
-    outcome c = run(p, {"create", w.file("r.jsonl", five_requests())});
-    BOOST_TEST_REQUIRE(c.status == 0);
-    std::string id = lines_of(c.out).at(0);
+    std::string id = create_five(p, w);
     // util-linux script(1) runs the command in a pseudo-terminal; its output is the
     // terminal's (read here as the child's merged output).
     program script = p;
@@ -790,9 +906,7 @@ BOOST_AUTO_TEST_CASE(ctrl_c_during_wait_with_cancel_cancels_the_remote_batch) {
     emulator_fixture emu(held());
     workdir w;
     program p = aibatch_at(emu.url(), w);
-    outcome c = run(p, {"create", w.file("r.jsonl", five_requests())});
-    BOOST_TEST_REQUIRE(c.status == 0);
-    std::string id = lines_of(c.out).at(0);
+    std::string id = create_five(p, w);
     running r(p, {"--on-interrupt", "cancel", "wait", id, "--poll", "0.05"});
     BOOST_TEST_REQUIRE(r.wait_for_stderr("progress: "));
     r.signal(SIGINT);
@@ -806,9 +920,7 @@ BOOST_AUTO_TEST_CASE(ctrl_c_on_a_terminal_asks_and_yes_cancels) {
     emulator_fixture emu(held());
     workdir w;
     program p = aibatch_at(emu.url(), w);
-    outcome c = run(p, {"create", w.file("r.jsonl", five_requests())});
-    BOOST_TEST_REQUIRE(c.status == 0);
-    std::string id = lines_of(c.out).at(0);
+    std::string id = create_five(p, w);
     // In a pseudo-terminal (script), Ctrl-C is the terminal's ^C character and the answer
     // is typed on the same terminal.
     program script = p;
@@ -843,9 +955,7 @@ BOOST_AUTO_TEST_CASE(ctrl_c_without_a_terminal_leaves_the_batch_and_names_it) {
     emulator_fixture emu(held());
     workdir w;
     program p = aibatch_at(emu.url(), w);
-    outcome c = run(p, {"create", w.file("r.jsonl", five_requests())});
-    BOOST_TEST_REQUIRE(c.status == 0);
-    std::string id = lines_of(c.out).at(0);
+    std::string id = create_five(p, w);
     running r(p, {"wait", id, "--poll", "0.05"}); // stdin is /dev/null: no question
     BOOST_TEST_REQUIRE(r.wait_for_stderr("progress: "));
     r.signal(SIGINT);

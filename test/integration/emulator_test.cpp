@@ -968,4 +968,23 @@ BOOST_AUTO_TEST_CASE(transient_404_hides_the_next_batches_for_their_first_millis
     BOOST_TEST(f.call("POST", "/v1/messages/batches/" + hidden + "/cancel").status == 200u);
 }
 
+// Found by the hostile review: transient-404 took no :ENDPOINT, unlike the other faults.
+BOOST_AUTO_TEST_CASE(transient_404_with_an_endpoint_hides_the_batch_from_that_endpoint_only) {
+    using aibatch::emulator::parse_fault;
+    BOOST_TEST(parse_fault("transient-404:100:2:results").endpoint == "results");
+    for (const char* bad : {"transient-404:100:1:list", "transient-404:100:1:create",
+                            "transient-404:100:1:nowhere", "transient-404:100:1:results:x"})
+        BOOST_CHECK_THROW(parse_fault(bad), std::invalid_argument);
+    emulator_fixture f;
+    f.emu().add_fault(parse_fault("transient-404:600000:1:results"));
+    f.emu().add_fault(parse_fault("transient-404:600000:1:cancel"));
+    std::string a(f.create(batch_of({text_request("a", "hi")})).body.at("id").as_string());
+    std::string b(f.create(batch_of({text_request("b", "hi")})).body.at("id").as_string());
+    BOOST_TEST(f.call("GET", "/v1/messages/batches/" + a).status == 200u);
+    check_error(f.call("GET", "/v1/messages/batches/" + a + "/results"), 404, "not_found_error");
+    BOOST_TEST(f.call("POST", "/v1/messages/batches/" + a + "/cancel").status == 200u);
+    BOOST_TEST(f.call("GET", "/v1/messages/batches/" + b).status == 200u);
+    check_error(f.call("POST", "/v1/messages/batches/" + b + "/cancel"), 404, "not_found_error", b);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

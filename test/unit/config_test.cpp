@@ -6,6 +6,7 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <fstream>
 #include <unistd.h>
 
@@ -105,6 +106,25 @@ BOOST_AUTO_TEST_CASE(redacted_key_never_shows_the_whole_key) {
     BOOST_TEST(shown.find("abcd") != std::string::npos);
     cfg.api_key.clear();
     BOOST_TEST(cfg.redacted_api_key() == "(not set)");
+}
+
+// Found by the hostile review: a 12-character key was shown as 7 + "..." + 4, 11 of its
+// 12 characters. A key whose ends would leave fewer than 16 characters hidden is shown as
+// its length only; a longer one shows at most 11 characters.
+BOOST_AUTO_TEST_CASE(redacted_short_key_shows_none_of_it) {
+    const std::string letters = "QWERTYUIOPASDFGHJKLZXCVBNMQWERTYUIOPASDFGHJKLZXCVBNM";
+    for (std::size_t n = 1; n <= letters.size(); ++n) {
+        client_config cfg;
+        cfg.api_key = letters.substr(0, n);
+        const std::string shown = cfg.redacted_api_key();
+        const auto revealed = static_cast<std::size_t>(
+            std::count_if(shown.begin(), shown.end(), [](char c) { return c >= 'A' && c <= 'Z'; }));
+        BOOST_TEST_INFO("key of " << n << " characters shown as " << shown);
+        if (n < 27)
+            BOOST_TEST(revealed == 0u);
+        else
+            BOOST_TEST((revealed <= 11 && n - revealed >= 16));
+    }
 }
 
 BOOST_AUTO_TEST_CASE(header_values_with_cr_lf_or_nul_are_refused_without_showing_them) {

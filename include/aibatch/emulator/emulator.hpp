@@ -35,9 +35,11 @@ namespace aibatch::emulator {
 ///   trickle:BYTES:N            the next N results streams send BYTES bytes per 10 ms
 ///   expire:N                   the next N batches created expire: items not processed
 ///                              when processing time is up come back `expired`
-///   transient-404:MS:N         the next N batches created answer 404 not_found_error to
-///                              retrieve and results for their first MS milliseconds (what
-///                              users of the official SDKs see right after a create)
+///   transient-404:MS:N[:ENDPOINT]  the next N batches created answer 404 not_found_error
+///                              to retrieve and results (with ENDPOINT: to that one of
+///                              retrieve, results, cancel, delete) for their first MS
+///                              milliseconds (what users of the official SDKs see right
+///                              after a create)
 ///   dup-line:N                 the next N results streams send their first line twice
 ///                              (again at the end)
 ///   inject-line:N:TEXT         the next N results streams start with the line TEXT (any
