@@ -332,6 +332,28 @@ BOOST_AUTO_TEST_CASE(wait_counts_an_id_given_twice_once) {
     BOOST_TEST(json::parse(j.out).at("batches").as_array().size() == 1u, j.out);
 }
 
+BOOST_AUTO_TEST_CASE(cancel_and_delete_send_one_call_for_an_id_given_twice) {
+    // Found by session 7's CLI review: `cancel ID ID` sent two cancels and `delete ID ID`
+    // failed its second delete with a 404 (exit 1), unlike `wait ID ID`.
+    emulator_fixture emu(emu_options());
+    workdir w;
+    program p = aibatch_at(emu.url(), w);
+    const std::string id = create_five(p, w);
+    outcome x = run(p, {"cancel", id, id});
+    BOOST_TEST_INFO(output_line_context(x));
+    BOOST_TEST(x.status == 0);
+    BOOST_TEST(emu.count("cancel") == 1u);
+    BOOST_TEST(has(x.err, id + " is given twice"));
+    BOOST_TEST(lines_of(x.out).size() == 1u);
+    BOOST_TEST_REQUIRE(run(p, {"wait", id, "--poll", "0.05"}).status == 0);
+    outcome d = run(p, {"--json", "delete", id, id, id});
+    BOOST_TEST_INFO(output_line_context(d));
+    BOOST_TEST(d.status == 0);
+    BOOST_TEST(emu.count("delete") == 1u);
+    BOOST_TEST(has(d.err, id + " is given 3 times"));
+    BOOST_TEST(json::parse(d.out).as_array().size() == 1u, d.out);
+}
+
 BOOST_AUTO_TEST_CASE(create_list_status_wait_results_delete) {
     emulator_fixture emu(emu_options());
     workdir w;
