@@ -100,14 +100,15 @@ task<int> each_batch(runtime& rt, const std::vector<std::string>& ids, const cha
 } // namespace
 
 task<int> cancel_command(runtime& rt, std::vector<std::string> ids) {
-    co_return co_await each_batch(rt, ids, "canceling",
+    // An id given more than once is canceled (deleted) once.
+    co_return co_await each_batch(rt, each_id_once(ids, "canceling"), "canceling",
                                   [&rt](const std::string& id) -> task<json::object> {
                                       co_return batch_json(co_await rt.client().cancel_batch(id));
                                   });
 }
 
 task<int> delete_command(runtime& rt, std::vector<std::string> ids) {
-    co_return co_await each_batch(rt, ids, "deleted",
+    co_return co_await each_batch(rt, each_id_once(ids, "deleting"), "deleted",
                                   [&rt](const std::string& id) -> task<json::object> {
                                       deleted_batch d = co_await rt.client().delete_batch(id);
                                       co_return json::object{{"id", d.id}, {"type", d.type}};

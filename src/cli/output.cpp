@@ -128,6 +128,22 @@ std::string json_line(const json::value& v) {
     return json::serialize(v) + "\n";
 }
 
+std::vector<std::string> each_id_once(const std::vector<std::string>& ids, std::string_view doing) {
+    std::vector<std::string> once;
+    for (const auto& id : ids) {
+        if (std::find(once.begin(), once.end(), id) != once.end())
+            continue;
+        once.push_back(id);
+        const auto times = std::count(ids.begin(), ids.end(), id);
+        if (times > 1)
+            write_all(stderr,
+                      "aibatch: " + id + " is given " +
+                          (times == 2 ? std::string("twice") : std::to_string(times) + " times") +
+                          "; " + std::string(doing) + " it once\n");
+    }
+    return once;
+}
+
 void write_all(std::FILE* f, std::string_view text) {
     const bool written = std::fwrite(text.data(), 1, text.size(), f) == text.size();
     const bool flushed = std::fflush(f) == 0;

@@ -38,6 +38,10 @@ public:
     using std::runtime_error::runtime_error;
 };
 
+/// The ids in their first order, each once; an id given more than once gets a line on
+/// stderr ("aibatch: ID is given twice; <doing> it once"), for wait, cancel and delete.
+std::vector<std::string> each_id_once(const std::vector<std::string>& ids, std::string_view doing);
+
 /// Writes and flushes; throws output_error when f is not stderr and the write failed (a
 /// failed write to stderr has nowhere to be reported).
 void write_all(std::FILE* f, std::string_view text);

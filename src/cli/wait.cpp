@@ -123,18 +123,7 @@ task<wait_outcome> wait_for(runtime& rt, std::vector<std::string> ids,
 
 task<int> wait_command(runtime& rt, wait_args a) {
     // An id given more than once is waited for, counted and shown once.
-    std::vector<std::string> ids;
-    for (const auto& id : a.ids) {
-        const auto times = std::count(a.ids.begin(), a.ids.end(), id);
-        if (std::find(ids.begin(), ids.end(), id) != ids.end())
-            continue;
-        ids.push_back(id);
-        if (times > 1)
-            write_all(stderr,
-                      "aibatch: " + id + " is given " +
-                          (times == 2 ? std::string("twice") : std::to_string(times) + " times") +
-                          "; waiting for it once\n");
-    }
+    std::vector<std::string> ids = each_id_once(a.ids, "waiting for");
     wait_outcome w = co_await wait_for(rt, std::move(ids), a.poll);
     if (rt.options().json)
         write_all(stdout, json_line(json::object{{"batches", batches_json(w.batches)},
