@@ -1031,6 +1031,73 @@ BOOST_AUTO_TEST_CASE(a_cancel_as_the_last_worker_ends_neither_hangs_nor_loses_pa
     }
 }
 
+BOOST_AUTO_TEST_CASE(a_cancel_at_any_early_moment_accounts_for_every_item) {
+    // The caller's cancellation is posted from customize(0) (checked before anything is
+    // sent) a swept number of hops ahead, so it lands at every early step of a run with
+    // several workers: the checks, the round's start, workers taking the body turn,
+    // planning, creates in flight, polls. Batches are held (they never end by
+    // themselves). Each time the call ends (bounded), returns (no exception), every item
+    // is not_submitted or canceled, and every created batch was canceled and named.
+    struct trial {
+        env e{env::held()};
+        asio::cancellation_signal sig;
+        bool posted = false;
+        std::vector<aibatch::conversation> messages = scripted_messages(12);
+        std::optional<aibatch::batch_run<SpamResult>> run;
+        std::exception_ptr failure;
+        bool done = false;
+    };
+    for (int hops = 0; hops < 40; hops += (hops < 12 ? 1 : 4)) {
+        auto owned = std::make_unique<trial>();
+        trial& t = *owned;
+        auto o = fast();
+        o.max_requests_per_batch = 3;
+        o.max_batches_in_flight = 3;
+        o.timeout = 60s;
+        o.customize = [&t, hops](aibatch::message_params&, std::size_t i) {
+            if (i != 0 || t.posted)
+                return;
+            t.posted = true;
+            post_after(t.e.ioc(), hops, [&t] { t.sig.emit(asio::cancellation_type::terminal); });
+        };
+        asio::co_spawn(
+            t.e.ioc(), aibatch::run_batch<SpamResult>(t.e.client(), t.messages, model, o),
+            asio::bind_cancellation_slot(
+                t.sig.slot(), [&t](std::exception_ptr ex, aibatch::batch_run<SpamResult> r) {
+                    t.failure = ex;
+                    if (!ex)
+                        t.run = std::move(r);
+                    t.done = true;
+                }));
+        auto until = std::chrono::steady_clock::now() + 10s;
+        while (!t.done && std::chrono::steady_clock::now() < until)
+            t.e.ioc().run_one_for(50ms);
+        BOOST_TEST(t.done, "hops " << hops << ": run_batch<T>() never completed");
+        if (!t.done) {
+            t.e.stop();
+            (void)owned.release();
+            continue;
+        }
+        BOOST_TEST(!t.failure, "hops " << hops << ": run_batch<T>() threw");
+        if (!t.run)
+            continue;
+        const auto& run = *t.run;
+        BOOST_TEST(run.stop_code == asio::error::operation_aborted, "hops " << hops);
+        BOOST_REQUIRE(run.items.size() == 12u);
+        for (const auto& it : run.items)
+            BOOST_TEST((it.status == aibatch::item_status::not_submitted ||
+                        it.status == aibatch::item_status::canceled),
+                       "hops " << hops << " item " << it.index << ": " << it.message);
+        const std::size_t created = t.e.emu().batches_created();
+        BOOST_TEST(run.unread_batches.size() == created, "hops " << hops);
+        BOOST_TEST(t.e.count("cancel") == created, "hops " << hops);
+        for (const auto& b : t.e.emu().batches())
+            BOOST_TEST(b.cancel_requested, "hops " << hops);
+        BOOST_TEST_MESSAGE("hops " << hops << ": " << created << " batches created");
+        t.e.release_all();
+    }
+}
+
 BOOST_AUTO_TEST_CASE(two_different_answers_for_one_item_leave_no_value) {
     // A second, different answer for item 1 comes first (its own message id, the id
     // after "content"): the ledger keeps its value at first, then the real line makes
