@@ -347,14 +347,20 @@ task<void> engine::run_round(unsigned round) {
     }
     ledger_.begin_round(round);
     const std::size_t workers = opts_.max_batches_in_flight;
-    // Room for every message the round gets (one per worker, one from the timer): a
-    // send never waits and never fails.
+    // Room for every message the round gets (one per worker, one from the timer). A send
+    // is an async_send, not a try_send: when the caller's cancellation cuts the round's
+    // receive, Boost 1.81's channel is left refusing try_send (send_state_ = block, the
+    // buffer unused) until the next receive, and a message sent meanwhile (the timer's,
+    // a worker's) would be dropped and the round wait for it forever. An async_send then
+    // waits for that receive; every one has been received when the round ends.
     asio::experimental::channel<void(boost::system::error_code, round_event)> events(ex,
                                                                                      workers + 1);
     auto tell = [&events](round_event e) {
-        const bool sent = events.try_send(boost::system::error_code{}, std::move(e));
-        BOOST_ASSERT_MSG(sent, "a round event was lost");
-        (void)sent;
+        events.async_send(boost::system::error_code{}, std::move(e),
+                          [](boost::system::error_code ec) {
+                              BOOST_ASSERT_MSG(!ec, "a round event was lost");
+                              (void)ec;
+                          });
     };
     std::vector<std::unique_ptr<asio::cancellation_signal>> signals;
     std::vector<job*> current(workers, nullptr);
@@ -379,7 +385,8 @@ task<void> engine::run_round(unsigned round) {
     bool signaled = false;
     std::exception_ptr worker_failure;
     // A cancellation seen as the last worker ends stays set for run() to see, and the
-    // round still waits for the timer's message: receiving must not throw meanwhile.
+    // round still waits for the timer's message and marks what was not sent: nothing
+    // here may throw it meanwhile.
     const bool throwing = co_await asio::this_coro::throw_if_cancelled();
     co_await asio::this_coro::throw_if_cancelled(false);
     while (running > 0 || watching) {
@@ -418,7 +425,6 @@ task<void> engine::run_round(unsigned round) {
             if (current[k] && current[k]->ph == job::phase::waiting)
                 signals[k]->emit(asio::cancellation_type::terminal);
     }
-    co_await asio::this_coro::throw_if_cancelled(throwing);
     if (worker_failure) {
         // A bug past recover(): the run stops, but what was read is returned.
         std::string why = "unknown";
@@ -431,12 +437,15 @@ task<void> engine::run_round(unsigned round) {
         stopping_ = true;
         stop(make_error_code(errc::items_failed), "a worker failed (" + why + ")");
     }
+    // Still not throwing: a cancellation left set for run() must not cut this short
+    // (a co_await of breathe() would throw it, and run() with it: paid results lost).
     for (std::size_t k = cursor_; k < pending_.size(); ++k) {
         if (stopping_)
             ledger_.not_submitted_at_stop(pending_[k], cost_stopped_);
         if (k % 64 == 63)
             co_await breathe();
     }
+    co_await asio::this_coro::throw_if_cancelled(throwing);
 }
 
 // Index, custom_id and message of every item, in slices that yield to the loop.

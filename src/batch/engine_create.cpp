@@ -6,6 +6,7 @@
 #include <aibatch/api/models.hpp>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
@@ -62,11 +63,15 @@ task<void> free_in_slices(std::shared_ptr<const std::string> body) {
 // anyway. A body needed again (an ambiguous create) is rebuilt from its items.
 task<void> engine::take_turn(job* j) {
     // The turn is a token in a channel of capacity one (a semaphore): taking it is a
-    // receive, and end_turn() sends it back, which wakes the longest waiter only. A wait
-    // cut by a cancellation (the run interrupts waiting workers) waits again: a worker
-    // holding no turn has nothing to give up.
+    // receive, and end_turn() sends it back, which wakes the longest waiter only. The
+    // receive is not cancelable (its own empty slot): a worker holding no turn has
+    // nothing to give up, and a receive cut by a cancellation (the run interrupts waiting
+    // workers) leaves Boost 1.81's channel refusing try_send while no receiver waits
+    // (send_state_ = block): end_turn() would drop the token, and every worker then
+    // waits for it forever.
     for (;;) {
-        auto [ec] = co_await turn_->async_receive(asio::as_tuple(asio::use_awaitable));
+        auto [ec] = co_await turn_->async_receive(asio::bind_cancellation_slot(
+            asio::cancellation_slot(), asio::as_tuple(asio::use_awaitable)));
         if (!ec)
             break;
     }

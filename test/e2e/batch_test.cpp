@@ -25,6 +25,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <spawn.h>
 #include <stdexcept>
@@ -928,6 +929,173 @@ BOOST_AUTO_TEST_CASE(a_cancel_while_workers_wait_for_the_turn_behind_a_slow_crea
         BOOST_TEST(e.count("cancel") == 1u);
     }
     e.release_all();
+}
+
+namespace {
+// Posts `f` to `ioc` after `hops` posts in a row (the ones before it run first).
+void post_after(asio::io_context& ioc, int hops, std::function<void()> f) {
+    asio::post(ioc, [&ioc, hops, f = std::move(f)]() mutable {
+        if (hops == 0)
+            f();
+        else
+            post_after(ioc, hops - 1, std::move(f));
+    });
+}
+} // namespace
+
+BOOST_AUTO_TEST_CASE(a_cancel_as_the_last_worker_ends_neither_hangs_nor_loses_paid_results) {
+    // One worker: batch 1 (items 0-9) is created, paid and read; planning batch 2,
+    // customize throws for item 19, so the run stops and its only worker ends; the round
+    // then waits for its deadline timer's message (batch_options::timeout). The caller's
+    // cancellation is posted from that customize call a few hops ahead, the number of
+    // hops swept so that it lands just as the worker ends:
+    //  - it cuts the round's receive while the timer's message is on its way: Boost 1.81's
+    //    channel leaves a buffered channel whose only waiter was canceled refusing
+    //    try_send (send_state_ = block), the timer's message is dropped (BOOST_ASSERT is
+    //    compiled out) and the round waits for it forever: the call never completes;
+    //  - or it is left set for run() after the loop, and the round's tail (items 20-79
+    //    marked not submitted, a breathe() every 64) co_awaits with throw_if_cancelled back
+    //    on: operation_aborted leaves run_batch<T>() and batch 1's paid values are lost.
+    struct trial {
+        env e{100ms};
+        asio::cancellation_signal sig;
+        bool posted = false;
+        std::vector<aibatch::conversation> messages = scripted_messages(80);
+        std::optional<aibatch::batch_run<SpamResult>> run;
+        std::exception_ptr failure;
+        bool done = false;
+    };
+    // Without a timeout the round does not wait for a timer: the same sweep, as coverage.
+    for (int k = 0; k < 16; ++k) {
+        const int hops = k % 8;
+        const bool with_timeout = k < 8;
+        auto owned = std::make_unique<trial>();
+        trial& t = *owned;
+        auto o = fast();
+        o.max_requests_per_batch = 10;
+        o.max_batches_in_flight = 1;
+        if (with_timeout)
+            o.timeout = 60s;
+        o.customize = [&t, hops](aibatch::message_params&, std::size_t i) {
+            if (i != 19)
+                return;
+            if (!t.posted)
+                post_after(t.e.ioc(), hops,
+                           [&t] { t.sig.emit(asio::cancellation_type::terminal); });
+            t.posted = true;
+            throw std::runtime_error("customize failed for item 19");
+        };
+        asio::co_spawn(
+            t.e.ioc(), aibatch::run_batch<SpamResult>(t.e.client(), t.messages, model, o),
+            asio::bind_cancellation_slot(
+                t.sig.slot(), [&t](std::exception_ptr ex, aibatch::batch_run<SpamResult> r) {
+                    t.failure = ex;
+                    if (!ex)
+                        t.run = std::move(r);
+                    t.done = true;
+                }));
+        auto until = std::chrono::steady_clock::now() + 10s;
+        while (!t.done && std::chrono::steady_clock::now() < until)
+            t.e.ioc().run_one_for(50ms);
+        BOOST_TEST(t.posted);
+        BOOST_TEST(t.done, "hops " << hops << (with_timeout ? " (timeout)" : "")
+                                   << ": run_batch<T>() never completed");
+        if (!t.done) {
+            // The run's coroutines are stuck on the trial's io_context: the trial is
+            // leaked on purpose (its emulator stopped first).
+            t.e.stop();
+            (void)owned.release();
+            continue;
+        }
+        std::string thrown;
+        if (t.failure) {
+            try {
+                std::rethrow_exception(t.failure);
+            } catch (const std::exception& ex) {
+                thrown = ex.what();
+            }
+        }
+        BOOST_TEST(thrown.empty(),
+                   "hops " << hops << (with_timeout ? " (timeout)" : "")
+                           << ": run_batch threw after a paid batch was read: " << thrown);
+        BOOST_TEST(t.e.emu().batches_created() == 1u);
+        if (!t.run)
+            continue;
+        BOOST_REQUIRE(t.run->items.size() == 80u);
+        BOOST_TEST(t.run->succeeded() == 10u, "hops " << hops);
+        for (int i = 0; i < 10; ++i)
+            BOOST_TEST((t.run->items[i].value &&
+                        t.run->items[i].value->reason == "item " + std::to_string(i)));
+        for (int i = 10; i < 80; ++i)
+            BOOST_TEST((t.run->items[i].status == aibatch::item_status::not_submitted));
+    }
+}
+
+BOOST_AUTO_TEST_CASE(a_cancel_at_any_early_moment_accounts_for_every_item) {
+    // The caller's cancellation is posted from customize(0) (checked before anything is
+    // sent) a swept number of hops ahead, so it lands at every early step of a run with
+    // several workers: the checks, the round's start, workers taking the body turn,
+    // planning, creates in flight, polls. Batches are held (they never end by
+    // themselves). Each time the call ends (bounded), returns (no exception), every item
+    // is not_submitted or canceled, and every created batch was canceled and named.
+    struct trial {
+        env e{env::held()};
+        asio::cancellation_signal sig;
+        bool posted = false;
+        std::vector<aibatch::conversation> messages = scripted_messages(12);
+        std::optional<aibatch::batch_run<SpamResult>> run;
+        std::exception_ptr failure;
+        bool done = false;
+    };
+    for (int hops = 0; hops < 40; hops += (hops < 12 ? 1 : 4)) {
+        auto owned = std::make_unique<trial>();
+        trial& t = *owned;
+        auto o = fast();
+        o.max_requests_per_batch = 3;
+        o.max_batches_in_flight = 3;
+        o.timeout = 60s;
+        o.customize = [&t, hops](aibatch::message_params&, std::size_t i) {
+            if (i != 0 || t.posted)
+                return;
+            t.posted = true;
+            post_after(t.e.ioc(), hops, [&t] { t.sig.emit(asio::cancellation_type::terminal); });
+        };
+        asio::co_spawn(
+            t.e.ioc(), aibatch::run_batch<SpamResult>(t.e.client(), t.messages, model, o),
+            asio::bind_cancellation_slot(
+                t.sig.slot(), [&t](std::exception_ptr ex, aibatch::batch_run<SpamResult> r) {
+                    t.failure = ex;
+                    if (!ex)
+                        t.run = std::move(r);
+                    t.done = true;
+                }));
+        auto until = std::chrono::steady_clock::now() + 10s;
+        while (!t.done && std::chrono::steady_clock::now() < until)
+            t.e.ioc().run_one_for(50ms);
+        BOOST_TEST(t.done, "hops " << hops << ": run_batch<T>() never completed");
+        if (!t.done) {
+            t.e.stop();
+            (void)owned.release();
+            continue;
+        }
+        BOOST_TEST(!t.failure, "hops " << hops << ": run_batch<T>() threw");
+        if (!t.run)
+            continue;
+        const auto& run = *t.run;
+        BOOST_TEST(run.stop_code == asio::error::operation_aborted, "hops " << hops);
+        BOOST_REQUIRE(run.items.size() == 12u);
+        for (const auto& it : run.items)
+            BOOST_TEST((it.status == aibatch::item_status::not_submitted ||
+                        it.status == aibatch::item_status::canceled),
+                       "hops " << hops << " item " << it.index << ": " << it.message);
+        const std::size_t created = t.e.emu().batches_created();
+        BOOST_TEST(run.unread_batches.size() == created, "hops " << hops);
+        BOOST_TEST(t.e.count("cancel") == created, "hops " << hops);
+        for (const auto& b : t.e.emu().batches())
+            BOOST_TEST(b.cancel_requested, "hops " << hops);
+        BOOST_TEST_MESSAGE("hops " << hops << ": " << created << " batches created");
+        t.e.release_all();
+    }
 }
 
 BOOST_AUTO_TEST_CASE(two_different_answers_for_one_item_leave_no_value) {
