@@ -166,4 +166,7 @@ client client_from_state(std::shared_ptr<client_state> s);
 /// Checks a batch id before it goes into a URL path.
 void check_batch_id(const std::string& id);
 
+/// The JSON of an answer; errc::bad_response, naming `what`, when it is not JSON.
+boost::json::value parse_body(const http_response& r, std::string_view what);
+
 } // namespace aibatch

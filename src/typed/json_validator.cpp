@@ -1,14 +1,14 @@
-#include <aibatch/typed/json_validator.hpp>
+// json_validator: a value checked against a schema known only at run time, with the
+// rules and messages of decode<T>() (the schema itself: json_validator_schema.cpp).
+#include "json_validator_impl.hpp"
 
 #include <boost/json/serialize.hpp>
 
 #include <algorithm>
-#include <array>
 #include <cctype>
 #include <cmath>
 #include <cstdint>
 #include <limits>
-#include <map>
 #include <regex>
 #include <string_view>
 #include <vector>
@@ -19,77 +19,12 @@ namespace json = boost::json;
 
 namespace {
 
-// UTF-8 (valid: it comes from a JSON string) to one wchar_t per code point (UTF-32 where
-// wchar_t is 32 bits, as on Linux); a stray byte stays one unit.
-std::wstring code_points(std::string_view u) {
-    std::wstring out;
-    out.reserve(u.size());
-    for (std::size_t i = 0; i < u.size();) {
-        const auto c = static_cast<unsigned char>(u[i]);
-        const std::size_t n = c < 0x80           ? 1
-                              : (c >> 5) == 0x6  ? 2
-                              : (c >> 4) == 0xE  ? 3
-                              : (c >> 3) == 0x1E ? 4
-                                                 : 1;
-        if (n == 1 || i + n > u.size()) {
-            out.push_back(static_cast<wchar_t>(c));
-            ++i;
-            continue;
-        }
-        std::uint32_t cp = c & (0xFFu >> (n + 1));
-        for (std::size_t k = 1; k < n; ++k)
-            cp = (cp << 6) | (static_cast<unsigned char>(u[i + k]) & 0x3Fu);
-        out.push_back(static_cast<wchar_t>(cp));
-        i += n;
-    }
-    return out;
-}
-
-constexpr std::array<std::string_view, 7> type_names = {"object", "array",   "string", "integer",
-                                                        "number", "boolean", "null"};
-
-constexpr std::array<std::string_view, 18> checked_keywords = {
-    "type",    "properties", "required",  "additionalProperties",
-    "items",   "minItems",   "maxItems",  "minimum",
-    "maximum", "minLength",  "maxLength", "pattern",
-    "enum",    "const",      "anyOf",     "$ref",
-    "$defs",   "definitions"};
-
-constexpr std::array<std::string_view, 8> annotation_keywords = {
-    "description", "title", "default", "examples", "format", "$schema", "$id", "$comment"};
-
-template <std::size_t N>
-bool in(const std::array<std::string_view, N>& a, std::string_view k) {
-    return std::find(a.begin(), a.end(), k) != a.end();
-}
+using detail::as_number;
+using detail::code_points;
 
 // Paths are written by the decoder's own rule (detail::render_path).
 using segment = detail::path_segment;
 using detail::render_path;
-
-[[noreturn]] void bad_schema(const std::vector<segment>& where, const std::string& what) {
-    throw error(errc::invalid_argument,
-                "schema " + render_path(where) + ": " + what +
-                    "; aibatch checks the JSON Schema subset that json_schema<T>() produces "
-                    "(type, properties, required, additionalProperties, items, minItems, "
-                    "maxItems, minimum, maximum, minLength, maxLength, pattern, enum, const, "
-                    "anyOf, $ref, $defs): rewrite the schema with those");
-}
-
-bool is_count(const json::value& v) {
-    return (v.is_int64() && v.get_int64() >= 0) || v.is_uint64() ||
-           (v.is_double() && v.get_double() >= 0 && std::floor(v.get_double()) == v.get_double());
-}
-
-std::optional<double> as_number(const json::value& v) {
-    if (v.is_int64())
-        return static_cast<double>(v.get_int64());
-    if (v.is_uint64())
-        return static_cast<double>(v.get_uint64());
-    if (v.is_double())
-        return v.get_double();
-    return std::nullopt;
-}
 
 std::size_t as_count(const json::value& v) {
     if (v.is_int64())
@@ -102,431 +37,316 @@ std::size_t as_count(const json::value& v) {
 
 } // namespace
 
-struct json_validator::impl {
-    json::value doc; // the schema (an object); the pattern table points into it
-    const json::object& root_object() const { return doc.get_object(); }
-    // Patterns run over code points (std::wregex on UTF-32 text), not UTF-8 bytes: "^.$"
-    // matches "é" as JSON Schema says.
-    std::map<const json::object*, std::wregex> patterns;
+struct json_validator::impl::run {
+    const impl& self;
+    const decode_options& opts;
+    std::vector<segment> segments;
+    std::vector<decode_issue> issues;
+    std::size_t found = 0; // every problem, also those past max_issues
+    unsigned depth = 0;
 
-    const json::object* resolve(std::string_view ref) const {
-        const json::object& root = root_object();
-        if (ref == "#")
-            return &root;
-        for (std::string_view prefix : {"#/$defs/", "#/definitions/"}) {
-            if (ref.substr(0, prefix.size()) != prefix)
-                continue;
-            std::string_view name = ref.substr(prefix.size());
-            const auto* defs = root.if_contains(prefix.substr(2, prefix.size() - 3));
-            if (!defs || !defs->is_object())
-                return nullptr;
-            const auto* target = defs->get_object().if_contains(name);
-            return target && target->is_object() ? &target->get_object() : nullptr;
-        }
-        return nullptr;
+    void fail(std::string message) {
+        ++found;
+        if (issues.size() < opts.max_issues)
+            issues.push_back({render_path(segments), std::move(message)});
+    }
+    void expected(const std::string& what, const json::value& v) {
+        fail("expected " + what + ", got " + detail::json_kind(v));
+    }
+    void not_finite(double d) {
+        fail(std::string("expected a finite number, got ") +
+             (std::isnan(d) ? "NaN"
+              : d > 0       ? "infinity"
+                            : "-infinity") +
+             " (the JSON number is out of range)");
     }
 
-    // ------------------------------------------------------------ the schema itself
-    void check_schema(const json::value& node, std::vector<segment>& where) {
-        if (!node.is_object()) {
-            if (node.is_bool())
-                bad_schema(where, "a boolean schema is not supported");
-            bad_schema(where, "a schema must be an object");
+    void value(const json::object& s, const json::value& v) {
+        if (depth > 256)
+            return fail("the value nests deeper than 256 levels");
+        ++depth;
+        check(s, v);
+        --depth;
+    }
+
+    void check(const json::object& s, const json::value& v) {
+        if (const auto* ref = s.if_contains("$ref"))
+            return value(*self.resolve(ref->get_string()), v);
+        if (const auto* any = s.if_contains("anyOf"))
+            return any_of(any->get_array(), v);
+
+        std::size_t before = found;
+        // The types allowed: null, when listed, accepts null and nothing else matters.
+        std::vector<std::string_view> types;
+        if (const auto* t = s.if_contains("type")) {
+            if (t->is_string())
+                types.emplace_back(t->get_string());
+            else
+                for (const auto& x : t->get_array())
+                    types.emplace_back(x.get_string());
         }
-        const auto& s = node.get_object();
-        for (const auto& kv : s) {
-            std::string_view k = kv.key();
-            const json::value& v = kv.value();
-            if (in(annotation_keywords, k))
-                continue;
-            if (!in(checked_keywords, k))
-                bad_schema(where, "the keyword \"" + std::string(k) + "\" is not supported");
-            where.push_back({k, 0, false});
-            if (k == "type") {
-                auto known = [](const json::value& t) {
-                    return t.is_string() && in(type_names, std::string_view(t.get_string()));
-                };
-                bool ok = known(v);
-                if (v.is_array()) {
-                    ok = !v.get_array().empty();
-                    for (const auto& t : v.get_array())
-                        ok = ok && known(t);
-                }
-                if (!ok)
-                    bad_schema(where, "expected one of object, array, string, integer, number, "
-                                      "boolean, null, or a list of them");
-            } else if (k == "properties" || k == "$defs" || k == "definitions") {
-                if (!v.is_object())
-                    bad_schema(where, "expected an object of schemas");
-                for (const auto& p : v.get_object()) {
-                    where.push_back({p.key(), 0, false});
-                    check_schema(p.value(), where);
-                    where.pop_back();
-                }
-            } else if (k == "required") {
-                bool ok = v.is_array();
-                if (ok)
-                    for (const auto& r : v.get_array())
-                        ok = ok && r.is_string();
-                if (!ok)
-                    bad_schema(where, "expected a list of property names");
-            } else if (k == "additionalProperties") {
-                if (!v.is_bool())
-                    check_schema(v, where);
-            } else if (k == "items") {
-                if (v.is_array())
-                    bad_schema(where, "a list of item schemas (tuple validation) is not "
-                                      "supported; give one schema for every item");
-                check_schema(v, where);
-            } else if (k == "minItems" || k == "maxItems" || k == "minLength" || k == "maxLength") {
-                if (!is_count(v))
-                    bad_schema(where, "expected a non-negative integer");
-            } else if (k == "minimum" || k == "maximum") {
-                auto d = as_number(v);
-                if (!d || !std::isfinite(*d))
-                    bad_schema(where, "expected a finite number");
-            } else if (k == "pattern") {
-                if (!v.is_string())
-                    bad_schema(where, "expected a regular expression as a string");
-                try {
-                    patterns.emplace(
-                        &s, std::wregex(code_points(v.get_string()), std::regex::ECMAScript));
-                } catch (const std::regex_error& e) {
-                    bad_schema(where, std::string("the regular expression does not compile (") +
-                                          e.what() + ")");
-                }
-            } else if (k == "enum") {
-                if (!v.is_array() || v.get_array().empty())
-                    bad_schema(where, "expected a non-empty list of values");
-            } else if (k == "anyOf") {
-                if (!v.is_array() || v.get_array().empty())
-                    bad_schema(where, "expected a non-empty list of schemas");
-                for (std::size_t i = 0; i < v.get_array().size(); ++i) {
-                    where.push_back({{}, i, true});
-                    check_schema(v.get_array()[i], where);
-                    where.pop_back();
-                }
-            } else if (k == "$ref") {
-                if (!v.is_string() || !resolve(v.get_string()))
-                    bad_schema(where, "the reference does not resolve; only \"#\", "
-                                      "\"#/$defs/NAME\" and \"#/definitions/NAME\" are supported");
+        auto allows = [&](std::string_view t) {
+            return std::find(types.begin(), types.end(), t) != types.end();
+        };
+        if (!types.empty() && v.is_null() && allows("null"))
+            return;
+        std::erase(types, std::string_view("null"));
+
+        if (const auto* e = s.if_contains("enum"))
+            return enumeration(e->get_array(), types, v);
+        if (const auto* c = s.if_contains("const")) {
+            if (v != *c)
+                fail(detail::json_brief(v) + " is not " + detail::json_brief(*c));
+            return;
+        }
+
+        if (types.size() == 1) {
+            if (!typed(types[0], s, v))
+                return;
+        } else if (!types.empty()) {
+            std::string_view match;
+            for (auto t : types)
+                if (match.empty() && kind_matches(t, v))
+                    match = t;
+            if (match.empty()) {
+                std::string names;
+                for (std::size_t i = 0; i < types.size(); ++i)
+                    names += (i == 0                  ? ""
+                              : i + 1 == types.size() ? " or "
+                                                      : ", ") +
+                             std::string(types[i]);
+                return expected(names, v);
             }
-            where.pop_back();
+            if (!typed(match, s, v))
+                return;
+        } else if (v.is_object()) {
+            object(s, v.get_object());
+        } else if (v.is_array()) {
+            array(s, v.get_array());
         }
+        if (found == before)
+            bounds(s, v);
     }
 
-    // ------------------------------------------------------------ values
-    struct run {
-        const impl& self;
-        const decode_options& opts;
-        std::vector<segment> segments;
-        std::vector<decode_issue> issues;
-        std::size_t found = 0; // every problem, also those past max_issues
-        unsigned depth = 0;
+    static bool kind_matches(std::string_view t, const json::value& v) {
+        if (t == "object")
+            return v.is_object();
+        if (t == "array")
+            return v.is_array();
+        if (t == "string")
+            return v.is_string();
+        if (t == "boolean")
+            return v.is_bool();
+        if (t == "null")
+            return v.is_null();
+        if (t == "integer")
+            return v.is_int64() || v.is_uint64() ||
+                   (v.is_double() && std::floor(v.get_double()) == v.get_double());
+        return v.is_number(); // number
+    }
 
-        void fail(std::string message) {
-            ++found;
-            if (issues.size() < opts.max_issues)
-                issues.push_back({render_path(segments), std::move(message)});
-        }
-        void expected(const std::string& what, const json::value& v) {
-            fail("expected " + what + ", got " + detail::json_kind(v));
-        }
-        void not_finite(double d) {
-            fail(std::string("expected a finite number, got ") +
-                 (std::isnan(d) ? "NaN"
-                  : d > 0       ? "infinity"
-                                : "-infinity") +
-                 " (the JSON number is out of range)");
-        }
-
-        void value(const json::object& s, const json::value& v) {
-            if (depth > 256)
-                return fail("the value nests deeper than 256 levels");
-            ++depth;
-            check(s, v);
-            --depth;
-        }
-
-        void check(const json::object& s, const json::value& v) {
-            if (const auto* ref = s.if_contains("$ref"))
-                return value(*self.resolve(ref->get_string()), v);
-            if (const auto* any = s.if_contains("anyOf"))
-                return any_of(any->get_array(), v);
-
+    // Checks v against one type; false when it is not of that type (reported).
+    bool typed(std::string_view t, const json::object& s, const json::value& v) {
+        if (t == "boolean") {
+            if (!v.is_bool())
+                return expected("boolean", v), false;
+        } else if (t == "string") {
+            if (!v.is_string())
+                return expected("string", v), false;
+        } else if (t == "null") {
+            if (!v.is_null())
+                return expected("null", v), false;
+        } else if (t == "number") {
+            if (v.is_double() && !std::isfinite(v.get_double()))
+                return not_finite(v.get_double()), false;
+            if (!v.is_number())
+                return expected("number", v), false;
+        } else if (t == "integer") {
+            return integer(v);
+        } else if (t == "array") {
+            if (!v.is_array())
+                return expected("array", v), false;
             std::size_t before = found;
-            // The types allowed: null, when listed, accepts null and nothing else matters.
-            std::vector<std::string_view> types;
-            if (const auto* t = s.if_contains("type")) {
-                if (t->is_string())
-                    types.emplace_back(t->get_string());
-                else
-                    for (const auto& x : t->get_array())
-                        types.emplace_back(x.get_string());
-            }
-            auto allows = [&](std::string_view t) {
-                return std::find(types.begin(), types.end(), t) != types.end();
-            };
-            if (!types.empty() && v.is_null() && allows("null"))
-                return;
-            std::erase(types, std::string_view("null"));
-
-            if (const auto* e = s.if_contains("enum"))
-                return enumeration(e->get_array(), types, v);
-            if (const auto* c = s.if_contains("const")) {
-                if (v != *c)
-                    fail(detail::json_brief(v) + " is not " + detail::json_brief(*c));
-                return;
-            }
-
-            if (types.size() == 1) {
-                if (!typed(types[0], s, v))
-                    return;
-            } else if (!types.empty()) {
-                std::string_view match;
-                for (auto t : types)
-                    if (match.empty() && kind_matches(t, v))
-                        match = t;
-                if (match.empty()) {
-                    std::string names;
-                    for (std::size_t i = 0; i < types.size(); ++i)
-                        names += (i == 0                  ? ""
-                                  : i + 1 == types.size() ? " or "
-                                                          : ", ") +
-                                 std::string(types[i]);
-                    return expected(names, v);
-                }
-                if (!typed(match, s, v))
-                    return;
-            } else if (v.is_object()) {
-                object(s, v.get_object());
-            } else if (v.is_array()) {
-                array(s, v.get_array());
-            }
-            if (found == before)
-                bounds(s, v);
+            array(s, v.get_array());
+            return found == before;
+        } else if (t == "object") {
+            if (!v.is_object())
+                return expected("object", v), false;
+            std::size_t before = found;
+            object(s, v.get_object());
+            return found == before;
         }
+        return true;
+    }
 
-        static bool kind_matches(std::string_view t, const json::value& v) {
-            if (t == "object")
-                return v.is_object();
-            if (t == "array")
-                return v.is_array();
-            if (t == "string")
-                return v.is_string();
-            if (t == "boolean")
-                return v.is_bool();
-            if (t == "null")
-                return v.is_null();
-            if (t == "integer")
-                return v.is_int64() || v.is_uint64() ||
-                       (v.is_double() && std::floor(v.get_double()) == v.get_double());
-            return v.is_number(); // number
-        }
-
-        // Checks v against one type; false when it is not of that type (reported).
-        bool typed(std::string_view t, const json::object& s, const json::value& v) {
-            if (t == "boolean") {
-                if (!v.is_bool())
-                    return expected("boolean", v), false;
-            } else if (t == "string") {
-                if (!v.is_string())
-                    return expected("string", v), false;
-            } else if (t == "null") {
-                if (!v.is_null())
-                    return expected("null", v), false;
-            } else if (t == "number") {
-                if (v.is_double() && !std::isfinite(v.get_double()))
-                    return not_finite(v.get_double()), false;
-                if (!v.is_number())
-                    return expected("number", v), false;
-            } else if (t == "integer") {
-                return integer(v);
-            } else if (t == "array") {
-                if (!v.is_array())
-                    return expected("array", v), false;
-                std::size_t before = found;
-                array(s, v.get_array());
-                return found == before;
-            } else if (t == "object") {
-                if (!v.is_object())
-                    return expected("object", v), false;
-                std::size_t before = found;
-                object(s, v.get_object());
-                return found == before;
-            }
+    // As decode<std::int64_t>() reads an integer.
+    bool integer(const json::value& v) {
+        using lim = std::numeric_limits<std::int64_t>;
+        auto out_of_range = [&] {
+            fail(detail::json_brief(v) + " is out of range (" + std::to_string(lim::min()) +
+                 " to " + std::to_string(lim::max()) + ")");
+            return false;
+        };
+        if (v.is_int64())
+            return true;
+        if (v.is_uint64())
+            return v.get_uint64() <= static_cast<std::uint64_t>(lim::max()) || out_of_range();
+        if (v.is_double()) {
+            double d = v.get_double();
+            if (!std::isfinite(d))
+                return not_finite(d), false;
+            if (std::floor(d) != d)
+                return fail("expected integer, got " + detail::json_brief(v)), false;
+            const double hi = std::ldexp(1.0, lim::digits);
+            if (d < -hi || d >= hi)
+                return out_of_range();
             return true;
         }
+        expected("integer", v);
+        return false;
+    }
 
-        // As decode<std::int64_t>() reads an integer.
-        bool integer(const json::value& v) {
-            using lim = std::numeric_limits<std::int64_t>;
-            auto out_of_range = [&] {
-                fail(detail::json_brief(v) + " is out of range (" + std::to_string(lim::min()) +
-                     " to " + std::to_string(lim::max()) + ")");
-                return false;
-            };
-            if (v.is_int64())
-                return true;
-            if (v.is_uint64())
-                return v.get_uint64() <= static_cast<std::uint64_t>(lim::max()) || out_of_range();
-            if (v.is_double()) {
-                double d = v.get_double();
-                if (!std::isfinite(d))
-                    return not_finite(d), false;
-                if (std::floor(d) != d)
-                    return fail("expected integer, got " + detail::json_brief(v)), false;
-                const double hi = std::ldexp(1.0, lim::digits);
-                if (d < -hi || d >= hi)
-                    return out_of_range();
-                return true;
-            }
-            expected("integer", v);
-            return false;
+    void enumeration(const json::array& choices, const std::vector<std::string_view>& types,
+                     const json::value& v) {
+        bool strings = std::all_of(choices.begin(), choices.end(),
+                                   [](const json::value& c) { return c.is_string(); });
+        if (strings && !v.is_string() &&
+            (types.empty() || (types.size() == 1 && types[0] == "string")))
+            return expected("string", v);
+        if (std::find(choices.begin(), choices.end(), v) != choices.end())
+            return;
+        std::string list;
+        for (const auto& c : choices) {
+            if (!list.empty())
+                list += ", ";
+            list += c.is_string() ? std::string(c.get_string()) : detail::json_brief(c);
         }
+        fail(detail::json_brief(v) + " is not one of " + list);
+    }
 
-        void enumeration(const json::array& choices, const std::vector<std::string_view>& types,
-                         const json::value& v) {
-            bool strings = std::all_of(choices.begin(), choices.end(),
-                                       [](const json::value& c) { return c.is_string(); });
-            if (strings && !v.is_string() &&
-                (types.empty() || (types.size() == 1 && types[0] == "string")))
-                return expected("string", v);
-            if (std::find(choices.begin(), choices.end(), v) != choices.end())
-                return;
-            std::string list;
-            for (const auto& c : choices) {
-                if (!list.empty())
-                    list += ", ";
-                list += c.is_string() ? std::string(c.get_string()) : detail::json_brief(c);
-            }
-            fail(detail::json_brief(v) + " is not one of " + list);
+    void any_of(const json::array& choices, const json::value& v) {
+        // The nullable form of an optional member: anyOf [X, {"type": "null"}].
+        std::vector<const json::object*> others;
+        bool null_ok = false;
+        for (const auto& c : choices) {
+            const auto& o = c.get_object();
+            const auto* t = o.if_contains("type");
+            if (o.size() == 1 && t && t->is_string() && t->get_string() == "null")
+                null_ok = true;
+            else
+                others.push_back(&o);
         }
-
-        void any_of(const json::array& choices, const json::value& v) {
-            // The nullable form of an optional member: anyOf [X, {"type": "null"}].
-            std::vector<const json::object*> others;
-            bool null_ok = false;
-            for (const auto& c : choices) {
-                const auto& o = c.get_object();
-                const auto* t = o.if_contains("type");
-                if (o.size() == 1 && t && t->is_string() && t->get_string() == "null")
-                    null_ok = true;
-                else
-                    others.push_back(&o);
-            }
-            if (v.is_null() && null_ok)
+        if (v.is_null() && null_ok)
+            return;
+        if (others.size() == 1)
+            return value(*others[0], v);
+        for (const auto* o : others) {
+            run trial{self, opts, segments, {}, 0, depth};
+            trial.value(*o, v);
+            if (trial.found == 0)
                 return;
-            if (others.size() == 1)
-                return value(*others[0], v);
-            for (const auto* o : others) {
-                run trial{self, opts, segments, {}, 0, depth};
-                trial.value(*o, v);
-                if (trial.found == 0)
-                    return;
-            }
-            fail("matches none of the " + std::to_string(choices.size()) + " choices of anyOf");
         }
+        fail("matches none of the " + std::to_string(choices.size()) + " choices of anyOf");
+    }
 
-        void object(const json::object& s, const json::object& o) {
-            const json::object* props = nullptr;
-            if (const auto* p = s.if_contains("properties"))
-                props = &p->get_object();
-            std::vector<std::string_view> required;
-            if (const auto* r = s.if_contains("required"))
-                for (const auto& x : r->get_array())
-                    required.emplace_back(x.get_string());
-            auto is_required = [&](std::string_view k) {
-                return std::find(required.begin(), required.end(), k) != required.end();
-            };
-            if (props) {
-                for (const auto& p : *props) {
-                    const json::value* fv = o.if_contains(p.key());
-                    if (!fv) {
-                        if (is_required(p.key()))
-                            fail("missing required field \"" + std::string(p.key()) + "\"");
-                        continue;
-                    }
-                    // A member that is not required is a std::optional: null is its empty.
-                    if (fv->is_null() && !is_required(p.key()))
-                        continue;
-                    segments.push_back({p.key(), 0, false});
-                    value(p.value().get_object(), *fv);
-                    segments.pop_back();
-                }
-            }
-            for (auto k : required)
-                if ((!props || !props->contains(k)) && !o.contains(k))
-                    fail("missing required field \"" + std::string(k) + "\"");
-            const json::value* extra = s.if_contains("additionalProperties");
-            if (!extra || (extra->is_bool() && extra->get_bool()))
-                return;
-            for (const auto& kv : o) {
-                if (props && props->contains(kv.key()))
+    void object(const json::object& s, const json::object& o) {
+        const json::object* props = nullptr;
+        if (const auto* p = s.if_contains("properties"))
+            props = &p->get_object();
+        std::vector<std::string_view> required;
+        if (const auto* r = s.if_contains("required"))
+            for (const auto& x : r->get_array())
+                required.emplace_back(x.get_string());
+        auto is_required = [&](std::string_view k) {
+            return std::find(required.begin(), required.end(), k) != required.end();
+        };
+        if (props) {
+            for (const auto& p : *props) {
+                const json::value* fv = o.if_contains(p.key());
+                if (!fv) {
+                    if (is_required(p.key()))
+                        fail("missing required field \"" + std::string(p.key()) + "\"");
                     continue;
-                if (extra->is_object()) {
-                    segments.push_back({kv.key(), 0, false});
-                    value(extra->get_object(), kv.value());
-                    segments.pop_back();
-                } else if (!opts.allow_unknown_fields) {
-                    fail("unknown field \"" + std::string(kv.key()) + "\"");
                 }
-            }
-        }
-
-        void array(const json::object& s, const json::array& a) {
-            const auto* items = s.if_contains("items");
-            if (!items || !items->is_object())
-                return;
-            for (std::size_t i = 0; i < a.size(); ++i) {
-                segments.push_back({{}, i, true});
-                value(items->get_object(), a[i]);
+                // A member that is not required is a std::optional: null is its empty.
+                if (fv->is_null() && !is_required(p.key()))
+                    continue;
+                segments.push_back({p.key(), 0, false});
+                value(p.value().get_object(), *fv);
                 segments.pop_back();
             }
         }
-
-        // minimum/maximum, minLength/maxLength/pattern, minItems/maxItems: after the type.
-        void bounds(const json::object& s, const json::value& v) {
-            if (v.is_number()) {
-                double d = *as_number(v);
-                if (const auto* m = s.if_contains("minimum"); m && d < *as_number(*m))
-                    fail(detail::format_number(d) + " is less than the minimum " +
-                         detail::format_number(*as_number(*m)));
-                if (const auto* m = s.if_contains("maximum"); m && d > *as_number(*m))
-                    fail(detail::format_number(d) + " is greater than the maximum " +
-                         detail::format_number(*as_number(*m)));
-            } else if (v.is_string()) {
-                std::string_view text = v.get_string();
-                std::size_t n = detail::utf8_length(text);
-                if (const auto* m = s.if_contains("minLength"); m && n < as_count(*m))
-                    fail("text of " + std::to_string(n) +
-                         " characters is shorter than the minimum " + std::to_string(as_count(*m)));
-                if (const auto* m = s.if_contains("maxLength"); m && n > as_count(*m))
-                    fail("text of " + std::to_string(n) +
-                         " characters is longer than the maximum " + std::to_string(as_count(*m)));
-                if (auto it = self.patterns.find(&s); it != self.patterns.end()) {
-                    bool match = false;
-                    try {
-                        const std::wstring wide = code_points(text);
-                        match = std::regex_search(wide.begin(), wide.end(), it->second);
-                    } catch (const std::regex_error&) {
-                        match = false; // too complex for std::regex: reported as no match
-                    }
-                    if (!match)
-                        fail(detail::json_brief(v) + " does not match the pattern " +
-                             std::string(s.at("pattern").get_string()));
-                }
-            } else if (v.is_array()) {
-                std::size_t n = v.get_array().size();
-                if (const auto* m = s.if_contains("minItems"); m && n < as_count(*m))
-                    fail(std::to_string(n) + " items, fewer than the minimum " +
-                         std::to_string(as_count(*m)));
-                if (const auto* m = s.if_contains("maxItems"); m && n > as_count(*m))
-                    fail(std::to_string(n) + " items, more than the maximum " +
-                         std::to_string(as_count(*m)));
+        for (auto k : required)
+            if ((!props || !props->contains(k)) && !o.contains(k))
+                fail("missing required field \"" + std::string(k) + "\"");
+        const json::value* extra = s.if_contains("additionalProperties");
+        if (!extra || (extra->is_bool() && extra->get_bool()))
+            return;
+        for (const auto& kv : o) {
+            if (props && props->contains(kv.key()))
+                continue;
+            if (extra->is_object()) {
+                segments.push_back({kv.key(), 0, false});
+                value(extra->get_object(), kv.value());
+                segments.pop_back();
+            } else if (!opts.allow_unknown_fields) {
+                fail("unknown field \"" + std::string(kv.key()) + "\"");
             }
         }
-    };
+    }
+
+    void array(const json::object& s, const json::array& a) {
+        const auto* items = s.if_contains("items");
+        if (!items || !items->is_object())
+            return;
+        for (std::size_t i = 0; i < a.size(); ++i) {
+            segments.push_back({{}, i, true});
+            value(items->get_object(), a[i]);
+            segments.pop_back();
+        }
+    }
+
+    // minimum/maximum, minLength/maxLength/pattern, minItems/maxItems: after the type.
+    void bounds(const json::object& s, const json::value& v) {
+        if (v.is_number()) {
+            double d = *as_number(v);
+            if (const auto* m = s.if_contains("minimum"); m && d < *as_number(*m))
+                fail(detail::format_number(d) + " is less than the minimum " +
+                     detail::format_number(*as_number(*m)));
+            if (const auto* m = s.if_contains("maximum"); m && d > *as_number(*m))
+                fail(detail::format_number(d) + " is greater than the maximum " +
+                     detail::format_number(*as_number(*m)));
+        } else if (v.is_string()) {
+            std::string_view text = v.get_string();
+            std::size_t n = detail::utf8_length(text);
+            if (const auto* m = s.if_contains("minLength"); m && n < as_count(*m))
+                fail("text of " + std::to_string(n) + " characters is shorter than the minimum " +
+                     std::to_string(as_count(*m)));
+            if (const auto* m = s.if_contains("maxLength"); m && n > as_count(*m))
+                fail("text of " + std::to_string(n) + " characters is longer than the maximum " +
+                     std::to_string(as_count(*m)));
+            if (auto it = self.patterns.find(&s); it != self.patterns.end()) {
+                bool match = false;
+                try {
+                    const std::wstring wide = code_points(text);
+                    match = std::regex_search(wide.begin(), wide.end(), it->second);
+                } catch (const std::regex_error&) {
+                    match = false; // too complex for std::regex: reported as no match
+                }
+                if (!match)
+                    fail(detail::json_brief(v) + " does not match the pattern " +
+                         std::string(s.at("pattern").get_string()));
+            }
+        } else if (v.is_array()) {
+            std::size_t n = v.get_array().size();
+            if (const auto* m = s.if_contains("minItems"); m && n < as_count(*m))
+                fail(std::to_string(n) + " items, fewer than the minimum " +
+                     std::to_string(as_count(*m)));
+            if (const auto* m = s.if_contains("maxItems"); m && n > as_count(*m))
+                fail(std::to_string(n) + " items, more than the maximum " +
+                     std::to_string(as_count(*m)));
+        }
+    }
 };
 
 json_validator::json_validator(json::object schema) : impl_(std::make_unique<impl>()) {
