@@ -1,6 +1,7 @@
 // The engine of one batch<T>() run: the I/O driver around the pure planner
 // (planner.hpp) and ledger (ledger.hpp). One class, its definitions by concern:
-//   engine.cpp            the run: rounds, the worker pool, one job's lifecycle, recovery
+//   engine.cpp            the run: validation, rounds, the worker pool
+//   engine_job.cpp        one job's lifecycle, and recovery when it fails
 //   engine_create.cpp     the body turn, building requests, planning a batch, creating it
 //   engine_read.cpp       polling a batch, reading its results, cancelling it
 //   engine_ambiguous.cpp  what an ambiguous create made: candidates, the final sweep
@@ -56,9 +57,6 @@ private:
     task<void> breathe();
     task<void> run_round(unsigned round);
     task<void> worker(job*& current);
-    task<void> run_job(job& j);
-    task<void> recover_planning(std::exception_ptr failure);
-    task<void> recover(job& j, std::exception_ptr failure);
     task<void> mark(const job& j, item_status st, std::string type, std::string msg);
     void progress(const job& j);
     task<void> fill_in();
@@ -66,6 +64,11 @@ private:
     void stop(boost::system::error_code ec, std::string msg) { ledger_.stop(ec, std::move(msg)); }
     void anomaly(std::string what) { ledger_.anomaly(std::move(what)); }
     void unread(const job& j, std::string why) { ledger_.unread(j, std::move(why)); }
+
+    // ------------------------------------------------------------- one job (engine_job.cpp)
+    task<void> run_job(job& j);
+    task<void> recover_planning(std::exception_ptr failure);
+    task<void> recover(job& j, std::exception_ptr failure);
 
     // ------------------------------------------------------------- creating (engine_create.cpp)
     task<void> take_turn(job* j);
