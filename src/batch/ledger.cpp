@@ -13,14 +13,29 @@ outcome_ledger::outcome_ledger(item_store& items, std::size_t count,
     // The reports themselves are set up by the engine in slices (see engine.cpp): only
     // the room is made here.
     items_->reserve(count);
+    done_in_round_.reserve(count);
+    identity_.reserve(count);
+    job_of_.reserve(count);
+}
+
+void outcome_ledger::add_item(std::size_t i) {
+    items_->add(i);
+    done_in_round_.push_back(0);
+    identity_.push_back(0);
+    job_of_.push_back(0);
 }
 
 void outcome_ledger::begin_round(unsigned round) {
     round_ = round;
     const std::size_t n = items_->size();
-    done_in_round_.assign(n, 0);
-    identity_.assign(n, 0);
-    job_of_.assign(n, 0);
+    // Memory touched as the items were added: clearing it is fast (a first-time assign
+    // of fresh memory page-faulted for milliseconds in one go).
+    for (auto* v : {&done_in_round_, &job_of_}) {
+        v->resize(n);
+        std::fill(v->begin(), v->end(), 0);
+    }
+    identity_.resize(n);
+    std::fill(identity_.begin(), identity_.end(), 0);
     bad_lines_.clear();
 }
 
