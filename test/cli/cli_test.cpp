@@ -199,6 +199,8 @@ BOOST_AUTO_TEST_CASE(usage_and_configuration_errors_exit_2_and_say_what_to_do) {
     for (const char* verb : {"cancel", "delete", "status"}) {
         outcome empty_id = run(p, {verb, ""});
         BOOST_TEST(empty_id.status == 2, verb << ": " << output_line_context(empty_id));
+        // Found in session 6's review: status "" said the id is empty, not what to do.
+        BOOST_TEST(has(empty_id.err, "aibatch list"), verb << ": " << empty_id.err);
     }
     outcome slash = run(p, {"cancel", "a/b"});
     BOOST_TEST(slash.status == 2, output_line_context(slash));
