@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <optional>
 
 namespace aibatch::cli {
 
@@ -42,8 +43,24 @@ task<int> list_command(runtime& rt, list_args a) {
     co_return exit_ok;
 }
 
+namespace {
+// What to do about a malformed batch id (status, cancel, delete).
+constexpr const char* bad_id_fix =
+    "; give a batch id such as msgbatch_013Zva2C... (`aibatch list` shows the batches of this key)";
+} // namespace
+
 task<int> status_command(runtime& rt, std::string id) {
-    batch_info b = co_await rt.client().retrieve_batch(id);
+    std::optional<aibatch::error> bad_id; // rethrown out of the catch, with what to do
+    batch_info b;
+    try {
+        b = co_await rt.client().retrieve_batch(id);
+    } catch (const aibatch::error& e) {
+        if (e.code() != errc::invalid_argument)
+            throw;
+        bad_id = e;
+    }
+    if (bad_id)
+        throw aibatch::error(errc::invalid_argument, bad_id->diag().message + bad_id_fix);
     write_all(stdout, rt.options().json ? json_line(batch_json(b)) : batch_details(b));
     co_return exit_ok;
 }
@@ -69,8 +86,7 @@ task<int> each_batch(runtime& rt, const std::vector<std::string>& ids, const cha
             status = std::max<int>(status, bad_id ? exit_usage : exit_failed);
             std::string fix;
             if (bad_id)
-                fix = "; give a batch id such as msgbatch_013Zva2C... (`aibatch list` shows "
-                      "the batches of this key)";
+                fix = bad_id_fix;
             else if (e.code() == errc::not_found)
                 fix = "; " + not_found_hint(rt.base_url());
             else if (e.code() == errc::invalid_request && std::string(verb) == "deleted") {
@@ -83,8 +99,10 @@ task<int> each_batch(runtime& rt, const std::vector<std::string>& ids, const cha
             std::string why = e.diag().to_string();
             why += fix;
             std::string line = "aibatch: error: ";
-            line += id;
-            line += ": ";
+            if (!id.empty()) {
+                line += id;
+                line += ": ";
+            }
             line += why;
             line += "\n";
             write_all(stderr, line);
