@@ -941,6 +941,36 @@ void post_after(asio::io_context& ioc, int hops, std::function<void()> f) {
             post_after(ioc, hops - 1, std::move(f));
     });
 }
+
+// A run_batch<T>() over `messages` that the test cancels through `sig`, run on the env's
+// io_context until it completes (at most 10 s: a hang shows as done == false).
+struct cancel_trial {
+    env e;
+    asio::cancellation_signal sig;
+    bool posted = false;
+    std::vector<aibatch::conversation> messages;
+    std::optional<aibatch::batch_run<SpamResult>> run;
+    std::exception_ptr failure;
+    bool done = false;
+
+    template <class EnvArg>
+    cancel_trial(EnvArg a, std::size_t n) : e(a), messages(scripted_messages(n)) {}
+
+    void start_and_wait(const aibatch::batch_options& o) {
+        asio::co_spawn(
+            e.ioc(), aibatch::run_batch<SpamResult>(e.client(), messages, model, o),
+            asio::bind_cancellation_slot(
+                sig.slot(), [this](std::exception_ptr ex, aibatch::batch_run<SpamResult> r) {
+                    failure = ex;
+                    if (!ex)
+                        run = std::move(r);
+                    done = true;
+                }));
+        auto until = std::chrono::steady_clock::now() + 10s;
+        while (!done && std::chrono::steady_clock::now() < until)
+            e.ioc().run_one_for(50ms);
+    }
+};
 } // namespace
 
 BOOST_AUTO_TEST_CASE(a_cancel_as_the_last_worker_ends_neither_hangs_nor_loses_paid_results) {
@@ -956,14 +986,8 @@ BOOST_AUTO_TEST_CASE(a_cancel_as_the_last_worker_ends_neither_hangs_nor_loses_pa
     //  - or it is left set for run() after the loop, and the round's tail (items 20-79
     //    marked not submitted, a breathe() every 64) co_awaits with throw_if_cancelled back
     //    on: operation_aborted leaves run_batch<T>() and batch 1's paid values are lost.
-    struct trial {
-        env e{100ms};
-        asio::cancellation_signal sig;
-        bool posted = false;
-        std::vector<aibatch::conversation> messages = scripted_messages(80);
-        std::optional<aibatch::batch_run<SpamResult>> run;
-        std::exception_ptr failure;
-        bool done = false;
+    struct trial : cancel_trial {
+        trial() : cancel_trial(100ms, 80) {}
     };
     // Without a timeout the round does not wait for a timer: the same sweep, as coverage.
     for (int k = 0; k < 16; ++k) {
@@ -985,18 +1009,7 @@ BOOST_AUTO_TEST_CASE(a_cancel_as_the_last_worker_ends_neither_hangs_nor_loses_pa
             t.posted = true;
             throw std::runtime_error("customize failed for item 19");
         };
-        asio::co_spawn(
-            t.e.ioc(), aibatch::run_batch<SpamResult>(t.e.client(), t.messages, model, o),
-            asio::bind_cancellation_slot(
-                t.sig.slot(), [&t](std::exception_ptr ex, aibatch::batch_run<SpamResult> r) {
-                    t.failure = ex;
-                    if (!ex)
-                        t.run = std::move(r);
-                    t.done = true;
-                }));
-        auto until = std::chrono::steady_clock::now() + 10s;
-        while (!t.done && std::chrono::steady_clock::now() < until)
-            t.e.ioc().run_one_for(50ms);
+        t.start_and_wait(o);
         BOOST_TEST(t.posted);
         BOOST_TEST(t.done, "hops " << hops << (with_timeout ? " (timeout)" : "")
                                    << ": run_batch<T>() never completed");
@@ -1038,14 +1051,8 @@ BOOST_AUTO_TEST_CASE(a_cancel_at_any_early_moment_accounts_for_every_item) {
     // planning, creates in flight, polls. Batches are held (they never end by
     // themselves). Each time the call ends (bounded), returns (no exception), every item
     // is not_submitted or canceled, and every created batch was canceled and named.
-    struct trial {
-        env e{env::held()};
-        asio::cancellation_signal sig;
-        bool posted = false;
-        std::vector<aibatch::conversation> messages = scripted_messages(12);
-        std::optional<aibatch::batch_run<SpamResult>> run;
-        std::exception_ptr failure;
-        bool done = false;
+    struct trial : cancel_trial {
+        trial() : cancel_trial(env::held(), 12) {}
     };
     for (int hops = 0; hops < 40; hops += (hops < 12 ? 1 : 4)) {
         auto owned = std::make_unique<trial>();
@@ -1060,18 +1067,7 @@ BOOST_AUTO_TEST_CASE(a_cancel_at_any_early_moment_accounts_for_every_item) {
             t.posted = true;
             post_after(t.e.ioc(), hops, [&t] { t.sig.emit(asio::cancellation_type::terminal); });
         };
-        asio::co_spawn(
-            t.e.ioc(), aibatch::run_batch<SpamResult>(t.e.client(), t.messages, model, o),
-            asio::bind_cancellation_slot(
-                t.sig.slot(), [&t](std::exception_ptr ex, aibatch::batch_run<SpamResult> r) {
-                    t.failure = ex;
-                    if (!ex)
-                        t.run = std::move(r);
-                    t.done = true;
-                }));
-        auto until = std::chrono::steady_clock::now() + 10s;
-        while (!t.done && std::chrono::steady_clock::now() < until)
-            t.e.ioc().run_one_for(50ms);
+        t.start_and_wait(o);
         BOOST_TEST(t.done, "hops " << hops << ": run_batch<T>() never completed");
         if (!t.done) {
             t.e.stop();
