@@ -95,23 +95,12 @@ task<engine_result> engine::run() {
     co_return finish();
 }
 
-// Yields to the event loop once the engine has held it for breath_period: loops over a
-// run's items call it every few dozen items, so no step of a 100,000-item run stalls an
-// async server (bench/run measures the longest stall). A timer's handler elsewhere on
-// the loop runs only after two or three such yields (the reactor, then the handler,
-// then the coroutine it resumes): with 1 ms, bench/run's watchdog saw 3.2-4 ms stalls
-// while bodies were built; with 0.5 ms, about 2 ms.
-// A breath is never where a cancellation is seen: callers account for every item
-// they touch, so the post must not throw operation_aborted into them.
+// Yields to the event loop once the engine has held it for breath_period (loop_breath,
+// shared by the engine's coroutines): loops over a run's items call it every few dozen
+// items, so no step of a 100,000-item run stalls an async server (bench/run measures the
+// longest stall).
 task<void> engine::breathe() {
-    auto now = std::chrono::steady_clock::now();
-    if (now - breath_ < breath_period)
-        co_return;
-    const bool throwing = co_await asio::this_coro::throw_if_cancelled();
-    co_await asio::this_coro::throw_if_cancelled(false);
-    co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
-    co_await asio::this_coro::throw_if_cancelled(throwing);
-    breath_ = std::chrono::steady_clock::now();
+    co_await breath_();
 }
 
 // ------------------------------------------------------------- progress

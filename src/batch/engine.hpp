@@ -36,9 +36,6 @@ namespace aibatch::detail {
 
 enum class track_result { done, foreign, stopped, abandoned };
 
-/// How long the engine holds the event loop at most between two yields (breathe()).
-inline constexpr std::chrono::microseconds breath_period{500};
-
 class engine {
 public:
     engine(std::shared_ptr<client_state> c, std::span<const conversation> messages,
@@ -122,7 +119,7 @@ private:
     std::optional<boost::asio::experimental::channel<void(boost::system::error_code)>> turn_;
     bool aborting_ = false; // canceled or timed out: running batches are canceled
     std::vector<std::unique_ptr<job>> jobs_;
-    std::chrono::steady_clock::time_point breath_ = std::chrono::steady_clock::now();
+    loop_breath breath_;                   // one clock for every coroutine of the run
     std::string not_json_;                 // why the last line read was not JSON
     std::set<std::string> known_ids_;      // batches this run (or its journal) created
     std::set<std::string> tracking_;       // candidates being checked

@@ -153,7 +153,7 @@ task<track_result> engine::read(job& j, batch_info b) {
             for (;;) {
                 // Decoding a 64 KiB piece takes milliseconds; the check is inline and
                 // the lines already received are taken without a coroutine frame each.
-                if (std::chrono::steady_clock::now() - breath_ >= breath_period)
+                if (breath_.due())
                     co_await breathe();
                 std::optional<std::string_view> text = raw_results::buffered(rs);
                 if (!text) {

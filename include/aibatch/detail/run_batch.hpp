@@ -35,13 +35,19 @@ std::string describe_failures(const std::vector<item_report>& failures, std::siz
 
 using client_ptr = std::shared_ptr<client_state>;
 
-/// Yields to the event loop once the calling coroutine has held it for about a
-/// millisecond. Never where a cancellation is seen: the loops that breathe account for
-/// every item they touch, so the post must not throw operation_aborted into them.
+/// How long batch<T>()'s loops hold the event loop at most between two yields. A timer's
+/// handler elsewhere on the loop runs only after two or three yields (the reactor, the
+/// handler, the coroutine it resumes): with 1 ms, bench/run's watchdog saw 3.2-4 ms
+/// stalls while bodies were built; with 0.5 ms, about 2 ms.
+inline constexpr std::chrono::microseconds breath_period{500};
+
+/// Yields to the event loop once the calling coroutine has held it for breath_period.
+/// Never where a cancellation is seen: the loops that breathe account for every item
+/// they touch, so the post must not throw operation_aborted into them.
 class loop_breath {
 public:
     task<void> operator()() {
-        if (std::chrono::steady_clock::now() - slice_ < std::chrono::milliseconds(1))
+        if (!due())
             co_return;
         const bool throwing = co_await boost::asio::this_coro::throw_if_cancelled();
         co_await boost::asio::this_coro::throw_if_cancelled(false);
@@ -50,6 +56,8 @@ public:
         co_await boost::asio::this_coro::throw_if_cancelled(throwing);
         slice_ = std::chrono::steady_clock::now();
     }
+    /// Whether a call now would yield (a check without a coroutine frame).
+    bool due() const { return std::chrono::steady_clock::now() - slice_ >= breath_period; }
 
 private:
     std::chrono::steady_clock::time_point slice_ = std::chrono::steady_clock::now();
