@@ -133,6 +133,12 @@ struct client_state {
     /// (batch<T>() resolves those itself, by the custom_ids of the candidates).
     task<batch_info> create_shared(std::shared_ptr<const std::string> body, std::uint64_t count,
                                    bool resend_after_ambiguous);
+    /// create_shared() of a body written piece by piece as it is sent (never whole in
+    /// memory), anew at every attempt.
+    task<batch_info> create_streamed(streamed_body body, std::uint64_t count,
+                                     bool resend_after_ambiguous);
+    task<batch_info> create_request(http_request req, std::uint64_t count,
+                                    bool resend_after_ambiguous);
 
     /// The target of a batch's results (results_url when on our origin).
     std::string results_target(const std::string& id, const std::optional<std::string>& url) const;

@@ -298,10 +298,22 @@ task<batch_info> client_state::create(std::string body, std::uint64_t count) {
 
 task<batch_info> client_state::create_shared(std::shared_ptr<const std::string> body,
                                              std::uint64_t count, bool resend_after_ambiguous) {
-    if (count == 0)
-        throw error(errc::invalid_argument, "create_batch: a batch needs at least one request");
     http_request req = make_request("POST", "/v1/messages/batches");
     req.shared_body = std::move(body); // no copy per attempt
+    co_return co_await create_request(std::move(req), count, resend_after_ambiguous);
+}
+
+task<batch_info> client_state::create_streamed(streamed_body body, std::uint64_t count,
+                                               bool resend_after_ambiguous) {
+    http_request req = make_request("POST", "/v1/messages/batches");
+    req.streamed = std::move(body); // written anew at every attempt
+    co_return co_await create_request(std::move(req), count, resend_after_ambiguous);
+}
+
+task<batch_info> client_state::create_request(http_request req, std::uint64_t count,
+                                              bool resend_after_ambiguous) {
+    if (count == 0)
+        throw error(errc::invalid_argument, "create_batch: a batch needs at least one request");
     req.idempotent = false;
     timestamp sent_at{};
     // One attempt: counted as in flight (same-size creates wait for it before looking for

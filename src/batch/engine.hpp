@@ -72,6 +72,10 @@ private:
     void end_turn();
     void release_body(job& j);
     task<void> body_for_create(job& j);
+    // Bodies are streamed (never whole in memory) unless customize is set: customize is
+    // the caller's code, called once per request (the body is then built and kept).
+    bool streams_bodies() const { return !opts_.customize; }
+    streamed_body body_pieces(const job& j);
     conversation conversation_for(std::size_t i) const;
     message_params prototype() const;
     void check_request_rules() const;

@@ -95,11 +95,12 @@ void engine::release_body(job& j) {
     }
 }
 
-// The turn and the body, for a create.
+// The turn and the body, for a create. A streamed body (streams_bodies()) is written
+// while it is sent (body_pieces): only the turn then.
 task<void> engine::body_for_create(job& j) {
     if (!j.has_turn)
         co_await take_turn(&j);
-    if (j.body)
+    if (j.body || streams_bodies())
         co_return;
     chunk_builder chunk(j.indices.size(), std::numeric_limits<std::size_t>::max(),
                         j.indices.size());
@@ -109,8 +110,40 @@ task<void> engine::body_for_create(job& j) {
         if (++k % 16 == 0)
             co_await breathe();
     }
-    job built = chunk.finish(j.round, false);
+    job built = chunk.finish(j.round);
     j.body = std::move(built.body);
+}
+
+// Job j's body, written piece by piece while it is sent, anew at every attempt: the
+// same bytes as the planner measured (and hashed), since the requests are built from
+// the same items, custom_ids and template. The transport refuses to complete a body that
+// does not come to the planned size.
+streamed_body engine::body_pieces(const job& j) {
+    streamed_body b;
+    b.size = j.input_bytes;
+    b.start = [this, &j] {
+        return
+            [this, &j, k = std::size_t{0}, begun = false, ended = false](std::string& out) mutable {
+                if (ended)
+                    return;
+                if (!begun) {
+                    out += chunk_builder::head;
+                    begun = true;
+                }
+                // About 256 KiB a piece: a few hundred requests, well under a loop breath.
+                constexpr std::size_t piece = std::size_t{256} << 10;
+                while (k < j.indices.size() && out.size() < piece) {
+                    if (k > 0)
+                        out += ',';
+                    append_request(j.indices[k++], out);
+                }
+                if (k == j.indices.size()) {
+                    out += chunk_builder::tail;
+                    ended = true;
+                }
+            };
+    };
+    return b;
 }
 
 // ------------------------------------------------------------- requests
@@ -185,7 +218,7 @@ void engine::append_request(std::size_t i, std::string& body) {
 task<std::optional<job>> engine::next_job() {
     const unsigned round = ledger_.round();
     chunk_builder chunk(opts_.max_requests_per_batch, opts_.max_bytes_per_batch,
-                        pending_.size() - cursor_);
+                        pending_.size() - cursor_, streams_bodies(), journal_.enabled());
     std::size_t since_check = 0;
     while (cursor_ < pending_.size() && !chunk.full()) {
         if (++since_check == 16) {
@@ -234,7 +267,7 @@ task<std::optional<job>> engine::next_job() {
     }
     if (chunk.empty())
         co_return std::nullopt;
-    co_return chunk.finish(round, journal_.enabled());
+    co_return chunk.finish(round);
 }
 
 // ------------------------------------------------------------- one batch
@@ -311,7 +344,10 @@ task<bool> engine::obtain_batch(job& j) {
         std::optional<batch_info> made;
         std::optional<error> create_error; // handled out of the catch: marking yields
         try {
-            made = co_await state_->create_shared(j.body, j.indices.size(), false);
+            if (streams_bodies())
+                made = co_await state_->create_streamed(body_pieces(j), j.indices.size(), false);
+            else
+                made = co_await state_->create_shared(j.body, j.indices.size(), false);
         } catch (const boost::system::system_error& se) {
             create_error = as_error(se);
         }

@@ -33,8 +33,7 @@ std::string format_ranges(const std::vector<std::size_t>& v) {
     return out;
 }
 
-std::uint64_t fnv1a(std::string_view bytes) noexcept {
-    std::uint64_t h = 1469598103934665603ull;
+std::uint64_t fnv1a(std::string_view bytes, std::uint64_t h) noexcept {
     for (unsigned char c : bytes) {
         h ^= c;
         h *= 1099511628211ull;

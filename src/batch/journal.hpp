@@ -24,8 +24,9 @@ namespace aibatch::detail {
 /// "0-499,502,510-511" for sorted indices.
 std::string format_ranges(const std::vector<std::size_t>& sorted_indices);
 
-/// FNV-1a 64 of bytes.
-std::uint64_t fnv1a(std::string_view bytes) noexcept;
+inline constexpr std::uint64_t fnv1a_basis = 1469598103934665603ull;
+/// FNV-1a 64 of `bytes`; `h`: the hash of what came before (fnv1a(a + b) == fnv1a(b, fnv1a(a))).
+std::uint64_t fnv1a(std::string_view bytes, std::uint64_t h = fnv1a_basis) noexcept;
 
 class journal {
 public:

@@ -105,9 +105,13 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
     // timeout. Returns the failure instead of throwing so the caller can decide on a retry.
     template <class Body>
     task<exchange_failure> send_and_read_head(
-        connection& c,
+        connection& c, const http_request& req,
         const boost::beast::http::request<boost::beast::http::span_body<const char>>& r,
         boost::beast::http::response_parser<Body>& parser);
+
+    // The pieces of req.streamed after its head. Throws (the connection must then be
+    // closed) when they do not come to Content-Length, or when the writer throws.
+    task<boost::system::error_code> write_pieces(connection& c, const http_request& req);
 
     [[noreturn]] void request_failed(const exchange_failure& f, const http_request& req,
                                      bool streaming_body);

@@ -343,3 +343,118 @@ BOOST_AUTO_TEST_CASE(completion_token_reports_success_with_the_response) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(transport_streamed_body)
+
+namespace {
+
+// A body of `total` bytes written in pieces of 1 to `max_piece` bytes (seeded sizes);
+// `starts` counts the attempts. The writer gives `extra` bytes more than `total`.
+aibatch::streamed_body pieces(std::string& expected, std::size_t total, std::size_t max_piece,
+                              std::size_t& starts, std::size_t extra = 0) {
+    expected.clear();
+    for (std::size_t i = 0; i < total; ++i)
+        expected += static_cast<char>('a' + (i * 7) % 26);
+    aibatch::streamed_body b;
+    b.size = total;
+    b.start = [&expected, max_piece, &starts, extra] {
+        ++starts;
+        std::string all = expected + std::string(extra, 'x');
+        return [all, max_piece, at = std::size_t{0}, n = std::size_t{1}](std::string& out) mutable {
+            const std::size_t len = std::min(all.size() - at, 1 + (n++ * 7919) % max_piece);
+            out.append(all, at, len);
+            at += len;
+        };
+    };
+    return b;
+}
+
+http_request streamed_post(aibatch::streamed_body b) {
+    http_request req;
+    req.method = "POST";
+    req.target = "/echo";
+    req.streamed = std::move(b);
+    return req;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(a_streamed_body_arrives_whole_over_plain_http_and_tls) {
+    for (bool tls : {false, true}) {
+        test_server server(tls ? tls_server() : test_server_options{});
+        boost::asio::io_context ioc;
+        http_client client(ioc.get_executor(), server.url(), trusting_test_ca());
+        std::string expected;
+        std::size_t starts = 0;
+        auto res =
+            run_task(ioc, client.request(streamed_post(pieces(expected, 700'000, 90'000, starts))));
+        BOOST_TEST(res.body == "POST /echo\n" + expected, "tls=" << tls);
+        BOOST_TEST(starts == 1u);
+        // The connection is kept for the next request.
+        BOOST_TEST(run_task(ioc, client.request(get("/hello"))).body == "hello");
+        BOOST_TEST(server.accepted() == 1u, "tls=" << tls);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(a_streamed_body_that_misses_its_size_is_never_completed_on_the_server) {
+    // Content-Length is announced first: pieces that come to more or fewer bytes, or a
+    // writer that throws, must leave the server with an incomplete request (it cannot act
+    // on it), the request failing and its connection closed.
+    struct trial {
+        const char* what;
+        std::uint64_t announced;
+        std::size_t extra;
+        bool throws;
+    };
+    for (const trial& t :
+         {trial{"more bytes", 100'000, 1, false},
+          trial{"more bytes, the announced size hit by a piece end", 0, 0, false},
+          trial{"fewer bytes", 100'001, 0, false}, trial{"the writer throws", 100'000, 0, true}}) {
+        test_server server;
+        boost::asio::io_context ioc;
+        http_client client(ioc.get_executor(), server.url());
+        std::string expected;
+        std::size_t starts = 0;
+        auto b = pieces(expected, 100'000, 30'000, starts, t.extra);
+        if (t.announced)
+            b.size = t.announced;
+        if (std::string_view(t.what).find("piece end") != std::string_view::npos) {
+            // Pieces of 40,000, 40,000, 20,000, then 5 bytes more: the announced 100,000
+            // end exactly at a piece's end, and the writer is not done there.
+            b.size = 100'000;
+            b.start = [&starts] {
+                ++starts;
+                return [n = 0](std::string& out) mutable {
+                    const std::size_t sizes[] = {40'000, 40'000, 20'000, 5};
+                    if (n < 4)
+                        out.append(sizes[n++], 'p');
+                };
+            };
+        }
+        if (t.throws) {
+            auto inner = b.start;
+            b.start = [inner] {
+                return [w = inner(), calls = 0](std::string& out) mutable {
+                    if (++calls == 3)
+                        throw aibatch::error(errc::invalid_argument, "the writer broke");
+                    w(out);
+                };
+            };
+        }
+        std::string msg = expect_error([&] { run_task(ioc, client.request(streamed_post(b))); },
+                                       make_error_code(errc::invalid_argument));
+        if (!t.throws) {
+            BOOST_TEST(msg.find("announced (Content-Length)") != std::string::npos, msg);
+            BOOST_TEST(msg.find(std::to_string(b.size)) != std::string::npos, msg);
+        } else {
+            BOOST_TEST(msg.find("the writer broke") != std::string::npos, msg);
+        }
+        // The server has no complete request, and the connection was not reused.
+        BOOST_TEST(server.wait_closed(1, 20s), t.what);
+        BOOST_TEST(server.requests() == 0u, t.what);
+        BOOST_TEST(run_task(ioc, client.request(get("/hello"))).body == "hello");
+        BOOST_TEST(server.accepted() == 2u, t.what);
+    }
+}
+
+BOOST_AUTO_TEST_SUITE_END()

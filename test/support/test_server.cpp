@@ -49,13 +49,14 @@ std::string chunk(std::string_view data) {
 
 // Serves one connection; returns when the client closes or the path asks to close.
 template <class Stream>
-asio::awaitable<void> serve(Stream& s) {
+asio::awaitable<void> serve(Stream& s, std::atomic<std::size_t>& requests) {
     beast::flat_buffer buf;
     for (;;) {
         http::request<http::string_body> req;
         auto [ec, n] = co_await http::async_read(s, buf, req, use_tuple);
         if (ec)
             co_return;
+        ++requests;
         std::string target(req.target());
         std::string path = target.substr(0, target.find('?'));
         auto simple = [&](unsigned status, std::string body) {
@@ -131,6 +132,7 @@ struct test_server::impl {
     asio::ssl::context ssl_ctx{asio::ssl::context::tls_server};
     tcp::acceptor acceptor{ioc};
     std::atomic<std::size_t> accepted{0};
+    std::atomic<std::size_t> requests{0}; ///< requests read whole
     std::mutex closed_mutex;
     std::condition_variable closed_changed;
     std::size_t closed = 0;                         ///< connections the server has closed
@@ -164,14 +166,14 @@ struct test_server::impl {
     asio::awaitable<void> connection(tcp::socket sock) {
         if (!opts.tls) {
             beast::tcp_stream s(std::move(sock));
-            co_await serve(s);
+            co_await serve(s, requests);
             co_return;
         }
         beast::ssl_stream<beast::tcp_stream> s(std::move(sock), ssl_ctx);
         auto [ec] = co_await s.async_handshake(asio::ssl::stream_base::server, use_tuple);
         if (ec)
             co_return;
-        co_await serve(s);
+        co_await serve(s, requests);
     }
 };
 
@@ -211,6 +213,10 @@ std::string test_server::url_by_ip() const {
 
 std::size_t test_server::accepted() const {
     return impl_->accepted;
+}
+
+std::size_t test_server::requests() const {
+    return impl_->requests;
 }
 
 bool test_server::wait_closed(std::size_t n, std::chrono::milliseconds timeout) const {

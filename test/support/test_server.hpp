@@ -40,6 +40,8 @@ public:
     std::string url_by_ip() const;
     /// TCP connections accepted so far.
     std::size_t accepted() const;
+    /// Requests read whole (head and body) so far.
+    std::size_t requests() const;
     /// Blocks until the server has closed `n` connections (or `timeout` passed): true
     /// when it has.
     bool wait_closed(std::size_t n, std::chrono::milliseconds timeout) const;

@@ -1,6 +1,7 @@
 // batch<T>()'s outcome ledger and chunk planner without sockets (src/batch/ledger.hpp,
 // src/batch/planner.hpp): what each result line means for its item, and which items go
 // in which batch.
+#include "batch/journal.hpp"
 #include "batch/ledger.hpp"
 #include "batch/planner.hpp"
 
@@ -11,7 +12,9 @@
 
 #include <memory>
 #include <ostream>
+#include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 using aibatch::item_status;
@@ -364,6 +367,54 @@ BOOST_AUTO_TEST_CASE(batches_stay_within_max_bytes_and_a_request_too_large_alone
     auto none = plan(3, 400, 1000, 350, &refused);
     BOOST_TEST(none.empty());
     BOOST_TEST(refused == (std::vector<std::size_t>{0, 1, 2}));
+}
+
+BOOST_AUTO_TEST_CASE(a_streamed_plan_makes_the_same_batches_sizes_and_hashes_as_a_kept_body) {
+    // batch<T>() without customize plans bodies it does not keep (they are written again
+    // as they are sent): the batches, their sizes and their journal hashes must be the
+    // ones a kept body gives, or a journal written by one resumes wrongly with the other.
+    std::mt19937 rng(20261126);
+    for (int trial = 0; trial < 200; ++trial) {
+        const std::size_t n = 1 + rng() % 60;
+        const std::size_t max_requests = 1 + rng() % 12;
+        const std::size_t max_bytes = 40 + rng() % 600;
+        std::vector<std::string> requests(n);
+        for (std::size_t i = 0; i < n; ++i)
+            requests[i] = R"({"custom_id":")" + std::to_string(i) + R"(","p":")" +
+                          std::string(rng() % 200, static_cast<char>('a' + i % 26)) + "\"}";
+        auto plan_all = [&](bool streamed) {
+            std::vector<job> jobs;
+            std::vector<std::size_t> refused;
+            std::size_t i = 0;
+            while (i < n) {
+                chunk_builder c(max_requests, max_bytes, n - i, streamed, true);
+                while (i < n) {
+                    auto v = c.add(i, [&](std::string& body) { body += requests[i]; });
+                    if (v == chunk_builder::verdict::full)
+                        break;
+                    if (v == chunk_builder::verdict::too_large)
+                        refused.push_back(i);
+                    ++i;
+                }
+                if (!c.empty())
+                    jobs.push_back(c.finish(0));
+            }
+            return std::pair(std::move(jobs), std::move(refused));
+        };
+        auto [kept, kept_refused] = plan_all(false);
+        auto [streamed, streamed_refused] = plan_all(true);
+        BOOST_TEST(kept_refused == streamed_refused);
+        BOOST_REQUIRE_EQUAL(kept.size(), streamed.size());
+        for (std::size_t k = 0; k < kept.size(); ++k) {
+            BOOST_TEST(!streamed[k].body);
+            BOOST_TEST(kept[k].indices == streamed[k].indices);
+            BOOST_TEST(kept[k].ranges == streamed[k].ranges);
+            BOOST_TEST(kept[k].input_bytes == streamed[k].input_bytes);
+            BOOST_TEST(kept[k].input_bytes == kept[k].body->size());
+            BOOST_TEST(kept[k].hash == streamed[k].hash, "trial " << trial << " batch " << k);
+            BOOST_TEST(kept[k].hash == aibatch::detail::fnv1a(*kept[k].body));
+        }
+    }
 }
 
 BOOST_AUTO_TEST_CASE(a_request_that_cannot_be_written_leaves_the_body_as_it_was) {

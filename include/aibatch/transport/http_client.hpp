@@ -12,6 +12,8 @@
 #include <aibatch/task.hpp>
 #include <aibatch/transport/endpoint.hpp>
 
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -50,6 +52,20 @@ private:
     std::vector<std::pair<std::string, std::string>> fields_;
 };
 
+/// A request body written piece by piece while it is sent, never whole in memory (a
+/// create body of tens of MB). Content-Length is `size`: the pieces of every attempt must
+/// come to exactly `size` bytes. The last byte is sent only once the writer has said the
+/// body is complete, so a writer that gives more or fewer bytes, or throws, leaves the
+/// server with an incomplete body it cannot act on: the connection is closed and the
+/// request fails (errc::invalid_argument naming both sizes, or the writer's exception).
+struct streamed_body {
+    std::uint64_t size = 0;
+    /// Called at the start of every attempt (a body may be sent again); returns that
+    /// attempt's writer. The writer appends the next piece (up to a few hundred KiB) to
+    /// the empty string it is given, and appends nothing once the body is complete.
+    std::function<std::function<void(std::string&)>()> start;
+};
+
 /// One request. `target` is appended to the endpoint's base path ("/v1/messages/batches").
 struct http_request {
     std::string method = "GET"; ///< GET, POST, DELETE, PUT, PATCH, HEAD
@@ -59,6 +75,8 @@ struct http_request {
     /// When set, sent instead of `body`, without a copy: for large bodies that may be
     /// sent more than once (retries).
     std::shared_ptr<const std::string> shared_body;
+    /// When set, sent instead of `body` and `shared_body`, piece by piece.
+    std::optional<streamed_body> streamed;
     /// Whether the request may be sent again when a reused connection turns out to be
     /// closed. Defaults by method: GET, HEAD, DELETE and PUT are idempotent.
     std::optional<bool> idempotent;
