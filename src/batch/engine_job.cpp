@@ -46,9 +46,11 @@ task<void> engine::run_job(job& j) {
             break;
         if (!j.tentative) {
             ledger_.record_batch(j.batch_id);
-            // Read by the caller only, at the end: safe to fill in slices.
+            // Read by the caller only, at the end: safe to fill in slices. One string
+            // shared by the items (a pointer each), not a copy per item.
+            const shared_string id = outcome_ledger::report_id(j);
             for (std::size_t k = 0; k < j.indices.size(); ++k) {
-                ledger_.item(j.indices[k]).batch_id = j.batch_id;
+                ledger_.item(j.indices[k]).batch_id = id;
                 if (k % 64 == 63)
                     co_await breathe();
             }

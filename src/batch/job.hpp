@@ -4,6 +4,7 @@
 #pragma once
 
 #include <aibatch/api/batches.hpp>
+#include <aibatch/shared_string.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -24,6 +25,9 @@ struct job {
     std::uint64_t hash = 0;                  // of the body, with a journal only
     std::uint64_t input_bytes = 0;
     std::string batch_id;
+    // batch_id as the item reports hold it: one copy shared by the job's items
+    // (outcome_ledger::report_id), made again when batch_id changes.
+    mutable shared_string report_id;
     bool tentative = false; // a candidate of an ambiguous create, not yet confirmed
     bool verified_line = false;
     std::size_t unmatched_lines = 0; // lines of a tentative batch that are not j's

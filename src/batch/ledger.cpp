@@ -110,7 +110,7 @@ line_use outcome_ledger::take_line(job& j, const line_facts& line) {
     bad_lines_.erase(i);
     auto& it = item(i);
     if (it.batch_id != j.batch_id)
-        it.batch_id = j.batch_id;
+        it.batch_id = report_id(j);
     switch (line.type) {
     case result_type::succeeded: {
         ++results_seen_;
@@ -172,9 +172,15 @@ void outcome_ledger::take_bad_line(const job& j, const std::optional<std::string
             "batch " + j.batch_id +
                 " sent a result line for this item that is not a valid result: " +
                 std::string(why));
-        item(id->second).batch_id = j.batch_id;
+        item(id->second).batch_id = report_id(j);
         repairable_.erase(id->second);
     }
+}
+
+const shared_string& outcome_ledger::report_id(const job& j) {
+    if (j.report_id != j.batch_id)
+        j.report_id = j.batch_id;
+    return j.report_id;
 }
 
 std::optional<std::uint32_t> outcome_ledger::hint(const std::string& batch_id) const {

@@ -85,6 +85,8 @@ public:
     void begin_download() { ++download_; }
     /// The job of a candidate batch as its lines showed it, if any.
     std::optional<std::uint32_t> hint(const std::string& batch_id) const;
+    // j's batch id as item reports hold it: one string shared by its items, not a copy each.
+    static const shared_string& report_id(const job& j);
     void forget_hint(const std::string& batch_id) { hint_.erase(batch_id); }
 
     // ------------------------------------------------------------- outcomes

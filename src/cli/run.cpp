@@ -135,7 +135,7 @@ json::object outcome_json(std::size_t i, const json::value& id,
     }
     o["error_type"] = item.error_type;
     o["message"] = item.message;
-    o["batch_id"] = item.batch_id.empty() ? json::value(nullptr) : json::value(item.batch_id);
+    o["batch_id"] = item.batch_id.empty() ? json::value(nullptr) : json::value(item.batch_id.str());
     if (!item.raw_output.empty())
         o["raw_output"] = item.raw_output;
     return o;

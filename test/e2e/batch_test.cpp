@@ -26,6 +26,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <memory>
 #include <spawn.h>
 #include <stdexcept>
@@ -279,6 +280,28 @@ BOOST_AUTO_TEST_CASE(order_is_kept_across_shuffled_results_and_many_batches) {
     BOOST_REQUIRE(!seen.empty());
     BOOST_TEST(seen.back().items_total == 50u);
     BOOST_TEST(seen.back().batches_submitted <= 8u);
+}
+
+BOOST_AUTO_TEST_CASE(the_items_of_a_batch_share_one_copy_of_its_id) {
+    // Per-item bookkeeping (#15): the items of a batch hold one shared copy of its id
+    // (300,000 items of three batches: three strings, not 300,000), which still reads
+    // like a string.
+    env e;
+    auto o = fast();
+    o.max_requests_per_batch = 7;
+    auto messages = scripted_messages(20);
+    auto run = run_task(e.ioc(), aibatch::run_batch<SpamResult>(e.client(), messages, model, o));
+    BOOST_REQUIRE(run.items.size() == 20u);
+    std::map<std::string, const char*> storage;
+    for (const auto& it : run.items) {
+        BOOST_TEST(!it.batch_id.empty());
+        BOOST_TEST((std::find(run.batch_ids.begin(), run.batch_ids.end(), it.batch_id) !=
+                    run.batch_ids.end()));
+        auto [pos, fresh] = storage.emplace(it.batch_id, it.batch_id.data());
+        BOOST_TEST(pos->second == it.batch_id.data(),
+                   "item " << it.index << " holds its own copy of " << it.batch_id);
+    }
+    BOOST_TEST(storage.size() == 3u);
 }
 
 BOOST_AUTO_TEST_CASE(large_inputs_are_split_by_bytes) {

@@ -3,6 +3,7 @@
 
 #include <aibatch/api/batches.hpp>
 #include <aibatch/api/pricing.hpp>
+#include <aibatch/shared_string.hpp>
 #include <aibatch/typed/schema.hpp>
 #include <aibatch/typed/structured_output.hpp>
 
@@ -123,8 +124,10 @@ struct item_report {
     std::string error_type; ///< API error type, or the output_failure ("validation", ...)
     std::string message;    ///< why, when not succeeded
     std::string raw_output; ///< the model's output when it did not decode
-    std::string batch_id;   ///< the batch that carried the item last
-    unsigned rounds = 0;    ///< how many times it was submitted (1 + repair rounds used)
+    /// The batch that carried the item last. A shared_string (reads like a const
+    /// std::string): the items of a batch share one copy of its id.
+    shared_string batch_id;
+    unsigned rounds = 0; ///< how many times it was submitted (1 + repair rounds used)
 };
 
 } // namespace aibatch
