@@ -80,6 +80,10 @@ task<batch_info> do_create_from_body(state_ptr self, std::string body, std::uint
     co_return co_await self->create(std::move(body), count);
 }
 
+task<batch_info> do_create_streamed(state_ptr self, streamed_body body, std::uint64_t count) {
+    co_return co_await self->create_streamed(std::move(body), count, true);
+}
+
 task<batch_info> do_retrieve(state_ptr self, std::string id) {
     check_batch_id(id);
     auto r = co_await self->call(self->make_request("GET", "/v1/messages/batches/" + id),
@@ -153,6 +157,10 @@ task<batch_info> client::create_batch(std::span<const batch_request> requests) {
 
 task<batch_info> client::create_batch_from_body(std::string body, std::uint64_t count) {
     return client_state::on_strand(impl_, do_create_from_body(impl_, std::move(body), count));
+}
+
+task<batch_info> client::create_batch_streamed(streamed_body body, std::uint64_t count) {
+    return client_state::on_strand(impl_, do_create_streamed(impl_, std::move(body), count));
 }
 
 task<batch_info> client::retrieve_batch(std::string id) {

@@ -28,6 +28,7 @@
 #include <map>
 #include <set>
 #include <thread>
+#include <utility>
 
 namespace asio = boost::asio;
 namespace json = boost::json;
@@ -137,6 +138,48 @@ BOOST_AUTO_TEST_CASE(create_retrieve_results_delete) {
     BOOST_TEST(gone.diag().request_id.rfind("req_", 0) == 0u);
 }
 
+BOOST_AUTO_TEST_CASE(create_batch_streamed_writes_its_body_anew_at_every_attempt) {
+    // A body written piece by piece as it is sent (what batch<T>() does): a create refused
+    // with 529 is sent again, its writer started again, and the batch holds the requests.
+    // A writer whose bytes miss the announced size never completes a body: nothing made.
+    env e;
+    e.emu().add_fault(fault("status:529:1:create"));
+    std::string body = R"({"requests":[)";
+    auto reqs = text_requests(40);
+    for (std::size_t i = 0; i < reqs.size(); ++i) {
+        json::object r{{"custom_id", reqs[i].custom_id}, {"params", reqs[i].params.to_json()}};
+        body += (i ? "," : "") + json::serialize(r);
+    }
+    body += "]}";
+    int starts = 0;
+    aibatch::streamed_body sb;
+    sb.size = body.size();
+    sb.start = [&] {
+        ++starts;
+        return [&body, at = std::size_t{0}](std::string& out) mutable {
+            const std::size_t n = std::min<std::size_t>(97, body.size() - at);
+            out.append(body, at, n);
+            at += n;
+        };
+    };
+    aibatch::batch_info b = e.run(e.client().create_batch_streamed(sb, reqs.size()));
+    BOOST_TEST(starts == 2); // the 529 attempt and the one that made the batch
+    BOOST_TEST(b.request_counts.processing == 40u);
+    BOOST_TEST(e.emu().batches_created() == 1u);
+    b = e.ended_batch(b.id);
+    BOOST_TEST(e.run(e.client().results(b.id)).size() == 40u);
+
+    sb.size = body.size() + 1; // one byte announced that never comes
+    auto err = expect_error([&] { e.run(e.client().create_batch_streamed(sb, reqs.size())); });
+    BOOST_TEST(err.code() == aibatch::errc::invalid_argument);
+    BOOST_TEST(std::string(err.what()).find("announced (Content-Length)") != std::string::npos,
+               err.what());
+    sb.size = body.size() - 1; // the last byte is one too many
+    err = expect_error([&] { e.run(e.client().create_batch_streamed(sb, reqs.size())); });
+    BOOST_TEST(err.code() == aibatch::errc::invalid_argument);
+    BOOST_TEST(e.emu().batches_created() == 1u);
+}
+
 BOOST_AUTO_TEST_CASE(cancel_ends_with_items_canceled) {
     // Held, and canceling until the test releases it: the delete below certainly comes
     // before the end.
@@ -210,6 +253,39 @@ BOOST_AUTO_TEST_CASE(completion_token_forms) {
     BOOST_TEST(got == aibatch::errc::not_found);
     BOOST_TEST(diag.http_status == 404u);
     BOOST_TEST(diag.message.find("retrieve_batch msgbatch_doesnotexist") != std::string::npos);
+
+    std::string body = R"({"requests":[)";
+    for (std::size_t i = 0; i < reqs.size(); ++i)
+        body +=
+            (i ? "," : "") + json::serialize(json::object{{"custom_id", reqs[i].custom_id},
+                                                          {"params", reqs[i].params.to_json()}});
+    body += "]}";
+    e.client().async_create_batch_from_body(
+        body, reqs.size(), diag, [&](boost::system::error_code ec, aibatch::batch_info b) {
+            got = ec;
+            info = std::move(b);
+        });
+    e.ioc().restart();
+    e.ioc().run();
+    BOOST_TEST(!got);
+    BOOST_TEST(info.request_counts.processing == 2u);
+    aibatch::streamed_body sb;
+    sb.size = body.size();
+    sb.start = [&body] {
+        return [&body, done = false](std::string& out) mutable {
+            if (!std::exchange(done, true))
+                out = body;
+        };
+    };
+    e.client().async_create_batch_streamed(
+        sb, reqs.size(), diag, [&](boost::system::error_code ec, aibatch::batch_info b) {
+            got = ec;
+            info = std::move(b);
+        });
+    e.ioc().restart();
+    e.ioc().run();
+    BOOST_TEST(!got);
+    BOOST_TEST(info.request_counts.processing == 2u);
 }
 
 BOOST_AUTO_TEST_CASE(results_read_with_callbacks) {

@@ -187,6 +187,13 @@ public:
     /// Creates a batch from a ready create body ({"requests":[...]}) holding `count`
     /// requests (count is what the ambiguous-create guard matches on).
     task<batch_info> create_batch_from_body(std::string body, std::uint64_t count);
+    /// Creates a batch from a body written piece by piece while it is sent, never whole in
+    /// memory (what batch<T>() does): `body.size` is its exact length, and `body.start()`
+    /// is called at every attempt (a create refused with 429/529 is sent again) and must
+    /// give the same bytes each time. Bodies that do not come to `body.size` are never
+    /// completed on the wire: the create fails with errc::invalid_argument, nothing made.
+    /// What `body.start` refers to must stay alive until the task completes.
+    task<batch_info> create_batch_streamed(streamed_body body, std::uint64_t count);
     task<batch_info> retrieve_batch(std::string id);
     /// Starts canceling; the batch ends soon after with unprocessed items canceled.
     task<batch_info> cancel_batch(std::string id);
@@ -223,6 +230,20 @@ public:
     auto async_create_batch(std::span<const batch_request> requests, diagnostics& diag,
                             Token&& token) {
         return detail::async_run<batch_info>(get_executor(), create_batch(requests), diag,
+                                             std::forward<Token>(token));
+    }
+    template <class Token>
+    auto async_create_batch_from_body(std::string body, std::uint64_t count, diagnostics& diag,
+                                      Token&& token) {
+        return detail::async_run<batch_info>(get_executor(),
+                                             create_batch_from_body(std::move(body), count), diag,
+                                             std::forward<Token>(token));
+    }
+    template <class Token>
+    auto async_create_batch_streamed(streamed_body body, std::uint64_t count, diagnostics& diag,
+                                     Token&& token) {
+        return detail::async_run<batch_info>(get_executor(),
+                                             create_batch_streamed(std::move(body), count), diag,
                                              std::forward<Token>(token));
     }
     template <class Token>
