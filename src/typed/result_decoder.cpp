@@ -118,7 +118,9 @@ struct scan_state {
     bool root_object = false;
     bool has_custom_id = false, has_result = false, has_type = false;
     bool message_object = false, error_object = false;
-    std::string type;
+    // result.type, read as it comes: other is a string that names no result type
+    enum class type_name : unsigned char { succeeded, errored, canceled, expired, other };
+    type_name type = type_name::other;
     opt_str outer_type, outer_message, request_id, inner_type, inner_message;
     bool inner_object = false;
 
@@ -172,7 +174,7 @@ struct scan_state {
         st = &s;
         tree = root_object = has_custom_id = has_result = has_type = false;
         message_object = error_object = inner_object = false;
-        type.clear();
+        type = type_name::other;
         for (opt_str* o : {&outer_type, &outer_message, &request_id, &inner_type, &inner_message})
             o->state = str_state::absent;
         levels.clear();
@@ -532,7 +534,11 @@ struct scan_state {
                 if (!is_string)
                     return need_tree();
                 has_type = true;
-                type.assign(s.s.data(), s.s.size());
+                type = is(s.s, "succeeded")  ? type_name::succeeded
+                       : is(s.s, "errored")  ? type_name::errored
+                       : is(s.s, "canceled") ? type_name::canceled
+                       : is(s.s, "expired")  ? type_name::expired
+                                             : type_name::other;
             }
             break;
         case place::message:
@@ -599,11 +605,11 @@ struct scan_state {
     bool finish() {
         if (!root_object || !has_custom_id || !has_result || !has_type)
             return false;
-        if (type == "succeeded") {
+        if (type == type_name::succeeded) {
             env.type = result_type::succeeded;
             return message_object;
         }
-        if (type == "errored") {
+        if (type == type_name::errored) {
             env.type = result_type::errored;
             if (!error_object)
                 return false;
@@ -618,11 +624,11 @@ struct scan_state {
                 request_id.state == str_state::string ? request_id.value : std::string();
             return true;
         }
-        if (type == "canceled") {
+        if (type == type_name::canceled) {
             env.type = result_type::canceled;
             return true;
         }
-        if (type == "expired") {
+        if (type == type_name::expired) {
             env.type = result_type::expired;
             return true;
         }
