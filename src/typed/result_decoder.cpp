@@ -10,6 +10,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 namespace aibatch::detail {
@@ -31,29 +32,43 @@ enum class place : unsigned char {
     error_inner, // {"type","message"}
 };
 
-// The index of a key among those a place reads, or -1. Literal comparisons: the
-// compiler turns each into a length test and an inline compare.
-int key_index(place p, std::string_view k) {
+// k is the literal: its length first, then a compare of a length the compiler knows,
+// which it inlines (string_view's == calls memcmp).
+template <std::size_t N>
+[[gnu::always_inline]] inline bool is(std::string_view k, const char (&lit)[N]) noexcept {
+    return k.size() == N - 1 && std::memcmp(k.data(), lit, N - 1) == 0;
+}
+
+// The index of a key among those a place reads, or -1.
+[[gnu::always_inline]] inline int key_index(place p, std::string_view k) noexcept {
     switch (p) {
     case place::root:
-        return k == "custom_id" ? 0 : k == "result" ? 1 : -1;
+        return is(k, "custom_id") ? 0 : is(k, "result") ? 1 : -1;
     case place::result:
-        return k == "type" ? 0 : k == "message" ? 1 : k == "error" ? 2 : -1;
+        return is(k, "type") ? 0 : is(k, "message") ? 1 : is(k, "error") ? 2 : -1;
     case place::message:
-        return k == "content" ? 0 : k == "stop_reason" ? 1 : k == "usage" ? 2 : k == "id" ? 3 : -1;
+        return is(k, "content")       ? 0
+               : is(k, "stop_reason") ? 1
+               : is(k, "usage")       ? 2
+               : is(k, "id")          ? 3
+                                      : -1;
     case place::block:
-        return k == "type" ? 0 : k == "name" ? 1 : k == "input" ? 2 : k == "text" ? 3 : -1;
+        return is(k, "type") ? 0 : is(k, "name") ? 1 : is(k, "input") ? 2 : is(k, "text") ? 3 : -1;
     case place::usage:
-        return k == "input_tokens"                  ? 0
-               : k == "output_tokens"               ? 1
-               : k == "cache_creation_input_tokens" ? 2
-               : k == "cache_read_input_tokens"     ? 3
-               : k == "service_tier"                ? 4
-                                                    : -1;
+        return is(k, "input_tokens")                  ? 0
+               : is(k, "output_tokens")               ? 1
+               : is(k, "cache_creation_input_tokens") ? 2
+               : is(k, "cache_read_input_tokens")     ? 3
+               : is(k, "service_tier")                ? 4
+                                                      : -1;
     case place::error_outer:
-        return k == "error" ? 0 : k == "type" ? 1 : k == "message" ? 2 : k == "request_id" ? 3 : -1;
+        return is(k, "error")        ? 0
+               : is(k, "type")       ? 1
+               : is(k, "message")    ? 2
+               : is(k, "request_id") ? 3
+                                     : -1;
     case place::error_inner:
-        return k == "type" ? 0 : k == "message" ? 1 : -1;
+        return is(k, "type") ? 0 : is(k, "message") ? 1 : -1;
     case place::content:
         break;
     }
@@ -103,7 +118,9 @@ struct scan_state {
     bool root_object = false;
     bool has_custom_id = false, has_result = false, has_type = false;
     bool message_object = false, error_object = false;
-    std::string type;
+    // result.type, read as it comes: other is a string that names no result type
+    enum class type_name : unsigned char { succeeded, errored, canceled, expired, other };
+    type_name type = type_name::other;
     opt_str outer_type, outer_message, request_id, inner_type, inner_message;
     bool inner_object = false;
 
@@ -125,6 +142,7 @@ struct scan_state {
         std::size_t size = 0;
         bool empty() const noexcept { return size == 0; }
         level& back() noexcept { return items[size - 1]; }
+        const level& back() const noexcept { return items[size - 1]; }
         void push_back(level l) noexcept { items[size++] = l; }
         void pop_back() noexcept { --size; }
         void clear() noexcept { size = 0; }
@@ -156,7 +174,7 @@ struct scan_state {
         st = &s;
         tree = root_object = has_custom_id = has_result = has_type = false;
         message_object = error_object = inner_object = false;
-        type.clear();
+        type = type_name::other;
         for (opt_str* o : {&outer_type, &outer_message, &request_id, &inner_type, &inner_message})
             o->state = str_state::absent;
         levels.clear();
@@ -205,17 +223,19 @@ struct scan_state {
             key.append(s);
         return true;
     }
-    bool on_key(string_view s, std::size_t, error_code& ec) {
+    [[gnu::always_inline]] bool on_key(string_view s, std::size_t, error_code& ec) {
         if (in_input)
             return forward(dec.on_key(s), ec);
         if (skip > 0)
             return true;
-        std::string_view k = s;
-        if (!key.empty()) {
-            key.append(s);
-            k = key;
-        }
-        bool ok = on_field(k);
+        if (!key.empty())
+            return whole_key(s, ec);
+        return go(on_field(s), ec);
+    }
+    // The last part of a key that came in parts.
+    [[gnu::noinline]] bool whole_key(string_view s, error_code& ec) {
+        key.append(s);
+        bool ok = on_field(key);
         key.clear();
         return go(ok, ec);
     }
@@ -226,11 +246,15 @@ struct scan_state {
             text.append(s);
         return true;
     }
-    bool on_string(string_view s, std::size_t, error_code& ec) {
+    [[gnu::always_inline]] bool on_string(string_view s, std::size_t, error_code& ec) {
         if (in_input)
             return forward(dec.on_string(s), ec);
         if (skip > 0)
             return true;
+        if (!wants_value()) {
+            text.clear();
+            return true;
+        }
         if (text.empty())
             return go(value(scalar::of(std::string_view(s))), ec);
         text.append(s);
@@ -246,13 +270,17 @@ struct scan_state {
     bool on_bool(bool b, error_code& ec) { return number(scalar::of(b), ec); }
     bool on_null(error_code& ec) { return number(scalar::null(), ec); }
 
-    bool number(const scalar& s, error_code& ec) {
+    [[gnu::always_inline]] bool number(const scalar& s, error_code& ec) {
         if (in_input)
             return forward(dec.on_scalar(s), ec);
-        if (skip > 0)
+        if (skip > 0 || !wants_value())
             return true;
         return go(value(s), ec);
     }
+
+    // A scalar here is read (or ends the pass); false: a value of no field of ours,
+    // which value() would leave as it is.
+    bool wants_value() const noexcept { return levels.empty() || levels.back().field >= 0; }
 
     // An event handed to the typed decoder; the input ends when its value is complete.
     bool forward(bool ok, error_code& ec) {
@@ -269,7 +297,7 @@ struct scan_state {
     }
 
     // ---- the envelope
-    bool on_field(std::string_view k) {
+    [[gnu::always_inline]] bool on_field(std::string_view k) {
         level& l = levels.back();
         if (l.where == place::content)
             return need_tree(); // a key in an array: not reached with a valid parser
@@ -311,6 +339,10 @@ struct scan_state {
         }
         const level l = levels.back();
         const int f = l.field;
+        if (f < 0 && l.where != place::content) {
+            skip = 1; // no field of ours
+            return true;
+        }
         switch (l.where) {
         case place::root:
             if (f == 0)
@@ -480,7 +512,7 @@ struct scan_state {
     }
 
     // A scalar value.
-    bool value(const scalar& s) {
+    [[gnu::noinline]] bool value(const scalar& s) {
         if (levels.empty())
             return need_tree(); // "a result line is not a JSON object"
         const level l = levels.back();
@@ -502,7 +534,11 @@ struct scan_state {
                 if (!is_string)
                     return need_tree();
                 has_type = true;
-                type.assign(s.s.data(), s.s.size());
+                type = is(s.s, "succeeded")  ? type_name::succeeded
+                       : is(s.s, "errored")  ? type_name::errored
+                       : is(s.s, "canceled") ? type_name::canceled
+                       : is(s.s, "expired")  ? type_name::expired
+                                             : type_name::other;
             }
             break;
         case place::message:
@@ -569,11 +605,11 @@ struct scan_state {
     bool finish() {
         if (!root_object || !has_custom_id || !has_result || !has_type)
             return false;
-        if (type == "succeeded") {
+        if (type == type_name::succeeded) {
             env.type = result_type::succeeded;
             return message_object;
         }
-        if (type == "errored") {
+        if (type == type_name::errored) {
             env.type = result_type::errored;
             if (!error_object)
                 return false;
@@ -588,11 +624,11 @@ struct scan_state {
                 request_id.state == str_state::string ? request_id.value : std::string();
             return true;
         }
-        if (type == "canceled") {
+        if (type == type_name::canceled) {
             env.type = result_type::canceled;
             return true;
         }
-        if (type == "expired") {
+        if (type == type_name::expired) {
             env.type = result_type::expired;
             return true;
         }

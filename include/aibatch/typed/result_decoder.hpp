@@ -175,7 +175,8 @@ private:
     // r.value holds what the tool input decoded to (tool mode).
     bool fast_output(const detail::line_envelope& env, detail::decode_state& st,
                      output_result<T>& r) {
-        if (env.stop_reason == "refusal" || env.stop_reason == "max_tokens")
+        const std::string_view stop = env.stop_reason;
+        if (stop == "refusal" || stop == "max_tokens")
             return false;
         if (spec_.mode == output_mode::tool)
             return env.tool_found && env.input_decoded && !st.failed();
