@@ -17,6 +17,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/json/parse.hpp>
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
@@ -26,6 +27,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <memory>
 #include <spawn.h>
 #include <stdexcept>
@@ -1120,6 +1122,55 @@ BOOST_AUTO_TEST_CASE(two_different_answers_for_one_item_leave_no_value) {
             (run.items[i].value && run.items[i].value->reason == "item " + std::to_string(i)));
     }
     BOOST_TEST(!run.anomalies.empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_create_never_carries_bytes_other_than_its_journal_record) {
+    // A streamed body is planned (measured, and hashed for the journal) before its create
+    // and written again while it is sent. The transport checks its size only: an input
+    // changed in between (here by the caller's observer as the create is announced, the
+    // same length) goes out as it is now, under a journal record that hashes the planned
+    // bytes. The batch then answers another input than the one its record names: a resume
+    // with the input as it is now refuses the record ("written for a different input") and
+    // the paid batch is left behind; one with the input as it was re-attaches answers to
+    // other prompts. The kept body (before #15) could not change once planned. With a
+    // journal the planned hash is known: a body that does not hash to it must never be
+    // completed on the server.
+    auto path =
+        std::filesystem::temp_directory_path() / ("aibatch-jhash-" + std::to_string(::getpid()));
+    std::filesystem::remove(path);
+    auto messages = scripted_messages(3);
+    auto cfg = env::config();
+    bool changed = false;
+    cfg.observer = [&](const aibatch::client_event& ev) {
+        if (ev.what == aibatch::client_event::kind::request && ev.method == "POST" && !changed) {
+            changed = true;
+            auto& text = messages[0][0].text;
+            text.replace(text.find("spam"), 4, "SPAM"); // same length
+        }
+    };
+    aibatch::test::emulator_fixture e(env::make(100ms, 100'000), cfg);
+    auto o = fast();
+    o.journal = path;
+    auto run = run_task(e.ioc(), aibatch::run_batch<SpamResult>(e.client(), messages, model, o));
+    BOOST_REQUIRE(changed);
+    BOOST_TEST_MESSAGE("stop: " << run.stop_message);
+    std::map<std::string, std::uint64_t> recorded; // batch id -> the hash its record names
+    std::ifstream f(path);
+    std::string line;
+    while (std::getline(f, line)) {
+        auto v = boost::json::parse(line).as_object();
+        if (v.contains("batch_id"))
+            recorded[std::string(v["batch_id"].as_string())] =
+                std::stoull(std::string(v["hash"].as_string()), nullptr, 16);
+    }
+    for (const auto& le : e.emu().log())
+        if (le.endpoint == "create" && le.status == 200) {
+            BOOST_TEST(recorded.count(le.batch_id) == 1u);
+            BOOST_TEST(recorded[le.batch_id] == le.body_hash,
+                       "batch " << le.batch_id
+                                << " was made from bytes other than its journal record's");
+        }
+    std::filesystem::remove(path);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
