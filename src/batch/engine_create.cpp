@@ -117,31 +117,46 @@ task<void> engine::body_for_create(job& j) {
 // Job j's body, written piece by piece while it is sent, anew at every attempt: the
 // same bytes as the planner measured (and hashed), since the requests are built from
 // the same items, custom_ids and template. The transport refuses to complete a body that
-// does not come to the planned size.
+// does not come to the planned size; with a journal, the writer also refuses (throws
+// before handing over the last piece, which the transport then never sends) a body whose
+// bytes do not hash to the planned hash its journal record names: an input changed
+// during the call, say, must not make a batch under a record of other bytes.
 streamed_body engine::body_pieces(const job& j) {
     streamed_body b;
     b.size = j.input_bytes;
-    b.start = [this, &j] {
-        return
-            [this, &j, k = std::size_t{0}, begun = false, ended = false](std::string& out) mutable {
-                if (ended)
-                    return;
-                if (!begun) {
-                    out += chunk_builder::head;
-                    begun = true;
-                }
-                // About 256 KiB a piece: a few hundred requests, well under a loop breath.
-                constexpr std::size_t piece = std::size_t{256} << 10;
-                while (k < j.indices.size() && out.size() < piece) {
-                    if (k > 0)
-                        out += ',';
-                    append_request(j.indices[k++], out);
-                }
-                if (k == j.indices.size()) {
-                    out += chunk_builder::tail;
-                    ended = true;
-                }
-            };
+    const bool check = journal_.enabled(); // the planned hash is known
+    b.start = [this, &j, check] {
+        return [this, &j, check, k = std::size_t{0}, begun = false, ended = false,
+                h = fnv1a_basis](std::string& out) mutable {
+            if (ended)
+                return;
+            const std::size_t from = out.size();
+            if (!begun) {
+                out += chunk_builder::head;
+                begun = true;
+            }
+            // About 256 KiB a piece: a few hundred requests, well under a loop breath.
+            constexpr std::size_t piece = std::size_t{256} << 10;
+            while (k < j.indices.size() && out.size() < piece) {
+                if (k > 0)
+                    out += ',';
+                append_request(j.indices[k++], out);
+            }
+            if (k == j.indices.size()) {
+                out += chunk_builder::tail;
+                ended = true;
+            }
+            if (check) {
+                h = fnv1a(std::string_view(out).substr(from), h);
+                if (ended && h != j.hash)
+                    throw error(errc::invalid_argument,
+                                "the body of items " + j.ranges + " (round " +
+                                    std::to_string(j.round) +
+                                    ") is not the one planned and recorded in the journal (same "
+                                    "size, other bytes: did the input change during the call?); "
+                                    "it was not sent");
+            }
+        };
     };
     return b;
 }

@@ -8,6 +8,7 @@
 #include "../support/emulator_fixture.hpp"
 #include "../support/expect_throw.hpp"
 #include "../support/run_task.hpp"
+#include "../support/test_pki.hpp"
 #include "journal_child_launcher.hpp"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -15,11 +16,15 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/json/parse.hpp>
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
@@ -28,6 +33,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <spawn.h>
 #include <stdexcept>
 #include <sys/resource.h>
@@ -1143,6 +1149,321 @@ BOOST_AUTO_TEST_CASE(two_different_answers_for_one_item_leave_no_value) {
             (run.items[i].value && run.items[i].value->reason == "item " + std::to_string(i)));
     }
     BOOST_TEST(!run.anomalies.empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_create_never_carries_bytes_other_than_its_journal_record) {
+    // A streamed body is planned (measured, and hashed for the journal) before its create
+    // and written again while it is sent. The transport checks its size only: an input
+    // changed in between (here by the caller's observer as the create is announced, the
+    // same length) goes out as it is now, under a journal record that hashes the planned
+    // bytes. The batch then answers another input than the one its record names: a resume
+    // with the input as it is now refuses the record ("written for a different input") and
+    // the paid batch is left behind; one with the input as it was re-attaches answers to
+    // other prompts. The kept body (before #15) could not change once planned. With a
+    // journal the planned hash is known: a body that does not hash to it must never be
+    // completed on the server.
+    auto path =
+        std::filesystem::temp_directory_path() / ("aibatch-jhash-" + std::to_string(::getpid()));
+    std::filesystem::remove(path);
+    auto messages = scripted_messages(3);
+    auto cfg = env::config();
+    bool changed = false;
+    cfg.observer = [&](const aibatch::client_event& ev) {
+        if (ev.what == aibatch::client_event::kind::request && ev.method == "POST" && !changed) {
+            changed = true;
+            auto& text = messages[0][0].text;
+            text.replace(text.find("spam"), 4, "SPAM"); // same length
+        }
+    };
+    aibatch::test::emulator_fixture e(env::make(100ms, 100'000), cfg);
+    auto o = fast();
+    o.journal = path;
+    auto run = run_task(e.ioc(), aibatch::run_batch<SpamResult>(e.client(), messages, model, o));
+    BOOST_REQUIRE(changed);
+    BOOST_TEST_MESSAGE("stop: " << run.stop_message);
+    std::map<std::string, std::uint64_t> recorded; // batch id -> the hash its record names
+    std::ifstream f(path);
+    std::string line;
+    while (std::getline(f, line)) {
+        auto v = boost::json::parse(line).as_object();
+        if (v.contains("batch_id"))
+            recorded[std::string(v["batch_id"].as_string())] =
+                std::stoull(std::string(v["hash"].as_string()), nullptr, 16);
+    }
+    for (const auto& le : e.emu().log())
+        if (le.endpoint == "create" && le.status == 200) {
+            BOOST_TEST(recorded.count(le.batch_id) == 1u);
+            BOOST_TEST(recorded[le.batch_id] == le.body_hash,
+                       "batch " << le.batch_id
+                                << " was made from bytes other than its journal record's");
+        }
+    std::filesystem::remove(path);
+}
+
+BOOST_AUTO_TEST_CASE(
+    streamed_bodies_hash_to_their_journal_records_through_429_drop_repair_and_too_large) {
+    // Review of #15 (what held): the bytes on the wire (the emulator's FNV-1a of each
+    // create body) are the ones the journal records, through a 429 (the body written
+    // again), a dropped create (sent again after the candidate check), multi-piece bodies
+    // of escaped and non-ASCII text, an item too large (left out) and a repair round (its
+    // feedback in the body).
+    auto path =
+        std::filesystem::temp_directory_path() / ("aibatch-jstream-" + std::to_string(::getpid()));
+    std::filesystem::remove(path);
+    auto cfg = env::config();
+    std::unique_ptr<aibatch::test::emulator_fixture> fx;
+    bool dropped = false;
+    cfg.observer = [&](const aibatch::client_event& ev) {
+        if (ev.what == aibatch::client_event::kind::response && ev.status == 429 && !dropped) {
+            dropped = true;
+            fx->emu().add_fault(aibatch::emulator::parse_fault("drop:1:create"));
+        }
+    };
+    fx = std::make_unique<aibatch::test::emulator_fixture>(env::make(100ms, 100'000), cfg);
+    auto& e = *fx;
+    e.emu().add_fault(aibatch::emulator::parse_fault("status:429:1:create"));
+    auto o = fast();
+    o.journal = path;
+    o.max_bytes_per_batch = 700'000;
+    o.max_batches_in_flight = 2;
+    o.repair_rounds = 1;
+    std::vector<aibatch::conversation> messages;
+    std::string filler;
+    for (int k = 0; k < 6000; ++k)
+        filler += "caf\xc3\xa9 \x01\"\\/\t\x7f ";
+    for (int i = 0; i < 24; ++i) {
+        std::string text =
+            i % 4 == 1 ? "Is this spam?\nEMULATOR_OUTPUT: {\"is_spam\":\"no\"}" : scripted(i);
+        if (i % 3 == 0)
+            text = filler + text;
+        if (i == 7)
+            text = std::string(800'000, 'x') + text;
+        messages.push_back({aibatch::user(text)});
+    }
+    auto run = run_task(e.ioc(), aibatch::run_batch<SpamResult>(e.client(), messages, model, o));
+    BOOST_TEST_MESSAGE("stop: " << run.stop_message << " succeeded " << run.succeeded());
+    std::map<std::string, std::uint64_t> hash_of;
+    std::ifstream f(path);
+    std::string line;
+    while (std::getline(f, line)) {
+        auto v = boost::json::parse(line).as_object();
+        if (v.contains("batch_id"))
+            hash_of[std::string(v["batch_id"].as_string())] =
+                std::stoull(std::string(v["hash"].as_string()), nullptr, 16);
+    }
+    std::size_t checked = 0;
+    for (const auto& le : e.emu().log())
+        if (le.endpoint == "create") {
+            BOOST_TEST_MESSAGE("create " << le.status << " " << le.batch_id << " " << le.body_bytes
+                                         << " " << le.body_hash);
+            if (le.status == 200) {
+                BOOST_TEST(hash_of.count(le.batch_id) == 1u);
+                BOOST_TEST(hash_of[le.batch_id] == le.body_hash);
+                ++checked;
+            }
+        }
+    BOOST_TEST(checked == 3u);
+    BOOST_TEST(dropped);
+    BOOST_TEST(run.succeeded() == 23u);
+    std::filesystem::remove(path);
+}
+
+BOOST_AUTO_TEST_CASE(an_io_context_destroyed_mid_upload_is_torn_down_cleanly) {
+    // A listening socket that never accepts: the connection is made (backlog), and the
+    // 30 MB upload stops once the socket buffers are full. The io_context is destroyed
+    // then, the run's coroutines (the body's writer captures the engine and the job) with it.
+    {
+        asio::io_context srv;
+        asio::ip::tcp::acceptor acc(srv, {asio::ip::make_address("127.0.0.1"), 0});
+        acc.listen();
+        const auto port = acc.local_endpoint().port();
+        std::vector<aibatch::conversation> messages;
+        for (int i = 0; i < 60; ++i)
+            messages.push_back({aibatch::user(
+                std::string(500'000, static_cast<char>('a' + i % 26)) + scripted(i))});
+        auto o = fast();
+        auto ioc = std::make_unique<asio::io_context>();
+        aibatch::client_config cfg = env::config();
+        cfg.base_url = "http://127.0.0.1:" + std::to_string(port);
+        std::size_t requests = 0;
+        cfg.observer = [&](const aibatch::client_event& ev) {
+            if (ev.what == aibatch::client_event::kind::request)
+                ++requests;
+        };
+        auto c = std::make_unique<aibatch::client>(ioc->get_executor(), cfg);
+        bool done = false;
+        asio::co_spawn(*ioc, aibatch::batch<SpamResult>(*c, messages, model, o),
+                       [&](std::exception_ptr, std::vector<SpamResult>) { done = true; });
+        for (int k = 0; k < 60 && requests == 0; ++k)
+            ioc->run_for(100ms);
+        ioc->run_for(1s);
+        BOOST_TEST(requests == 1u);
+        BOOST_TEST(!done);
+        // The caller's client goes first, then the loop with the run's coroutines (an
+        // Asio object must not outlive its execution context): nothing may touch freed
+        // memory (asan), the writer of the body included.
+        c.reset();
+        ioc.reset();
+    }
+}
+
+BOOST_AUTO_TEST_CASE(a_cancel_at_any_moment_of_a_streamed_upload_accounts_for_every_item) {
+    // The caller's cancellation lands a swept number of hops after the first create is
+    // announced, so during the upload of its 1.2 MB body (5 pieces) and after: the call
+    // ends, returns, every item is not submitted or canceled, every batch made is named.
+    for (int hops : {0, 1, 2, 3, 4, 5, 6, 8, 10, 13, 17, 21, 34, 55, 89}) {
+        auto cfg = env::config();
+        asio::cancellation_signal sig;
+        bool posted = false;
+        std::unique_ptr<aibatch::test::emulator_fixture> fx;
+        cfg.observer = [&](const aibatch::client_event& ev) {
+            if (ev.what == aibatch::client_event::kind::request && ev.method == "POST" && !posted) {
+                posted = true;
+                post_after(fx->ioc(), hops, [&] { sig.emit(asio::cancellation_type::terminal); });
+            }
+        };
+        fx = std::make_unique<aibatch::test::emulator_fixture>(env::held(), cfg);
+        auto& e = *fx;
+        std::vector<aibatch::conversation> messages;
+        for (int i = 0; i < 12; ++i)
+            messages.push_back({aibatch::user(std::string(300'000, 'q') + scripted(i))});
+        auto o = fast();
+        o.max_requests_per_batch = 4;
+        o.max_batches_in_flight = 3;
+        o.timeout = 60s;
+        std::optional<aibatch::batch_run<SpamResult>> run;
+        std::exception_ptr failure;
+        bool done = false;
+        asio::co_spawn(
+            e.ioc(), aibatch::run_batch<SpamResult>(e.client(), messages, model, o),
+            asio::bind_cancellation_slot(
+                sig.slot(), [&](std::exception_ptr ex, aibatch::batch_run<SpamResult> r) {
+                    failure = ex;
+                    if (!ex)
+                        run = std::move(r);
+                    done = true;
+                }));
+        auto until = std::chrono::steady_clock::now() + 15s;
+        while (!done && std::chrono::steady_clock::now() < until)
+            e.ioc().run_one_for(50ms);
+        BOOST_TEST(done, "hops " << hops);
+        if (!done) {
+            e.stop();
+            (void)fx.release();
+            continue;
+        }
+        BOOST_TEST(!failure, "hops " << hops);
+        if (!run)
+            continue;
+        for (const auto& it : run->items)
+            BOOST_TEST((it.status == aibatch::item_status::not_submitted ||
+                        it.status == aibatch::item_status::canceled),
+                       "hops " << hops << " item " << it.index << ": " << it.message);
+        const std::size_t created = e.emu().batches_created();
+        BOOST_TEST(run->unread_batches.size() == created, "hops " << hops);
+        for (const auto& b : e.emu().batches())
+            BOOST_TEST(b.cancel_requested, "hops " << hops);
+        BOOST_TEST_MESSAGE("hops " << hops << ": " << created << " created");
+        e.release_all();
+    }
+}
+
+BOOST_AUTO_TEST_CASE(a_streamed_body_sent_again_over_tls_is_the_same_bytes) {
+    // Multi-piece bodies over TLS, one create dropped and sent again: same bytes.
+    auto eo = env::make(100ms, 100'000);
+    const auto& pki = aibatch::test::test_pki::get();
+    eo.tls_cert = pki.server_cert;
+    eo.tls_key = pki.server_key;
+    auto cfg = env::config();
+    cfg.transport.ca_file = pki.ca_cert.string();
+    aibatch::test::emulator_fixture e(eo, cfg);
+    e.emu().add_fault(aibatch::emulator::parse_fault("drop:1:create"));
+    std::vector<aibatch::conversation> messages;
+    for (int i = 0; i < 12; ++i)
+        messages.push_back({aibatch::user(std::string(300'000, 'q') + scripted(i))});
+    auto o = fast();
+    o.max_requests_per_batch = 4;
+    o.max_batches_in_flight = 2;
+    auto run = run_task(e.ioc(), aibatch::run_batch<SpamResult>(e.client(), messages, model, o));
+    BOOST_TEST(run.succeeded() == 12u, run.stop_message);
+    for (int i = 0; i < 12; ++i)
+        BOOST_TEST(
+            (run.items[i].value && run.items[i].value->reason == "item " + std::to_string(i)));
+    std::vector<aibatch::emulator::log_entry> creates;
+    for (const auto& le : e.emu().log())
+        if (le.endpoint == "create")
+            creates.push_back(le);
+    BOOST_REQUIRE(creates.size() == 4u);
+    BOOST_TEST(creates[0].status == 0u);
+    std::size_t same = 0;
+    for (std::size_t k = 1; k < creates.size(); ++k)
+        same += creates[k].body_hash == creates[0].body_hash && creates[k].status == 200;
+    BOOST_TEST(same == 1u);
+    BOOST_TEST(e.emu().batches_created() == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(streamed_bodies_of_concurrent_calls_on_four_threads) {
+    // One client, an io_context run by four threads, calls from several strands, each
+    // with multi-piece bodies: every call gets its own values (the tsan preset runs it).
+    env e(50ms);
+    asio::io_context ioc(4);
+    aibatch::client client = e.make_client(ioc.get_executor(), env::config());
+    constexpr int calls = 8;
+    std::atomic<int> ok{0}, finished{0};
+    std::vector<std::vector<aibatch::conversation>> inputs(calls);
+    for (int k = 0; k < calls; ++k)
+        for (int i = 0; i < 8; ++i)
+            inputs[k].push_back(
+                {aibatch::user(std::string(100'000, 'a' + k) + scripted(k * 100 + i))});
+    auto o = fast();
+    o.max_requests_per_batch = 4;
+    o.max_batches_in_flight = 2;
+    auto work = asio::make_work_guard(ioc);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t)
+        threads.emplace_back([&] { ioc.run(); });
+    for (int k = 0; k < calls; ++k) {
+        auto ex = k % 2 ? asio::any_io_executor(asio::make_strand(ioc)) : ioc.get_executor();
+        asio::co_spawn(ex, aibatch::batch<SpamResult>(client, inputs[k], model, o),
+                       [&, k](std::exception_ptr ex, std::vector<SpamResult> r) {
+                           bool good = !ex && r.size() == 8u;
+                           for (int i = 0; good && i < 8; ++i)
+                               good = r[static_cast<std::size_t>(i)].reason ==
+                                      "item " + std::to_string(k * 100 + i);
+                           if (good)
+                               ++ok;
+                           ++finished;
+                       });
+    }
+    for (int w = 0; w < 600 && finished < calls; ++w)
+        std::this_thread::sleep_for(50ms);
+    work.reset();
+    if (finished < calls)
+        ioc.stop();
+    for (auto& t : threads)
+        t.join();
+    BOOST_TEST(finished == calls);
+    BOOST_TEST(ok == calls);
+}
+
+BOOST_AUTO_TEST_CASE(a_streamed_body_past_the_api_limit_is_refused_with_413) {
+    // The emulator reads the announced body to its end and answers 413: the run stops,
+    // nothing is created, nothing hangs.
+    auto eo = env::make(100ms, 100'000);
+    eo.max_batch_bytes = 1'000'000;
+    aibatch::test::emulator_fixture e(eo, env::config());
+    std::vector<aibatch::conversation> messages;
+    for (int i = 0; i < 12; ++i)
+        messages.push_back({aibatch::user(std::string(300'000, 'q') + scripted(i))});
+    auto o = fast();
+    auto run = run_task(e.ioc(), aibatch::run_batch<SpamResult>(e.client(), messages, model, o));
+    BOOST_TEST_MESSAGE("stop: " << run.stop_message);
+    BOOST_TEST(run.succeeded() == 0u);
+    for (const auto& it : run.items)
+        BOOST_TEST((it.status == aibatch::item_status::not_submitted),
+                   it.error_type << " " << it.message);
+    BOOST_TEST(e.emu().batches_created() == 0u);
+    BOOST_TEST(e.count("create") <= 1u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
