@@ -48,6 +48,17 @@ public:
     bool empty() const noexcept { return !p_; }
     std::string::const_iterator begin() const noexcept { return str().begin(); }
     std::string::const_iterator end() const noexcept { return str().end(); }
+    char operator[](std::size_t i) const noexcept { return str()[i]; }
+    // The reads code does on ids; anything else through str().
+    std::string substr(std::size_t pos = 0, std::size_t n = std::string::npos) const {
+        return str().substr(pos, n);
+    }
+    std::size_t find(std::string_view s, std::size_t pos = 0) const noexcept {
+        return str().find(s, pos);
+    }
+    bool starts_with(std::string_view s) const noexcept { return view().starts_with(s); }
+    bool ends_with(std::string_view s) const noexcept { return view().ends_with(s); }
+    int compare(std::string_view s) const noexcept { return view().compare(s); }
 
     friend bool operator==(const shared_string& a, const shared_string& b) noexcept {
         return a.p_ == b.p_ || a.str() == b.str();
@@ -68,6 +79,7 @@ public:
     }
 
 private:
+    std::string_view view() const noexcept { return str(); }
     void assign(std::string s) {
         if (s.empty())
             p_.reset();

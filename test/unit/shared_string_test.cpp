@@ -1,6 +1,9 @@
 // aibatch::shared_string (item_report::batch_id): copies share one string, and it reads
 // like a const std::string in the ways user code reads an id.
+#include <aibatch/batch/batch_options.hpp>
 #include <aibatch/shared_string.hpp>
+
+#include <boost/json/value_from.hpp>
 
 #include <boost/test/unit_test.hpp>
 
@@ -52,6 +55,22 @@ BOOST_AUTO_TEST_CASE(it_reads_like_a_const_std_string) {
     BOOST_TEST((shared_string("a") < shared_string("b")));
     std::unordered_set<shared_string> set{s, shared_string(id)};
     BOOST_TEST(set.size() == 1u);
+    BOOST_TEST(s.substr(0, 9) == "msgbatch_");
+    BOOST_TEST(s.find("01Hk") == 9u);
+    BOOST_TEST(s.starts_with("msgbatch_"));
+    BOOST_TEST(s.ends_with("V8d"));
+    BOOST_TEST(s[0] == 'm');
+    BOOST_TEST(s.compare(id) == 0);
+}
+
+BOOST_AUTO_TEST_CASE(an_item_reports_batch_id_goes_into_json_and_api_calls) {
+    aibatch::item_report r;
+    r.batch_id = "msgbatch_01HkcTjaV5uDC8jWR4ZsDV8d";
+    BOOST_TEST(boost::json::value_from(r.batch_id) ==
+               boost::json::value("msgbatch_01HkcTjaV5uDC8jWR4ZsDV8d"));
+    BOOST_TEST(boost::json::value(r.batch_id.str()).as_string() == r.batch_id.str());
+    auto takes_string = [](std::string id) { return id; };
+    BOOST_TEST(takes_string(r.batch_id) == r.batch_id);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

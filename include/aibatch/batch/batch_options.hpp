@@ -7,6 +7,9 @@
 #include <aibatch/typed/schema.hpp>
 #include <aibatch/typed/structured_output.hpp>
 
+#include <boost/json/fwd.hpp>
+#include <boost/json/value.hpp>
+
 #include <chrono>
 #include <cstddef>
 #include <filesystem>
@@ -115,6 +118,12 @@ struct unread_batch {
     std::string items; ///< the input indices it carries ("0-499"), when known
     std::string why;
 };
+
+/// Boost.JSON: json::value_from(report.batch_id) is the id as a JSON string.
+inline void tag_invoke(const boost::json::value_from_tag&, boost::json::value& v,
+                       const shared_string& s) {
+    v = boost::json::string(s.str());
+}
 
 /// What happened to one item, without the value.
 struct item_report {
