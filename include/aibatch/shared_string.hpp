@@ -21,21 +21,24 @@ class shared_string {
 public:
     shared_string() = default;
     shared_string(std::string s) { assign(std::move(s)); }
-    shared_string(const char* s) { assign(std::string(s)); }
+    shared_string(const char* s) { assign(s ? std::string(s) : std::string()); }
     explicit shared_string(std::string_view s) { assign(std::string(s)); }
 
     shared_string& operator=(std::string s) {
         assign(std::move(s));
         return *this;
     }
+    /// A null pointer (also what `= {}` picks) makes it empty.
     shared_string& operator=(const char* s) {
-        assign(std::string(s));
+        assign(s ? std::string(s) : std::string());
         return *this;
     }
     shared_string& operator=(std::string_view s) {
         assign(std::string(s));
         return *this;
     }
+
+    void clear() noexcept { p_.reset(); }
 
     const std::string& str() const noexcept { return p_ ? *p_ : empty_string(); }
     operator const std::string&() const noexcept { return str(); }

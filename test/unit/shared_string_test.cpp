@@ -31,6 +31,12 @@ BOOST_AUTO_TEST_CASE(copies_share_the_characters_and_assignment_replaces_them) {
     BOOST_TEST(none == shared_string(std::string()));
     none = std::string_view("x");
     BOOST_TEST(!none.empty());
+    none = {}; // what std::string code does to empty an id
+    BOOST_TEST(none.empty());
+    none = "y";
+    none.clear();
+    BOOST_TEST(none.empty());
+    BOOST_TEST(b == "msgbatch_other"); // b is unchanged
 }
 
 BOOST_AUTO_TEST_CASE(it_reads_like_a_const_std_string) {
