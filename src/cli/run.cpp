@@ -299,6 +299,10 @@ task<int> run_command(runtime& rt, run_args a) {
 
     const std::size_t ok = r.succeeded();
     std::FILE* summary = out_is_stdout ? stderr : stdout;
+    std::string stopped = r.stop_message;
+    if (r.stop_code == errc::not_found) // a create that 404s: a base URL ending in /v1?
+        if (auto h = doubled_v1_hint(rt.base_url()))
+            stopped += "; " + *h;
     json::array unread;
     std::string unread_text;
     for (const auto& u : r.unread_batches) {
@@ -319,7 +323,7 @@ task<int> run_command(runtime& rt, run_args a) {
                                {"input_tokens", r.usage.input_tokens},
                                {"output_tokens", r.usage.output_tokens},
                                {"cost_usd", r.cost_usd ? json::value(*r.cost_usd) : nullptr},
-                               {"stopped", r.stop_code ? json::value(r.stop_message) : nullptr},
+                               {"stopped", r.stop_code ? json::value(stopped) : nullptr},
                                {"run_id", r.run_id},
                                {"out", a.out}}));
     } else {
@@ -331,7 +335,7 @@ task<int> run_command(runtime& rt, run_args a) {
             s += ", estimated cost " + usd(*r.cost_usd);
         s += "; results in " + (out_is_stdout ? std::string("stdout") : a.out) + "\n";
         if (r.stop_code)
-            s += "stopped early: " + r.stop_message + "\n";
+            s += "stopped early: " + stopped + "\n";
         if (!unread_text.empty())
             s += "batches not read to the end (read them with `aibatch results ID`, cancel with "
                  "`aibatch cancel ID`):\n" +

@@ -733,6 +733,34 @@ BOOST_AUTO_TEST_CASE(run_on_1000_prompts_gives_the_values_of_batch_of_t) {
     BOOST_TEST(distinct_labels > 100u); // the values differ from item to item
 }
 
+// Seen in session 7's CLI review: `run` under a base URL ending in /v1 (its create 404s at
+// /v1/v1/messages/batches) did not get the hint the other commands give.
+BOOST_AUTO_TEST_CASE(run_under_a_base_url_ending_in_v1_says_to_drop_the_v1) {
+    emulator_fixture emu(emu_options());
+    workdir w;
+    std::string schema = w.file("Scored.json", schema_text());
+    w.file("prompts.jsonl", "\"fine\"\n");
+    program p = aibatch_at(emu.url() + "/v1", w);
+    for (bool json_output : {false, true}) {
+        std::vector<std::string> args = {"run",
+                                         "--model",
+                                         "claude-haiku-4-5",
+                                         "--schema",
+                                         schema,
+                                         "--prompts",
+                                         (w.path / "prompts.jsonl").string(),
+                                         "--out",
+                                         (w.path / "out.jsonl").string()};
+        if (json_output)
+            args.insert(args.begin(), "--json");
+        outcome o = run(p, args);
+        BOOST_TEST_INFO("json=" << json_output << ": " << output_line_context(o));
+        BOOST_TEST(o.status == 1);
+        BOOST_TEST(has(o.out + o.err, "set ANTHROPIC_BASE_URL to " + emu.url()));
+    }
+    BOOST_TEST(emu.emu().batches_created() == 0u);
+}
+
 BOOST_AUTO_TEST_CASE(run_reports_each_failure_in_input_order_and_exits_1) {
     emulator_fixture emu(emu_options(std::chrono::milliseconds(100)));
     workdir w;
