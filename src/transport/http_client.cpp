@@ -77,6 +77,10 @@ http::request<http::span_body<const char>> http_client::impl::build(const http_r
         r.set(k, v);
     r.keep_alive(true);
     if (req.streamed) {
+        if (!req.streamed->start)
+            fail(errc::invalid_argument, req.method + " " + req.target +
+                                             ": streamed_body::start is empty (set it to a "
+                                             "function that returns the body's writer)");
         // The head only: the pieces follow (write_pieces).
         r.content_length(req.streamed->size);
         return r;
@@ -90,6 +94,9 @@ http::request<http::span_body<const char>> http_client::impl::build(const http_r
 task<error_code> http_client::impl::write_pieces(connection& c, const http_request& req) {
     const streamed_body& sb = *req.streamed;
     auto write = sb.start();
+    if (!write)
+        fail(errc::invalid_argument, req.method + " " + where() + ep.base_path + req.target +
+                                         ": streamed_body::start() returned no writer");
     // One piece ahead: the piece that would complete Content-Length is sent only once the
     // writer has said the body ends there. Whatever goes wrong, the server never has a
     // complete body that is not the announced one.

@@ -396,6 +396,24 @@ BOOST_AUTO_TEST_CASE(a_streamed_body_arrives_whole_over_plain_http_and_tls) {
     }
 }
 
+BOOST_AUTO_TEST_CASE(a_streamed_body_without_a_writer_is_refused_before_sending) {
+    test_server server;
+    boost::asio::io_context ioc;
+    http_client client(ioc.get_executor(), server.url());
+    aibatch::streamed_body none;
+    none.size = 10;
+    std::string msg = expect_error([&] { run_task(ioc, client.request(streamed_post(none))); },
+                                   make_error_code(errc::invalid_argument));
+    BOOST_TEST(msg.find("streamed_body::start is empty") != std::string::npos, msg);
+    aibatch::streamed_body empty_writer;
+    empty_writer.size = 10;
+    empty_writer.start = [] { return std::function<void(std::string&)>{}; };
+    msg = expect_error([&] { run_task(ioc, client.request(streamed_post(empty_writer))); },
+                       make_error_code(errc::invalid_argument));
+    BOOST_TEST(msg.find("returned no writer") != std::string::npos, msg);
+    BOOST_TEST(server.requests() == 0u);
+}
+
 BOOST_AUTO_TEST_CASE(a_streamed_body_that_misses_its_size_is_never_completed_on_the_server) {
     // Content-Length is announced first: pieces that come to more or fewer bytes, or a
     // writer that throws, must leave the server with an incomplete request (it cannot act
