@@ -689,6 +689,22 @@ std::string run_schedule(const schedule& s) {
     auto rep = check_invariants(*main_run, "P", emu.emu());
     for (const auto& p : rep.problems)
         fail(p);
+    if (!rep.problems.empty()) {
+        // What the run said and what the emulator saw, to replay a seed with.
+        std::string said = "\n  run: stop \"" + main_run->stop_message + "\"; batch_ids:";
+        for (const auto& id : main_run->batch_ids)
+            said += " " + id;
+        for (const auto& u : main_run->unread_batches)
+            said += "\n  unread " + u.id + " (" + u.items + "): " + u.why;
+        for (const auto& a : main_run->anomalies)
+            said += "\n  anomaly: " + a;
+        for (const auto& le : emu.emu().log())
+            if (!le.endpoint.empty() && le.endpoint != "retrieve")
+                said += "\n  emulator: " + le.method + " " + le.endpoint + " " + le.batch_id +
+                        " -> " + std::to_string(le.status) +
+                        (le.requests ? " (" + std::to_string(le.requests) + " requests)" : "");
+        problems += said;
+    }
     if (rival_run)
         for (const auto& p : check_invariants(*rival_run, "X", emu.emu()).problems)
             fail("rival: " + p);
@@ -732,6 +748,25 @@ BOOST_AUTO_TEST_CASE(fixed_seed_regressions) {
     // run_batch (workers now handle cancellation only where they wait).
     for (std::uint64_t seed : std::vector<std::uint64_t>{
              1001, 1025, 1083, 1116, 4244655, 4245097, 4245115, 4245373, 4245534, 4243161, 1124}) {
+        schedule s = draw(seed);
+        std::string problems = run_schedule(s);
+        BOOST_TEST(problems.empty(), s.describe() << problems);
+    }
+}
+
+// Found by session 8's soak (seeds 680900000-680900999), failing on session 7's code too
+// (not a regression): a create answered after the request timeout and processed late by
+// the server (emulator fault delay:602:1:create: the batch exists only after 602 ms) makes
+// a batch after the run's final sweep has listed (the run ends at its 300 ms timeout, the
+// sweep lists ~200 ms later): the paid batch is neither read, canceled nor named, and the
+// run says nothing about the possibility. 680900878: the same with a crash and a resume
+// (an item then sits in two batches, one unnamed). The fix to decide: when an ambiguous
+// create's batch has not shown up by the sweep, name the possibility (an unread entry
+// without an id: "a batch of N requests may still appear"), which makes batch<T>() throw
+// errc::unread_batches after any lost create answer, or wait longer in the sweep. Disabled
+// until then; run it with --run_test=integrity_property/late_creates_after_the_final_sweep.
+BOOST_AUTO_TEST_CASE(late_creates_after_the_final_sweep, *boost::unit_test::disabled()) {
+    for (std::uint64_t seed : std::vector<std::uint64_t>{680900862, 680900878}) {
         schedule s = draw(seed);
         std::string problems = run_schedule(s);
         BOOST_TEST(problems.empty(), s.describe() << problems);
