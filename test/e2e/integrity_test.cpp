@@ -763,9 +763,15 @@ BOOST_AUTO_TEST_CASE(fixed_seed_regressions) {
 // (an item then sits in two batches, one unnamed). The fix to decide: when an ambiguous
 // create's batch has not shown up by the sweep, name the possibility (an unread entry
 // without an id: "a batch of N requests may still appear"), which makes batch<T>() throw
-// errc::unread_batches after any lost create answer, or wait longer in the sweep. Disabled
-// until then; run it with --run_test=integrity_property/late_creates_after_the_final_sweep.
-BOOST_AUTO_TEST_CASE(late_creates_after_the_final_sweep, *boost::unit_test::disabled()) {
+// errc::unread_batches after any lost create answer, or wait longer in the sweep. It runs
+// only with AIBATCH_KNOWN_BUGS=1 until then (so CI stays green on a bug that is written
+// down): AIBATCH_KNOWN_BUGS=1 aibatch_integrity_tests
+// --run_test=integrity_property/late_creates_after_the_final_sweep
+BOOST_AUTO_TEST_CASE(late_creates_after_the_final_sweep) {
+    if (env_number("AIBATCH_KNOWN_BUGS", 0) == 0) {
+        BOOST_TEST_MESSAGE("known bug, not run: set AIBATCH_KNOWN_BUGS=1 to run it");
+        return;
+    }
     for (std::uint64_t seed : std::vector<std::uint64_t>{680900862, 680900878}) {
         schedule s = draw(seed);
         std::string problems = run_schedule(s);
