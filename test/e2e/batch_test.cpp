@@ -971,8 +971,35 @@ void post_after(asio::io_context& ioc, int hops, std::function<void()> f) {
     });
 }
 
-// A run_batch<T>() over `messages` that the test cancels through `sig`, run on the env's
-// io_context until it completes (at most 10 s: a hang shows as done == false).
+// How a run_batch<T>() the test cancels ended: whether it did (a hang shows as
+// done == false), its exception, its outcome.
+struct canceled_run {
+    std::optional<aibatch::batch_run<SpamResult>> run;
+    std::exception_ptr failure;
+    bool done = false;
+};
+
+// A run_batch<T>() over `messages` that the test cancels through `sig`, run on the
+// fixture's io_context until it completes or `limit` passes.
+canceled_run run_cancelable(aibatch::test::emulator_fixture& e, asio::cancellation_signal& sig,
+                            const std::vector<aibatch::conversation>& messages,
+                            const aibatch::batch_options& o, std::chrono::seconds limit) {
+    canceled_run out;
+    asio::co_spawn(e.ioc(), aibatch::run_batch<SpamResult>(e.client(), messages, model, o),
+                   asio::bind_cancellation_slot(
+                       sig.slot(), [&out](std::exception_ptr ex, aibatch::batch_run<SpamResult> r) {
+                           out.failure = ex;
+                           if (!ex)
+                               out.run = std::move(r);
+                           out.done = true;
+                       }));
+    auto until = std::chrono::steady_clock::now() + limit;
+    while (!out.done && std::chrono::steady_clock::now() < until)
+        e.ioc().run_one_for(50ms);
+    return out;
+}
+
+// run_cancelable() on an env of its own, over n scripted messages, for at most 10 s.
 struct cancel_trial {
     env e;
     asio::cancellation_signal sig;
@@ -986,18 +1013,10 @@ struct cancel_trial {
     cancel_trial(EnvArg a, std::size_t n) : e(a), messages(scripted_messages(n)) {}
 
     void start_and_wait(const aibatch::batch_options& o) {
-        asio::co_spawn(
-            e.ioc(), aibatch::run_batch<SpamResult>(e.client(), messages, model, o),
-            asio::bind_cancellation_slot(
-                sig.slot(), [this](std::exception_ptr ex, aibatch::batch_run<SpamResult> r) {
-                    failure = ex;
-                    if (!ex)
-                        run = std::move(r);
-                    done = true;
-                }));
-        auto until = std::chrono::steady_clock::now() + 10s;
-        while (!done && std::chrono::steady_clock::now() < until)
-            e.ioc().run_one_for(50ms);
+        canceled_run r = run_cancelable(e, sig, messages, o, 10s);
+        run = std::move(r.run);
+        failure = r.failure;
+        done = r.done;
     }
 };
 } // namespace
@@ -1331,21 +1350,7 @@ BOOST_AUTO_TEST_CASE(a_cancel_at_any_moment_of_a_streamed_upload_accounts_for_ev
         o.max_requests_per_batch = 4;
         o.max_batches_in_flight = 3;
         o.timeout = 60s;
-        std::optional<aibatch::batch_run<SpamResult>> run;
-        std::exception_ptr failure;
-        bool done = false;
-        asio::co_spawn(
-            e.ioc(), aibatch::run_batch<SpamResult>(e.client(), messages, model, o),
-            asio::bind_cancellation_slot(
-                sig.slot(), [&](std::exception_ptr ex, aibatch::batch_run<SpamResult> r) {
-                    failure = ex;
-                    if (!ex)
-                        run = std::move(r);
-                    done = true;
-                }));
-        auto until = std::chrono::steady_clock::now() + 15s;
-        while (!done && std::chrono::steady_clock::now() < until)
-            e.ioc().run_one_for(50ms);
+        auto [run, failure, done] = run_cancelable(e, sig, messages, o, 15s);
         BOOST_TEST(done, "hops " << hops);
         if (!done) {
             e.stop();

@@ -69,6 +69,16 @@ std::vector<aibatch::batch_request> text_requests(std::size_t n, const std::stri
     return v;
 }
 
+// A create body ({"requests":[...]}) of these requests, as create_batch() sends it.
+std::string body_of(const std::vector<aibatch::batch_request>& reqs) {
+    std::string body = R"({"requests":[)";
+    for (std::size_t i = 0; i < reqs.size(); ++i)
+        body +=
+            (i ? "," : "") + json::serialize(json::object{{"custom_id", reqs[i].custom_id},
+                                                          {"params", reqs[i].params.to_json()}});
+    return body + "]}";
+}
+
 // The emulator fixture with this file's client: its key, quick retries (10 ms .. 40 ms).
 struct env : aibatch::test::emulator_fixture {
     explicit env(aibatch::emulator::options o = emu_options(), int max_retries = 2)
@@ -144,13 +154,8 @@ BOOST_AUTO_TEST_CASE(create_batch_streamed_writes_its_body_anew_at_every_attempt
     // A writer whose bytes miss the announced size never completes a body: nothing made.
     env e;
     e.emu().add_fault(fault("status:529:1:create"));
-    std::string body = R"({"requests":[)";
     auto reqs = text_requests(40);
-    for (std::size_t i = 0; i < reqs.size(); ++i) {
-        json::object r{{"custom_id", reqs[i].custom_id}, {"params", reqs[i].params.to_json()}};
-        body += (i ? "," : "") + json::serialize(r);
-    }
-    body += "]}";
+    const std::string body = body_of(reqs);
     int starts = 0;
     aibatch::streamed_body sb;
     sb.size = body.size();
@@ -254,21 +259,22 @@ BOOST_AUTO_TEST_CASE(completion_token_forms) {
     BOOST_TEST(diag.http_status == 404u);
     BOOST_TEST(diag.message.find("retrieve_batch msgbatch_doesnotexist") != std::string::npos);
 
-    std::string body = R"({"requests":[)";
-    for (std::size_t i = 0; i < reqs.size(); ++i)
-        body +=
-            (i ? "," : "") + json::serialize(json::object{{"custom_id", reqs[i].custom_id},
-                                                          {"params", reqs[i].params.to_json()}});
-    body += "]}";
-    e.client().async_create_batch_from_body(
-        body, reqs.size(), diag, [&](boost::system::error_code ec, aibatch::batch_info b) {
-            got = ec;
-            info = std::move(b);
-        });
-    e.ioc().restart();
-    e.ioc().run();
-    BOOST_TEST(!got);
-    BOOST_TEST(info.request_counts.processing == 2u);
+    // The create forms that take a body: each makes a batch of the two requests.
+    const std::string body = body_of(reqs);
+    auto on_created = [&](boost::system::error_code ec, aibatch::batch_info b) {
+        got = ec;
+        info = std::move(b);
+    };
+    auto expect_created = [&](const char* form) {
+        info = {};
+        got = boost::asio::error::would_block; // until the handler runs
+        e.ioc().restart();
+        e.ioc().run();
+        BOOST_TEST(!got, form);
+        BOOST_TEST(info.request_counts.processing == 2u, form);
+    };
+    e.client().async_create_batch_from_body(body, reqs.size(), diag, on_created);
+    expect_created("async_create_batch_from_body");
     aibatch::streamed_body sb;
     sb.size = body.size();
     sb.start = [&body] {
@@ -277,15 +283,8 @@ BOOST_AUTO_TEST_CASE(completion_token_forms) {
                 out = body;
         };
     };
-    e.client().async_create_batch_streamed(
-        sb, reqs.size(), diag, [&](boost::system::error_code ec, aibatch::batch_info b) {
-            got = ec;
-            info = std::move(b);
-        });
-    e.ioc().restart();
-    e.ioc().run();
-    BOOST_TEST(!got);
-    BOOST_TEST(info.request_counts.processing == 2u);
+    e.client().async_create_batch_streamed(sb, reqs.size(), diag, on_created);
+    expect_created("async_create_batch_streamed");
 }
 
 BOOST_AUTO_TEST_CASE(results_read_with_callbacks) {
