@@ -1170,6 +1170,22 @@ BOOST_AUTO_TEST_CASE(two_different_answers_for_one_item_leave_no_value) {
     BOOST_TEST(!run.anomalies.empty());
 }
 
+namespace {
+// A journal's records: batch id -> the body hash its record names.
+std::map<std::string, std::uint64_t> journal_hashes(const std::filesystem::path& path) {
+    std::map<std::string, std::uint64_t> out;
+    std::ifstream f(path);
+    std::string line;
+    while (std::getline(f, line)) {
+        auto v = boost::json::parse(line).as_object();
+        if (v.contains("batch_id"))
+            out[std::string(v["batch_id"].as_string())] =
+                std::stoull(std::string(v["hash"].as_string()), nullptr, 16);
+    }
+    return out;
+}
+} // namespace
+
 BOOST_AUTO_TEST_CASE(a_create_never_carries_bytes_other_than_its_journal_record) {
     // A streamed body is planned (measured, and hashed for the journal) before its create
     // and written again while it is sent. The transport checks its size only: an input
@@ -1200,15 +1216,7 @@ BOOST_AUTO_TEST_CASE(a_create_never_carries_bytes_other_than_its_journal_record)
     auto run = run_task(e.ioc(), aibatch::run_batch<SpamResult>(e.client(), messages, model, o));
     BOOST_REQUIRE(changed);
     BOOST_TEST_MESSAGE("stop: " << run.stop_message);
-    std::map<std::string, std::uint64_t> recorded; // batch id -> the hash its record names
-    std::ifstream f(path);
-    std::string line;
-    while (std::getline(f, line)) {
-        auto v = boost::json::parse(line).as_object();
-        if (v.contains("batch_id"))
-            recorded[std::string(v["batch_id"].as_string())] =
-                std::stoull(std::string(v["hash"].as_string()), nullptr, 16);
-    }
+    auto recorded = journal_hashes(path); // batch id -> the hash its record names
     for (const auto& le : e.emu().log())
         if (le.endpoint == "create" && le.status == 200) {
             BOOST_TEST(recorded.count(le.batch_id) == 1u);
@@ -1261,15 +1269,7 @@ BOOST_AUTO_TEST_CASE(
     }
     auto run = run_task(e.ioc(), aibatch::run_batch<SpamResult>(e.client(), messages, model, o));
     BOOST_TEST_MESSAGE("stop: " << run.stop_message << " succeeded " << run.succeeded());
-    std::map<std::string, std::uint64_t> hash_of;
-    std::ifstream f(path);
-    std::string line;
-    while (std::getline(f, line)) {
-        auto v = boost::json::parse(line).as_object();
-        if (v.contains("batch_id"))
-            hash_of[std::string(v["batch_id"].as_string())] =
-                std::stoull(std::string(v["hash"].as_string()), nullptr, 16);
-    }
+    auto hash_of = journal_hashes(path);
     std::size_t checked = 0;
     for (const auto& le : e.emu().log())
         if (le.endpoint == "create") {
