@@ -23,6 +23,7 @@
 #include <chrono>
 #include <cstdint>
 #include <exception>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -101,7 +102,17 @@ private:
     std::chrono::milliseconds settle_time() const;
     task<std::optional<batch_info>> candidate_for(job& j);
     task<void> sweep_ambiguous();
-    task<std::optional<bool>> first_line_is_ours(const batch_info& b);
+    // What an ended batch's first result line says: not read, another run's, or this
+    // run's (round, item).
+    struct first_line {
+        bool read = false;
+        std::optional<std::pair<unsigned, std::size_t>> ours;
+    };
+    task<first_line> first_line_of(const batch_info& b);
+    // One more create of j whose answer was lost (it may have made a batch).
+    void note_ambiguous(const job& j, timestamp since, unsigned creates = 1);
+    // The job of this run's item (round, index) among those with ambiguous creates.
+    job* ambiguous_job_of(unsigned round, std::size_t index);
 
     std::shared_ptr<client_state> state_;
     std::span<const conversation> messages_;
@@ -128,7 +139,15 @@ private:
     std::set<std::string> known_ids_;      // batches this run (or its journal) created
     std::set<std::string> tracking_;       // candidates being checked
     std::set<std::string> known_not_ours_; // candidates proven to be another run's
-    std::vector<std::pair<std::uint32_t, timestamp>> ambiguous_;
+    // Per job: creates whose answer was lost, and how many of the batches they may have
+    // made were found (confirmed as the job's, or proven this run's by the final sweep).
+    // The sweep names the rest as batches that may still appear.
+    struct ambiguity {
+        timestamp since;
+        unsigned creates = 0;
+        unsigned found = 0;
+    };
+    std::map<std::uint32_t, ambiguity> ambiguous_;
     std::chrono::steady_clock::time_point last_ambiguous_{};
 };
 

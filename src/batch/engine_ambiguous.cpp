@@ -52,8 +52,26 @@ task<std::optional<batch_info>> engine::candidate_for(job& j) {
     co_return fallback;
 }
 
+void engine::note_ambiguous(const job& j, timestamp since, unsigned creates) {
+    auto [it, fresh] = ambiguous_.try_emplace(j.number, ambiguity{since});
+    if (!fresh && since < it->second.since)
+        it->second.since = since;
+    it->second.creates += creates;
+    last_ambiguous_ = std::chrono::steady_clock::now();
+}
+
+job* engine::ambiguous_job_of(unsigned round, std::size_t index) {
+    for (const auto& [number, amb] : ambiguous_) {
+        job& o = *jobs_[number];
+        if (o.round == round && std::binary_search(o.indices.begin(), o.indices.end(), index))
+            return &o;
+    }
+    return nullptr;
+}
+
 // After ambiguous creates: name every batch that one of them may have made and that
-// the run did not use, so no paid batch is forgotten silently.
+// the run did not use, and every one that has not shown up yet (it may still appear),
+// so no paid batch is forgotten silently.
 task<void> engine::sweep_ambiguous() {
     if (ambiguous_.empty())
         co_return;
@@ -64,13 +82,18 @@ task<void> engine::sweep_ambiguous() {
     }
     co_await asio::this_coro::reset_cancellation_state();
     std::set<std::string> named;
-    for (const auto& [number, since_ts] : ambiguous_) {
+    std::set<std::uint32_t> unlisted;   // listing failed: already named without an id
+    std::set<std::uint32_t> unverified; // a batch named for it may be its lost create's
+    for (const auto& [number, amb] : ambiguous_) {
+        if (amb.found >= amb.creates)
+            continue; // every batch its lost creates may have made is accounted for
         job& j = *jobs_[number];
         std::vector<batch_info> all;
         try {
-            all = co_await state_->find_candidates(j.indices.size(), since_ts);
+            all = co_await state_->find_candidates(j.indices.size(), amb.since);
         } catch (const boost::system::system_error& se) {
             const error e = as_error(se);
+            unlisted.insert(number);
             ledger_.unread(
                 {"", j.ranges,
                  "a create of these items failed ambiguously and listing batches to find "
@@ -85,29 +108,67 @@ task<void> engine::sweep_ambiguous() {
             if (ledger_.is_unread(b.id))
                 continue;
             std::string why;
+            const job* owner = &j;
             if (b.ended()) {
-                auto verdict = co_await first_line_is_ours(b);
-                if (verdict && !*verdict) {
+                const first_line line = co_await first_line_of(b);
+                if (line.read && !line.ours) {
                     known_not_ours_.insert(b.id);
                     continue;
                 }
-                why = verdict ? "made by an ambiguous create of these items (its custom_ids "
+                if (line.ours) {
+                    // Whose items it carries, among the jobs with lost creates.
+                    if (job* o = ambiguous_job_of(line.ours->first, line.ours->second)) {
+                        owner = o;
+                        ++ambiguous_[o->number].found;
+                    }
+                    why = owner->batch_id.empty()
+                              ? "made by an ambiguous create of these items (its custom_ids "
+                                "are this run's); not read: the run ended first"
+                              : "made by an ambiguous create of these items (its custom_ids "
                                 "are this run's); its results were not used: the items "
-                                "were answered by another batch (paid twice)"
-                              : "may have been made by an ambiguous create of these items "
-                                "(ended; its results could not be checked)";
+                                "were answered by another batch (paid twice)";
+                } else {
+                    unverified.insert(number);
+                    why = "may have been made by an ambiguous create of these items "
+                          "(ended; its results could not be checked)";
+                }
             } else {
+                unverified.insert(number);
                 why = "may have been made by an ambiguous create of these items (same size, "
                       "created since; still in progress, so not verified and not canceled)";
             }
             named.insert(b.id);
-            ledger_.unread({b.id, j.ranges, why});
+            ledger_.unread({b.id, owner->ranges, why});
         }
+    }
+    // Lost creates whose batch was not found: the server may still be making it.
+    for (const auto& [number, amb] : ambiguous_) {
+        if (amb.found >= amb.creates || unlisted.count(number))
+            continue;
+        const job& j = *jobs_[number];
+        const unsigned missing = amb.creates - amb.found;
+        const std::string listed = format_rfc3339(std::chrono::system_clock::now());
+        std::string why =
+            "the answer to " + std::to_string(amb.creates) + " create(s) of these items was " +
+            "lost (sent since " + format_rfc3339(amb.since) + ") and " +
+            (missing == 1 ? std::string("a batch one of them may have made was")
+                          : std::to_string(missing) + " batches they may have made were") +
+            " not found when the run last listed batches (" + listed +
+            "): it may still appear, created after " + listed + ", as a batch of " +
+            std::to_string(j.indices.size()) + " requests with custom_ids such as \"" +
+            ledger_.ids().make(j.round, j.indices.front()) +
+            "\". Such a batch is this call's, paid and not read: read its results or cancel it";
+        if (unverified.count(number))
+            why += " (unless it is one of the batches named above for these items)";
+        if (journal_.enabled())
+            why += "; running again with the same journal looks for it again";
+        ledger_.unread({"", j.ranges, std::move(why)});
     }
 }
 
-// Whether an ended batch's first result line carries this run's custom_ids.
-task<std::optional<bool>> engine::first_line_is_ours(const batch_info& b) {
+// What an ended batch's first result line says about whose it is.
+task<engine::first_line> engine::first_line_of(const batch_info& b) {
+    first_line out;
     try {
         client c = client_from_state(state_);
         result_stream rs = co_await c.open_results(b);
@@ -115,8 +176,10 @@ task<std::optional<bool>> engine::first_line_is_ours(const batch_info& b) {
             try {
                 auto line = co_await rs.next();
                 if (!line)
-                    co_return std::nullopt;
-                co_return ledger_.ids().parse(line->custom_id).has_value();
+                    co_return out;
+                out.read = true;
+                out.ours = ledger_.ids().parse(line->custom_id);
+                co_return out;
             } catch (const error& e) {
                 if (e.code() != errc::bad_response)
                     throw;
@@ -124,7 +187,7 @@ task<std::optional<bool>> engine::first_line_is_ours(const batch_info& b) {
         }
     } catch (const boost::system::system_error&) {
     }
-    co_return std::nullopt;
+    co_return out;
 }
 
 } // namespace aibatch::detail

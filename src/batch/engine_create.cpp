@@ -296,16 +296,22 @@ task<bool> engine::obtain_batch(job& j) {
                     "journal " + journal_.path().string() + ": the record for items " + j.ranges +
                         " (round " + std::to_string(j.round) +
                         ") was written for a different input; use another journal path");
+    if (known && !j.journal_read) {
+        j.journal_read = true;
+        // Creates an earlier process sent and never had the answer to (it crashed, or
+        // the batch was not found before it ended): each may have made a batch. Looked
+        // for now if the items have no batch yet, and by the final sweep in any case.
+        if (known->unanswered() > 0 && known->first_creating_at) {
+            note_ambiguous(j, *known->first_creating_at, known->unanswered());
+            if (known->batch_id.empty())
+                j.ambiguous_since = *known->first_creating_at;
+        }
+    }
     if (known && !known->batch_id.empty() && j.rejected.empty()) {
         j.batch_id = known->batch_id; // re-attach
         j.known_since = std::chrono::steady_clock::now();
         release_body(j);
         co_return true;
-    }
-    if (known && known->creating_at && !j.ambiguous_since) {
-        j.ambiguous_since = *known->creating_at; // a crash during a create
-        ambiguous_.push_back({j.number, *j.ambiguous_since});
-        last_ambiguous_ = std::chrono::steady_clock::now();
     }
     for (int cycle = 0;; ++cycle) {
         if (j.ambiguous_since) {
@@ -370,6 +376,12 @@ task<bool> engine::obtain_batch(job& j) {
         if (create_error) {
             const error& e = *create_error;
             if (!may_have_created(e)) {
+                try {
+                    journal_.refused(j.round, j.ranges, j.hash);
+                } catch (const error&) {
+                    // Not recorded: a rerun looks for a batch this create cannot have
+                    // made, and finds none (the answer is only noisier).
+                }
                 stop(e.code(),
                      "create_batch failed for items " + j.ranges + ": " + e.diag().to_string());
                 // Named, not a ?: temporary inside the co_await: g++ 12 destroys such
@@ -383,8 +395,7 @@ task<bool> engine::obtain_batch(job& j) {
             }
             if (!j.ambiguous_since)
                 j.ambiguous_since = sent_at;
-            ambiguous_.push_back({j.number, *j.ambiguous_since});
-            last_ambiguous_ = std::chrono::steady_clock::now();
+            note_ambiguous(j, *j.ambiguous_since);
         }
         if (made) {
             j.batch_id = made->id;

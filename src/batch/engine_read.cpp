@@ -18,6 +18,8 @@ using namespace std::chrono_literals;
 void engine::confirm(job& j) {
     state_->claim(j.batch_id);
     ++state_->stats.creates_adopted;
+    if (auto it = ambiguous_.find(j.number); it != ambiguous_.end())
+        ++it->second.found; // the batch of one of its lost creates
     release_body(j);
     try {
         journal_.created(j.round, j.ranges, j.hash, j.batch_id);

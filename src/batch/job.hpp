@@ -40,6 +40,7 @@ struct job {
     std::chrono::steady_clock::time_point known_since{};
     std::optional<timestamp> ambiguous_since; // a create may have made a batch not yet found
     std::vector<std::string> rejected;        // candidates proven not to be this job's
+    bool journal_read = false;                // its journal record was looked at
     enum class phase { planned, creating, waiting, reading, done } ph = phase::planned;
 };
 

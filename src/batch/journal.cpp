@@ -205,12 +205,18 @@ journal journal::open(const std::filesystem::path& path, const std::string& mode
                     fail(path, at() + "the creating record is malformed (needs count and at)");
                 e.count = *count;
                 e.creating_at = t;
+                if (!e.first_creating_at)
+                    e.first_creating_at = t;
+                ++e.creates;
             } else if (*event == "created") {
                 const auto* id = get_string(o, "batch_id");
                 if (!id || id->empty())
                     fail(path, at() + "the created record has no batch_id");
                 e.batch_id = std::string(*id);
+                ++e.answers;
                 j.all_created_.push_back(e.batch_id); // a later record must not hide it
+            } else if (*event == "refused") {
+                ++e.answers;
             } else {
                 fail(path, at() + "unknown event \"" + std::string(*event) + "\"");
             }
@@ -278,6 +284,9 @@ void journal::creating(unsigned round, const std::string& items, std::uint64_t c
     e.hash = hash;
     e.count = count;
     e.creating_at = now;
+    if (!e.first_creating_at)
+        e.first_creating_at = now;
+    ++e.creates;
 }
 
 void journal::created(unsigned round, const std::string& items, std::uint64_t hash,
@@ -289,8 +298,18 @@ void journal::created(unsigned round, const std::string& items, std::uint64_t ha
                                         {"items", items},
                                         {"hash", hex(hash)},
                                         {"batch_id", batch_id}}));
-    entries_[{round, items}].batch_id = batch_id;
+    entry& e = entries_[{round, items}];
+    e.batch_id = batch_id;
+    ++e.answers;
     all_created_.push_back(batch_id);
+}
+
+void journal::refused(unsigned round, const std::string& items, std::uint64_t hash) {
+    if (!enabled())
+        return;
+    append(json::serialize(json::object{
+        {"event", "refused"}, {"round", round}, {"items", items}, {"hash", hex(hash)}}));
+    ++entries_[{round, items}].answers;
 }
 
 } // namespace aibatch::detail

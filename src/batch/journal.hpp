@@ -3,6 +3,7 @@
 //   {"journal":"aibatch","version":2,"model":"...","items":N,"run_id":"..."}
 //   {"event":"creating","round":0,"items":"0-499","count":500,"hash":"...","at":"RFC 3339"}
 //   {"event":"created","round":0,"items":"0-499","hash":"...","batch_id":"msgbatch_..."}
+//   {"event":"refused","round":0,"items":"0-499","hash":"..."}   (the create made nothing)
 // Each line is written with one write() and fsync'ed before the call goes on; a new
 // file's directory is fsync'ed too. A torn last line (a crash mid-write) is cut off when
 // the journal is opened again; any other malformed line is an errc::journal error naming
@@ -50,8 +51,14 @@ public:
     struct entry {
         std::uint64_t hash = 0;
         std::uint64_t count = 0;
-        std::optional<timestamp> creating_at;
-        std::string batch_id; ///< empty while only "creating" was recorded
+        std::optional<timestamp> creating_at;       ///< the last "creating" record's time
+        std::optional<timestamp> first_creating_at; ///< the first one's
+        unsigned creates = 0;                       ///< "creating" records
+        unsigned answers = 0;                       ///< "created" and "refused" records
+        std::string batch_id;                       ///< empty while only "creating" was recorded
+        /// Creates whose answer never came (a crash, or a lost answer whose batch was
+        /// not found): each may have made a batch.
+        unsigned unanswered() const { return creates > answers ? creates - answers : 0; }
     };
     /// What the journal knows about the batch of these items in this round.
     const entry* find(unsigned round, const std::string& items) const;
@@ -60,6 +67,8 @@ public:
                   std::uint64_t hash);
     void created(unsigned round, const std::string& items, std::uint64_t hash,
                  const std::string& batch_id);
+    /// The create answered that it made no batch (an API error, a body never sent).
+    void refused(unsigned round, const std::string& items, std::uint64_t hash);
 
     const std::filesystem::path& path() const noexcept { return path_; }
 

@@ -45,8 +45,11 @@ std::string describe_failures(const std::vector<item_report>& failures, std::siz
     std::string s;
     if (!stop_message.empty())
         s = stop_message + ". ";
-    s +=
-        std::to_string(failures.size()) + " of " + std::to_string(total) + " items did not succeed";
+    if (failures.empty())
+        s += "all " + std::to_string(total) + " items succeeded";
+    else
+        s += std::to_string(failures.size()) + " of " + std::to_string(total) +
+             " items did not succeed";
     std::map<std::string_view, std::size_t> kinds;
     for (const auto& f : failures)
         ++kinds[to_string(f.status)];
@@ -80,7 +83,7 @@ std::string describe_failures(const std::vector<item_report>& failures, std::siz
         ++shown;
     }
     if (failures.empty())
-        s += "; the successful results are kept";
+        s += " (batch_error::results() holds their values)";
     if (!unread.empty()) {
         s += ". Batches not read to the end (batch_error::unread_batches()):";
         std::size_t k = 0;
@@ -89,8 +92,8 @@ std::string describe_failures(const std::vector<item_report>& failures, std::siz
                 s += " ...";
                 break;
             }
-            s += ' ';
-            s += u.id.empty() ? std::string_view("(unknown id)") : std::string_view(u.id);
+            s += k == 1 ? " " : "; ";
+            s += u.id.empty() ? std::string_view("(no id: not found)") : std::string_view(u.id);
             if (!u.items.empty()) {
                 s += " (items ";
                 s += u.items;
@@ -98,8 +101,8 @@ std::string describe_failures(const std::vector<item_report>& failures, std::siz
             }
             s += ": ";
             s += u.why;
-            s += ';';
         }
+        s += '.';
     }
     if (anomalies > 0) {
         s += ' ';

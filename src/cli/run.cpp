@@ -307,7 +307,8 @@ task<int> run_command(runtime& rt, run_args a) {
     std::string unread_text;
     for (const auto& u : r.unread_batches) {
         unread.push_back(json::object{{"id", u.id}, {"items", u.items}, {"why", u.why}});
-        unread_text += "  " + u.id + " (items " + u.items + "): " + u.why + "\n";
+        unread_text += "  " + (u.id.empty() ? std::string("(no id: not found)") : u.id) +
+                       " (items " + u.items + "): " + u.why + "\n";
     }
     if (rt.options().json) {
         json::array batch_ids;

@@ -114,6 +114,8 @@ std::string_view to_string(item_status s) noexcept;
 /// why. Its results may still be worth reading (client::open_results) or it may need
 /// canceling (client::cancel_batch): aibatch never forgets a paid batch silently.
 struct unread_batch {
+    /// Empty when the batch was not found: a create whose answer was lost may still make
+    /// one (why says what to look for), or listing batches to find it failed.
     std::string id;
     std::string items; ///< the input indices it carries ("0-499"), when known
     std::string why;
