@@ -148,16 +148,23 @@ task<void> engine::sweep_ambiguous() {
         const job& j = *jobs_[number];
         const unsigned missing = amb.creates - amb.found;
         const std::string listed = format_rfc3339(std::chrono::system_clock::now());
-        std::string why =
-            "the answer to " + std::to_string(amb.creates) + " create(s) of these items was " +
-            "lost (sent since " + format_rfc3339(amb.since) + ") and " +
-            (missing == 1 ? std::string("a batch one of them may have made was")
-                          : std::to_string(missing) + " batches they may have made were") +
-            " not found when the run last listed batches (" + listed +
-            "): it may still appear, created after " + listed + ", as a batch of " +
-            std::to_string(j.indices.size()) + " requests with custom_ids such as \"" +
-            ledger_.ids().make(j.round, j.indices.front()) +
-            "\". Such a batch is this call's, paid and not read: read its results or cancel it";
+        std::string why = "the answer to " + std::to_string(amb.creates) +
+                          " create(s) of these items was lost (sent since " +
+                          format_rfc3339(amb.since) + ") and ";
+        if (missing == 1)
+            why += "a batch one of them may have made was";
+        else
+            why += std::to_string(missing) + " batches they may have made were";
+        why += " not found when the run last listed batches (";
+        why += listed;
+        why += "): it may still appear, created after ";
+        why += listed;
+        why += ", as a batch of ";
+        why += std::to_string(j.indices.size());
+        why += " requests with custom_ids such as \"";
+        why += ledger_.ids().make(j.round, j.indices.front());
+        why += "\". Such a batch is this call's, paid and not read: read its results or "
+               "cancel it";
         if (unverified.count(number))
             why += " (unless it is one of the batches named above for these items)";
         if (journal_.enabled())
