@@ -62,8 +62,9 @@ enum class errc {
     /// batch<T>(): every item succeeded, but batches were left unread (see
     /// batch_error::unread_batches(): a paid duplicate, a batch that may be this call's)
     unread_batches,
-    /// the connection dropped while being set up (e.g. mid TLS handshake), before the
-    /// request was sent: retried, and never taken for a create that may have happened
+    /// the connection dropped while being set up (e.g. mid TLS handshake) or while the
+    /// request was being sent, before all of it was: the server cannot have acted on it;
+    /// retried, and never taken for a create that may have happened
     connection_failed,
 };
 

@@ -102,7 +102,6 @@ std::string describe_failures(const std::vector<item_report>& failures, std::siz
             s += ": ";
             s += u.why;
         }
-        s += '.';
     }
     if (anomalies > 0) {
         s += ' ';

@@ -22,11 +22,12 @@ std::vector<std::string_view> split(std::string_view s, char sep) {
 }
 
 [[noreturn]] void bad(std::string_view spec, std::string_view why) {
-    throw std::invalid_argument("--fault " + std::string(spec) + ": " + std::string(why) +
-                                " (forms: status:CODE:N[:ENDPOINT], drop:N[:ENDPOINT], "
-                                "drop-after:N[:ENDPOINT], cut-results:BYTES, "
-                                "delay:MS:N[:ENDPOINT], trickle:BYTES:N, expire:N, "
-                                "transient-404:MS:N[:ENDPOINT], dup-line:N, inject-line:N:TEXT)");
+    throw std::invalid_argument(
+        "--fault " + std::string(spec) + ": " + std::string(why) +
+        " (forms: status:CODE:N[:ENDPOINT], drop:N[:ENDPOINT], "
+        "drop-after:N[:ENDPOINT], cut-request:BYTES:N[:ENDPOINT], cut-results:BYTES, "
+        "delay:MS:N[:ENDPOINT], trickle:BYTES:N, expire:N, "
+        "transient-404:MS:N[:ENDPOINT], dup-line:N, inject-line:N:TEXT)");
 }
 
 std::uint64_t number(std::string_view spec, std::string_view s, const char* what) {
@@ -84,6 +85,13 @@ fault parse_fault(std::string_view spec) {
         f.count = number(spec, parts[1], "N");
         if (parts.size() == 3)
             f.endpoint = endpoint_name(spec, parts[2]);
+    } else if (kind == "cut-request") {
+        want(3, 4);
+        f.what = fault::kind::cut_request;
+        f.bytes = number(spec, parts[1], "BYTES");
+        f.count = number(spec, parts[2], "N");
+        if (parts.size() == 4)
+            f.endpoint = endpoint_name(spec, parts[3]);
     } else if (kind == "cut-results") {
         want(2, 2);
         f.what = fault::kind::cut_results;

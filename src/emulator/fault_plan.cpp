@@ -54,6 +54,18 @@ fault_decision fault_plan::take_for_request(const std::string& endpoint, rng& dr
     return d;
 }
 
+std::optional<std::uint64_t> fault_plan::take_cut(const std::string& endpoint) {
+    for (auto& f : faults_)
+        if (f.what == fault::kind::cut_request && f.count > 0 &&
+            (f.endpoint.empty() || f.endpoint == endpoint)) {
+            --f.count;
+            const std::uint64_t bytes = f.bytes;
+            forget_used();
+            return bytes;
+        }
+    return std::nullopt;
+}
+
 std::optional<fault> fault_plan::take(fault::kind k) {
     for (auto& f : faults_)
         if (f.what == k && f.count > 0) {

@@ -33,6 +33,10 @@ public:
     /// fault draws from `draw`.
     fault_decision take_for_request(const std::string& endpoint, rng& draw);
 
+    /// The bytes after which the next request with a body to `endpoint` is cut
+    /// (cut-request), counted once; nullopt when none is planned.
+    std::optional<std::uint64_t> take_cut(const std::string& endpoint);
+
     /// The next fault of kind `k` (a results stream's or a new batch's), counted once.
     std::optional<fault> take(fault::kind k);
 

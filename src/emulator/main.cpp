@@ -31,10 +31,10 @@ int main(int argc, char** argv) {
     app.add_option("--seed", opts.seed, "Seed of the simulated model")->capture_default_str();
     app.add_option("--fault", faults,
                    "Inject a fault (repeatable): status:CODE:N, drop:N, drop-after:N, "
-                   "cut-results:BYTES, delay:MS:N, trickle:BYTES:N, expire:N, "
+                   "cut-request:BYTES:N, cut-results:BYTES, delay:MS:N, trickle:BYTES:N, expire:N, "
                    "transient-404:MS:N, dup-line:N, inject-line:N:TEXT; "
-                   "an optional :ENDPOINT narrows status, drop, drop-after, delay and "
-                   "transient-404");
+                   "an optional :ENDPOINT narrows status, drop, drop-after, cut-request, delay "
+                   "and transient-404");
     app.add_option("--max-batch-requests", opts.max_batch_requests, "Most requests in one batch")
         ->capture_default_str();
     app.add_option("--max-batch-bytes", opts.max_batch_bytes,

@@ -126,6 +126,8 @@ struct server::impl {
                 co_return;
             parser.body_limit(max_bytes);
             auto length = parser.content_length();
+            if (length && *length > 0 && co_await cut_request(s, buf, parser.get(), *length))
+                co_return;
             if (length && *length > max_bytes) {
                 // Take the whole body so the client sees the answer, then close.
                 co_await drain(s, buf, *length);
@@ -162,6 +164,30 @@ struct server::impl {
                 co_return;
             left -= n;
         }
+    }
+
+    // The cut-request fault: reads BYTES of the body, logs the request (status 0, never
+    // carried out) and resets the connection. True when the request was cut.
+    template <class Stream, class Fields>
+    asio::awaitable<bool> cut_request(Stream& s, beast::flat_buffer& buf,
+                                      const http::request_header<Fields>& head,
+                                      std::uint64_t length) {
+        std::string target(head.target());
+        std::string path = target.substr(0, target.find('?'));
+        auto r = match_route(path);
+        if (!r)
+            co_return false;
+        std::string endpoint = endpoint_of(*r, head.method());
+        auto cut = svc->take_cut_request(endpoint);
+        if (!cut)
+            co_return false;
+        co_await drain(s, buf, std::min(*cut, length));
+        svc->log_request(std::string(head.method_string()), path, 0, endpoint, r->batch_id, 0, {});
+        auto& sock = beast::get_lowest_layer(s).socket();
+        boost::system::error_code ignored;
+        sock.set_option(asio::socket_base::linger(true, 0), ignored); // a reset, not a FIN
+        sock.close(ignored);
+        co_return true;
     }
 
     // Handles one request; returns whether the connection stays open.

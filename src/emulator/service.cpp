@@ -170,6 +170,11 @@ fault_decision service::take_request_faults(const std::string& endpoint) {
     return faults_.take_for_request(endpoint, ids_);
 }
 
+std::optional<std::uint64_t> service::take_cut_request(const std::string& endpoint) {
+    std::lock_guard lock(mtx_);
+    return faults_.take_cut(endpoint);
+}
+
 std::optional<fault> service::take_fault(fault::kind k) {
     std::lock_guard lock(mtx_);
     return faults_.take(k);

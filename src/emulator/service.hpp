@@ -87,6 +87,7 @@ public:
     // ------------------------------------------------ faults, log, state
     fault_decision take_request_faults(const std::string& endpoint);
     std::optional<fault> take_fault(fault::kind k);
+    std::optional<std::uint64_t> take_cut_request(const std::string& endpoint);
     void add_fault(fault f);
     void log_request(std::string method, std::string path, unsigned status, std::string endpoint,
                      std::string batch_id, std::uint64_t requests, std::string_view body = {});

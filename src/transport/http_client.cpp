@@ -159,6 +159,7 @@ http_client::impl::send_and_read_head(connection& c, const http_request& req,
         wec = co_await write_pieces(c, req);
     if (wec) {
         f.ec = wec;
+        f.sent = false;
         co_return f;
     }
     auto [rec, rn] = co_await c.with_stream(
@@ -173,6 +174,15 @@ void http_client::impl::request_failed(const exchange_failure& f, const http_req
                                        bool streaming_body) {
     std::string what = req.method + " " + where() + ep.base_path + req.target;
     const auto& ec = f.ec;
+    if (!f.sent && ec != asio::error::operation_aborted)
+        fail(errc::connection_failed,
+             what + ": the request could not be sent whole (" +
+                 (ec == beast::error::timeout
+                      ? "the request timeout of " + std::to_string(opts.timeouts.request.count()) +
+                            " ms passed first; raise transport_options::timeouts.request for "
+                            "large bodies"
+                      : ec.message()) +
+                 "); the server never had all of it, so it did not act on it");
     if (ec == beast::error::timeout)
         fail(streaming_body ? errc::idle_timeout : errc::request_timeout,
              what + ": " +
@@ -200,7 +210,9 @@ void http_client::impl::request_failed(const exchange_failure& f, const http_req
 
 bool http_client::impl::should_retry_fresh(const exchange_failure& f, bool reused,
                                            bool idempotent) {
-    return reused && idempotent && !f.got_response_bytes && is_stale_connection_error(f.ec);
+    // A request not sent whole was not acted on: sent again even when not idempotent.
+    return reused && (idempotent || !f.sent) && !f.got_response_bytes &&
+           is_stale_connection_error(f.ec);
 }
 
 task<http_response> http_client::impl::request(http_request req) {

@@ -68,6 +68,9 @@ struct connection {
 struct exchange_failure {
     boost::system::error_code ec;
     bool got_response_bytes = false;
+    // False when sending the request failed before all of it was written: the server
+    // never had the whole request, so it cannot have acted on it.
+    bool sent = true;
 };
 
 struct http_client::impl : std::enable_shared_from_this<http_client::impl> {

@@ -362,6 +362,22 @@ BOOST_AUTO_TEST_CASE(a_resume_names_the_late_batch_of_a_create_sent_again_before
     std::filesystem::remove(path);
 }
 
+// The other side of naming lost creates: a create reset while its body was still being
+// sent never reached the server whole, so nothing is named (batch<T>() returns).
+BOOST_AUTO_TEST_CASE(a_create_cut_mid_body_is_sent_again_and_nothing_is_named) {
+    env e;
+    e.emu().add_fault(fault("cut-request:65536:1:create"));
+    auto msgs = tagged(6, "V");
+    for (auto& m : msgs)
+        m.front().text = std::string(3'000'000, 'v') + "\n" + m.front().text;
+    auto values =
+        e.emulator_fixture::run(aibatch::batch<SpamResult>(e.client(), msgs, model, fast()));
+    BOOST_REQUIRE(values.size() == 6u);
+    for (std::size_t i = 0; i < 6; ++i)
+        BOOST_TEST(values[i].reason == reason("V", i));
+    BOOST_TEST(e.emu().batches_created() == 1u);
+}
+
 // Observation 2: chunk 0's create fails for good, chunk 1's succeeds; the rerun with
 // the same journal must not attach chunk 0 to chunk 1's batch.
 BOOST_AUTO_TEST_CASE(a_journal_resume_attaches_each_chunk_to_its_own_batch) {

@@ -968,6 +968,31 @@ BOOST_AUTO_TEST_CASE(transient_404_hides_the_next_batches_for_their_first_millis
     BOOST_TEST(f.call("POST", "/v1/messages/batches/" + hidden + "/cancel").status == 200u);
 }
 
+// cut-request: the connection is reset after BYTES of a request's body; the request is
+// logged (status 0) and never carried out; the next request is served as usual.
+BOOST_AUTO_TEST_CASE(cut_request_resets_the_connection_mid_body_and_carries_nothing_out) {
+    using aibatch::emulator::parse_fault;
+    auto f0 = parse_fault("cut-request:1000:2:create");
+    BOOST_TEST((f0.what == aibatch::emulator::fault::kind::cut_request));
+    BOOST_TEST(f0.bytes == 1000u);
+    BOOST_TEST(f0.count == 2u);
+    BOOST_TEST(f0.endpoint == "create");
+    for (const char* bad : {"cut-request:1000", "cut-request:x:1", "cut-request:10:1:nowhere"})
+        BOOST_CHECK_THROW(parse_fault(bad), std::invalid_argument);
+    emulator_fixture f;
+    f.emu().add_fault(parse_fault("cut-request:100:1:create"));
+    auto body = batch_of({text_request("a", std::string(5000, 'x'))});
+    // No answer: the connection is reset (the small body was all in the socket already).
+    BOOST_CHECK_THROW(f.create(body), aibatch::error);
+    BOOST_TEST(f.emu().batches_created() == 0u);
+    BOOST_TEST(f.create(body).status == 200u);
+    BOOST_TEST(f.emu().batches_created() == 1u);
+    std::size_t cut = 0;
+    for (const auto& le : f.emu().log())
+        cut += le.endpoint == "create" && le.status == 0;
+    BOOST_TEST(cut == 1u);
+}
+
 // Found by the hostile review: transient-404 took no :ENDPOINT, unlike the other faults.
 BOOST_AUTO_TEST_CASE(transient_404_with_an_endpoint_hides_the_batch_from_that_endpoint_only) {
     using aibatch::emulator::parse_fault;

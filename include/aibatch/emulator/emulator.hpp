@@ -30,6 +30,9 @@ namespace aibatch::emulator {
 ///   drop:N[:ENDPOINT]          the next N requests: connection closed before any response
 ///   drop-after:N[:ENDPOINT]    the next N requests are carried out, then the connection
 ///                              is closed before the response (an ambiguous failure)
+///   cut-request:BYTES:N[:ENDPOINT]  the next N requests with a body: the connection is
+///                              reset after BYTES bytes of it were read (the request is
+///                              never carried out; a client still sending sees the reset)
 ///   cut-results:BYTES          the next results stream is cut after BYTES body bytes
 ///   delay:MS:N[:ENDPOINT]      the next N responses wait MS milliseconds first
 ///   trickle:BYTES:N            the next N results streams send BYTES bytes per 10 ms
@@ -56,13 +59,14 @@ struct fault {
         expire,
         transient_404,
         dup_line,
-        inject_line
+        inject_line,
+        cut_request
     };
     kind what = kind::status;
     unsigned status = 0;     ///< for status
     std::uint64_t count = 1; ///< how many requests / streams / batches
     double fraction = 0;     ///< for status: > 0 means a share of requests, forever
-    std::uint64_t bytes = 0; ///< for cut-results and trickle
+    std::uint64_t bytes = 0; ///< for cut-results, cut-request and trickle
     std::chrono::milliseconds delay{0};
     std::string endpoint; ///< empty = any endpoint
     std::string line;     ///< for inject-line
