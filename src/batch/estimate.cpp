@@ -1,5 +1,6 @@
 #include <aibatch/batch/estimate.hpp>
 
+#include "planner.hpp"
 #include "rules.hpp"
 
 #include <aibatch/api/models.hpp>
@@ -35,44 +36,42 @@ cost_estimate estimate(std::span<const conversation> messages, std::string_view 
     if (!options.customize)
         tmpl.emplace(proto);
 
-    // The engine's planning: {"requests":[ then requests separated by commas, then ]}; a
-    // request goes to the next batch when it would not fit with its comma and the close.
-    const std::uint64_t open = std::string_view(R"({"requests":[)").size();
-    std::uint64_t body = open;
-    std::size_t count = 0;
+    // The engine's planner (planner.hpp), measuring only: one rule for where batches split.
+    const detail::custom_ids ids(options.custom_id_prefix, run_id, messages.size());
+    detail::chunk_builder chunk(options.max_requests_per_batch, options.max_bytes_per_batch,
+                                messages.size(), /*streamed=*/true);
     auto close_batch = [&] {
-        if (count == 0)
+        if (chunk.empty())
             return;
-        body += 2;
-        e.batch_sizes.push_back(count);
-        e.batch_bytes.push_back(body);
-        e.body_bytes += body;
-        count = 0;
-        body = open;
+        const detail::job j = chunk.finish(0);
+        e.batch_sizes.push_back(j.indices.size());
+        e.batch_bytes.push_back(j.input_bytes);
+        e.body_bytes += j.input_bytes;
     };
-    std::string r;
     for (std::size_t i = 0; i < messages.size(); ++i) {
-        r.assign(R"({"custom_id":)");
-        append_json_string(options.custom_id_prefix + run_id + "-" + std::to_string(i), r);
-        r += R"(,"params":)";
-        if (tmpl) {
-            tmpl->append(messages[i], r);
-        } else {
-            message_params p = proto;
-            p.messages = messages[i];
-            options.customize(p, i);
-            r += boost::json::serialize(p.to_json());
-        }
-        r += '}';
-        if (count == options.max_requests_per_batch ||
-            (count > 0 && body + r.size() + 3 > options.max_bytes_per_batch))
+        auto write = [&](std::string& r) {
+            r += R"({"custom_id":)";
+            append_json_string(ids.make(0, i), r);
+            r += R"(,"params":)";
+            if (tmpl) {
+                tmpl->append(messages[i], r);
+            } else {
+                message_params p = proto;
+                p.messages = messages[i];
+                options.customize(p, i);
+                r += boost::json::serialize(p.to_json());
+            }
+            r += '}';
+        };
+        auto v = chunk.add(i, write);
+        if (v == detail::chunk_builder::verdict::full) {
             close_batch();
-        if (body + r.size() + 3 > options.max_bytes_per_batch) {
+            v = chunk.add(i, write);
+        }
+        if (v == detail::chunk_builder::verdict::too_large) {
             ++e.too_large; // alone in a batch it is still too large: never sent
             continue;
         }
-        body += (count > 0 ? 1 : 0) + r.size();
-        ++count;
         ++e.requests;
     }
     close_batch();
