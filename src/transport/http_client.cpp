@@ -201,8 +201,15 @@ void http_client::impl::request_failed(const exchange_failure& f, const http_req
         ec == asio::error::connection_aborted)
         fail(errc::connection_closed,
              what + ": the server closed the connection (" + ec.message() + ")");
-    if (is_ssl_error(ec))
-        fail(errc::tls_handshake, what + ": TLS error: " + ec.message());
+    // The request was sent whole (a failure while sending it is handled above): a TLS
+    // failure or an unreachable network now may follow a request the server carried out,
+    // so it is reported as such, not as an error that says nothing was sent
+    // (errc::tls_handshake and these raw codes are taken for "never carried the request").
+    if (is_ssl_error(ec) || ec == asio::error::host_unreachable ||
+        ec == asio::error::network_unreachable || ec == asio::error::connection_refused)
+        fail(errc::connection_closed, what + ": the connection broke after the request was sent (" +
+                                          (is_ssl_error(ec) ? "TLS error: " : "") + ec.message() +
+                                          "); the server may have acted on it");
     if (ec.category() == make_error_code(http::error::end_of_stream).category())
         fail(errc::bad_response, what + ": malformed HTTP response: " + ec.message());
     fail(ec, what + ": " + ec.message());

@@ -10,10 +10,12 @@
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <thread>
 
@@ -131,6 +133,67 @@ BOOST_AUTO_TEST_CASE(a_connection_dropped_during_the_handshake_is_not_a_tls_erro
     BOOST_TEST(code == make_error_code(errc::connection_failed), code.message() << ": " << what);
     BOOST_TEST(aibatch::is_retryable(code));
     BOOST_TEST(what.find("TLS handshake") != std::string::npos, what);
+}
+
+// A TLS error after the whole request was sent (the server read all of it, then the
+// connection broke with a TLS-level failure: a bad record, an alert from a middlebox) may
+// follow a request the server carried out: it must be reported as such (connection_closed,
+// "may have been carried out"), not as errc::tls_handshake, which callers take for "never
+// sent" (a create failing so was recorded as refused and never looked for: a silent
+// paid batch).
+BOOST_AUTO_TEST_CASE(a_tls_error_after_the_request_was_sent_whole_may_have_been_carried_out) {
+    namespace ssl = boost::asio::ssl;
+    boost::asio::io_context server_ioc;
+    boost::asio::ip::tcp::acceptor acceptor(server_ioc,
+                                            {boost::asio::ip::make_address("127.0.0.1"), 0});
+    const auto port = acceptor.local_endpoint().port();
+    ssl::context ctx(ssl::context::tls_server);
+    ctx.use_certificate_chain_file(test_pki::get().server_cert.string());
+    ctx.use_private_key_file(test_pki::get().server_key.string(), ssl::context::pem);
+    std::atomic<bool> got_all{false};
+    std::thread server([&] {
+        // Reads the whole request (head and its 5-byte body), then writes bytes that are
+        // not a TLS record on the raw socket and closes.
+        ssl::stream<boost::asio::ip::tcp::socket> s(server_ioc, ctx);
+        acceptor.accept(s.lowest_layer());
+        boost::system::error_code ec;
+        s.handshake(ssl::stream_base::server, ec);
+        std::string in;
+        char buf[4096];
+        while (!ec) {
+            const auto head_end = in.find("\r\n\r\n");
+            if (head_end != std::string::npos && in.size() >= head_end + 4 + 5)
+                break;
+            const std::size_t n = s.read_some(boost::asio::buffer(buf), ec);
+            in.append(buf, n);
+        }
+        got_all = !ec;
+        const std::string junk = "HTTP/1.1 200 OK\r\n\r\nplain text, not a TLS record";
+        boost::asio::write(s.next_layer(), boost::asio::buffer(junk), ec);
+        std::this_thread::sleep_for(300ms); // the client reads the junk before the close
+        s.lowest_layer().close(ec);
+    });
+    boost::asio::io_context ioc;
+    http_client client(ioc.get_executor(), "https://localhost:" + std::to_string(port),
+                       trusting_test_ca());
+    http_request req;
+    req.method = "POST";
+    req.target = "/v1/messages/batches";
+    req.body = "hello";
+    req.idempotent = false;
+    std::string what;
+    boost::system::error_code code;
+    try {
+        run_task(ioc, client.request(req));
+    } catch (const aibatch::error& e) {
+        code = e.code();
+        what = e.what();
+    }
+    server.join();
+    BOOST_REQUIRE(got_all.load());
+    BOOST_TEST_MESSAGE("error: " << code.message() << ": " << what);
+    BOOST_TEST(code.failed(), "the request succeeded against a server that broke the TLS stream");
+    BOOST_TEST(code == make_error_code(errc::connection_closed), code.message() << ": " << what);
 }
 
 BOOST_AUTO_TEST_CASE(unreadable_ca_file_is_a_config_error) {
