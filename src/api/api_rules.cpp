@@ -177,7 +177,9 @@ bool retry_allowed(const failed_attempt& f) noexcept {
 
 bool maybe_delivered(const boost::system::error_code& ec) noexcept {
     if (auto c = errc_of(ec))
-        return *c == errc::request_timeout || *c == errc::connection_closed;
+        // bad_response: a malformed HTTP answer, read after the request was sent whole.
+        return *c == errc::request_timeout || *c == errc::connection_closed ||
+               *c == errc::bad_response;
     // A refused or unreachable connection never carried the request.
     if (ec == asio::error::connection_refused || ec == asio::error::host_unreachable ||
         ec == asio::error::network_unreachable || ec == asio::error::host_not_found ||

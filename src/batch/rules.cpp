@@ -219,6 +219,7 @@ bool may_have_created(const error& e) {
         case errc::connection_closed:
         case errc::api_internal:
         case errc::gateway_timeout:
+        case errc::bad_response: // a malformed HTTP answer to a create sent whole
             return true;
         case errc::http_status:
             return e.diag().http_status >= 500 && e.diag().http_status != 529;

@@ -37,6 +37,9 @@ BOOST_AUTO_TEST_CASE(which_create_failures_may_have_made_the_batch) {
     BOOST_TEST(may_have_created(aibatch::error(errc::connection_closed, "c")));
     BOOST_TEST(may_have_created(aibatch::error(errc::api_internal, "500")));
     BOOST_TEST(may_have_created(aibatch::error(errc::ambiguous_create, "a")));
+    // A malformed HTTP answer: the request was sent whole (a failure while sending it is
+    // connection_failed), so the server may have made the batch before answering.
+    BOOST_TEST(may_have_created(aibatch::error(errc::bad_response, "malformed HTTP response")));
     BOOST_TEST(!may_have_created(aibatch::error(errc::overloaded, "529")));
     BOOST_TEST(!may_have_created(aibatch::error(errc::invalid_request, "400")));
     BOOST_TEST(!may_have_created(aibatch::error(errc::connect_timeout, "never sent")));
