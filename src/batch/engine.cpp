@@ -89,6 +89,7 @@ task<engine_result> engine::run() {
     // What follows accounts for what happened; it must not be cut short.
     co_await asio::this_coro::reset_cancellation_state(asio::disable_cancellation());
     co_await asio::this_coro::throw_if_cancelled(false);
+    name_unreached_journal_records();
     co_await sweep_ambiguous();
     co_await fill_in();
     co_await asio::this_coro::throw_if_cancelled(throwing);

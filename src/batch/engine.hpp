@@ -102,6 +102,9 @@ private:
     std::chrono::milliseconds settle_time() const;
     task<std::optional<batch_info>> candidate_for(job& j);
     task<void> sweep_ambiguous();
+    // The journal's records of items this run never planned again (it stopped first):
+    // their recorded batches and unanswered creates, named.
+    void name_unreached_journal_records();
     // What an ended batch's first result line says: not read, another run's, or this
     // run's (round, item).
     struct first_line {
@@ -139,6 +142,8 @@ private:
     std::set<std::string> known_ids_;      // batches this run (or its journal) created
     std::set<std::string> tracking_;       // candidates being checked
     std::set<std::string> known_not_ours_; // candidates proven to be another run's
+    // (round, items) of every batch this run planned (its journal record looked at).
+    std::set<std::pair<unsigned, std::string>> journal_reached_;
     // Per job: creates whose answer was lost, and how many of the batches they may have
     // made were found (confirmed as the job's, or proven this run's by the final sweep).
     // The sweep names the rest as batches that may still appear.

@@ -173,6 +173,50 @@ task<void> engine::sweep_ambiguous() {
     }
 }
 
+// A rerun that stops before it plans some items again (its timeout, a cancel, an error)
+// never re-attaches their recorded batch nor looks for what an earlier process's
+// unanswered create of them made: both are named, or they would be paid and silent.
+void engine::name_unreached_journal_records() {
+    if (!journal_.enabled())
+        return;
+    for (const auto& [key, e] : journal_.entries()) {
+        if (journal_reached_.count(key))
+            continue;
+        const auto& [round, items] = key;
+        const std::string where =
+            " (round " + std::to_string(round) + ") in the journal " + journal_.path().string();
+        if (!e.batch_id.empty() && !ledger_.is_unread(e.batch_id))
+            ledger_.unread({e.batch_id, items,
+                            "recorded as the batch of these items" + where +
+                                "; this run stopped before it re-attached it: not read by this "
+                                "run; running again with the same journal reads it"});
+        if (e.unanswered() == 0)
+            continue;
+        std::string why = "an earlier process sent " + std::to_string(e.unanswered()) +
+                          " create(s) of these items" + where + " and never had the answer";
+        if (e.first_creating_at) {
+            why += " (sent since ";
+            why += format_rfc3339(*e.first_creating_at);
+            why += ')';
+        }
+        why += "; this run stopped before it looked for the batch it may have made: a batch of ";
+        why += std::to_string(e.count);
+        why += " requests";
+        std::size_t first = 0;
+        std::size_t digits = 0;
+        for (; digits < items.size() && digits < 9 && items[digits] >= '0' && items[digits] <= '9';
+             ++digits)
+            first = first * 10 + static_cast<std::size_t>(items[digits] - '0');
+        if (digits > 0 && first < ledger_.size()) {
+            why += " with custom_ids such as \"";
+            why += ledger_.ids().make(round, first);
+            why += '"';
+        }
+        why += " may exist, paid and not read; running again with the same journal looks for it";
+        ledger_.unread({"", items, std::move(why)});
+    }
+}
+
 // What an ended batch's first result line says about whose it is.
 task<engine::first_line> engine::first_line_of(const batch_info& b) {
     first_line out;

@@ -290,6 +290,7 @@ task<std::optional<job>> engine::next_job() {
 // create (tentative until its results prove it), or a new create. False when the
 // items were not submitted (they have their outcome then).
 task<bool> engine::obtain_batch(job& j) {
+    journal_reached_.insert({j.round, j.ranges});
     const journal::entry* known = journal_.find(j.round, j.ranges);
     if (known && journal_.enabled() && known->hash != j.hash)
         throw error(errc::journal,

@@ -62,6 +62,10 @@ public:
     };
     /// What the journal knows about the batch of these items in this round.
     const entry* find(unsigned round, const std::string& items) const;
+    /// Every record, by (round, items).
+    const std::map<std::pair<unsigned, std::string>, entry>& entries() const noexcept {
+        return entries_;
+    }
 
     void creating(unsigned round, const std::string& items, std::uint64_t count,
                   std::uint64_t hash);

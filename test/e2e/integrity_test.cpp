@@ -27,6 +27,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -570,6 +571,122 @@ BOOST_AUTO_TEST_CASE(a_trickling_stream_is_bounded_and_retried) {
 
 // Observation 9: a torn last journal line is cut off; malformed records are
 // aibatch::error naming file and line.
+// Review of d298acf: the journal's unanswered creates are registered only when their job
+// is planned again (obtain_batch). A rerun that stops before it reaches that job (its
+// timeout passes while an earlier batch is still in progress) never looks for the late
+// batch of the earlier process's lost create, and names nothing: the batch, paid, is
+// neither read, canceled nor named, though the README says a rerun looks for it.
+BOOST_AUTO_TEST_CASE(a_rerun_that_stops_early_still_names_the_lost_creates_of_its_journal) {
+    env e(aibatch::test::emulator_fixture::held(11)); // batches stay in progress
+    auto path = temp_path("stops-early.journal");
+    auto cfg = config(e.emu().url());
+    cfg.transport.timeouts.request = 250ms;
+    auto o = fast();
+    o.journal = path;
+    o.max_requests_per_batch = 4;
+    o.max_batches_in_flight = 2;
+    auto msgs = tagged(8, "S");
+    e.emu().add_fault(fault("delay:1:1:create"));    // chunk 0's: answered
+    e.emu().add_fault(fault("delay:1200:1:create")); // chunk 1's: answered too late
+    auto journal_text = [&] {
+        std::ifstream f(path);
+        return std::string((std::istreambuf_iterator<char>(f)), {});
+    };
+    auto count_of = [](const std::string& text, const std::string& what) {
+        std::size_t n = 0;
+        for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1))
+            ++n;
+        return n;
+    };
+    {
+        asio::io_context ioc;
+        {
+            aibatch::client c(ioc.get_executor(), cfg);
+            asio::co_spawn(ioc, aibatch::run_batch<SpamResult>(c, msgs, model, o),
+                           [](std::exception_ptr, aibatch::batch_run<SpamResult>) {});
+        }
+        // Chunk 0's create is answered; then chunk 1's is carried out only after its
+        // answer was lost, and the process "dies" while it waits to look for it.
+        for (int i = 0; i < 1000; ++i) { // bounded: 10 s
+            const std::string text = journal_text();
+            if (count_of(text, "\"creating\"") >= 2 && count_of(text, "\"created\"") == 1)
+                break;
+            ioc.run_one_for(10ms);
+        }
+        for (int i = 0; i < 15; ++i) // chunk 1's create sent (well within its 250 ms)
+            ioc.run_one_for(10ms);
+        BOOST_REQUIRE(e.emu().wait_received("create", 2, 2s));
+        const std::string text = journal_text();
+        BOOST_REQUIRE(count_of(text, "\"creating\"") == 2u);
+        BOOST_REQUIRE(count_of(text, "\"created\"") == 1u);
+    }
+    for (int i = 0; i < 500 && e.emu().batches_created() < 2; ++i) // bounded: 5 s
+        std::this_thread::sleep_for(10ms);
+    BOOST_REQUIRE(e.emu().batches_created() == 2u); // chunk 1's late batch
+    // The rerun: one batch at a time, and a timeout that passes while chunk 0's batch
+    // (held in progress) is waited for: chunk 1 is never planned again.
+    o.max_batches_in_flight = 1;
+    o.timeout = 400ms;
+    asio::io_context ioc;
+    aibatch::client c(ioc.get_executor(), cfg);
+    auto run = run_task(ioc, aibatch::run_batch<SpamResult>(c, msgs, model, o));
+    for (const auto& u : run.unread_batches)
+        BOOST_TEST_MESSAGE("unread " << u.id << " (" << u.items << "): " << u.why);
+    BOOST_TEST(run.stop_code == aibatch::errc::timed_out, run.stop_message);
+    auto rep = check_invariants(run, "S", e.emu());
+    BOOST_TEST(rep.ok(), rep.text());
+    e.release_all();
+    std::filesystem::remove(path);
+}
+
+// Review of d298acf (known issue, not fixed: the horizon is the maintainers' call): a lost
+// create that made nothing (the connection dropped before the server read it) is named by
+// the run that lost it, which cannot tell. Every rerun with the journal names it again and
+// batch<T>() throws errc::unread_batches, however long ago the create was sent: the journal
+// never lets it go, even when listing since its time shows no such batch hours later (a
+// create is carried out while its request is served, not hours after). Runs only with
+// AIBATCH_KNOWN_BUGS=1.
+BOOST_AUTO_TEST_CASE(a_lost_create_that_made_nothing_is_not_named_by_every_rerun_forever) {
+    if (const char* k = std::getenv("AIBATCH_KNOWN_BUGS"); !k || std::string(k) == "0") {
+        BOOST_TEST_MESSAGE("known issue, not run: set AIBATCH_KNOWN_BUGS=1 to run it");
+        return;
+    }
+    env e;
+    auto path = temp_path("phantom.journal");
+    auto o = fast();
+    o.journal = path;
+    auto msgs = tagged(4, "F");
+    e.emu().add_fault(fault("drop:1:create")); // closed before it was read: nothing made
+    auto first = e.run(msgs, o);
+    BOOST_TEST(first.succeeded() == 4u);
+    BOOST_TEST(first.unread_batches.size() == 1u); // it cannot tell yet: named
+    // Two hours pass: the journal's create times moved back.
+    std::string text;
+    {
+        std::ifstream f(path);
+        text.assign(std::istreambuf_iterator<char>(f), {});
+    }
+    const std::time_t then = std::time(nullptr) - 2 * 3600;
+    char at[32];
+    std::strftime(at, sizeof at, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&then));
+    for (auto p = text.find("\"at\":\""); p != std::string::npos;
+         p = text.find("\"at\":\"", p + 1)) {
+        const auto from = p + 6;
+        text.replace(from, text.find('"', from) - from, at);
+    }
+    {
+        std::ofstream f(path, std::ios::trunc);
+        f << text;
+    }
+    auto second = e.run(msgs, o);
+    BOOST_TEST(second.all_succeeded(), second.stop_message);
+    for (const auto& u : second.unread_batches)
+        BOOST_TEST_MESSAGE("unread " << u.id << " (" << u.items << "): " << u.why);
+    BOOST_TEST(second.unread_batches.empty());
+    BOOST_TEST(e.emu().batches_created() == 1u);
+    std::filesystem::remove(path);
+}
+
 BOOST_AUTO_TEST_CASE(the_journal_survives_a_torn_tail_and_names_malformed_lines) {
     env e;
     auto path = temp_path("torn.journal");
