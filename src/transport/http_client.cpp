@@ -91,7 +91,8 @@ http::request<http::span_body<const char>> http_client::impl::build(const http_r
     return r;
 }
 
-task<error_code> http_client::impl::write_pieces(connection& c, const http_request& req) {
+task<std::pair<error_code, bool>> http_client::impl::write_pieces(connection& c,
+                                                                  const http_request& req) {
     const streamed_body& sb = *req.streamed;
     auto write = sb.start();
     if (!write)
@@ -125,7 +126,7 @@ task<error_code> http_client::impl::write_pieces(connection& c, const http_reque
             [&](auto& s) { return asio::async_write(s, asio::buffer(piece), use_tuple); });
         (void)n;
         if (ec)
-            co_return ec;
+            co_return std::pair{ec, next.empty()};
         sent = after;
         piece.swap(next);
     }
@@ -135,7 +136,7 @@ task<error_code> http_client::impl::write_pieces(connection& c, const http_reque
                  ": the streamed body came to 0 bytes, not the " + std::to_string(sb.size) +
                  " announced (Content-Length); the connection was closed before the body was "
                  "complete, so the server did not act on it");
-    co_return error_code{};
+    co_return std::pair{error_code{}, false};
 }
 
 template <class Body>
@@ -155,11 +156,20 @@ http_client::impl::send_and_read_head(connection& c, const http_request& req,
                             : http::async_write(s, sr, use_tuple);
     });
     (void)wn;
-    if (!wec && req.streamed)
-        wec = co_await write_pieces(c, req);
+    // A timeout reported for the write that completed the request may have raced its
+    // success (the timer fired just after the last bytes were handed over, then closed
+    // the socket, which still delivers them): then the request may be whole on the
+    // server, and the failure is not "not sent". Only the streamed body's head or a piece
+    // before its last one timing out is surely not whole.
+    bool maybe_whole = wec == beast::error::timeout && !req.streamed;
+    if (!wec && req.streamed) {
+        auto [pec, last_piece] = co_await write_pieces(c, req);
+        wec = pec;
+        maybe_whole = pec == beast::error::timeout && last_piece;
+    }
     if (wec) {
         f.ec = wec;
-        f.sent = false;
+        f.sent = maybe_whole;
         co_return f;
     }
     auto [rec, rn] = co_await c.with_stream(

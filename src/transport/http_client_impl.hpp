@@ -114,7 +114,9 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
 
     // The pieces of req.streamed after its head. Throws (the connection must then be
     // closed) when they do not come to Content-Length, or when the writer throws.
-    task<boost::system::error_code> write_pieces(connection& c, const http_request& req);
+    // The error of the write that failed, and whether it was the body's last piece.
+    task<std::pair<boost::system::error_code, bool>> write_pieces(connection& c,
+                                                                  const http_request& req);
 
     [[noreturn]] void request_failed(const exchange_failure& f, const http_request& req,
                                      bool streaming_body);
