@@ -126,7 +126,10 @@ struct client_state {
     /// Whether a failed create may nevertheless have created the batch.
     static bool ambiguous(const error& e);
 
-    task<std::vector<batch_info>> find_candidates(std::uint64_t count, timestamp sent_at);
+    // `complete`, when given, is set to whether the listing went back to sent_at's window
+    // (else it stopped at its page limit: an older batch may not have been seen).
+    task<std::vector<batch_info>> find_candidates(std::uint64_t count, timestamp sent_at,
+                                                  bool* complete = nullptr);
     task<batch_info> create(std::string body, std::uint64_t count);
     /// create() of a body the caller keeps (to send it again later if need be). Without
     /// resend_after_ambiguous, an attempt that may have created the batch ends the call

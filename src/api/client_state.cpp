@@ -257,8 +257,10 @@ task<response_stream> client_state::open(http_request req, std::string what) {
     throw r.failure->err;
 }
 
-task<std::vector<batch_info>> client_state::find_candidates(std::uint64_t count,
-                                                            timestamp sent_at) {
+task<std::vector<batch_info>> client_state::find_candidates(std::uint64_t count, timestamp sent_at,
+                                                            bool* complete) {
+    if (complete)
+        *complete = false;
     // Other creates of the same size from this client must finish first: their batches
     // would otherwise look like candidates.
     asio::steady_timer t(co_await asio::this_coro::executor);
@@ -284,8 +286,11 @@ task<std::vector<batch_info>> client_state::find_candidates(std::uint64_t count,
             if (b.request_counts.total() == count && !owns(b.id))
                 out.push_back(std::move(b));
         }
-        if (older_seen || !p.has_more || !p.last_id)
+        if (older_seen || !p.has_more || !p.last_id) {
+            if (complete)
+                *complete = true;
             break;
+        }
         after = p.last_id;
     }
     co_return out;

@@ -113,7 +113,8 @@ private:
     };
     task<first_line> first_line_of(const batch_info& b);
     // One more create of j whose answer was lost (it may have made a batch).
-    void note_ambiguous(const job& j, timestamp since, unsigned creates = 1);
+    // `since`/`latest`: when the first and the last of these `creates` were sent.
+    void note_ambiguous(const job& j, timestamp since, timestamp latest, unsigned creates = 1);
     // The job of this run's item (round, index) among those with ambiguous creates.
     job* ambiguous_job_of(unsigned round, std::size_t index);
 
@@ -148,7 +149,8 @@ private:
     // made were found (confirmed as the job's, or proven this run's by the final sweep).
     // The sweep names the rest as batches that may still appear.
     struct ambiguity {
-        timestamp since;
+        timestamp since;  // the first lost create was sent then
+        timestamp latest; // and the last one then
         unsigned creates = 0;
         unsigned found = 0;
     };

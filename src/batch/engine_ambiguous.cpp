@@ -52,10 +52,12 @@ task<std::optional<batch_info>> engine::candidate_for(job& j) {
     co_return fallback;
 }
 
-void engine::note_ambiguous(const job& j, timestamp since, unsigned creates) {
-    auto [it, fresh] = ambiguous_.try_emplace(j.number, ambiguity{since});
+void engine::note_ambiguous(const job& j, timestamp since, timestamp latest, unsigned creates) {
+    auto [it, fresh] = ambiguous_.try_emplace(j.number, ambiguity{since, latest});
     if (!fresh && since < it->second.since)
         it->second.since = since;
+    if (!fresh && latest > it->second.latest)
+        it->second.latest = latest;
     it->second.creates += creates;
     last_ambiguous_ = std::chrono::steady_clock::now();
 }
@@ -82,15 +84,17 @@ task<void> engine::sweep_ambiguous() {
     }
     co_await asio::this_coro::reset_cancellation_state();
     std::set<std::string> named;
-    std::set<std::uint32_t> unlisted;   // listing failed: already named without an id
-    std::set<std::uint32_t> unverified; // a batch named for it may be its lost create's
+    std::set<std::uint32_t> unlisted;    // listing failed: already named without an id
+    std::set<std::uint32_t> unverified;  // a batch named for it may be its lost create's
+    std::set<std::uint32_t> listed_none; // a complete listing showed no batch of its size
     for (const auto& [number, amb] : ambiguous_) {
         if (amb.found >= amb.creates)
             continue; // every batch its lost creates may have made is accounted for
         job& j = *jobs_[number];
         std::vector<batch_info> all;
+        bool complete = false;
         try {
-            all = co_await state_->find_candidates(j.indices.size(), amb.since);
+            all = co_await state_->find_candidates(j.indices.size(), amb.since, &complete);
         } catch (const boost::system::system_error& se) {
             const error e = as_error(se);
             unlisted.insert(number);
@@ -101,12 +105,14 @@ task<void> engine::sweep_ambiguous() {
                      e.diag().to_string()});
             continue;
         }
+        bool unexplained = false; // a batch of its size that may be its lost create's
         for (auto& b : all) {
-            if (known_ids_.count(b.id) || known_not_ours_.count(b.id) || named.count(b.id) ||
-                state_->owns(b.id))
+            if (known_ids_.count(b.id) || known_not_ours_.count(b.id) || state_->owns(b.id))
                 continue;
-            if (ledger_.is_unread(b.id))
+            if (named.count(b.id) || ledger_.is_unread(b.id)) {
+                unexplained = true;
                 continue;
+            }
             std::string why;
             const job* owner = &j;
             if (b.ended()) {
@@ -115,6 +121,7 @@ task<void> engine::sweep_ambiguous() {
                     known_not_ours_.insert(b.id);
                     continue;
                 }
+                unexplained = true;
                 if (line.ours) {
                     // Whose items it carries, among the jobs with lost creates.
                     if (job* o = ambiguous_job_of(line.ours->first, line.ours->second)) {
@@ -133,6 +140,7 @@ task<void> engine::sweep_ambiguous() {
                           "(ended; its results could not be checked)";
                 }
             } else {
+                unexplained = true;
                 unverified.insert(number);
                 why = "may have been made by an ambiguous create of these items (same size, "
                       "created since; still in progress, so not verified and not canceled)";
@@ -140,6 +148,8 @@ task<void> engine::sweep_ambiguous() {
             named.insert(b.id);
             ledger_.unread({b.id, owner->ranges, why});
         }
+        if (complete && !unexplained)
+            listed_none.insert(number); // every batch of its size since is accounted for
     }
     // Lost creates whose batch was not found: the server may still be making it.
     for (const auto& [number, amb] : ambiguous_) {
@@ -147,7 +157,20 @@ task<void> engine::sweep_ambiguous() {
             continue;
         const job& j = *jobs_[number];
         const unsigned missing = amb.creates - amb.found;
-        const std::string listed = format_rfc3339(std::chrono::system_clock::now());
+        const auto now = std::chrono::system_clock::now();
+        if (listed_none.count(number) && opts_.lost_create_horizon != std::chrono::seconds::max() &&
+            now - amb.latest > opts_.lost_create_horizon) {
+            // Past the horizon and no batch of its size anywhere since: it made nothing.
+            // Recorded, so a rerun does not look for it again.
+            try {
+                for (unsigned k = 0; k < missing; ++k)
+                    journal_.refused(j.round, j.ranges, j.hash);
+            } catch (const error&) {
+                // Not recorded: the next rerun settles it again.
+            }
+            continue;
+        }
+        const std::string listed = format_rfc3339(now);
         std::string why = "the answer to " + std::to_string(amb.creates) +
                           " create(s) of these items was lost (sent since " +
                           format_rfc3339(amb.since) + ") and ";

@@ -303,7 +303,9 @@ task<bool> engine::obtain_batch(job& j) {
         // the batch was not found before it ended): each may have made a batch. Looked
         // for now if the items have no batch yet, and by the final sweep in any case.
         if (known->unanswered() > 0 && known->first_creating_at) {
-            note_ambiguous(j, *known->first_creating_at, known->unanswered());
+            note_ambiguous(j, *known->first_creating_at,
+                           known->creating_at.value_or(*known->first_creating_at),
+                           known->unanswered());
             if (known->batch_id.empty())
                 j.ambiguous_since = *known->first_creating_at;
         }
@@ -396,7 +398,7 @@ task<bool> engine::obtain_batch(job& j) {
             }
             if (!j.ambiguous_since)
                 j.ambiguous_since = sent_at;
-            note_ambiguous(j, *j.ambiguous_since);
+            note_ambiguous(j, *j.ambiguous_since, sent_at);
         }
         if (made) {
             j.batch_id = made->id;

@@ -75,6 +75,16 @@ struct batch_options {
     /// after each create (fsync'ed). Run again with the same journal and input after a
     /// crash, and the call re-attaches to its batches instead of paying for them again.
     std::filesystem::path journal;
+    /// How long after a create whose answer was lost (a timeout, a dropped connection:
+    /// the API has no idempotency key) the batch it may have made can still appear. Until
+    /// then such a create is named in unread_batches (without an id) whenever its batch
+    /// has not been found; once this long has passed since it was sent, a complete listing
+    /// of the batches created since then that shows none of its size settles it: it made
+    /// nothing (recorded in the journal, so later reruns do not name it again). Default
+    /// one hour: the API carries a create out while it serves the request, and ends a
+    /// request that runs too long (504 timeout_error) well before that.
+    /// std::chrono::seconds::max() never settles one.
+    std::chrono::seconds lost_create_horizon{std::chrono::hours(1)};
     /// Items whose output failed validation are sent again this many times in follow-up
     /// batches, with the validation error as feedback (as instructor does for live
     /// calls). Only those items are resubmitted, so a round costs little in money, but
