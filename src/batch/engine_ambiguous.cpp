@@ -87,6 +87,13 @@ task<void> engine::sweep_ambiguous() {
     std::set<std::uint32_t> unlisted;    // listing failed: already named without an id
     std::set<std::uint32_t> unverified;  // a batch named for it may be its lost create's
     std::set<std::uint32_t> listed_none; // a complete listing showed no batch of its size
+    // A batch named without proof of whose it is may be the lost create's of any job of
+    // its size with lost creates (it is named with the ranges of the job being swept).
+    auto may_be_any = [&](std::size_t size) {
+        for (const auto& [n, a] : ambiguous_)
+            if (jobs_[n]->indices.size() == size)
+                unverified.insert(n);
+    };
     for (const auto& [number, amb] : ambiguous_) {
         if (amb.found >= amb.creates)
             continue; // every batch its lost creates may have made is accounted for
@@ -135,13 +142,13 @@ task<void> engine::sweep_ambiguous() {
                                 "are this run's); its results were not used: the items "
                                 "were answered by another batch (paid twice)";
                 } else {
-                    unverified.insert(number);
+                    may_be_any(j.indices.size());
                     why = "may have been made by an ambiguous create of these items "
                           "(ended; its results could not be checked)";
                 }
             } else {
                 unexplained = true;
-                unverified.insert(number);
+                may_be_any(j.indices.size());
                 why = "may have been made by an ambiguous create of these items (same size, "
                       "created since; still in progress, so not verified and not canceled)";
             }
