@@ -62,6 +62,8 @@ struct run_args {
     std::chrono::milliseconds poll{std::chrono::seconds(1)};
     std::size_t max_requests = 100'000;
     std::size_t max_bytes = 256'000'000;
+    /// batch_options::lost_create_horizon in seconds; unset: the library's default.
+    std::optional<std::uint64_t> lost_create_horizon;
     bool dry_run = false;
 };
 task<int> run_command(runtime& rt, run_args a);

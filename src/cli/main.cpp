@@ -118,6 +118,9 @@ int main(int argc, char** argv) {
     run->add_option("--poll", run_poll, "Seconds before the first poll (default 1; grows 1.5x)");
     run->add_option("--batch-requests", rn.max_requests, "Most requests in one batch");
     run->add_option("--batch-bytes", rn.max_bytes, "Largest create body in bytes");
+    run->add_option("--lost-create-horizon", rn.lost_create_horizon,
+                    "Seconds after which a create whose answer was lost and whose batch never "
+                    "appeared is taken as having made nothing (default 3600)");
     run->add_flag("--dry-run", rn.dry_run,
                   "Print the batches, request count, body bytes and cost range; send nothing");
 

@@ -8,6 +8,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <unistd.h>
@@ -218,6 +219,11 @@ task<int> run_command(runtime& rt, run_args a) {
     opts.poll_interval = a.poll;
     opts.max_requests_per_batch = a.max_requests;
     opts.max_bytes_per_batch = a.max_bytes;
+    if (a.lost_create_horizon)
+        opts.lost_create_horizon =
+            std::chrono::seconds(static_cast<std::chrono::seconds::rep>(std::min<std::uint64_t>(
+                *a.lost_create_horizon,
+                static_cast<std::uint64_t>(std::chrono::seconds::max().count()))));
     std::vector<conversation> messages;
     std::vector<json::value> ids;
     messages.reserve(prompts.size());

@@ -654,6 +654,44 @@ std::vector<json::value> out_lines(const workdir& w, const std::string& name) {
 
 BOOST_AUTO_TEST_SUITE(cli_run)
 
+// A dropped create (its answer lost) is named by `aibatch run` without an id, and the run
+// exits 1 though every prompt succeeded; --lost-create-horizon 0 settles it at once when
+// the listing shows no batch of its size but the one sent again (exit 0).
+BOOST_AUTO_TEST_CASE(run_names_a_lost_create_and_lost_create_horizon_settles_it) {
+    emulator_fixture emu(emu_options(std::chrono::milliseconds(100)));
+    workdir w;
+    std::string schema = w.file("Scored.json", schema_text());
+    w.file("prompts.jsonl", "\"one\"\n\"two\"\n\"three\"\n");
+    program p = aibatch_at(emu.url(), w);
+    auto args = [&](const std::string& out) {
+        return std::vector<std::string>{"run",
+                                        "--model",
+                                        "claude-haiku-4-5",
+                                        "--schema",
+                                        schema,
+                                        "--prompts",
+                                        (w.path / "prompts.jsonl").string(),
+                                        "--out",
+                                        (w.path / out).string(),
+                                        "--poll",
+                                        "0.05"};
+    };
+    emu.emu().add_fault(aibatch::emulator::parse_fault("drop:1:create"));
+    outcome named = run(p, args("a.jsonl"));
+    BOOST_TEST(named.status == 1, output_line_context(named));
+    BOOST_TEST(has(named.out, "3 of 3 succeeded"), named.out);
+    BOOST_TEST(has(named.out + named.err, "(no id: not found)"), named.out << named.err);
+    BOOST_TEST(has(named.out + named.err, "may still appear"), named.out << named.err);
+
+    emu.emu().add_fault(aibatch::emulator::parse_fault("drop:1:create"));
+    auto settled_args = args("b.jsonl");
+    settled_args.insert(settled_args.end(), {"--lost-create-horizon", "0"});
+    outcome settled = run(p, settled_args);
+    BOOST_TEST(settled.status == 0, output_line_context(settled));
+    BOOST_TEST(!has(settled.out + settled.err, "no id"), settled.out << settled.err);
+    BOOST_TEST(emu.emu().batches_created() == 2u); // one per run: the dropped ones made none
+}
+
 BOOST_AUTO_TEST_CASE(run_on_1000_prompts_gives_the_values_of_batch_of_t) {
     emulator_fixture emu(emu_options(std::chrono::milliseconds(200)));
     workdir w;
