@@ -105,8 +105,8 @@ private:
     // The journal's records of items this run never planned again (it stopped first):
     // their recorded batches and unanswered creates, named.
     void name_unreached_journal_records();
-    // What an ended batch's first result line says: not read, another run's, or this
-    // run's (round, item).
+    // What an ended batch's result lines say: not known (read false), another run's (16
+    // lines, or all, none of this run's), or this run's (round, item of its first such).
     struct first_line {
         bool read = false;
         std::optional<std::pair<unsigned, std::size_t>> ours;

@@ -247,26 +247,41 @@ void engine::name_unreached_journal_records() {
     }
 }
 
-// What an ended batch's first result line says about whose it is.
+// What an ended batch's result lines say about whose it is: this run's at its first line
+// of this run's, another run's only once 16 lines (or all of them) are none of this
+// run's. One line is not proof: a stray line can come first (as the tracker knows), and
+// the lost-create horizon settles a create on this verdict.
 task<engine::first_line> engine::first_line_of(const batch_info& b) {
     first_line out;
     try {
         client c = client_from_state(state_);
         result_stream rs = co_await c.open_results(b);
-        for (int k = 0; k < 3; ++k) {
+        unsigned others = 0;
+        bool ended = false;
+        for (unsigned bad = 0; !ended && others < 16 && bad < 3;) {
             try {
                 auto line = co_await rs.next();
-                if (!line)
+                if (!line) {
+                    ended = true;
+                    continue;
+                }
+                if (auto id = ledger_.ids().parse(line->custom_id)) {
+                    out.read = true;
+                    out.ours = id;
                     co_return out;
-                out.read = true;
-                out.ours = ledger_.ids().parse(line->custom_id);
-                co_return out;
+                }
+                ++others;
             } catch (const error& e) {
                 if (e.code() != errc::bad_response)
                     throw;
+                ++bad;
             }
         }
+        // 16 lines, or every line, none of them this run's: another run's. Too many bad
+        // lines first: not known.
+        out.read = others > 0 && (ended || others >= 16);
     } catch (const boost::system::system_error&) {
+        out = first_line{}; // not read to the end of the evidence: not known
     }
     co_return out;
 }

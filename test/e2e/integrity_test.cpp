@@ -692,6 +692,62 @@ BOOST_AUTO_TEST_CASE(a_lost_create_that_made_nothing_is_not_named_by_every_rerun
     std::filesystem::remove(path);
 }
 
+// Review of b8fea57: the horizon settles a lost create when every batch of its size
+// since is accounted for, and the final sweep takes a batch for another run's on the
+// evidence of its FIRST result line alone (the tracker rejects a candidate only after
+// many lines, as a stray line can come first). A stray line at the head of the lost
+// create's own batch made it "another run's": the lost create was settled as having made
+// nothing ("refused"), and its batch, paid, was neither read, canceled nor named.
+BOOST_AUTO_TEST_CASE(
+    a_stray_first_line_does_not_let_the_horizon_settle_a_lost_create_that_made_a_batch) {
+    env e;
+    auto path = temp_path("stray-first-line.journal");
+    auto o = fast();
+    o.journal = path;
+    auto msgs = tagged(4, "G");
+    // The first create is carried out and its answer lost; every listing of this run
+    // fails, so its batch is not found: the items are created again, and the lost
+    // create is named (without an id).
+    e.emu().add_fault(fault("drop-after:1:create"));
+    e.emu().add_fault(fault("status:400:3:list"));
+    auto first = e.run(msgs, o);
+    BOOST_TEST(first.all_succeeded(), first.stop_message);
+    BOOST_REQUIRE(e.emu().batches_created() == 2u);
+    BOOST_REQUIRE(first.unread_batches.size() == 1u);
+    BOOST_TEST(first.unread_batches[0].id.empty());
+    BOOST_TEST(e.count("list") == 3u);
+    // Two hours pass: the journal's create times moved back.
+    std::string text;
+    {
+        std::ifstream f(path);
+        text.assign(std::istreambuf_iterator<char>(f), {});
+    }
+    const std::time_t then = std::time(nullptr) - 2 * 3600;
+    char at[32];
+    std::strftime(at, sizeof at, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&then));
+    for (auto p = text.find("\"at\":\""); p != std::string::npos;
+         p = text.find("\"at\":\"", p + 1)) {
+        const auto from = p + 6;
+        text.replace(from, text.find('"', from) - from, at);
+    }
+    {
+        std::ofstream f(path, std::ios::trunc);
+        f << text;
+    }
+    // A stray line at the head of the next two results streams: the re-attached batch's
+    // (ignored there) and the lost create's batch's, read by the final sweep.
+    e.emu().add_fault(fault("inject-line:2:{\"custom_id\":\"item-zz9-0\",\"result\":{\"type\":"
+                            "\"canceled\"}}"));
+    auto second = e.run(msgs, o);
+    BOOST_TEST(second.all_succeeded(), second.stop_message);
+    for (const auto& u : second.unread_batches)
+        BOOST_TEST_MESSAGE("unread " << u.id << " (" << u.items << "): " << u.why);
+    auto rep = check_invariants(second, "G", e.emu());
+    BOOST_TEST(rep.ok(), rep.text());
+    BOOST_TEST(e.emu().batches_created() == 2u);
+    std::filesystem::remove(path);
+}
+
 BOOST_AUTO_TEST_CASE(the_journal_survives_a_torn_tail_and_names_malformed_lines) {
     env e;
     auto path = temp_path("torn.journal");
