@@ -154,6 +154,9 @@ private:
         unsigned creates = 0;
         unsigned found = 0;
     };
+    // Whether its lost creates are past batch_options::lost_create_horizon (the final
+    // sweep may settle them as having made nothing).
+    bool may_settle(const ambiguity& amb) const;
     std::map<std::uint32_t, ambiguity> ambiguous_;
     std::chrono::steady_clock::time_point last_ambiguous_{};
 };

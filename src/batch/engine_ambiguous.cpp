@@ -52,6 +52,11 @@ task<std::optional<batch_info>> engine::candidate_for(job& j) {
     co_return fallback;
 }
 
+bool engine::may_settle(const ambiguity& amb) const {
+    return opts_.lost_create_horizon != std::chrono::seconds::max() &&
+           std::chrono::system_clock::now() - amb.latest > opts_.lost_create_horizon;
+}
+
 void engine::note_ambiguous(const job& j, timestamp since, timestamp latest, unsigned creates) {
     auto [it, fresh] = ambiguous_.try_emplace(j.number, ambiguity{since, latest});
     if (!fresh && since < it->second.since)
@@ -86,7 +91,8 @@ task<void> engine::sweep_ambiguous() {
     std::set<std::string> named;
     std::set<std::uint32_t> unlisted;    // listing failed: already named without an id
     std::set<std::uint32_t> unverified;  // a batch named for it may be its lost create's
-    std::set<std::uint32_t> listed_none; // a complete listing showed no batch of its size
+    std::set<std::uint32_t> listed_none; // past the horizon, and a complete listing showed
+                                         // no batch of its size that may be its own
     // A batch named without proof of whose it is may be the lost create's of any job of
     // its size with lost creates (it is named with the ranges of the job being swept).
     auto may_be_any = [&](std::size_t size) {
@@ -100,8 +106,18 @@ task<void> engine::sweep_ambiguous() {
         job& j = *jobs_[number];
         std::vector<batch_info> all;
         bool complete = false;
+        // created_at is the server's clock, amb.since the client's: a lost create that may
+        // be settled (below) is looked for back to a horizon before it was sent, so a
+        // client clock ahead of the server's (by less than the horizon) does not leave its
+        // batch out of the listing that says it made nothing.
+        const timestamp window = amb.since - std::chrono::minutes(2); // find_candidates'
+        const bool settle = may_settle(amb); // decided once: the listing depends on it
+        const timestamp listed_since =
+            settle ? amb.since - std::min<std::chrono::seconds>(opts_.lost_create_horizon,
+                                                                std::chrono::hours(24 * 30))
+                   : amb.since;
         try {
-            all = co_await state_->find_candidates(j.indices.size(), amb.since, &complete);
+            all = co_await state_->find_candidates(j.indices.size(), listed_since, &complete);
         } catch (const boost::system::system_error& se) {
             const error e = as_error(se);
             unlisted.insert(number);
@@ -120,6 +136,14 @@ task<void> engine::sweep_ambiguous() {
                 unexplained = true;
                 continue;
             }
+            // Older than the usual window (listed only to decide a settle): named only
+            // when its lines prove it this run's; otherwise it only keeps the lost create
+            // from being settled.
+            const bool older = b.created_at < window;
+            if (older && !b.ended()) {
+                unexplained = true;
+                continue;
+            }
             std::string why;
             const job* owner = &j;
             if (b.ended()) {
@@ -129,6 +153,8 @@ task<void> engine::sweep_ambiguous() {
                     continue;
                 }
                 unexplained = true;
+                if (older && !line.ours)
+                    continue;
                 if (line.ours) {
                     // Whose items it carries, among the jobs with lost creates.
                     if (job* o = ambiguous_job_of(line.ours->first, line.ours->second)) {
@@ -155,7 +181,7 @@ task<void> engine::sweep_ambiguous() {
             named.insert(b.id);
             ledger_.unread({b.id, owner->ranges, why});
         }
-        if (complete && !unexplained)
+        if (settle && complete && !unexplained)
             listed_none.insert(number); // every batch of its size since is accounted for
     }
     // Lost creates whose batch was not found: the server may still be making it.
@@ -165,8 +191,7 @@ task<void> engine::sweep_ambiguous() {
         const job& j = *jobs_[number];
         const unsigned missing = amb.creates - amb.found;
         const auto now = std::chrono::system_clock::now();
-        if (listed_none.count(number) && opts_.lost_create_horizon != std::chrono::seconds::max() &&
-            now - amb.latest > opts_.lost_create_horizon) {
+        if (listed_none.count(number)) { // past the horizon when it was listed
             // Past the horizon and no batch of its size anywhere since: it made nothing.
             // Recorded, so a rerun does not look for it again.
             try {

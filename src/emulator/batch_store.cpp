@@ -130,7 +130,8 @@ std::string batch_record::result_line(std::size_t i) const {
     return s;
 }
 
-json::object batch_record::to_json(sys_clock::time_point now, const std::string& origin) const {
+json::object batch_record::to_json(sys_clock::time_point now, const std::string& origin,
+                                   sys_clock::duration clock_offset) const {
     json::object o;
     o["id"] = id;
     o["type"] = "message_batch";
@@ -145,12 +146,14 @@ json::object batch_record::to_json(sys_clock::time_point now, const std::string&
                                        {"errored", counts[1]},
                                        {"canceled", counts[2]},
                                        {"expired", counts[3]}};
-    o["ended_at"] = is_ended ? json::value(rfc3339(ends_at())) : json::value(nullptr);
-    o["created_at"] = rfc3339(created_at);
-    o["expires_at"] = rfc3339(expires_at);
+    o["ended_at"] =
+        is_ended ? json::value(rfc3339(ends_at() + clock_offset)) : json::value(nullptr);
+    o["created_at"] = rfc3339(created_at + clock_offset);
+    o["expires_at"] = rfc3339(expires_at + clock_offset);
     o["archived_at"] = nullptr;
-    o["cancel_initiated_at"] =
-        cancel_initiated_at ? json::value(rfc3339(*cancel_initiated_at)) : json::value(nullptr);
+    o["cancel_initiated_at"] = cancel_initiated_at
+                                   ? json::value(rfc3339(*cancel_initiated_at + clock_offset))
+                                   : json::value(nullptr);
     o["results_url"] = is_ended ? json::value(origin + "/v1/messages/batches/" + id + "/results")
                                 : json::value(nullptr);
     return o;

@@ -70,8 +70,10 @@ struct batch_record {
     /// (valid once ended).
     std::string result_line(std::size_t i) const;
 
-    /// The MessageBatch object as the API returns it.
-    boost::json::object to_json(sys_clock::time_point now, const std::string& origin) const;
+    /// The MessageBatch object as the API returns it (its times shifted by `clock_offset`,
+    /// options::clock_offset).
+    boost::json::object to_json(sys_clock::time_point now, const std::string& origin,
+                                sys_clock::duration clock_offset = {}) const;
 
 private:
     void compute_outcomes() const;

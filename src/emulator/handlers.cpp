@@ -56,7 +56,7 @@ reply service::create(const std::string& body) {
         batches_.push_back(rec);
         history_.push_back(rec);
         ++created_;
-        answer = rec->to_json(now, origin_);
+        answer = rec->to_json(now, origin_, opts_.clock_offset);
     }
     auto rep = json_reply(answer);
     rep.batch_id = rec->id;
@@ -87,7 +87,7 @@ reply service::on_batch(const std::string& endpoint, const std::string& id) {
         return error_reply(404, "not_found_error", "Message Batch with id " + id + " not found");
     }
     if (endpoint == "retrieve") {
-        auto v = b->to_json(now, origin_);
+        auto v = b->to_json(now, origin_, opts_.clock_offset);
         lock.unlock();
         return json_reply(v);
     }
@@ -98,7 +98,7 @@ reply service::on_batch(const std::string& endpoint, const std::string& id) {
                 now + std::chrono::duration_cast<sys_clock::duration>(opts_.cancel_time);
             changed_.notify_all(); // the batch ends sooner: wait_ended() looks again
         }
-        auto v = b->to_json(now, origin_);
+        auto v = b->to_json(now, origin_, opts_.clock_offset);
         lock.unlock();
         return json_reply(v);
     }
@@ -166,7 +166,7 @@ reply service::list(std::string_view target) {
     }
     json::array data;
     for (std::size_t i = from; i < to; ++i)
-        data.push_back(order[i]->to_json(now, origin_));
+        data.push_back(order[i]->to_json(now, origin_, opts_.clock_offset));
     json::object page;
     page["data"] = std::move(data);
     page["has_more"] = has_more;

@@ -748,6 +748,60 @@ BOOST_AUTO_TEST_CASE(
     std::filesystem::remove(path);
 }
 
+// Review of b8fea57: the listing that settles a lost create goes back to 2 minutes before
+// the CLIENT's clock said it was sent, and compares that with created_at, the SERVER's
+// clock. A client clock more than 2 minutes ahead leaves the lost create's batch out of
+// the window (older, so the listing even looks complete): past the horizon, the lost
+// create was settled as having made nothing, and its batch, paid, was never named again.
+BOOST_AUTO_TEST_CASE(
+    a_client_clock_ahead_does_not_let_the_horizon_settle_a_lost_create_that_made_a_batch) {
+    // Two hours pass (the journal's times are moved back below), and the server's clock
+    // is 10 minutes behind the client's.
+    auto eo = emu_options();
+    eo.clock_offset = -std::chrono::duration_cast<std::chrono::seconds>(2h + 10min);
+    env e(eo);
+    auto path = temp_path("skew.journal");
+    auto o = fast();
+    o.journal = path;
+    auto msgs = tagged(4, "K");
+    // The first create is carried out and its answer lost; every listing of this run
+    // fails, so its batch is not found: the items are created again, and the lost
+    // create is named (without an id).
+    e.emu().add_fault(fault("drop-after:1:create"));
+    e.emu().add_fault(fault("status:400:3:list"));
+    auto first = e.run(msgs, o);
+    BOOST_TEST(first.all_succeeded(), first.stop_message);
+    BOOST_REQUIRE(e.emu().batches_created() == 2u);
+    BOOST_REQUIRE(first.unread_batches.size() == 1u);
+    BOOST_TEST(first.unread_batches[0].id.empty());
+    std::string text;
+    {
+        std::ifstream f(path);
+        text.assign(std::istreambuf_iterator<char>(f), {});
+    }
+    const std::time_t then = std::time(nullptr) - 2 * 3600;
+    char at[32];
+    std::strftime(at, sizeof at, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&then));
+    for (auto p = text.find("\"at\":\""); p != std::string::npos;
+         p = text.find("\"at\":\"", p + 1)) {
+        const auto from = p + 6;
+        text.replace(from, text.find('"', from) - from, at);
+    }
+    {
+        std::ofstream f(path, std::ios::trunc);
+        f << text;
+    }
+    auto second = e.run(msgs, o);
+    BOOST_TEST(second.all_succeeded(), second.stop_message);
+    for (const auto& u : second.unread_batches)
+        BOOST_TEST_MESSAGE("unread " << u.id << " (" << u.items << "): " << u.why);
+    auto rep = check_invariants(second, "K", e.emu());
+    BOOST_TEST(rep.ok(), rep.text());
+    BOOST_TEST(!second.unread_batches.empty());
+    BOOST_TEST(e.emu().batches_created() == 2u);
+    std::filesystem::remove(path);
+}
+
 BOOST_AUTO_TEST_CASE(the_journal_survives_a_torn_tail_and_names_malformed_lines) {
     env e;
     auto path = temp_path("torn.journal");

@@ -79,8 +79,10 @@ struct batch_options {
     /// the API has no idempotency key) the batch it may have made can still appear. Until
     /// then such a create is named in unread_batches (without an id) whenever its batch
     /// has not been found; once this long has passed since it was sent, a complete listing
-    /// of the batches created since then that shows none of its size settles it: it made
-    /// nothing (recorded in the journal, so later reruns do not name it again). Default
+    /// of the batches created since then (since this long before then, so that a server
+    /// clock behind this machine's by less than that does not hide its batch) that shows
+    /// none of its size settles it: it made nothing (recorded in the journal, so later
+    /// reruns do not name it again). Default
     /// one hour: the API carries a create out while it serves the request, and ends a
     /// request that runs too long (504 timeout_error) well before that.
     /// std::chrono::seconds::max() never settles one.

@@ -92,6 +92,10 @@ struct options {
     /// How long `canceling` lasts before the batch ends.
     std::chrono::milliseconds cancel_time{std::chrono::milliseconds(100)};
     std::uint64_t seed = 0;
+    /// The server's clock runs this far ahead of (negative: behind) the machine's: every
+    /// time it reports (created_at, ended_at, expires_at, ...) is shifted by it. For tests
+    /// of a client whose clock is off.
+    std::chrono::seconds clock_offset{0};
     /// The day model end-of-life dates (the model table's, from the OpenAPI deprecation
     /// notes) are compared with; unset = the system clock's day. A retired model answers
     /// not_found_error.
