@@ -287,8 +287,8 @@ task<std::vector<batch_info>> client_state::find_candidates(std::uint64_t count,
                 out.push_back(std::move(b));
         }
         if (older_seen || !p.has_more || !p.last_id) {
-            if (complete)
-                *complete = true;
+            if (complete) // a page that says there is more but names no cursor: not complete
+                *complete = older_seen || !p.has_more;
             break;
         }
         after = p.last_id;
