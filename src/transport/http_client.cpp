@@ -124,9 +124,8 @@ task<std::pair<error_code, bool>> http_client::impl::write_pieces(connection& c,
         }
         auto [ec, n] = co_await c.with_stream(
             [&](auto& s) { return asio::async_write(s, asio::buffer(piece), use_tuple); });
-        (void)n;
-        if (ec)
-            co_return std::pair{ec, next.empty()};
+        if (ec) // whole only if this was the last piece and every byte of it went
+            co_return std::pair{ec, next.empty() && n == piece.size()};
         sent = after;
         piece.swap(next);
     }
@@ -155,13 +154,14 @@ http_client::impl::send_and_read_head(connection& c, const http_request& req,
         return req.streamed ? http::async_write_header(s, sr, use_tuple)
                             : http::async_write(s, sr, use_tuple);
     });
-    (void)wn;
     // A timeout reported for the write that completed the request may have raced its
     // success (the timer fired just after the last bytes were handed over, then closed
-    // the socket, which still delivers them): then the request may be whole on the
-    // server, and the failure is not "not sent". Only the streamed body's head or a piece
-    // before its last one timing out is surely not whole.
-    bool maybe_whole = wec == beast::error::timeout && !req.streamed;
+    // the socket, which still delivers them; Beast still reports the bytes written): then
+    // the request may be whole on the server, and the failure is not "not sent". A write
+    // that timed out with bytes of the request still unwritten (a shared body: fewer than
+    // the body alone, as the head comes first; a streamed body: its head, a piece before
+    // the last, or part of the last) surely left it incomplete.
+    bool maybe_whole = wec == beast::error::timeout && !req.streamed && wn >= r.body().size();
     if (!wec && req.streamed) {
         auto [pec, last_piece] = co_await write_pieces(c, req);
         wec = pec;

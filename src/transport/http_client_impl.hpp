@@ -114,7 +114,8 @@ struct http_client::impl : std::enable_shared_from_this<http_client::impl> {
 
     // The pieces of req.streamed after its head. Throws (the connection must then be
     // closed) when they do not come to Content-Length, or when the writer throws.
-    // The error of the write that failed, and whether it was the body's last piece.
+    // The error of the write that failed, and whether it was the body's last piece,
+    // written whole (a timeout that raced its success).
     task<std::pair<boost::system::error_code, bool>> write_pieces(connection& c,
                                                                   const http_request& req);
 
