@@ -207,6 +207,25 @@ std::filesystem::path temp_path(const std::string& name) {
     return p;
 }
 
+// Moves every "at" time of a journal back by `by` (time passing between two runs).
+void age_journal(const std::filesystem::path& path, std::chrono::seconds by) {
+    std::string text;
+    {
+        std::ifstream f(path);
+        text.assign(std::istreambuf_iterator<char>(f), {});
+    }
+    const std::time_t then = std::time(nullptr) - static_cast<std::time_t>(by.count());
+    char at[32];
+    std::strftime(at, sizeof at, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&then));
+    for (auto p = text.find("\"at\":\""); p != std::string::npos;
+         p = text.find("\"at\":\"", p + 1)) {
+        const auto from = p + 6;
+        text.replace(from, text.find('"', from) - from, at);
+    }
+    std::ofstream f(path, std::ios::trunc);
+    f << text;
+}
+
 } // namespace
 
 // ------------------------------------------------------------------ regressions
@@ -656,23 +675,7 @@ BOOST_AUTO_TEST_CASE(a_lost_create_that_made_nothing_is_not_named_by_every_rerun
     BOOST_TEST(first.succeeded() == 4u);
     BOOST_TEST(first.unread_batches.size() == 1u); // it cannot tell yet: named
     // Two hours pass: the journal's create times moved back.
-    std::string text;
-    {
-        std::ifstream f(path);
-        text.assign(std::istreambuf_iterator<char>(f), {});
-    }
-    const std::time_t then = std::time(nullptr) - 2 * 3600;
-    char at[32];
-    std::strftime(at, sizeof at, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&then));
-    for (auto p = text.find("\"at\":\""); p != std::string::npos;
-         p = text.find("\"at\":\"", p + 1)) {
-        const auto from = p + 6;
-        text.replace(from, text.find('"', from) - from, at);
-    }
-    {
-        std::ofstream f(path, std::ios::trunc);
-        f << text;
-    }
+    age_journal(path, std::chrono::hours(2));
     // A caller who never lets one go still sees it named.
     auto never = o;
     never.lost_create_horizon = std::chrono::seconds::max();
@@ -717,23 +720,7 @@ BOOST_AUTO_TEST_CASE(
     BOOST_TEST(first.unread_batches[0].id.empty());
     BOOST_TEST(e.count("list") == 3u);
     // Two hours pass: the journal's create times moved back.
-    std::string text;
-    {
-        std::ifstream f(path);
-        text.assign(std::istreambuf_iterator<char>(f), {});
-    }
-    const std::time_t then = std::time(nullptr) - 2 * 3600;
-    char at[32];
-    std::strftime(at, sizeof at, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&then));
-    for (auto p = text.find("\"at\":\""); p != std::string::npos;
-         p = text.find("\"at\":\"", p + 1)) {
-        const auto from = p + 6;
-        text.replace(from, text.find('"', from) - from, at);
-    }
-    {
-        std::ofstream f(path, std::ios::trunc);
-        f << text;
-    }
+    age_journal(path, std::chrono::hours(2));
     // A stray line at the head of the next two results streams: the re-attached batch's
     // (ignored there) and the lost create's batch's, read by the final sweep.
     e.emu().add_fault(fault("inject-line:2:{\"custom_id\":\"item-zz9-0\",\"result\":{\"type\":"
@@ -774,23 +761,7 @@ BOOST_AUTO_TEST_CASE(
     BOOST_REQUIRE(e.emu().batches_created() == 2u);
     BOOST_REQUIRE(first.unread_batches.size() == 1u);
     BOOST_TEST(first.unread_batches[0].id.empty());
-    std::string text;
-    {
-        std::ifstream f(path);
-        text.assign(std::istreambuf_iterator<char>(f), {});
-    }
-    const std::time_t then = std::time(nullptr) - 2 * 3600;
-    char at[32];
-    std::strftime(at, sizeof at, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&then));
-    for (auto p = text.find("\"at\":\""); p != std::string::npos;
-         p = text.find("\"at\":\"", p + 1)) {
-        const auto from = p + 6;
-        text.replace(from, text.find('"', from) - from, at);
-    }
-    {
-        std::ofstream f(path, std::ios::trunc);
-        f << text;
-    }
+    age_journal(path, std::chrono::hours(2));
     auto second = e.run(msgs, o);
     BOOST_TEST(second.all_succeeded(), second.stop_message);
     for (const auto& u : second.unread_batches)
