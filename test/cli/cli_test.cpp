@@ -73,6 +73,23 @@ struct workdir {
     }
 };
 
+// `aibatch run` on w's prompts.jsonl with this schema file, out to w/out, then `extra`.
+std::vector<std::string> run_argv(const std::string& schema, const workdir& w,
+                                  const std::string& out = "out.jsonl",
+                                  std::initializer_list<std::string> extra = {}) {
+    std::vector<std::string> args = {"run",
+                                     "--model",
+                                     "claude-haiku-4-5",
+                                     "--schema",
+                                     schema,
+                                     "--prompts",
+                                     (w.path / "prompts.jsonl").string(),
+                                     "--out",
+                                     (w.path / out).string()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+}
+
 program aibatch_at(const std::string& url, const workdir& w) {
     program p;
     p.path = AIBATCH_CLI;
@@ -664,17 +681,7 @@ BOOST_AUTO_TEST_CASE(run_names_a_lost_create_and_lost_create_horizon_settles_it)
     w.file("prompts.jsonl", "\"one\"\n\"two\"\n\"three\"\n");
     program p = aibatch_at(emu.url(), w);
     auto args = [&](const std::string& out) {
-        return std::vector<std::string>{"run",
-                                        "--model",
-                                        "claude-haiku-4-5",
-                                        "--schema",
-                                        schema,
-                                        "--prompts",
-                                        (w.path / "prompts.jsonl").string(),
-                                        "--out",
-                                        (w.path / out).string(),
-                                        "--poll",
-                                        "0.05"};
+        return run_argv(schema, w, out, {"--poll", "0.05"});
     };
     emu.emu().add_fault(aibatch::emulator::parse_fault("drop:1:create"));
     outcome named = run(p, args("a.jsonl"));
@@ -780,15 +787,7 @@ BOOST_AUTO_TEST_CASE(run_under_a_base_url_ending_in_v1_says_to_drop_the_v1) {
     w.file("prompts.jsonl", "\"fine\"\n");
     program p = aibatch_at(emu.url() + "/v1", w);
     for (bool json_output : {false, true}) {
-        std::vector<std::string> args = {"run",
-                                         "--model",
-                                         "claude-haiku-4-5",
-                                         "--schema",
-                                         schema,
-                                         "--prompts",
-                                         (w.path / "prompts.jsonl").string(),
-                                         "--out",
-                                         (w.path / "out.jsonl").string()};
+        std::vector<std::string> args = run_argv(schema, w);
         if (json_output)
             args.insert(args.begin(), "--json");
         outcome o = run(p, args);
@@ -840,18 +839,8 @@ BOOST_AUTO_TEST_CASE(dry_run_sends_nothing_even_with_an_unreachable_base_url) {
     w.file("prompts.jsonl", prompts);
     program p = aibatch_at("http://127.0.0.1:1", w);
     p.env.erase("ANTHROPIC_API_KEY"); // not even needed
-    std::vector<std::string> args = {"run",
-                                     "--model",
-                                     "claude-haiku-4-5",
-                                     "--schema",
-                                     schema,
-                                     "--prompts",
-                                     (w.path / "prompts.jsonl").string(),
-                                     "--out",
-                                     (w.path / "out.jsonl").string(),
-                                     "--dry-run",
-                                     "--batch-requests",
-                                     "12"};
+    std::vector<std::string> args =
+        run_argv(schema, w, "out.jsonl", {"--dry-run", "--batch-requests", "12"});
     outcome o = run(p, args);
     BOOST_TEST_REQUIRE(o.status == 0, output_line_context(o));
     BOOST_TEST(has(o.out, "nothing was sent"));
