@@ -683,6 +683,11 @@ BOOST_AUTO_TEST_CASE(a_lost_create_that_made_nothing_is_not_named_by_every_rerun
     BOOST_TEST(second.all_succeeded(), second.stop_message);
     BOOST_REQUIRE(second.unread_batches.size() == 1u);
     BOOST_TEST(second.unread_batches[0].id.empty());
+    // Nor does a horizon too long for the clock's nanoseconds: 584 years, which as
+    // nanoseconds wrapped to a third of a second and settled it.
+    never.lost_create_horizon = std::chrono::seconds(18'446'744'074);
+    auto long_horizon = e.run(msgs, never);
+    BOOST_TEST(long_horizon.unread_batches.size() == 1u);
     // With the default horizon it is settled, and stays settled.
     for (int k = 0; k < 2; ++k) {
         auto again = e.run(msgs, o);
