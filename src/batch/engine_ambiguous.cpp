@@ -55,8 +55,8 @@ task<std::optional<batch_info>> engine::candidate_for(job& j) {
 bool engine::may_settle(const ambiguity& amb) const {
     // Compared in seconds: a very long horizon in the clock's nanoseconds would overflow.
     return opts_.lost_create_horizon != std::chrono::seconds::max() &&
-           std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now() -
-                                                            amb.latest) > opts_.lost_create_horizon;
+           std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now() - amb.latest) >= opts_.lost_create_horizon;
 }
 
 void engine::note_ambiguous(const job& j, timestamp since, timestamp latest, unsigned creates) {
