@@ -207,6 +207,12 @@ std::filesystem::path temp_path(const std::string& name) {
     return p;
 }
 
+// The unread entries of a run, in the test log (to read a failure by).
+void print_unread(const aibatch::batch_run<SpamResult>& run) {
+    for (const auto& u : run.unread_batches)
+        BOOST_TEST_MESSAGE("unread " << u.id << " (" << u.items << "): " << u.why);
+}
+
 // Moves every "at" time of a journal back by `by` (time passing between two runs).
 void age_journal(const std::filesystem::path& path, std::chrono::seconds by) {
     std::string text;
@@ -416,8 +422,7 @@ BOOST_AUTO_TEST_CASE(a_journal_resume_attaches_each_chunk_to_its_own_batch) {
     BOOST_TEST(second.all_succeeded(), second.stop_message);
     // The refused create (529: made nothing) is not taken for a lost one.
     BOOST_TEST(second.unread_batches.empty());
-    for (const auto& u : second.unread_batches)
-        BOOST_TEST_MESSAGE("unread " << u.id << " (" << u.items << "): " << u.why);
+    print_unread(second);
     auto rep = check_invariants(second, "J", e.emu());
     BOOST_TEST(rep.ok(), rep.text());
     BOOST_TEST(second.run_id == first.run_id);
@@ -649,8 +654,7 @@ BOOST_AUTO_TEST_CASE(a_rerun_that_stops_early_still_names_the_lost_creates_of_it
     asio::io_context ioc;
     aibatch::client c(ioc.get_executor(), cfg);
     auto run = run_task(ioc, aibatch::run_batch<SpamResult>(c, msgs, model, o));
-    for (const auto& u : run.unread_batches)
-        BOOST_TEST_MESSAGE("unread " << u.id << " (" << u.items << "): " << u.why);
+    print_unread(run);
     BOOST_TEST(run.stop_code == aibatch::errc::timed_out, run.stop_message);
     auto rep = check_invariants(run, "S", e.emu());
     BOOST_TEST(rep.ok(), rep.text());
@@ -692,8 +696,7 @@ BOOST_AUTO_TEST_CASE(a_lost_create_that_made_nothing_is_not_named_by_every_rerun
     for (int k = 0; k < 2; ++k) {
         auto again = e.run(msgs, o);
         BOOST_TEST(again.all_succeeded(), again.stop_message);
-        for (const auto& u : again.unread_batches)
-            BOOST_TEST_MESSAGE("unread " << u.id << " (" << u.items << "): " << u.why);
+        print_unread(again);
         BOOST_TEST(again.unread_batches.empty(), "rerun " << k);
     }
     BOOST_TEST(e.emu().batches_created() == 1u);
@@ -732,8 +735,7 @@ BOOST_AUTO_TEST_CASE(
                             "\"canceled\"}}"));
     auto second = e.run(msgs, o);
     BOOST_TEST(second.all_succeeded(), second.stop_message);
-    for (const auto& u : second.unread_batches)
-        BOOST_TEST_MESSAGE("unread " << u.id << " (" << u.items << "): " << u.why);
+    print_unread(second);
     auto rep = check_invariants(second, "G", e.emu());
     BOOST_TEST(rep.ok(), rep.text());
     BOOST_TEST(e.emu().batches_created() == 2u);
@@ -769,8 +771,7 @@ BOOST_AUTO_TEST_CASE(
     age_journal(path, std::chrono::hours(2));
     auto second = e.run(msgs, o);
     BOOST_TEST(second.all_succeeded(), second.stop_message);
-    for (const auto& u : second.unread_batches)
-        BOOST_TEST_MESSAGE("unread " << u.id << " (" << u.items << "): " << u.why);
+    print_unread(second);
     auto rep = check_invariants(second, "K", e.emu());
     BOOST_TEST(rep.ok(), rep.text());
     BOOST_TEST(!second.unread_batches.empty());
