@@ -15,6 +15,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <atomic>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <random>
@@ -151,12 +152,29 @@ struct client_state {
 /// message id (succeeded) or the error's request id (errored).
 /// `id` is the message id (succeeded) or the error's request id (errored), else "".
 inline std::uint64_t result_identity(result_type type, std::string_view id) {
-    std::uint64_t h = 1469598103934665603ull;
-    for (unsigned char c : id) {
-        h ^= c;
-        h *= 1099511628211ull;
+    // Eight bytes at a time (a byte-wise hash was a tenth of reading a line), mixed with
+    // 64-bit multiplies; in memory only, never stored.
+    constexpr std::uint64_t k = 0x9E3779B97F4A7C15ull;
+    std::uint64_t h = (static_cast<std::uint64_t>(type) + 1) * k;
+    auto mix = [&](std::uint64_t w) {
+        h = (h ^ w) * k;
+        h ^= h >> 29;
+    };
+    std::size_t i = 0;
+    for (; i + 8 <= id.size(); i += 8) {
+        std::uint64_t w;
+        std::memcpy(&w, id.data() + i, 8);
+        mix(w);
     }
-    return h ^ (static_cast<std::uint64_t>(type) << 56);
+    if (i < id.size()) {
+        std::uint64_t w = 0;
+        std::memcpy(&w, id.data() + i, id.size() - i);
+        mix(w);
+    }
+    // The length last: folded in first, it cancelled against the first word ("ls" and
+    // "ms\0" were one identity).
+    h = (h ^ id.size()) * 0xBF58476D1CE4E5B9ull;
+    return h ^ (h >> 31);
 }
 inline std::uint64_t result_identity(const result_line& line) {
     std::string_view id;

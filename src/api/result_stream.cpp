@@ -2,6 +2,10 @@
 
 #include <boost/json/parser.hpp>
 
+#include <algorithm>
+#include <cstring>
+#include <deque>
+#include <memory>
 #include <unordered_map>
 
 namespace aibatch {
@@ -46,11 +50,33 @@ struct result_stream::state {
     std::string_view chunk; // unread rest of the last piece (valid until the next read)
     std::string carry;      // a line split across pieces
     json::parser parser;
-    // Ids delivered so far, appended in order into one buffer (100,000 separate strings
-    // would cost as long to free as to fill) until a resume needs lookups, then indexed
-    // once in `delivered`. delivered_order holds (end offset in delivered_ids, identity).
-    std::string delivered_ids;
-    std::vector<std::pair<std::size_t, std::uint64_t>> delivered_order;
+    // Ids delivered so far, in order (100,000 separate strings would cost as long to free
+    // as to fill; one growing buffer copies itself and faults in fresh pages at each
+    // doubling) until a resume needs lookups, then indexed once in `delivered`.
+    struct id_log {
+        static constexpr std::size_t block_size = std::size_t{1} << 16;
+        struct entry {
+            const char* id;
+            std::size_t size;
+            std::uint64_t identity;
+        };
+        std::vector<std::unique_ptr<char[]>> blocks; // the ids' bytes; a block never moves
+        char* free = nullptr;                        // the unused end of the last block
+        std::size_t room = 0;
+        std::deque<entry> entries;
+
+        void add(std::string_view id, std::uint64_t identity) {
+            if (id.size() > room) {
+                room = std::max(block_size, id.size());
+                blocks.push_back(std::make_unique_for_overwrite<char[]>(room));
+                free = blocks.back().get();
+            }
+            std::memcpy(free, id.data(), id.size());
+            entries.push_back({free, id.size(), identity});
+            free += id.size();
+            room -= id.size();
+        }
+    } delivered_log;
     // id -> result_identity of each answer delivered for it (two different answers for
     // one id are both delivered, once each)
     std::unordered_multimap<std::string, std::uint64_t> delivered;
@@ -220,14 +246,10 @@ struct result_stream::state {
         }
         if (!resumed) {
             resumed = true;
-            delivered.reserve(delivered_order.size() * 2);
-            std::size_t begin = 0;
-            for (auto [end, identity] : delivered_order) {
-                delivered.emplace(delivered_ids.substr(begin, end - begin), identity);
-                begin = end;
-            }
-            delivered_order = {};
-            delivered_ids = {};
+            delivered.reserve(delivered_log.entries.size() * 2);
+            for (const auto& e : delivered_log.entries)
+                delivered.emplace(std::string(e.id, e.size), e.identity);
+            delivered_log = {};
         }
         carry_ready = false;
         co_await reopen();
@@ -266,8 +288,7 @@ struct result_stream::state {
                     return false;
             delivered.emplace(std::move(id), identity);
         } else {
-            delivered_ids += custom_id;
-            delivered_order.emplace_back(delivered_ids.size(), identity);
+            delivered_log.add(custom_id, identity);
         }
         ++lines;
         return true;

@@ -1,11 +1,14 @@
 // Pure rules of the API layer: error mapping, retry decisions, backoff, timestamps.
 #include "api/api_rules.hpp"
+#include "api/client_impl.hpp"
 #include <aibatch/api/batches.hpp>
 
 #include <boost/asio/error.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/test/unit_test.hpp>
 #include <chrono>
+#include <random>
+#include <set>
 
 using namespace std::chrono_literals;
 namespace json = boost::json;
@@ -205,6 +208,45 @@ BOOST_AUTO_TEST_CASE(retry_wait_honours_the_server_then_backs_off) {
     aibatch::http_headers far;
     far.add("retry-after", "3600"); // over 60 s: the backoff rule
     BOOST_TEST(aibatch::detail::retry_wait(p, 0, &far, 0.0).count() == 500);
+}
+
+// result_identity tells a second answer for a custom_id from the first one delivered
+// again after a resume: equal for the same answer, different for any other (every
+// length, a difference in any byte, the result type, trailing zero bytes).
+BOOST_AUTO_TEST_CASE(result_identity_tells_answers_apart) {
+    using aibatch::result_identity;
+    using aibatch::result_type;
+    std::set<std::uint64_t> seen;
+    std::size_t made = 0;
+    const std::string base = "msg_01d74F1BmL9e6HeaIFSx6b4e_req_0123456789";
+    for (std::size_t n = 0; n <= base.size(); ++n) {
+        std::string id = base.substr(0, n);
+        BOOST_TEST(result_identity(result_type::succeeded, id) ==
+                   result_identity(result_type::succeeded, std::string(id)));
+        for (auto t : {result_type::succeeded, result_type::errored, result_type::canceled}) {
+            seen.insert(result_identity(t, id));
+            ++made;
+        }
+        for (std::size_t k = 0; k < n; ++k) { // one byte changed anywhere
+            std::string other = id;
+            other[k] = static_cast<char>(other[k] ^ 1);
+            seen.insert(result_identity(result_type::succeeded, other));
+            ++made;
+        }
+        seen.insert(result_identity(result_type::succeeded, id + std::string(1, '\0')));
+        ++made;
+    }
+    // and 100,000 ids shaped like the API's message ids
+    std::mt19937_64 rng(7);
+    const std::string digits = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    for (int i = 0; i < 100'000; ++i) {
+        std::string id = "msg_01";
+        for (int c = 0; c < 22; ++c)
+            id += digits[rng() % digits.size()];
+        seen.insert(result_identity(result_type::succeeded, id));
+        ++made;
+    }
+    BOOST_TEST(seen.size() == made);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
