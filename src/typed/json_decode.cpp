@@ -66,7 +66,7 @@ bool stream_decoder::begin_container(bool is_array) {
         break;
     case open_result::action::descend:
         r.f.seen = seen_.size();
-        seen_.resize(seen_.size() + r.f.ops->flags, false);
+        seen_.resize(seen_.size() + r.f.ops->flags, 0);
         frames_.push_back(r.f);
         pending_.push_back({is_array, {}});
         break;

@@ -39,28 +39,59 @@ template <std::size_t N>
     return k.size() == N - 1 && std::memcmp(k.data(), lit, N - 1) == 0;
 }
 
-// The index of a key among those a place reads, or -1.
+// The index of a key among those a place reads, or -1: the length picks the one
+// candidate, one compare of a known length tells (keys of no interest mostly fail on
+// the length alone).
 [[gnu::always_inline]] inline int key_index(place p, std::string_view k) noexcept {
     switch (p) {
     case place::root:
         return is(k, "custom_id") ? 0 : is(k, "result") ? 1 : -1;
     case place::result:
-        return is(k, "type") ? 0 : is(k, "message") ? 1 : is(k, "error") ? 2 : -1;
+        switch (k.size()) {
+        case 4:
+            return is(k, "type") ? 0 : -1;
+        case 7:
+            return is(k, "message") ? 1 : -1;
+        case 5:
+            return is(k, "error") ? 2 : -1;
+        default:
+            return -1;
+        }
     case place::message:
-        return is(k, "content")       ? 0
-               : is(k, "stop_reason") ? 1
-               : is(k, "usage")       ? 2
-               : is(k, "id")          ? 3
-                                      : -1;
+        switch (k.size()) {
+        case 7:
+            return is(k, "content") ? 0 : -1;
+        case 11:
+            return is(k, "stop_reason") ? 1 : -1;
+        case 5:
+            return is(k, "usage") ? 2 : -1;
+        case 2:
+            return is(k, "id") ? 3 : -1;
+        default:
+            return -1;
+        }
     case place::block:
-        return is(k, "type") ? 0 : is(k, "name") ? 1 : is(k, "input") ? 2 : is(k, "text") ? 3 : -1;
+        switch (k.size()) {
+        case 4:
+            return is(k, "type") ? 0 : is(k, "name") ? 1 : is(k, "text") ? 3 : -1;
+        case 5:
+            return is(k, "input") ? 2 : -1;
+        default:
+            return -1;
+        }
     case place::usage:
-        return is(k, "input_tokens")                  ? 0
-               : is(k, "output_tokens")               ? 1
-               : is(k, "cache_creation_input_tokens") ? 2
-               : is(k, "cache_read_input_tokens")     ? 3
-               : is(k, "service_tier")                ? 4
-                                                      : -1;
+        switch (k.size()) {
+        case 12:
+            return is(k, "input_tokens") ? 0 : is(k, "service_tier") ? 4 : -1;
+        case 13:
+            return is(k, "output_tokens") ? 1 : -1;
+        case 27:
+            return is(k, "cache_creation_input_tokens") ? 2 : -1;
+        case 23:
+            return is(k, "cache_read_input_tokens") ? 3 : -1;
+        default:
+            return -1;
+        }
     case place::error_outer:
         return is(k, "error")        ? 0
                : is(k, "type")       ? 1
@@ -110,8 +141,9 @@ struct scan_state {
     output_mode mode;
     std::string tool_name;
 
-    // per line
+    // per line: the envelope's strings go straight into the caller's line
     line_envelope env;
+    line_head* head = nullptr;
     target input;
     decode_state* st = nullptr;
     bool tree = false; // needs_tree
@@ -155,19 +187,20 @@ struct scan_state {
 
     scan_state(output_mode m, std::string name) : mode(m), tool_name(std::move(name)) {}
 
-    void start(target t, decode_state& s) {
+    void start(target t, decode_state& s, line_head& out) {
+        head = &out;
         // Field by field: the strings keep their storage from line to line.
-        env.custom_id.clear();
+        head->custom_id.clear();
         env.type = result_type::succeeded;
-        env.message_id.clear();
-        env.stop_reason.clear();
+        head->message_id.clear();
+        head->stop_reason.clear();
         env.has_usage = false;
         env.tokens.input_tokens = env.tokens.output_tokens = 0;
         env.tokens.cache_creation_input_tokens = env.tokens.cache_read_input_tokens = 0;
         env.tokens.service_tier.clear();
-        env.error.type.clear();
-        env.error.message.clear();
-        env.error.request_id.clear();
+        head->error.type.clear();
+        head->error.message.clear();
+        head->error.request_id.clear();
         env.tool_found = env.input_decoded = env.text_found = false;
         env.text.clear();
         input = t;
@@ -382,7 +415,7 @@ struct scan_state {
                 }
             }
             if (f == 3)
-                env.message_id.clear(); // not a string: as result_identity reads it
+                head->message_id.clear(); // not a string: as result_identity reads it
             break;
         case place::content:
             if (!is_array) {
@@ -524,7 +557,7 @@ struct scan_state {
                 if (!is_string)
                     return need_tree();
                 has_custom_id = true;
-                env.custom_id.assign(s.s.data(), s.s.size());
+                head->custom_id.assign(s.s.data(), s.s.size());
             } else if (f == 1) {
                 return need_tree(); // result is not an object
             }
@@ -543,15 +576,15 @@ struct scan_state {
             break;
         case place::message:
             if (f == 1 && is_string)
-                env.stop_reason.assign(s.s.data(), s.s.size());
+                head->stop_reason.assign(s.s.data(), s.s.size());
             else if (f == 1)
-                env.stop_reason.clear();
+                head->stop_reason.clear();
             else if (f == 2)
                 env.has_usage = true;
             else if (f == 3 && is_string)
-                env.message_id.assign(s.s.data(), s.s.size());
+                head->message_id.assign(s.s.data(), s.s.size());
             else if (f == 3)
-                env.message_id.clear();
+                head->message_id.clear();
             break;
         case place::content:
             break;
@@ -559,13 +592,14 @@ struct scan_state {
             if (f == 2)
                 return begin_input(false, false, &s);
             if (f == 0) {
-                block_type = !is_string          ? block_kind::unknown
-                             : s.s == "tool_use" ? block_kind::tool_use
-                             : s.s == "text"     ? block_kind::text
-                                                 : block_kind::other;
+                block_type = !is_string            ? block_kind::unknown
+                             : is(s.s, "tool_use") ? block_kind::tool_use
+                             : is(s.s, "text")     ? block_kind::text
+                                                   : block_kind::other;
             } else if (f == 1) {
                 block_name_string = is_string;
-                block_name_ours = is_string && s.s == tool_name;
+                block_name_ours = is_string && s.s.size() == tool_name.size() &&
+                                  std::memcmp(s.s.data(), tool_name.data(), tool_name.size()) == 0;
             } else if (f == 3) {
                 block_text_string = is_string;
                 if (is_string)
@@ -609,6 +643,8 @@ struct scan_state {
             env.type = result_type::succeeded;
             return message_object;
         }
+        head->message_id.clear();
+        head->stop_reason.clear();
         if (type == type_name::errored) {
             env.type = result_type::errored;
             if (!error_object)
@@ -618,9 +654,9 @@ struct scan_state {
             for (const opt_str* o : {&t, &m, static_cast<const opt_str*>(&request_id)})
                 if (o->state == str_state::other)
                     return false;
-            env.error.type = t.state == str_state::string ? t.value : std::string();
-            env.error.message = m.state == str_state::string ? m.value : std::string();
-            env.error.request_id =
+            head->error.type = t.state == str_state::string ? t.value : std::string();
+            head->error.message = m.state == str_state::string ? m.value : std::string();
+            head->error.request_id =
                 request_id.state == str_state::string ? request_id.value : std::string();
             return true;
         }
@@ -651,11 +687,12 @@ line_scanner::line_scanner(line_scanner&&) noexcept = default;
 line_scanner& line_scanner::operator=(line_scanner&&) noexcept = default;
 line_scanner::~line_scanner() = default;
 
-scan_status line_scanner::scan(std::string_view line, target input, decode_state& st) {
+scan_status line_scanner::scan(std::string_view line, target input, decode_state& st,
+                               line_head& out) {
     auto& parser = impl_->parser;
     scan_state& m = parser.handler();
     parser.reset();
-    m.start(input, st);
+    m.start(input, st, out);
     error_code ec;
     std::size_t n = parser.write_some(false, line.data(), line.size(), ec);
     if (!ec && n < line.size())

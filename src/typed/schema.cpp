@@ -225,7 +225,7 @@ public:
         }
         frame f = r.f;
         f.seen = seen_.size();
-        seen_.resize(seen_.size() + f.ops->flags, false);
+        seen_.resize(seen_.size() + f.ops->flags, 0);
         if (v.is_array()) {
             for (const auto& e : v.get_array()) {
                 target c = f.ops->child(f, {}, st_, seen_);
@@ -245,7 +245,7 @@ public:
 
 private:
     decode_state& st_;
-    std::vector<bool> seen_;
+    seen_flags seen_;
 };
 
 } // namespace

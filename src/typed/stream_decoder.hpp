@@ -54,7 +54,7 @@ private:
     bool done_ = false;
     std::vector<frame> frames_;
     std::vector<level> pending_; ///< beside frames_
-    std::vector<bool> seen_;
+    seen_flags seen_;
     std::size_t skip_ = 0;    ///< depth inside a skipped subtree
     std::size_t capture_ = 0; ///< depth inside a captured subtree
     target captured_;

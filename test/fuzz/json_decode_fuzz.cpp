@@ -74,9 +74,10 @@ void lines(std::string_view line) {
         try {
             result_decoder<T> dec(spec);
             decoded_line<T> d = dec.decode(line);
-            streamed = d.custom_id + "|" + std::string(to_string(d.type)) + "|" + d.stop_reason +
-                       "|" + (d.token_usage ? std::to_string(d.token_usage->output_tokens) : "-") +
-                       "|" + d.error.type + "|" + d.error.message + "|" + d.error.request_id + "|" +
+            streamed = d.custom_id + "|" + std::string(to_string(d.type)) + "|" + d.message_id +
+                       "|" + d.stop_reason + "|" +
+                       (d.token_usage ? std::to_string(d.token_usage->output_tokens) : "-") + "|" +
+                       d.error.type + "|" + d.error.message + "|" + d.error.request_id + "|" +
                        line_outcome(d.output);
         } catch (const error& e) {
             streamed = std::string("threw ") + e.what();
@@ -87,18 +88,20 @@ void lines(std::string_view line) {
             if (ec)
                 throw error(errc::bad_response, "not JSON (" + ec.message() + ")");
             result_line r = result_line::from_json(std::move(v));
-            std::string stop;
+            std::string stop, id;
             std::string tokens = "-";
             output_result<T> out;
             if (r.type == result_type::succeeded) {
+                if (const auto* m = r.message.if_contains("id"); m && m->is_string())
+                    id = std::string(m->get_string());
                 if (const auto* s = r.message.if_contains("stop_reason"); s && s->is_string())
                     stop = std::string(s->get_string());
                 if (const auto* u = r.message.if_contains("usage"))
                     tokens = std::to_string(usage_from_json(*u).output_tokens);
                 out = read_output<T>(r.message, spec);
             }
-            walked = r.custom_id + "|" + std::string(to_string(r.type)) + "|" + stop + "|" +
-                     tokens + "|" + r.error.type + "|" + r.error.message + "|" +
+            walked = r.custom_id + "|" + std::string(to_string(r.type)) + "|" + id + "|" + stop +
+                     "|" + tokens + "|" + r.error.type + "|" + r.error.message + "|" +
                      r.error.request_id + "|" + line_outcome(out);
         } catch (const error& e) {
             walked = std::string("threw ") + e.what();

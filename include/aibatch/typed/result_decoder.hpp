@@ -78,8 +78,11 @@ public:
     line_scanner& operator=(line_scanner&&) noexcept;
     ~line_scanner();
 
-    /// Reads `line`; in tool mode decodes the tool input into `input` with `st`.
-    scan_status scan(std::string_view line, target input, decode_state& st);
+    /// Reads `line`; in tool mode decodes the tool input into `input` with `st`. On ok,
+    /// `out`'s custom_id, message_id, stop_reason and error are the line's (written as
+    /// read, no copy); its type and token_usage are envelope()'s to set. On any other
+    /// status `out` is partly written.
+    scan_status scan(std::string_view line, target input, decode_state& st, line_head& out);
     const line_envelope& envelope() const noexcept;
     const std::string& why() const noexcept;
 
@@ -129,19 +132,24 @@ public:
         out.output.failure = output_failure::none;
         out.output.message.clear();
         out.output.raw.clear();
-        detail::scan_status s = scanner_.scan(line, {&value, &detail::ops_of<T>()}, st);
+        detail::scan_status s = scanner_.scan(line, {&value, &detail::ops_of<T>()}, st, out);
         if (s == detail::scan_status::not_json) {
             not_json_ = scanner_.why();
             throw error(errc::bad_response, "not JSON (" + not_json_ + ")");
         }
         if (s == detail::scan_status::ok) {
             const detail::line_envelope& env = scanner_.envelope();
-            detail::copy_envelope(env, out);
+            out.type = env.type;
             if (env.type != result_type::succeeded) {
+                out.token_usage.reset();
                 out.output.value.reset();
                 return;
             }
-            if (fast_output(env, st, out.output))
+            if (env.has_usage)
+                out.token_usage = env.tokens;
+            else
+                out.token_usage.reset();
+            if (fast_output(env, out.stop_reason, st, out.output))
                 return;
         }
         out.output = output_result<T>{};
@@ -173,9 +181,8 @@ public:
 private:
     // The plain success, decided without the tree; false sends the line to the tree.
     // r.value holds what the tool input decoded to (tool mode).
-    bool fast_output(const detail::line_envelope& env, detail::decode_state& st,
-                     output_result<T>& r) {
-        const std::string_view stop = env.stop_reason;
+    bool fast_output(const detail::line_envelope& env, std::string_view stop,
+                     detail::decode_state& st, output_result<T>& r) {
         if (stop == "refusal" || stop == "max_tokens")
             return false;
         if (spec_.mode == output_mode::tool)

@@ -73,7 +73,7 @@ struct sequence_traits {
         r.f.mark = st.issue_count();
         return r;
     }
-    static target child(frame& f, std::string_view, decode_state& st, std::vector<bool>&) {
+    static target child(frame& f, std::string_view, decode_state& st, seen_flags&) {
         auto& out = *static_cast<Seq*>(f.out);
         std::size_t i = f.count++;
         f.child_active = false;
@@ -94,7 +94,7 @@ struct sequence_traits {
             st.pop();
         f.child_active = false;
     }
-    static void close(frame& f, decode_state& st, std::vector<bool>&) {
+    static void close(frame& f, decode_state& st, seen_flags&) {
         if constexpr (fixed) {
             auto& out = *static_cast<Seq*>(f.out);
             if (f.count != out.size()) {
@@ -165,7 +165,7 @@ requires is_string_map<Map>::value struct json_traits<Map> {
         r.f.mark = st.issue_count();
         return r;
     }
-    static target child(frame& f, std::string_view key, decode_state& st, std::vector<bool>&) {
+    static target child(frame& f, std::string_view key, decode_state& st, seen_flags&) {
         auto& out = *static_cast<Map*>(f.out);
         std::size_t i = f.count++;
         auto [it, inserted] = out.try_emplace(std::string(key));
@@ -181,7 +181,7 @@ requires is_string_map<Map>::value struct json_traits<Map> {
             st.pop();
         f.child_active = false;
     }
-    static void close(frame&, decode_state&, std::vector<bool>&) {}
+    static void close(frame&, decode_state&, seen_flags&) {}
     static constexpr container_ops ops{&child, &child_done, &close};
 };
 

@@ -52,13 +52,17 @@ struct type_ops {
     void (*on_value)(const boost::json::value&, void* out, decode_state&);
 };
 
+/// The "seen" flags of the members of the structs being decoded (a byte each: a
+/// std::vector<bool> cost more to grow and test than the decode around it).
+using seen_flags = std::vector<unsigned char>;
+
 struct container_ops {
     /// The next element (key empty, arrays) or member (objects): where its value goes.
-    target (*child)(frame&, std::string_view key, decode_state&, std::vector<bool>& seen);
+    target (*child)(frame&, std::string_view key, decode_state&, seen_flags& seen);
     /// After the value of the current child.
     void (*child_done)(frame&, decode_state&);
     /// After the last child.
-    void (*close)(frame&, decode_state&, std::vector<bool>& seen);
+    void (*close)(frame&, decode_state&, seen_flags& seen);
     /// How many "seen" flags the frame needs (struct members).
     std::size_t flags = 0;
 };

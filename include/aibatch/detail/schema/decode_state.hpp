@@ -152,7 +152,8 @@ public:
         segments_.clear();
         order_.clear();
         issues_.clear();
-        unknown_.clear();
+        if (!unknown_.empty())
+            unknown_.clear();
         objects_ = 0;
         repeated_key_ = false;
     }

@@ -80,7 +80,7 @@ struct json_traits<T> {
         r.f.id = st.next_object();
         return r;
     }
-    static target child(frame& f, std::string_view key, decode_state& st, std::vector<bool>& seen) {
+    static target child(frame& f, std::string_view key, decode_state& st, seen_flags& seen) {
         const auto& ms = members();
         std::size_t pos = f.count++;
         f.child_active = false;
@@ -92,7 +92,7 @@ struct json_traits<T> {
                 st.repeated_key();
                 return {};
             }
-            seen[f.seen + i] = true;
+            seen[f.seen + i] = 1;
             f.child = i;
             f.child_active = true;
             f.child_mark = st.issue_count();
@@ -125,7 +125,7 @@ struct json_traits<T> {
         }
         st.pop();
     }
-    static void close(frame& f, decode_state& st, std::vector<bool>& seen) {
+    static void close(frame& f, decode_state& st, seen_flags& seen) {
         const auto& ms = members();
         auto& out = *static_cast<T*>(f.out);
         for (std::size_t i = 0; i < n; ++i) {
