@@ -153,7 +153,7 @@ task<track_result> engine::read(job& j, batch_info b) {
             result_stream rs = co_await open_results_on_strand(std::move(capped));
             decode_report output;
             for (;;) {
-                // Decoding a 64 KiB piece takes milliseconds; the check is inline and
+                // Decoding a piece (up to 256 KiB) takes milliseconds; the check is inline and
                 // the lines already received are taken without a coroutine frame each.
                 if (breath_.due())
                     co_await breathe();

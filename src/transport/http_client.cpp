@@ -271,8 +271,17 @@ struct response_stream::state {
     http_request request; // for messages
     unsigned status = 0;
     http_headers headers;
-    std::vector<char> buf = std::vector<char>(std::size_t{64} << 10);
+    std::vector<char> buf = std::vector<char>(std::size_t{256} << 10);
     bool done = false;
+    boost::system::error_code deferred; // a failure after bytes this piece delivers
+
+    // A read failed: the connection is never reused; throws what request_failed throws.
+    [[noreturn]] void fail(boost::system::error_code ec) {
+        done = true;
+        auto o = owner;
+        conn.reset(); // a connection that failed mid-body is never reused
+        o->request_failed({ec, true}, request, true);
+    }
 
     void finish() {
         done = true;
@@ -332,18 +341,31 @@ task<std::string_view> response_stream::read_some() {
     auto& st = *state_;
     if (st.done)
         co_return std::string_view{};
+    if (st.deferred) // a read failed after the bytes of the last piece: report it now
+        st.fail(std::exchange(st.deferred, {}));
     if (st.parser.is_done()) {
         st.finish();
         co_return std::string_view{};
     }
     auto& body = st.parser.get().body();
     auto& conn = *st.conn;
-    // Deliver whatever arrives: read_some returns after each socket read, so a slow
-    // trickle reaches the caller at once instead of waiting to fill the buffer.
+    // Deliver whatever arrives: read_some returns once a socket read brought bytes, so a
+    // slow trickle reaches the caller at once instead of waiting to fill the buffer; and
+    // whatever more is already here: Beast reads at most 64 KiB at a time, and more
+    // reads per piece while bytes wait (in Beast's buffer or the socket) save the caller
+    // a round trip per 64 KiB (5% of reading 68 MB of results).
     std::size_t got = 0;
-    while (got == 0 && !st.parser.is_done()) {
-        body.data = st.buf.data();
-        body.size = st.buf.size();
+    auto more_waiting = [&] {
+        if (got == 0)
+            return true;
+        if (st.buf.size() - got < (std::size_t{64} << 10))
+            return false;
+        boost::system::error_code aec;
+        return conn.buffer.size() > 0 || conn.tcp().socket().available(aec) > 0;
+    };
+    while (!st.parser.is_done() && more_waiting()) {
+        body.data = st.buf.data() + got;
+        body.size = st.buf.size() - got;
         conn.tcp().expires_after(st.owner->opts.timeouts.idle);
         auto [ec, n] = co_await conn.with_stream(
             [&](auto& s) { return http::async_read_some(s, conn.buffer, st.parser, use_tuple); });
@@ -351,15 +373,18 @@ task<std::string_view> response_stream::read_some() {
         if (ec == http::error::need_buffer)
             ec = {};
         if (ec) {
-            st.done = true;
-            auto owner = st.owner;
-            st.conn.reset(); // a connection that failed mid-body is never reused
-            owner->request_failed({ec, true}, st.request, true);
+            // The bytes of earlier reads are delivered first (what failed is not).
+            if (got > 0) {
+                st.deferred = ec;
+                break;
+            }
+            st.fail(ec);
         }
         got = st.buf.size() - body.size;
     }
-    conn.tcp().expires_never();
-    if (st.parser.is_done()) {
+    if (st.conn)
+        conn.tcp().expires_never();
+    if (!st.deferred && st.parser.is_done()) {
         st.finish();
         if (got == 0)
             co_return std::string_view{};

@@ -358,8 +358,8 @@ BOOST_AUTO_TEST_CASE(large_chunked_body_streams_in_bounded_pieces) {
     run_task(ioc, read_all());
     BOOST_TEST(seen == total);
     BOOST_TEST(pattern_ok);
-    BOOST_TEST(largest <= 64u * 1024u);
-    BOOST_TEST(pieces > 100u);
+    BOOST_TEST(largest <= 256u * 1024u); // read_some's buffer: memory stays bounded
+    BOOST_TEST(pieces > 100u / 4);
     // The connection went back to the pool once the body was read to the end.
     BOOST_TEST(client.idle_connections() == 1u);
     BOOST_TEST(run_task(ioc, client.request(get("/hello"))).body == "hello");
