@@ -104,8 +104,11 @@ public:
     const http_headers& headers() const;
 
     /// The next piece of the body; an empty view at the end. The view stays valid until
-    /// the next call. Errors: errc::idle_timeout when no byte arrives for
-    /// timeouts.idle, errc::connection_closed when the peer closes early. Honours
+    /// the next call. A piece is what has arrived, up to 256 KiB: the call returns as
+    /// soon as some bytes are there and reads on only while more are already waiting.
+    /// Errors: errc::idle_timeout when no byte arrives for timeouts.idle,
+    /// errc::connection_closed when the peer closes early; a failure after some bytes of
+    /// this call were read comes at the next call, after those bytes. Honours
     /// per-operation cancellation (operation_aborted).
     task<std::string_view> read_some();
 
