@@ -66,7 +66,9 @@ struct result_stream::state {
         std::deque<entry> entries;
 
         void add(std::string_view id, std::uint64_t identity) {
-            if (id.size() > room) {
+            // Also before the first block: memcpy into a null `free` is undefined even
+            // for an empty id ("" is a custom_id from_json takes).
+            if (id.size() > room || free == nullptr) {
                 room = std::max(block_size, id.size());
                 blocks.push_back(std::make_unique_for_overwrite<char[]>(room));
                 free = blocks.back().get();

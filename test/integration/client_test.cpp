@@ -732,6 +732,29 @@ BOOST_AUTO_TEST_CASE(a_cut_results_stream_is_resumed_without_duplicates) {
     BOOST_TEST(e.count("results") == 2u);
 }
 
+BOOST_AUTO_TEST_CASE(an_empty_custom_id_first_is_kept_for_a_resume) {
+    // A line whose custom_id is "" (from_json takes it) is the first one delivered: the
+    // delivered ids' log starts with no block (ran memcpy into a null pointer, which
+    // UBSan stops at); the resumed download skips it and delivers the rest once.
+    env e;
+    auto reqs = text_requests(60);
+    auto b = e.run(e.client().create_batch(reqs));
+    b = e.ended_batch(b.id);
+    e.emu().add_fault(fault(R"(inject-line:2:{"custom_id":"","result":{"type":"canceled"}})"));
+    e.emu().add_fault(fault("cut-results:6000"));
+    auto rs = e.run(e.client().open_results(b));
+    std::map<std::string, int> seen;
+    e.run([&]() -> aibatch::task<int> {
+        while (auto l = co_await rs.next())
+            ++seen[l->custom_id];
+        co_return 0;
+    }());
+    BOOST_TEST(rs.resumes() == 1u);
+    BOOST_TEST(seen.size() == 61u);
+    for (const auto& [id, n] : seen)
+        BOOST_TEST(n == 1, "'" << id << "'");
+}
+
 BOOST_AUTO_TEST_CASE(results_are_the_same_bytes_when_downloaded_again) {
     // The emulator keeps generated results (results_cache_bytes): a second download must
     // be identical to the first.
