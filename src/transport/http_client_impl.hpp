@@ -44,10 +44,14 @@ struct connection {
     }
 
     // An idle pooled connection is usable when the peer has neither closed it nor sent
-    // anything unasked (a TLS close_notify, say).
+    // anything unasked (a TLS close_notify, say): not in the socket, and not already read
+    // past the end of the last response (into `buffer`, or decrypted and held by TLS),
+    // which the next request would otherwise take for its own answer.
     bool idle_usable() {
         auto& sock = tcp().socket();
-        if (!sock.is_open())
+        if (!sock.is_open() || buffer.size() > 0)
+            return false;
+        if (tls && ::SSL_pending(tls->native_handle()) > 0)
             return false;
         char b;
         ssize_t n = ::recv(sock.native_handle(), &b, 1, MSG_PEEK | MSG_DONTWAIT);

@@ -2,6 +2,7 @@
 // body limits, streaming, cancellation.
 #include <aibatch/transport/http_client.hpp>
 
+#include "../support/canned_server.hpp"
 #include "../support/run_task.hpp"
 #include "../support/test_pki.hpp"
 #include "../support/test_server.hpp"
@@ -226,6 +227,39 @@ BOOST_AUTO_TEST_CASE(connections_are_reused_across_requests) {
         BOOST_TEST(server.accepted() == 1u, "tls=" << tls);
         BOOST_TEST(client.connections_opened() == 1u);
         BOOST_TEST(client.idle_connections() == 1u);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(bytes_past_the_end_of_a_response_are_never_the_next_answer) {
+    // A server that sends more than its response (another response right behind it, in
+    // the same write): the connection holds bytes nobody asked for. Pooled, the next
+    // request on it would take them for its own answer without the server ever
+    // answering it. Read whole (request) and streamed (open/read_some).
+    using aibatch::test::canned_server;
+    const std::string stray = canned_server::response(200, "WRONG");
+    for (bool streamed : {false, true}) {
+        canned_server server(
+            {canned_server::response(200, "hello") + stray, canned_server::response(200, "right")});
+        boost::asio::io_context ioc;
+        http_client client(ioc.get_executor(), server.url());
+        std::string first;
+        if (streamed) {
+            run_task(ioc, [&]() -> aibatch::task<void> {
+                auto stream = co_await client.open(get("/a"));
+                for (;;) {
+                    auto piece = co_await stream.read_some();
+                    if (piece.empty())
+                        break;
+                    first += piece;
+                }
+            }());
+        } else {
+            first = run_task(ioc, client.request(get("/a"))).body;
+        }
+        BOOST_TEST(first == "hello");
+        auto second = run_task(ioc, client.request(get("/b")));
+        BOOST_TEST(second.body == "right", "streamed=" << streamed);
+        BOOST_TEST(server.requests().size() == 2u, "streamed=" << streamed);
     }
 }
 
