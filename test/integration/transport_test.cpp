@@ -263,6 +263,39 @@ BOOST_AUTO_TEST_CASE(bytes_past_the_end_of_a_response_are_never_the_next_answer)
     }
 }
 
+BOOST_AUTO_TEST_CASE(a_body_that_stops_short_delivers_what_came_then_fails_and_is_not_pooled) {
+    // 200,000 of 300,000 promised bytes, then nothing: every byte that came is delivered
+    // (in pieces of several reads), then idle_timeout; the connection is never reused.
+    using aibatch::test::canned_server;
+    std::string body(200'000, 'x');
+    for (std::size_t i = 0; i < body.size(); ++i)
+        body[i] = static_cast<char>('a' + i % 26);
+    canned_server server({"HTTP/1.1 200 X\r\ncontent-length: 300000\r\n\r\n" + body,
+                          canned_server::response(200, "next")});
+    boost::asio::io_context ioc;
+    aibatch::transport_options o;
+    o.timeouts.idle = 300ms;
+    http_client client(ioc.get_executor(), server.url(), o);
+    std::string got;
+    expect_error(
+        [&] {
+            run_task(ioc, [&]() -> aibatch::task<void> {
+                auto stream = co_await client.open(get("/a"));
+                for (;;) {
+                    auto piece = co_await stream.read_some();
+                    if (piece.empty())
+                        break;
+                    got += piece;
+                }
+            }());
+        },
+        errc::idle_timeout);
+    BOOST_TEST((got == body));
+    BOOST_TEST(client.idle_connections() == 0u);
+    BOOST_TEST(run_task(ioc, client.request(get("/b"))).body == "next");
+    BOOST_TEST(client.connections_opened() == 2u);
+}
+
 BOOST_AUTO_TEST_CASE(a_closed_idle_connection_is_replaced_transparently) {
     test_server server;
     boost::asio::io_context ioc;

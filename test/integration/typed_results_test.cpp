@@ -204,6 +204,27 @@ BOOST_AUTO_TEST_CASE(a_cut_download_is_resumed_and_each_line_delivered_once) {
     BOOST_TEST((typed == tree));
 }
 
+BOOST_AUTO_TEST_CASE(several_resumes_deliver_each_line_once) {
+    // Cut at several offsets, each download further than the last: both readers deliver
+    // each line exactly once.
+    env e;
+    auto b = e.ended_batch(120);
+    auto tree = e.by_tree(b);
+    for (auto cuts :
+         {std::vector<int>{700, 5000, 20000, 33333, 60000}, std::vector<int>{1, 50000}}) {
+        for (int c : cuts)
+            e.emu.add_fault(aibatch::emulator::parse_fault("cut-results:" + std::to_string(c)));
+        unsigned resumes = 0;
+        auto typed = e.by_typed(b, &resumes);
+        BOOST_TEST(resumes == cuts.size());
+        BOOST_TEST(typed.size() == 120u);
+        BOOST_TEST((typed == tree));
+        for (int c : cuts)
+            e.emu.add_fault(aibatch::emulator::parse_fault("cut-results:" + std::to_string(c)));
+        BOOST_TEST((e.by_tree(b) == tree));
+    }
+}
+
 BOOST_AUTO_TEST_CASE(a_line_that_is_no_result_throws_what_next_throws_and_reading_goes_on) {
     env e;
     auto b = e.ended_batch(6);

@@ -636,6 +636,59 @@ BOOST_AUTO_TEST_CASE(text_modes_read_the_first_text_block) {
     }
 }
 
+// The caller's decoded_line is reused line to line (typed_results, the engine): what a
+// line leaves in it must be what a fresh one gets, whatever came before (another kind of
+// line, a line sent to the tree, a line that threw).
+BOOST_AUTO_TEST_CASE(a_reused_line_holds_nothing_of_the_line_before) {
+    const std::uint64_t seed = seed_from_env();
+    std::mt19937_64 rng(seed);
+    aibatch::result_decoder<spam_result> dec(aibatch::output_spec::for_type<spam_result>());
+    aibatch::result_decoder<spam_result> fresh_dec(aibatch::output_spec::for_type<spam_result>());
+    std::vector<std::string> lines = {
+        tool_line("a", good_input),
+        tool_line("b", R"({"is_spam":false,"confidence":0.1,"reason":"ok"})", "end_turn"),
+        tool_line("x", R"({"is_spam":"no","confidence":2})"),
+        tool_line("x", good_input, "refusal"),
+        R"({"custom_id":"c","result":{"type":"errored","error":{"type":"error","error":{"type":"api_error","message":"m"},"request_id":"r"}}})",
+        R"({"custom_id":"d","result":{"type":"expired"}})",
+        R"({"custom_id":"e","result":{"type":"canceled"}})",
+        R"({"custom_id":"a","custom_id":"b","result":{"type":"canceled"}})",
+        R"({"custom_id":"f","result":{"type":"succeeded","message":{"id":"m2","content":[]}}})",
+        R"({"custom_id":"g","result":{"type":"cance)",
+        R"({"custom_id":"h","result":{"type":"errored"}})",
+    };
+    aibatch::decoded_line<spam_result> reused;
+    for (int i = 0; i < 3000; ++i) {
+        std::string m = lines[rng() % lines.size()];
+        if (rng() % 3 == 0)
+            m = mutate(m, rng);
+        line_outcome o;
+        try {
+            dec.decode(m, reused);
+            o.custom_id = reused.custom_id;
+            o.type = reused.type;
+            o.message_id = reused.message_id;
+            o.stop_reason = reused.stop_reason;
+            if (reused.token_usage)
+                o.token_usage = usage_json(reused.token_usage);
+            o.error =
+                reused.error.type + "|" + reused.error.message + "|" + reused.error.request_id;
+            o.has_value = reused.output.value.has_value();
+            if (o.has_value)
+                o.value = aibatch_test::decoded_value(*reused.output.value);
+            o.failure = reused.output.failure;
+            o.message = reused.output.message;
+            o.raw = reused.output.raw;
+        } catch (const aibatch::error& e) {
+            o = {};
+            o.thrown = true;
+            o.what = e.what();
+        }
+        line_outcome f = streamed_line(fresh_dec, m);
+        BOOST_CHECK_MESSAGE(o == f, m << "\n  fresh:  " << f << "\n  reused: " << o);
+    }
+}
+
 BOOST_AUTO_TEST_CASE(mutated_lines_agree_with_the_tree_path) {
     const std::uint64_t seed = seed_from_env();
     std::cout << "result_lines mutations: AIBATCH_SEED=" << seed << "\n";
