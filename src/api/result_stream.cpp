@@ -91,6 +91,10 @@ struct result_stream::state {
     std::optional<std::uint64_t> max_lines; // the batch's request count, when known
     std::uint64_t raw_lines = 0;            // every line of this download
     std::optional<std::string> bad_id;
+    // Why the download ended for good (a failure not resumed): every later call throws it
+    // again. Read on, the failed body would give the cut line's head as a bad line, then
+    // the end of the results with lines missing (or, after a failed reopen, no body).
+    std::optional<error> broken;
     std::chrono::steady_clock::time_point opened_at;
     std::uint64_t bytes_at_open = 0;
 
@@ -164,6 +168,10 @@ struct result_stream::state {
     task<std::optional<std::string_view>> next_text() {
         consumed_line();
         bad_id.reset();
+        if (broken) // the download failed for good: never read on as if it had ended
+            throw *broken;
+        if (!body) // a reopen that did not finish (canceled): download again
+            co_await reopen();
         for (;;) {
             std::optional<std::string_view> line;
             std::optional<error> failure;
@@ -172,12 +180,23 @@ struct result_stream::state {
             } catch (const error& e) {
                 // A broken body (bad chunk framing, ...) is resumed like a dropped one:
                 // never taken for the end of the results.
-                if (!client_state::retryable(e) && e.code() != errc::bad_response)
+                if (!client_state::retryable(e) && e.code() != errc::bad_response) {
+                    broken = e;
                     throw;
+                }
                 failure = e;
             }
             if (failure) {
-                co_await resume(*failure);
+                std::optional<error> gave_up;
+                try {
+                    co_await resume(*failure);
+                } catch (const error& e) {
+                    gave_up = e;
+                }
+                if (gave_up) {
+                    broken = gave_up;
+                    throw *gave_up;
+                }
                 continue;
             }
             if (!line)
@@ -192,6 +211,8 @@ struct result_stream::state {
     std::optional<std::string_view> buffered_text() {
         consumed_line();
         bad_id.reset();
+        if (broken)
+            return std::nullopt; // next_text() throws it
         for (;;) {
             const std::size_t nl = chunk.find('\n');
             if (nl == std::string_view::npos)

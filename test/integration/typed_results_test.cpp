@@ -225,6 +225,40 @@ BOOST_AUTO_TEST_CASE(several_resumes_deliver_each_line_once) {
     }
 }
 
+BOOST_AUTO_TEST_CASE(a_download_that_failed_for_good_never_reads_as_the_end) {
+    // The download is cut and may not be resumed (max_retries 0): next() throws
+    // connection_closed. A reader that calls next() again (as it does after a bad line)
+    // must get that failure again, never a "line that is not JSON" made of the cut line's
+    // head nor the end of the results with lines missing.
+    env e;
+    auto b = e.ended_batch(60);
+    auto cfg = env::config(e.emu.url());
+    cfg.retry.max_retries = 0;
+    aibatch::client client(e.ioc.get_executor(), cfg);
+    e.emu.add_fault(aibatch::emulator::parse_fault("cut-results:6000"));
+    aibatch::typed_results<Verdict> results(run_task(e.ioc, client.open_results(b)));
+    std::size_t delivered = 0;
+    bool ended = false;
+    std::vector<std::string> errors;
+    run_task(e.ioc, [&]() -> aibatch::task<void> {
+        for (int k = 0; k < 200 && !ended && errors.size() < 3; ++k) {
+            try {
+                if (co_await results.next())
+                    ++delivered;
+                else
+                    ended = true;
+            } catch (const aibatch::error& ex) {
+                errors.push_back(ex.code().message() + ": " + ex.diag().message);
+            }
+        }
+    }());
+    BOOST_TEST(delivered < 60u);
+    BOOST_TEST(!ended, delivered << " of 60 lines, then the end");
+    BOOST_REQUIRE(errors.size() == 3u);
+    for (const auto& m : errors)
+        BOOST_TEST(m == errors[0]);
+}
+
 BOOST_AUTO_TEST_CASE(a_line_that_is_no_result_throws_what_next_throws_and_reading_goes_on) {
     env e;
     auto b = e.ended_batch(6);
