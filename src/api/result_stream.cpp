@@ -1,5 +1,6 @@
 #include "client_impl.hpp"
 
+#include <boost/asio/error.hpp>
 #include <boost/json/parser.hpp>
 
 #include <algorithm>
@@ -10,6 +11,7 @@
 
 namespace aibatch {
 
+namespace asio = boost::asio;
 namespace json = boost::json;
 
 namespace {
@@ -170,7 +172,7 @@ struct result_stream::state {
         bad_id.reset();
         if (broken) // the download failed for good: never read on as if it had ended
             throw *broken;
-        if (!body) // a reopen that did not finish (canceled): download again
+        if (!body) // canceled before (a read or a reopen): download again
             co_await reopen();
         for (;;) {
             std::optional<std::string_view> line;
@@ -178,6 +180,12 @@ struct result_stream::state {
             try {
                 line = co_await next_line();
             } catch (const error& e) {
+                // The caller canceled this call: the download is dropped, and the next
+                // call downloads again and skips what was delivered.
+                if (e.code() == asio::error::operation_aborted) {
+                    drop_body();
+                    throw;
+                }
                 // A broken body (bad chunk framing, ...) is resumed like a dropped one:
                 // never taken for the end of the results.
                 if (!client_state::retryable(e) && e.code() != errc::bad_response) {
@@ -192,6 +200,10 @@ struct result_stream::state {
                     co_await resume(*failure);
                 } catch (const error& e) {
                     gave_up = e;
+                }
+                if (gave_up && gave_up->code() == asio::error::operation_aborted) {
+                    drop_body(); // canceled while downloading again: as above
+                    throw *gave_up;
                 }
                 if (gave_up) {
                     broken = gave_up;
@@ -267,15 +279,31 @@ struct result_stream::state {
                        "); downloading again and skipping what was delivered";
             owner->tell(e);
         }
-        if (!resumed) {
-            resumed = true;
-            delivered.reserve(delivered_log.entries.size() * 2);
-            for (const auto& e : delivered_log.entries)
-                delivered.emplace(std::string(e.id, e.size), e.identity);
-            delivered_log = {};
-        }
+        index_delivered();
         carry_ready = false;
         co_await reopen();
+    }
+
+    // From now on every line is checked against those delivered (a download again).
+    void index_delivered() {
+        if (resumed)
+            return;
+        resumed = true;
+        delivered.reserve(delivered_log.entries.size() * 2);
+        for (const auto& e : delivered_log.entries)
+            delivered.emplace(std::string(e.id, e.size), e.identity);
+        delivered_log = {};
+    }
+
+    // After a canceled call: the body (whose connection a canceled read closed) and the
+    // lines left of it are dropped; the next call downloads again (next_text()).
+    void drop_body() {
+        index_delivered();
+        body.reset();
+        body_done = false;
+        chunk = {};
+        carry.clear();
+        carry_ready = false;
     }
 
     // A line that is not JSON: the error says which line and shows its start.

@@ -4,9 +4,15 @@
 #include <aibatch/batch/typed_results.hpp>
 #include <aibatch/emulator/emulator.hpp>
 
+#include "../support/canned_server.hpp"
 #include "../support/run_task.hpp"
 
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/describe.hpp>
 #include <boost/test/unit_test.hpp>
 
@@ -257,6 +263,77 @@ BOOST_AUTO_TEST_CASE(a_download_that_failed_for_good_never_reads_as_the_end) {
     BOOST_REQUIRE(errors.size() == 3u);
     for (const auto& m : errors)
         BOOST_TEST(m == errors[0]);
+}
+
+// A next() the caller cancels while its read waits (the server stalls mid-body) throws
+// operation_aborted; the stream is not spent: the next call downloads again, skips the
+// lines already delivered and reads on to the end, each line once. (A canceled read
+// closes its connection; the stream read on from it as from the end, then, once a
+// failure became final, threw operation_aborted at every later call.)
+BOOST_AUTO_TEST_CASE(a_canceled_next_leaves_the_stream_readable_to_the_end) {
+    using aibatch::test::canned_server;
+    const std::string tool = aibatch::output_spec::for_type<Verdict>().name;
+    std::string body;
+    std::size_t after_two = 0;
+    for (int i = 0; i < 5; ++i) {
+        body +=
+            R"({"custom_id":"item-)" + std::to_string(i) +
+            R"(","result":{"type":"succeeded","message":{"id":"msg_)" + std::to_string(i) +
+            R"(","type":"message","role":"assistant","model":"claude-haiku-4-5","content":[{"type":"tool_use","id":"toolu_1","name":")" +
+            tool + R"(","input":{"is_spam":true,"confidence":0.5,"reason":"r)" + std::to_string(i) +
+            R"("}}],"stop_reason":"tool_use","usage":{"input_tokens":1,"output_tokens":1}}}})"
+            "\n";
+        if (i == 1)
+            after_two = body.size();
+    }
+    // First: two whole lines, then nothing more (the connection stays open). Then: all.
+    canned_server server(
+        {"HTTP/1.1 200 OK\r\ncontent-type: application/binary\r\ncontent-length: " +
+             std::to_string(body.size()) + "\r\n\r\n" + body.substr(0, after_two),
+         canned_server::response(200, body, {}, "application/binary")});
+    asio::io_context ioc;
+    aibatch::client client(ioc.get_executor(), env::config(server.url()));
+    aibatch::typed_results<Verdict> results(run_task(ioc, client.open_results("msgbatch_x")));
+    std::vector<std::string> got;
+    auto take = [&]() -> aibatch::task<bool> {
+        const auto* line = co_await results.next();
+        if (line)
+            got.push_back(line->custom_id);
+        co_return line != nullptr;
+    };
+    BOOST_TEST(run_task(ioc, take()));
+    BOOST_TEST(run_task(ioc, take()));
+    // The third waits for bytes that do not come: canceled after 200 ms.
+    asio::cancellation_signal cancel;
+    asio::steady_timer timer(ioc, 200ms);
+    bool fired = false;
+    timer.async_wait([&](boost::system::error_code) {
+        fired = true;
+        cancel.emit(asio::cancellation_type::terminal);
+    });
+    std::exception_ptr third;
+    bool third_done = false;
+    asio::co_spawn(ioc, take(),
+                   asio::bind_cancellation_slot(cancel.slot(), [&](std::exception_ptr e, bool) {
+                       third = e;
+                       third_done = true;
+                   }));
+    ioc.restart();
+    ioc.run_for(5s);
+    ioc.restart();
+    BOOST_TEST(fired);
+    BOOST_REQUIRE(third_done);
+    BOOST_REQUIRE(third != nullptr);
+    try {
+        std::rethrow_exception(third);
+    } catch (const aibatch::error& e) {
+        BOOST_TEST(e.code() == boost::asio::error::operation_aborted, e.what());
+    }
+    for (int k = 0; k < 10 && run_task(ioc, take()); ++k) {
+    }
+    const std::vector<std::string> all = {"item-0", "item-1", "item-2", "item-3", "item-4"};
+    BOOST_TEST(got == all, boost::test_tools::per_element());
+    BOOST_TEST(server.requests().size() == 2u);
 }
 
 BOOST_AUTO_TEST_CASE(a_line_that_is_no_result_throws_what_next_throws_and_reading_goes_on) {

@@ -115,7 +115,10 @@ public:
     /// A line that is not a result (not JSON, bad UTF-8, no custom_id, ...) throws
     /// errc::bad_response and is skipped: the stream stays usable, call next() again for
     /// the following line; bad_line_custom_id() tells whose line it was when a
-    /// custom_id could be read from its bytes.
+    /// custom_id could be read from its bytes. A download that failed for good (not
+    /// resumed, or its resumes used up) throws that same error at every later call,
+    /// never the end. A call canceled through its completion token throws
+    /// operation_aborted; the next call downloads again and skips what was delivered.
     task<std::optional<result_line>> next();
 
     /// The custom_id found in the last line that next() rejected, if any could be read.

@@ -9,7 +9,8 @@
 //
 // Each line is decoded once from its bytes (result_decoder<T>: no JSON tree on the
 // success path); what it gives equals result_stream::next() followed by
-// read_output<T>(). Resumes, the line cap and bad lines behave as in result_stream.
+// read_output<T>(). Resumes, the line cap, bad lines, a download failed for good and a
+// canceled call behave as in result_stream::next().
 // Use result_stream::next() when you want each line's raw message.
 #pragma once
 
