@@ -576,7 +576,7 @@ int main(int argc, char** argv) {
                 std::uint64_t ticks = 0;
                 double max_stall_ms = 0, max_stall_at_s = 0, max_cpu_stall_ms = 0,
                        max_cpu_stall_at_s = 0, max_late_ms = 0, max_late_at_s = 0,
-                       max_preempted_ms = 0;
+                       max_preempted_ms = 0, max_asleep_ms = 0, max_asleep_at_s = 0;
                 auto started = clk::now();
                 asio::co_spawn(
                     ioc,
@@ -616,6 +616,14 @@ int main(int argc, char** argv) {
                             const double preempted = std::min(late, waited_now - waited_before);
                             waited_before = waited_now;
                             const double held = on_cpu;
+                            // Neither on CPU nor queued: asleep (in a syscall, the loop's
+                            // wait for the timer itself) or not run by the hypervisor. A
+                            // blocking call added on the loop would show here.
+                            const double asleep = std::max(0.0, late - on_cpu - preempted);
+                            if (asleep > max_asleep_ms) {
+                                max_asleep_ms = asleep;
+                                max_asleep_at_s = since(started);
+                            }
                             if (held > max_stall_ms) {
                                 max_stall_ms = held;
                                 max_stall_at_s = since(started);
@@ -686,6 +694,8 @@ int main(int argc, char** argv) {
                       {"max_loop_lateness_ms", max_late_ms},
                       {"max_loop_lateness_at_seconds", max_late_at_s},
                       {"max_loop_lateness_preempted_ms", max_preempted_ms},
+                      {"max_loop_lateness_asleep_ms", max_asleep_ms},
+                      {"max_loop_lateness_asleep_at_seconds", max_asleep_at_s},
                       {"max_loop_stall_on_cpu_ms", max_cpu_stall_ms},
                       {"max_loop_stall_on_cpu_at_seconds", max_cpu_stall_at_s},
                       {"succeeded", succeeded},
