@@ -16,6 +16,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include <sys/socket.h>
+
 #include <atomic>
 #include <chrono>
 #include <thread>
@@ -261,6 +263,65 @@ BOOST_AUTO_TEST_CASE(bytes_past_the_end_of_a_response_are_never_the_next_answer)
         BOOST_TEST(second.body == "right", "streamed=" << streamed);
         BOOST_TEST(server.requests().size() == 2u, "streamed=" << streamed);
     }
+}
+
+// The same over TLS: the stray response arrives in the same record as the first one,
+// so it is decrypted with it (into the client's buffer, or held by OpenSSL): a
+// connection holding it is never pooled, and /b gets the server's own answer.
+BOOST_AUTO_TEST_CASE(bytes_past_the_end_of_a_response_are_never_the_next_answer_over_tls) {
+    namespace ssl = boost::asio::ssl;
+    using boost::asio::ip::tcp;
+    boost::asio::io_context server_ioc;
+    tcp::acceptor acceptor(server_ioc, {boost::asio::ip::make_address("127.0.0.1"), 0});
+    const auto port = acceptor.local_endpoint().port();
+    ssl::context ctx(ssl::context::tls_server);
+    ctx.use_certificate_chain_file(test_pki::get().server_cert.string());
+    ctx.use_private_key_file(test_pki::get().server_key.string(), ssl::context::pem);
+    std::atomic<int> connections{0};
+    std::thread server([&] {
+        // Each connection: every request answered "right", but the first request of the
+        // first connection gets "hello" with a second response ("WRONG") right behind it,
+        // in one write.
+        for (int c = 0; c < 2; ++c) {
+            ssl::stream<tcp::socket> s(server_ioc, ctx);
+            boost::system::error_code ec;
+            acceptor.accept(s.lowest_layer(), ec);
+            if (ec)
+                return;
+            ++connections;
+            s.handshake(ssl::stream_base::server, ec);
+            std::string in;
+            char buf[4096];
+            for (int served = 0; !ec;) {
+                const auto end = in.find("\r\n\r\n");
+                if (end == std::string::npos) {
+                    const std::size_t n = s.read_some(boost::asio::buffer(buf), ec);
+                    in.append(buf, n);
+                    continue;
+                }
+                in.erase(0, end + 4);
+                const bool first = c == 0 && served++ == 0;
+                std::string out = "HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n";
+                out += first ? "hello" : "right";
+                if (first)
+                    out += "HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nWRONG";
+                boost::asio::write(s, boost::asio::buffer(out), ec);
+            }
+        }
+    });
+    std::string first, second;
+    {
+        boost::asio::io_context ioc;
+        http_client client(ioc.get_executor(), "https://localhost:" + std::to_string(port),
+                           trusting_test_ca());
+        first = run_task(ioc, client.request(get("/a"))).body;
+        second = run_task(ioc, client.request(get("/b"))).body;
+    }
+    ::shutdown(acceptor.native_handle(), SHUT_RDWR); // ends a wait for a second connection
+    server.join();
+    BOOST_TEST(first == "hello");
+    BOOST_TEST(second == "right");
+    BOOST_TEST(connections.load() == 2);
 }
 
 BOOST_AUTO_TEST_CASE(a_body_that_stops_short_delivers_what_came_then_fails_and_is_not_pooled) {
