@@ -40,6 +40,18 @@ http_request get(std::string target) {
     return r;
 }
 
+// GET target as a stream, each piece appended to `into` as it arrives (what came is
+// there even when a later read throws).
+aibatch::task<void> read_all(http_client& client, std::string target, std::string& into) {
+    auto stream = co_await client.open(get(std::move(target)));
+    for (;;) {
+        auto piece = co_await stream.read_some();
+        if (piece.empty())
+            break;
+        into += piece;
+    }
+}
+
 test_server_options tls_server() {
     const auto& pki = test_pki::get();
     return {true, pki.server_cert, pki.server_key, false};
@@ -246,15 +258,7 @@ BOOST_AUTO_TEST_CASE(bytes_past_the_end_of_a_response_are_never_the_next_answer)
         http_client client(ioc.get_executor(), server.url());
         std::string first;
         if (streamed) {
-            run_task(ioc, [&]() -> aibatch::task<void> {
-                auto stream = co_await client.open(get("/a"));
-                for (;;) {
-                    auto piece = co_await stream.read_some();
-                    if (piece.empty())
-                        break;
-                    first += piece;
-                }
-            }());
+            run_task(ioc, read_all(client, "/a", first));
         } else {
             first = run_task(ioc, client.request(get("/a"))).body;
         }
@@ -338,19 +342,7 @@ BOOST_AUTO_TEST_CASE(a_body_that_stops_short_delivers_what_came_then_fails_and_i
     o.timeouts.idle = 300ms;
     http_client client(ioc.get_executor(), server.url(), o);
     std::string got;
-    expect_error(
-        [&] {
-            run_task(ioc, [&]() -> aibatch::task<void> {
-                auto stream = co_await client.open(get("/a"));
-                for (;;) {
-                    auto piece = co_await stream.read_some();
-                    if (piece.empty())
-                        break;
-                    got += piece;
-                }
-            }());
-        },
-        errc::idle_timeout);
+    expect_error([&] { run_task(ioc, read_all(client, "/a", got)); }, errc::idle_timeout);
     BOOST_TEST((got == body));
     BOOST_TEST(client.idle_connections() == 0u);
     BOOST_TEST(run_task(ioc, client.request(get("/b"))).body == "next");
@@ -436,16 +428,7 @@ BOOST_AUTO_TEST_CASE(idle_timeout_when_a_streamed_body_stalls) {
     o.timeouts.idle = 200ms;
     http_client client(ioc.get_executor(), server.url(), o);
     std::string got;
-    auto read_all = [&]() -> aibatch::task<void> {
-        auto stream = co_await client.open(get("/stall"));
-        for (;;) {
-            auto piece = co_await stream.read_some();
-            if (piece.empty())
-                break;
-            got += piece;
-        }
-    };
-    expect_error([&] { run_task(ioc, read_all()); }, errc::idle_timeout);
+    expect_error([&] { run_task(ioc, read_all(client, "/stall", got)); }, errc::idle_timeout);
     BOOST_TEST(got == "partial");
 }
 
