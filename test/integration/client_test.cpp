@@ -712,6 +712,17 @@ BOOST_AUTO_TEST_CASE(the_observer_is_told_of_a_resumed_download_and_never_the_ke
     BOOST_TEST(resumed == 1u);
 }
 
+// Reads rs to its end: how many lines each custom_id got.
+std::map<std::string, int> lines_by_id(env& e, aibatch::result_stream& rs) {
+    std::map<std::string, int> seen;
+    e.run([&]() -> aibatch::task<int> {
+        while (auto l = co_await rs.next())
+            ++seen[l->custom_id];
+        co_return 0;
+    }());
+    return seen;
+}
+
 BOOST_AUTO_TEST_CASE(a_cut_results_stream_is_resumed_without_duplicates) {
     env e;
     auto reqs = text_requests(200);
@@ -719,12 +730,7 @@ BOOST_AUTO_TEST_CASE(a_cut_results_stream_is_resumed_without_duplicates) {
     b = e.ended_batch(b.id);
     e.emu().add_fault(fault("cut-results:20000"));
     auto rs = e.run(e.client().open_results(b));
-    std::map<std::string, int> seen;
-    e.run([&]() -> aibatch::task<int> {
-        while (auto l = co_await rs.next())
-            ++seen[l->custom_id];
-        co_return 0;
-    }());
+    const std::map<std::string, int> seen = lines_by_id(e, rs);
     BOOST_TEST(rs.resumes() == 1u);
     BOOST_TEST(seen.size() == 200u);
     for (const auto& [id, n] : seen)
@@ -743,12 +749,7 @@ BOOST_AUTO_TEST_CASE(an_empty_custom_id_first_is_kept_for_a_resume) {
     e.emu().add_fault(fault(R"(inject-line:2:{"custom_id":"","result":{"type":"canceled"}})"));
     e.emu().add_fault(fault("cut-results:6000"));
     auto rs = e.run(e.client().open_results(b));
-    std::map<std::string, int> seen;
-    e.run([&]() -> aibatch::task<int> {
-        while (auto l = co_await rs.next())
-            ++seen[l->custom_id];
-        co_return 0;
-    }());
+    const std::map<std::string, int> seen = lines_by_id(e, rs);
     BOOST_TEST(rs.resumes() == 1u);
     BOOST_TEST(seen.size() == 61u);
     for (const auto& [id, n] : seen)
