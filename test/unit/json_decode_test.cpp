@@ -423,11 +423,12 @@ json::value usage_json(const std::optional<aibatch::usage>& u) {
                         {"tier", u->service_tier}};
 }
 
+// What dec.decode(line, d) gave, or threw.
 template <class T>
-line_outcome streamed_line(aibatch::result_decoder<T>& dec, std::string_view line) {
+line_outcome decode_into(aibatch::result_decoder<T>& dec, std::string_view line,
+                         aibatch::decoded_line<T>& d) {
     line_outcome o;
     try {
-        aibatch::decoded_line<T> d;
         dec.decode(line, d);
         o.custom_id = d.custom_id;
         o.type = d.type;
@@ -448,6 +449,12 @@ line_outcome streamed_line(aibatch::result_decoder<T>& dec, std::string_view lin
         o.what = e.what();
     }
     return o;
+}
+
+template <class T>
+line_outcome streamed_line(aibatch::result_decoder<T>& dec, std::string_view line) {
+    aibatch::decoded_line<T> d;
+    return decode_into(dec, line, d);
 }
 
 // The tree path as the engine reads a line today.
@@ -662,28 +669,7 @@ BOOST_AUTO_TEST_CASE(a_reused_line_holds_nothing_of_the_line_before) {
         std::string m = lines[rng() % lines.size()];
         if (rng() % 3 == 0)
             m = mutate(m, rng);
-        line_outcome o;
-        try {
-            dec.decode(m, reused);
-            o.custom_id = reused.custom_id;
-            o.type = reused.type;
-            o.message_id = reused.message_id;
-            o.stop_reason = reused.stop_reason;
-            if (reused.token_usage)
-                o.token_usage = usage_json(reused.token_usage);
-            o.error =
-                reused.error.type + "|" + reused.error.message + "|" + reused.error.request_id;
-            o.has_value = reused.output.value.has_value();
-            if (o.has_value)
-                o.value = aibatch_test::decoded_value(*reused.output.value);
-            o.failure = reused.output.failure;
-            o.message = reused.output.message;
-            o.raw = reused.output.raw;
-        } catch (const aibatch::error& e) {
-            o = {};
-            o.thrown = true;
-            o.what = e.what();
-        }
+        const line_outcome o = decode_into(dec, m, reused);
         line_outcome f = streamed_line(fresh_dec, m);
         BOOST_CHECK_MESSAGE(o == f, m << "\n  fresh:  " << f << "\n  reused: " << o);
     }
