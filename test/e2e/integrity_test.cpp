@@ -213,6 +213,20 @@ void print_unread(const aibatch::batch_run<SpamResult>& run) {
         BOOST_TEST_MESSAGE("unread " << u.id << " (" << u.items << "): " << u.why);
 }
 
+// A run whose first create is carried out and its answer lost, while every listing of
+// the run fails, so its batch is not found: the items are created again, and the lost
+// create is named (an unread entry without an id).
+void run_with_a_lost_create_named(env& e, const std::vector<aibatch::conversation>& msgs,
+                                  const aibatch::batch_options& o) {
+    e.emu().add_fault(fault("drop-after:1:create"));
+    e.emu().add_fault(fault("status:400:3:list"));
+    auto first = e.run(msgs, o);
+    BOOST_TEST(first.all_succeeded(), first.stop_message);
+    BOOST_REQUIRE(e.emu().batches_created() == 2u);
+    BOOST_REQUIRE(first.unread_batches.size() == 1u);
+    BOOST_TEST(first.unread_batches[0].id.empty());
+}
+
 // Moves every "at" time of a journal back by `by` (time passing between two runs).
 void age_journal(const std::filesystem::path& path, std::chrono::seconds by) {
     std::string text;
@@ -716,16 +730,7 @@ BOOST_AUTO_TEST_CASE(
     auto o = fast();
     o.journal = path;
     auto msgs = tagged(4, "G");
-    // The first create is carried out and its answer lost; every listing of this run
-    // fails, so its batch is not found: the items are created again, and the lost
-    // create is named (without an id).
-    e.emu().add_fault(fault("drop-after:1:create"));
-    e.emu().add_fault(fault("status:400:3:list"));
-    auto first = e.run(msgs, o);
-    BOOST_TEST(first.all_succeeded(), first.stop_message);
-    BOOST_REQUIRE(e.emu().batches_created() == 2u);
-    BOOST_REQUIRE(first.unread_batches.size() == 1u);
-    BOOST_TEST(first.unread_batches[0].id.empty());
+    run_with_a_lost_create_named(e, msgs, o);
     BOOST_TEST(e.count("list") == 3u);
     // Two hours pass: the journal's create times moved back.
     age_journal(path, std::chrono::hours(2));
@@ -758,16 +763,7 @@ BOOST_AUTO_TEST_CASE(
     auto o = fast();
     o.journal = path;
     auto msgs = tagged(4, "K");
-    // The first create is carried out and its answer lost; every listing of this run
-    // fails, so its batch is not found: the items are created again, and the lost
-    // create is named (without an id).
-    e.emu().add_fault(fault("drop-after:1:create"));
-    e.emu().add_fault(fault("status:400:3:list"));
-    auto first = e.run(msgs, o);
-    BOOST_TEST(first.all_succeeded(), first.stop_message);
-    BOOST_REQUIRE(e.emu().batches_created() == 2u);
-    BOOST_REQUIRE(first.unread_batches.size() == 1u);
-    BOOST_TEST(first.unread_batches[0].id.empty());
+    run_with_a_lost_create_named(e, msgs, o);
     age_journal(path, std::chrono::hours(2));
     auto second = e.run(msgs, o);
     BOOST_TEST(second.all_succeeded(), second.stop_message);
