@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <typeinfo>
 #include <vector>
@@ -86,6 +87,87 @@ BOOST_AUTO_TEST_CASE(emulator_http_inputs_replay_clean) {
 
 BOOST_AUTO_TEST_CASE(journal_inputs_replay_clean) {
     replay("journal");
+}
+BOOST_AUTO_TEST_CASE(json_decode_inputs_replay_clean) {
+    replay("json_decode");
+}
+BOOST_AUTO_TEST_CASE(json_tokens_inputs_replay_clean) {
+    replay("json_tokens");
+}
+
+// fast_json against basic_parser beyond the seeds: each seed changed byte by byte (the
+// bytes JSON's grammar, escapes and UTF-8 turn on), a seeded run bounded in count.
+BOOST_AUTO_TEST_CASE(json_tokens_holds_on_mutated_seeds) {
+    const std::uint64_t seed = std::random_device{}();
+    BOOST_TEST_MESSAGE("json_tokens mutations: seed " << seed);
+    std::mt19937_64 rng(seed);
+    static const std::string pieces[] = {"{",
+                                         "}",
+                                         "[",
+                                         "]",
+                                         ":",
+                                         ",",
+                                         "\"",
+                                         "\\",
+                                         "\\u",
+                                         "\\ud83d\\ude00",
+                                         "\\udc00",
+                                         "0",
+                                         "-",
+                                         ".",
+                                         "e",
+                                         "E+",
+                                         "1",
+                                         "9",
+                                         " ",
+                                         "\t",
+                                         "\n",
+                                         "\x01",
+                                         "\x7f",
+                                         "\xc3\xa9",
+                                         "\xc0\xaf",
+                                         "\xed\xa0\x80",
+                                         "\xf0\x9f\x98\x80",
+                                         "\xf4\x90\x80\x80",
+                                         "\xff",
+                                         "true",
+                                         "nul",
+                                         "123456789012345678",
+                                         "18446744073709551616",
+                                         std::string(1, '\0')};
+    std::vector<std::string> seeds;
+    for (const auto& file : files_under(fs::path(AIBATCH_FUZZ_DIR) / "corpus" / "json_tokens")) {
+        std::ifstream in(file, std::ios::binary);
+        std::ostringstream bytes;
+        bytes << in.rdbuf();
+        seeds.push_back(bytes.str());
+    }
+    BOOST_REQUIRE(!seeds.empty());
+    std::size_t failures = 0;
+    for (int i = 0; i < 20000 && failures < 5; ++i) {
+        std::string s = seeds[rng() % seeds.size()];
+        for (int edits = 1 + static_cast<int>(rng() % 3); edits > 0; --edits) {
+            std::size_t at = 1 + rng() % s.size();
+            switch (rng() % 3) {
+            case 0:
+                if (at < s.size())
+                    s.erase(at, 1 + rng() % 3);
+                break;
+            case 1:
+                s.insert(at, pieces[rng() % std::size(pieces)]);
+                break;
+            default:
+                if (at < s.size())
+                    s[at] = static_cast<char>(rng());
+            }
+        }
+        try {
+            aibatch::fuzz::json_tokens(s);
+        } catch (const std::exception& e) {
+            ++failures;
+            BOOST_ERROR("seed " << seed << ", input " << i << ": " << e.what());
+        }
+    }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

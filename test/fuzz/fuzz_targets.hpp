@@ -35,6 +35,7 @@ void emulator_model(std::string_view data);
 void emulator_http(std::string_view data);
 void journal(std::string_view data);
 void json_decode(std::string_view data);
+void json_tokens(std::string_view data);
 
 struct target {
     const char* name;
@@ -52,6 +53,7 @@ inline constexpr target targets[] = {
     {"emulator_http", &emulator_http},
     {"journal", &journal},
     {"json_decode", &json_decode},
+    {"json_tokens", &json_tokens},
 };
 
 } // namespace aibatch::fuzz

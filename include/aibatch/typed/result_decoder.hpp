@@ -66,8 +66,7 @@ struct line_envelope {
 
 enum class scan_status {
     ok,         ///< the envelope is a valid result line; see line_envelope
-    needs_tree, ///< decode the line through the tree (rare shapes, failures)
-    not_json,   ///< the line is not JSON: why()
+    needs_tree, ///< decode the line through the tree (rare shapes, failures, not JSON)
 };
 
 /// The single pass (src/typed/result_decoder.cpp). Reusable: keeps its buffers.
@@ -84,7 +83,6 @@ public:
     /// status `out` is partly written.
     scan_status scan(std::string_view line, target input, decode_state& st, line_head& out);
     const line_envelope& envelope() const noexcept;
-    const std::string& why() const noexcept;
 
 private:
     struct impl;
@@ -133,10 +131,6 @@ public:
         out.output.message.clear();
         out.output.raw.clear();
         detail::scan_status s = scanner_.scan(line, {&value, &detail::ops_of<T>()}, st, out);
-        if (s == detail::scan_status::not_json) {
-            not_json_ = scanner_.why();
-            throw error(errc::bad_response, "not JSON (" + not_json_ + ")");
-        }
         if (s == detail::scan_status::ok) {
             const detail::line_envelope& env = scanner_.envelope();
             out.type = env.type;
