@@ -163,12 +163,10 @@ private:
         return p;
     }
 
-    ptr value(ptr p, ptr e, int depth) {
+    // A value: strings are read in place, containers recurse (object() and array() are
+    // the only frames: one per container, not one per value), the rest is scalar().
+    [[gnu::always_inline]] ptr value(ptr p, ptr e, int depth) {
         switch (*p) { // p != e: every caller checked
-        case '{':
-            return object(p, e, depth);
-        case '[':
-            return array(p, e, depth);
         case '"': {
             std::string_view s;
             p = string(p, e, s);
@@ -176,6 +174,17 @@ private:
                 return nullptr;
             return p;
         }
+        case '{':
+            return object(p, e, depth);
+        case '[':
+            return array(p, e, depth);
+        default:
+            return scalar(p, e);
+        }
+    }
+
+    [[gnu::noinline]] ptr scalar(ptr p, ptr e) {
+        switch (*p) {
         case 't':
             return literal(p, e, "true", 4) && go(h_.on_bool(true, ec_)) ? p + 4 : nullptr;
         case 'f':
@@ -191,7 +200,7 @@ private:
         return static_cast<std::size_t>(e - p) >= n && std::memcmp(p, lit, n) == 0;
     }
 
-    ptr object(ptr p, ptr e, int depth) {
+    [[gnu::noinline]] ptr object(ptr p, ptr e, int depth) {
         if (depth == max_depth || !go(h_.on_object_begin(ec_)))
             return nullptr;
         p = ws(p + 1, e);
@@ -229,7 +238,7 @@ private:
         }
     }
 
-    ptr array(ptr p, ptr e, int depth) {
+    [[gnu::noinline]] ptr array(ptr p, ptr e, int depth) {
         if (depth == max_depth || !go(h_.on_array_begin(ec_)))
             return nullptr;
         p = ws(p + 1, e);
