@@ -5,9 +5,12 @@
 //   dec.decode(bytes_of_one_line, line);   // throws aibatch::error on a line that is no result
 //   if (line.output.value) use(*line.output.value);
 //
-// A boost::json::basic_parser handler reads the envelope (custom_id, result type,
+// One strict pass over the line's text reads the envelope (custom_id, result type,
 // stop_reason, usage, error) and hands the tool_use input to the typed streaming decoder
-// (decode_json's), so a succeeded line builds no JSON tree. Whatever is not that plain
+// (decode_json's), so a succeeded line builds no JSON tree. The pass is a reader for
+// whole texts in memory that calls the same handler boost::json::basic_parser would,
+// with the same events (a fuzz target holds it to that); a text it does not read is left
+// to Boost.JSON, which names the error of a line that is not JSON. Whatever is not that plain
 // success (an answer that does not decode, a refusal, a missing tool_use block, a line
 // that is not a valid result, an object with a repeated key, keys in an order the single
 // pass cannot resolve) is decoded again through the tree: result_line::from_json and
