@@ -17,7 +17,8 @@
 // Boost validates it, every escape including \u surrogate pairs, integers of up to 18
 // digits, and decimals of up to 15 digits within 10^+-22 (exact operands and one
 // rounding: Boost's own computation). Other numbers are converted by Boost's number
-// parser over that number alone. A double is the same double to the last bit.
+// parser over that number, with the room it has in the text (Boost's path, and so a
+// 17-digit double, depends on it). A double is the same double to the last bit.
 #pragma once
 
 #include <boost/json/basic_parser_impl.hpp>
@@ -46,15 +47,21 @@ public:
         double d = 0;
     };
 
-    /// The number that `text` is, whole, or kind::none.
-    number read(std::string_view text) {
+    /// The number that `text` is, whole, or kind::none. `room` is how many bytes the
+    /// whole text holds from the number's first byte to its end: basic_parser reads a
+    /// number by one of two paths, chosen by whether 33 bytes remain after its sign, and
+    /// the two give different doubles for 17 or 18 significant digits (the fast path keeps
+    /// every digit, the other stops at 2^53). Spaces after the number give it that room.
+    number read(std::string_view text, std::size_t room) {
         sink& s = parser_.handler();
         s.n = number{};
         s.values = 0;
         parser_.reset();
+        buf_.assign(text.data(), text.size());
+        buf_.resize(std::max(text.size(), std::min<std::size_t>(room, 64)), ' ');
         boost::system::error_code ec;
-        std::size_t used = parser_.write_some(false, text.data(), text.size(), ec);
-        if (ec || used != text.size() || s.values != 1)
+        std::size_t used = parser_.write_some(false, buf_.data(), buf_.size(), ec);
+        if (ec || used != buf_.size() || s.values != 1)
             return number{};
         return s.n;
     }
@@ -108,6 +115,7 @@ private:
         bool on_comment(sv, ec_t& ec) { return no(ec); }
     };
     boost::json::basic_parser<sink> parser_{boost::json::parse_options{}};
+    std::string buf_;
 };
 
 enum class fast_json_status : unsigned char {
@@ -342,12 +350,12 @@ private:
     }
 
     // A number this reader leaves to Boost's conversion: its characters, then Boost's
-    // reading of them alone.
+    // reading of them, given the room they have in the text.
     ptr converted(ptr b, ptr p, ptr e) {
         while (p != e && number_char(*p))
             ++p;
         std::string_view raw(b, static_cast<std::size_t>(p - b));
-        json_number_reader::number n = numbers_.read(raw);
+        json_number_reader::number n = numbers_.read(raw, static_cast<std::size_t>(e - b));
         bool ok = false;
         switch (n.k) {
         case json_number_reader::kind::int64:
