@@ -246,6 +246,11 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"lines", "floor", "arena", "tree"}));
     int passes = 1;
     decode->add_option("--passes", passes, "times over the lines (for profiling)");
+    int rounds = 1;
+    decode
+        ->add_option("--rounds", rounds,
+                     "timed rounds over the lines in one process; seconds is their median")
+        ->check(CLI::PositiveNumber);
     auto* create = app.add_subcommand("create", "serialise and upload one batch");
     create->add_option("--url", url)->required();
     create->add_option("--items", items);
@@ -404,57 +409,68 @@ int main(int argc, char** argv) {
                     lines.push_back(line);
             std::size_t values = 0;
             auto spec = aibatch::output_spec::for_type<SpamResult>();
-            auto t0 = clk::now();
-            if (with == "floor") {
-                json::basic_parser<null_handler> p{json::parse_options{}};
-                for (auto line : lines) {
-                    p.reset();
-                    boost::system::error_code ec;
-                    p.write_some(false, line.data(), line.size(), ec);
-                    values += !ec;
+            std::vector<double> times;
+            for (int round = 0; round < rounds; ++round) {
+                values = 0;
+                auto t0 = clk::now();
+                if (with == "floor") {
+                    json::basic_parser<null_handler> p{json::parse_options{}};
+                    for (auto line : lines) {
+                        p.reset();
+                        boost::system::error_code ec;
+                        p.write_some(false, line.data(), line.size(), ec);
+                        values += !ec;
+                    }
+                } else if (with == "lines") {
+                    aibatch::result_decoder<SpamResult> dec(spec);
+                    aibatch::decoded_line<SpamResult> d;
+                    for (auto line : lines) {
+                        dec.decode(line, d);
+                        values += d.output.value.has_value();
+                    }
+                } else if (with == "arena") {
+                    // The DOM path as cheap as it gets: one parser, each line's values in an
+                    // arena over one reused 64 KiB buffer, dropped whole (not value by value).
+                    // A fresh arena per line: Boost 1.81's monotonic_resource::release() keeps
+                    // doubling the next block size, so a released arena reused per line ends
+                    // in bad_alloc.
+                    std::vector<unsigned char> buffer(std::size_t(1) << 16);
+                    json::parser p;
+                    for (auto line : lines) {
+                        json::monotonic_resource arena(buffer.data(), buffer.size());
+                        p.reset(json::storage_ptr(&arena));
+                        p.write(line.data(), line.size());
+                        // One typed walk over the tree in place: result_line::from_json would
+                        // copy the message out of the arena into default storage.
+                        json::value v = p.release();
+                        const auto& result = v.at("result").as_object();
+                        if (result.at("type").as_string() == "succeeded")
+                            values += aibatch::read_output<SpamResult>(
+                                          result.at("message").as_object(), spec)
+                                          .value.has_value();
+                    }
+                } else {
+                    json::parser p;
+                    for (auto line : lines) {
+                        p.reset();
+                        p.write(line.data(), line.size());
+                        auto r = aibatch::result_line::from_json(p.release());
+                        if (r.type == aibatch::result_type::succeeded)
+                            values +=
+                                aibatch::read_output<SpamResult>(r.message, spec).value.has_value();
+                    }
                 }
-            } else if (with == "lines") {
-                aibatch::result_decoder<SpamResult> dec(spec);
-                aibatch::decoded_line<SpamResult> d;
-                for (auto line : lines) {
-                    dec.decode(line, d);
-                    values += d.output.value.has_value();
-                }
-            } else if (with == "arena") {
-                // The DOM path as cheap as it gets: one parser, each line's values in an
-                // arena over one reused 64 KiB buffer, dropped whole (not value by value).
-                // A fresh arena per line: Boost 1.81's monotonic_resource::release() keeps
-                // doubling the next block size, so a released arena reused per line ends
-                // in bad_alloc.
-                std::vector<unsigned char> buffer(std::size_t(1) << 16);
-                json::parser p;
-                for (auto line : lines) {
-                    json::monotonic_resource arena(buffer.data(), buffer.size());
-                    p.reset(json::storage_ptr(&arena));
-                    p.write(line.data(), line.size());
-                    // One typed walk over the tree in place: result_line::from_json would
-                    // copy the message out of the arena into default storage.
-                    json::value v = p.release();
-                    const auto& result = v.at("result").as_object();
-                    if (result.at("type").as_string() == "succeeded")
-                        values +=
-                            aibatch::read_output<SpamResult>(result.at("message").as_object(), spec)
-                                .value.has_value();
-                }
-            } else {
-                json::parser p;
-                for (auto line : lines) {
-                    p.reset();
-                    p.write(line.data(), line.size());
-                    auto r = aibatch::result_line::from_json(p.release());
-                    if (r.type == aibatch::result_type::succeeded)
-                        values +=
-                            aibatch::read_output<SpamResult>(r.message, spec).value.has_value();
-                }
+                times.push_back(since(t0));
             }
+            std::vector<double> sorted = times;
+            std::sort(sorted.begin(), sorted.end());
+            json::array each;
+            for (double t : times)
+                each.push_back(t);
             emit({{"what", "decode"},
                   {"with", with},
-                  {"seconds", since(t0)},
+                  {"seconds", sorted[sorted.size() / 2]},
+                  {"rounds", each},
                   {"bytes", data.size() * static_cast<std::size_t>(passes)},
                   {"lines", lines.size()},
                   {"values", values}});

@@ -3,6 +3,10 @@
 
 #include <boost/json/serialize.hpp>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace aibatch {
 
 namespace json = boost::json;
@@ -72,16 +76,46 @@ json::object message_params::to_json() const {
     return o;
 }
 
+namespace {
+
+// The first byte at or after p that a JSON string must escape: '"', '\\' or below 0x20.
+const char* next_to_escape(const char* p, const char* e) noexcept {
+#if defined(__SSE2__)
+    const __m128i quote = _mm_set1_epi8('"');
+    const __m128i slash = _mm_set1_epi8('\\');
+    const __m128i control = _mm_set1_epi8(0x1F);
+    while (e - p >= 16) {
+        __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+        // unsigned v <= 0x1F: min(v, 0x1F) == v
+        __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, slash)),
+                                   _mm_cmpeq_epi8(_mm_min_epu8(v, control), v));
+        if (int m = _mm_movemask_epi8(hit))
+            return p + __builtin_ctz(static_cast<unsigned>(m));
+        p += 16;
+    }
+#endif
+    for (; p != e; ++p) {
+        auto c = static_cast<unsigned char>(*p);
+        if (c < 0x20 || c == '"' || c == '\\')
+            break;
+    }
+    return p;
+}
+
+} // namespace
+
 void append_json_string(std::string_view s, std::string& out) {
     static constexpr char hex[] = "0123456789abcdef";
     out += '"';
-    std::size_t start = 0;
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        auto c = static_cast<unsigned char>(s[i]);
-        if (c >= 0x20 && c != '"' && c != '\\')
-            continue;
-        out.append(s.data() + start, i - start);
-        start = i + 1;
+    const char* p = s.data();
+    const char* const e = p + s.size();
+    for (;;) {
+        const char* q = next_to_escape(p, e);
+        out.append(p, static_cast<std::size_t>(q - p));
+        if (q == e)
+            break;
+        auto c = static_cast<unsigned char>(*q);
+        p = q + 1;
         switch (c) {
         case '"':
             out += "\\\"";
@@ -110,7 +144,6 @@ void append_json_string(std::string_view s, std::string& out) {
             out += hex[c & 15];
         }
     }
-    out.append(s.data() + start, s.size() - start);
     out += '"';
 }
 

@@ -7,6 +7,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/test/unit_test.hpp>
 #include <chrono>
+#include <cstdio>
 #include <random>
 #include <set>
 
@@ -247,6 +248,82 @@ BOOST_AUTO_TEST_CASE(result_identity_tells_answers_apart) {
         ++made;
     }
     BOOST_TEST(seen.size() == made);
+}
+
+// append_json_string against its rule, byte by byte: '"', '\\' and bytes below 0x20 are
+// escaped (the short forms where JSON has them, else \u00xx), everything else (UTF-8 too)
+// passes through. Random strings of every length up to 80 put the escapes at every place
+// of a 16-byte block; valid UTF-8 ones also read back through Boost.JSON as they were.
+BOOST_AUTO_TEST_CASE(json_strings_are_escaped_exactly_as_json_needs) {
+    auto expected = [](std::string_view s) {
+        std::string out = "\"";
+        for (unsigned char c : s) {
+            switch (c) {
+            case '"':
+                out += "\\\"";
+                break;
+            case '\\':
+                out += "\\\\";
+                break;
+            case '\n':
+                out += "\\n";
+                break;
+            case '\r':
+                out += "\\r";
+                break;
+            case '\t':
+                out += "\\t";
+                break;
+            case '\b':
+                out += "\\b";
+                break;
+            case '\f':
+                out += "\\f";
+                break;
+            default:
+                if (c < 0x20) {
+                    char u[8];
+                    std::snprintf(u, sizeof u, "\\u%04x", c);
+                    out += u;
+                } else {
+                    out += static_cast<char>(c);
+                }
+            }
+        }
+        return out + "\"";
+    };
+    const std::uint64_t seed = std::random_device{}();
+    BOOST_TEST_MESSAGE("json string escapes: seed " << seed);
+    std::mt19937_64 rng(seed);
+    static const std::string pieces[] = {"a",
+                                         "Z",
+                                         " ",
+                                         "~",
+                                         "\x7f",
+                                         "\"",
+                                         "\\",
+                                         "\n",
+                                         "\x01",
+                                         "\x1f",
+                                         "\t",
+                                         "\xc3\xa9",
+                                         "\xe2\x82\xac",
+                                         "\xf0\x9f\x98\x80",
+                                         std::string(1, '\0'),
+                                         "/"};
+    for (int i = 0; i < 3000; ++i) {
+        std::string s;
+        const bool utf8 = i % 2 == 0;
+        const std::size_t n = rng() % 81;
+        while (s.size() < n)
+            s +=
+                utf8 ? pieces[rng() % std::size(pieces)] : std::string(1, static_cast<char>(rng()));
+        std::string out = "x";
+        aibatch::append_json_string(s, out);
+        BOOST_REQUIRE_EQUAL(out, "x" + expected(s));
+        if (utf8)
+            BOOST_REQUIRE_EQUAL(boost::json::parse(out.substr(1)).as_string(), s);
+    }
 }
 
 BOOST_AUTO_TEST_SUITE_END()
