@@ -125,7 +125,7 @@ template <class F>
 void run(F&& body) {
     asio::io_context ioc;
     std::exception_ptr failure;
-    asio::co_spawn(ioc, body(ioc), [&](std::exception_ptr e) { failure = e; });
+    asio::co_spawn(ioc, body(ioc), [&](std::exception_ptr e) { failure = std::move(e); });
     ioc.run();
     if (failure)
         std::rethrow_exception(failure);
@@ -588,7 +588,7 @@ int main(int argc, char** argv) {
                                 co_await t.async_wait(asio::use_awaitable);
                             }
                         },
-                        [&](std::exception_ptr) {
+                        [&](const std::exception_ptr&) {
                             if (--running == 0)
                                 done.cancel();
                         });
