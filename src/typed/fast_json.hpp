@@ -208,6 +208,21 @@ private:
         return static_cast<std::size_t>(e - p) >= n && std::memcmp(p, lit, n) == 0;
     }
 
+    // After a member or an element: past the ',' and any whitespace (more), or at the
+    // closing byte (not more); nullptr when the next byte is neither.
+    [[gnu::always_inline]] static ptr separator(ptr p, ptr e, char close, bool& more) {
+        if (p == e || (*p != ',' && *p != close)) {
+            p = ws(p, e);
+            if (p == e)
+                return nullptr;
+        }
+        if (*p == ',') {
+            more = true;
+            return ws(p + 1, e);
+        }
+        return *p == close ? p : nullptr;
+    }
+
     [[gnu::noinline]] ptr object(ptr p, ptr e, int depth) {
         if (depth == max_depth || !go(h_.on_object_begin(ec_)))
             return nullptr;
@@ -231,17 +246,11 @@ private:
             if (p == e || !(p = value(p, e, depth + 1)))
                 return nullptr;
             ++n;
-            if (p == e || (*p != ',' && *p != '}')) {
-                p = ws(p, e);
-                if (p == e)
-                    return nullptr;
-            }
-            if (*p == ',') {
-                p = ws(p + 1, e);
-                continue;
-            }
-            if (*p != '}')
+            bool more = false;
+            if (!(p = separator(p, e, '}', more)))
                 return nullptr;
+            if (more)
+                continue;
             return go(h_.on_object_end(n, ec_)) ? p + 1 : nullptr;
         }
     }
@@ -257,15 +266,11 @@ private:
             if (p == e || !(p = value(p, e, depth + 1)))
                 return nullptr;
             ++n;
-            p = ws(p, e);
-            if (p == e)
+            bool more = false;
+            if (!(p = separator(p, e, ']', more)))
                 return nullptr;
-            if (*p == ',') {
-                p = ws(p + 1, e);
+            if (more)
                 continue;
-            }
-            if (*p != ']')
-                return nullptr;
             return go(h_.on_array_end(n, ec_)) ? p + 1 : nullptr;
         }
     }

@@ -34,6 +34,13 @@ std::vector<fs::path> files_under(const fs::path& dir) {
     return out;
 }
 
+std::string bytes_of(const fs::path& file) {
+    std::ifstream in(file, std::ios::binary);
+    std::ostringstream bytes;
+    bytes << in.rdbuf();
+    return bytes.str();
+}
+
 void replay(std::string_view name) {
     const auto* t =
         std::find_if(std::begin(aibatch::fuzz::targets), std::end(aibatch::fuzz::targets),
@@ -42,10 +49,7 @@ void replay(std::string_view name) {
     std::size_t n = 0;
     for (const char* kind : {"regressions", "corpus"}) {
         for (const auto& file : files_under(fs::path(AIBATCH_FUZZ_DIR) / kind / t->name)) {
-            std::ifstream in(file, std::ios::binary);
-            std::ostringstream bytes;
-            bytes << in.rdbuf();
-            std::string data = bytes.str();
+            std::string data = bytes_of(file);
             try {
                 t->entry(data);
             } catch (const std::exception& e) {
@@ -136,12 +140,8 @@ BOOST_AUTO_TEST_CASE(json_tokens_holds_on_mutated_seeds) {
                                          "18446744073709551616",
                                          std::string(1, '\0')};
     std::vector<std::string> seeds;
-    for (const auto& file : files_under(fs::path(AIBATCH_FUZZ_DIR) / "corpus" / "json_tokens")) {
-        std::ifstream in(file, std::ios::binary);
-        std::ostringstream bytes;
-        bytes << in.rdbuf();
-        seeds.push_back(bytes.str());
-    }
+    for (const auto& file : files_under(fs::path(AIBATCH_FUZZ_DIR) / "corpus" / "json_tokens"))
+        seeds.push_back(bytes_of(file));
     BOOST_REQUIRE(!seeds.empty());
     std::size_t failures = 0;
     for (int i = 0; i < 20000 && failures < 5; ++i) {
