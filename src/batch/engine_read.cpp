@@ -163,6 +163,9 @@ task<track_result> engine::read(job& j, batch_info b) {
                     if (!text)
                         break;
                 }
+                // The line's item is fetched into the cache while the line is decoded
+                // (lines come in no particular order: each item would be a miss).
+                ledger_.prefetch(*text);
                 const line_head* head = nullptr;
                 std::uint64_t identity = 0;
                 if (!decode_line(j, rs, *text, output, head, identity))

@@ -57,6 +57,26 @@ const conversation* outcome_ledger::feedback(std::size_t i) const {
     return it == feedback_.end() ? nullptr : &it->second;
 }
 
+void outcome_ledger::prefetch(std::string_view line) const {
+    constexpr std::string_view head = R"({"custom_id":")";
+    if (line.size() <= head.size() || line.substr(0, head.size()) != head)
+        return;
+    line.remove_prefix(head.size());
+    const auto end = line.substr(0, 128).find_first_of("\\\"");
+    if (end == std::string_view::npos || line[end] != '"')
+        return;
+    auto id = ids_.parse(line.substr(0, end));
+    if (!id || id->second >= job_of_.size())
+        return;
+    const std::size_t i = id->second;
+#if defined(__GNUC__)
+    __builtin_prefetch(&job_of_[i], 0);
+    __builtin_prefetch(&done_in_round_[i], 1);
+    __builtin_prefetch(&identity_[i], 1);
+#endif
+    items_->prefetch(i);
+}
+
 line_use outcome_ledger::take_line(job& j, const line_facts& line) {
     line_use use;
     auto id = ids_.parse(line.custom_id);

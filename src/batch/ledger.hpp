@@ -75,6 +75,10 @@ public:
     const conversation* feedback(std::size_t i) const;
 
     // ------------------------------------------------------------- result lines
+    /// A hint before a result line is decoded: when its bytes start as the API writes them
+    /// (`{"custom_id":"...`) and name one of this run's items, that item's bookkeeping is
+    /// fetched into the cache while the line is decoded. Changes nothing.
+    void prefetch(std::string_view line) const;
     /// One result line of job j's batch (j's tentative flags are updated).
     line_use take_line(job& j, const line_facts& line);
     /// A line that is not a result; `custom_id` when its bytes show one. Its item fails

@@ -35,6 +35,8 @@ struct report_store final : aibatch::detail::item_store {
     void add(std::size_t i) override { items.emplace_back().index = i; }
     aibatch::item_report& at(std::size_t i) override { return items.at(i); }
     std::size_t size() const override { return items.size(); }
+    void prefetch(std::size_t i) const noexcept override { prefetched.push_back(i); }
+    mutable std::vector<std::size_t> prefetched;
 };
 
 // A ledger of n items in round 0 with one job (number 0) carrying `items`.
@@ -107,6 +109,39 @@ BOOST_AUTO_TEST_CASE(a_decoded_line_of_the_jobs_own_item_gives_it_its_value) {
     BOOST_TEST(r.usage.input_tokens == 100);
     BOOST_TEST(r.usage.output_tokens == 20);
     BOOST_TEST(r.anomalies.empty());
+}
+
+BOOST_AUTO_TEST_CASE(the_prefetch_hint_names_only_items_the_ledger_holds_and_changes_nothing) {
+    // 8 ids are valid for the codec, but only items 0-3 were added (the engine adds them
+    // in slices): a hint may name only those, whatever the line's bytes say.
+    report_store store;
+    outcome_ledger ledger(store, 8, std::nullopt, 0, 1000);
+    custom_ids ids("t-", "run1", 8);
+    ledger.set_ids(ids);
+    for (std::size_t i = 0; i < 4; ++i)
+        ledger.add_item(i);
+    const std::string lines[] = {
+        R"({"custom_id":"t-run1-2","result":{"type":"succeeded"}})", // item 2
+        R"({"custom_id":"t-run1r1-3","result":{}})",                 // item 3, round 1
+        R"({"custom_id":"t-run1-5","result":{}})",                   // valid id, not added
+        R"({"custom_id":"t-run1-9","result":{}})",                   // past the count
+        R"({"custom_id":"t-run2-1","result":{}})",                   // another run
+        R"({"custom_id":"t-run1-01","result":{}})",                  // not canonical
+        R"({"custom_id":"t-run1-\u0031","result":{}})",              // an escape: no hint
+        R"({"custom_id":"t-run1-1)",                                 // cut short
+        R"({"custom_id":")",
+        R"( {"custom_id":"t-run1-1"})", // not as the API writes it: no hint
+        R"({"result":{},"custom_id":"t-run1-1"})",
+        "",
+        "{",
+    };
+    for (const auto& l : lines)
+        ledger.prefetch(l);
+    BOOST_TEST(store.prefetched == (std::vector<std::size_t>{2, 3}),
+               boost::test_tools::per_element());
+    for (const auto& it : store.items)
+        BOOST_TEST(it.status == item_status::not_submitted);
+    BOOST_TEST(ledger.finish().anomalies.empty());
 }
 
 BOOST_AUTO_TEST_CASE(a_line_for_an_item_of_another_job_or_run_is_never_used) {

@@ -47,6 +47,9 @@ public:
     virtual void add(std::size_t index) = 0;
     virtual item_report& at(std::size_t index) = 0;
     virtual std::size_t size() const = 0;
+    /// A hint: item `index`'s report (and value) will be written soon. Result lines come in
+    /// no particular order, and each one's item is a cache miss otherwise.
+    virtual void prefetch(std::size_t /*index*/) const noexcept {}
 };
 
 /// What the engine found besides the items' reports (which are in the item_store).
