@@ -2,6 +2,8 @@
 // (one job's lifecycle is in engine_job.cpp).
 #include "engine.hpp"
 
+#include "blocking_io.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
@@ -54,7 +56,14 @@ task<engine_result> engine::run() {
         todo.clear(); // nothing is sent; fill_in() marks every item not submitted
     }
     if (!opts_.journal.empty()) {
-        journal_ = journal::open(opts_.journal, model_, n, run_id_, !opts_.run_id.empty());
+        // Read (and a new one's header written and fsync'ed) off the event loop. Opened
+        // even after a cancellation: its records name the batches of earlier runs.
+        co_await asio::this_coro::throw_if_cancelled(false);
+        std::function<void()> open = [&] { // named: see journal::append_off_loop
+            journal_ = journal::open(opts_.journal, model_, n, run_id_, !opts_.run_id.empty());
+        };
+        co_await off_loop(std::move(open));
+        co_await asio::this_coro::throw_if_cancelled(throwing);
         run_id_ = journal_.run_id();
         ledger_.set_ids(custom_ids(opts_.custom_id_prefix, run_id_, n));
         for (const auto& id : journal_.batch_ids()) {

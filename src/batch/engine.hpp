@@ -91,9 +91,9 @@ private:
     task<result_stream> open_results_on_strand(batch_info b);
     bool decode_line(job& j, result_stream& rs, std::string_view text, decode_report& output,
                      const line_head*& head, std::uint64_t& identity);
-    bool on_line(job& j, const line_head& head, const decode_report& output,
-                 std::uint64_t identity);
-    void confirm(job& j);
+    line_use on_line(job& j, const line_head& head, const decode_report& output,
+                     std::uint64_t identity);
+    task<void> confirm(job& j);
     task<void> abandon(job& j, const std::string& why);
     task<void> stop_batch(job& j);
 

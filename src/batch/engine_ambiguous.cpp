@@ -198,7 +198,7 @@ task<void> engine::sweep_ambiguous() {
             // Recorded, so a rerun does not look for it again.
             try {
                 for (unsigned k = 0; k < missing; ++k)
-                    journal_.refused(j.round, j.ranges, j.hash);
+                    co_await journal_.refused(j.round, j.ranges, j.hash);
             } catch (const error&) {
                 // Not recorded: the next rerun settles it again.
             }

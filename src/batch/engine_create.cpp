@@ -362,7 +362,7 @@ task<bool> engine::obtain_batch(job& j) {
             co_await mark(j, item_status::not_submitted, "create_failed", msg);
             co_return false;
         }
-        journal_.creating(j.round, j.ranges, j.indices.size(), j.hash);
+        co_await journal_.creating(j.round, j.ranges, j.indices.size(), j.hash);
         const timestamp sent_at = std::chrono::system_clock::now();
         j.ph = job::phase::creating;
         std::optional<batch_info> made;
@@ -380,7 +380,7 @@ task<bool> engine::obtain_batch(job& j) {
             const error& e = *create_error;
             if (!may_have_created(e)) {
                 try {
-                    journal_.refused(j.round, j.ranges, j.hash);
+                    co_await journal_.refused(j.round, j.ranges, j.hash);
                 } catch (const error&) {
                     // Not recorded: a rerun looks for a batch this create cannot have
                     // made, and finds none (the answer is only noisier).
@@ -406,14 +406,18 @@ task<bool> engine::obtain_batch(job& j) {
             j.expires_at = made->expires_at;
             j.known_since = std::chrono::steady_clock::now();
             known_ids_.insert(made->id);
+            std::optional<error> unrecorded; // handled out of the catch (no co_await there)
             try {
-                journal_.created(j.round, j.ranges, j.hash, j.batch_id);
+                co_await journal_.created(j.round, j.ranges, j.hash, j.batch_id);
             } catch (const error& e) {
+                unrecorded = e;
+            }
+            if (unrecorded) {
                 // The batch exists and is paid for: keep tracking it, and say the
                 // journal could not record it.
-                stop(e.code(), e.diag().message);
-                unread(j, "created, but the journal could not record it (" + e.diag().message +
-                              "); it is read by this call only");
+                stop(unrecorded->code(), unrecorded->diag().message);
+                unread(j, "created, but the journal could not record it (" +
+                              unrecorded->diag().message + "); it is read by this call only");
             }
             co_return true;
         }

@@ -15,27 +15,31 @@ namespace json = boost::json;
 using namespace std::chrono_literals;
 
 // A tentative candidate's lines proved it is j's batch.
-void engine::confirm(job& j) {
+task<void> engine::confirm(job& j) {
     state_->claim(j.batch_id);
     ++state_->stats.creates_adopted;
     if (auto it = ambiguous_.find(j.number); it != ambiguous_.end())
         ++it->second.found; // the batch of one of its lost creates
     release_body(j);
+    std::optional<error> unrecorded; // handled out of the catch (no co_await there)
     try {
-        journal_.created(j.round, j.ranges, j.hash, j.batch_id);
+        co_await journal_.created(j.round, j.ranges, j.hash, j.batch_id);
     } catch (const error& e) {
+        unrecorded = e;
+    }
+    if (unrecorded) {
         // The batch is this call's and paid for: keep reading it (as after a create
         // the journal could not record), and say so.
-        stop(e.code(), e.diag().message);
+        stop(unrecorded->code(), unrecorded->diag().message);
         unread(j, "confirmed as this call's, but the journal could not record it (" +
-                      e.diag().message + "); it is read by this call only");
+                      unrecorded->diag().message + "); it is read by this call only");
     }
 }
 
-// One result line of j's batch, decoded. False when the line shows that the batch is
-// not j's (a tentative candidate that belongs to someone else).
-bool engine::on_line(job& j, const line_head& head, const decode_report& output,
-                     std::uint64_t identity) {
+// One result line of j's batch, decoded: what the ledger made of it (the engine keeps
+// the value here; confirming a candidate is the caller's, as it waits for the journal).
+line_use engine::on_line(job& j, const line_head& head, const decode_report& output,
+                         std::uint64_t identity) {
     line_facts f;
     f.custom_id = head.custom_id;
     f.type = head.type;
@@ -50,9 +54,7 @@ bool engine::on_line(job& j, const line_head& head, const decode_report& output,
     // between that and its value.
     if (use.value_for)
         decode_.keep(*use.value_for);
-    if (use.confirmed)
-        confirm(j);
-    return use.keep_reading;
+    return use;
 }
 
 // One line of rs for j, decoded once. False when it is not used: a line that is not
@@ -170,7 +172,10 @@ task<track_result> engine::read(job& j, batch_info b) {
                 std::uint64_t identity = 0;
                 if (!decode_line(j, rs, *text, output, head, identity))
                     continue;
-                if (!on_line(j, *head, output, identity))
+                const line_use use = on_line(j, *head, output, identity);
+                if (use.confirmed)
+                    co_await confirm(j);
+                if (!use.keep_reading)
                     co_return track_result::foreign;
             }
             if (j.tentative)

@@ -1,5 +1,7 @@
 #include "journal.hpp"
 
+#include "blocking_io.hpp"
+
 #include <aibatch/error.hpp>
 
 #include <boost/json/parse.hpp>
@@ -10,7 +12,9 @@
 #include <cstring>
 #include <fcntl.h>
 #include <fstream>
+#include <functional>
 #include <iterator>
+#include <thread>
 #include <unistd.h>
 
 namespace aibatch::detail {
@@ -251,35 +255,57 @@ const journal::entry* journal::find(unsigned round, const std::string& items) co
     return it == entries_.end() ? nullptr : &it->second;
 }
 
-void journal::append(const std::string& line) {
-    std::string l = line + '\n';
-    const char* p = l.data();
-    std::size_t left = l.size();
+namespace {
+
+// One line with one write(), then fsync: a crash leaves at most a torn last line.
+void write_line(int fd, const std::filesystem::path& path, const std::string& line) {
+    if (int delay = journal_write_delay_ms_for_tests.load(); delay > 0)
+        std::this_thread::sleep_for(std::chrono::milliseconds(delay));
+    const char* p = line.data();
+    std::size_t left = line.size();
     while (left > 0) {
-        ssize_t n = ::write(fd_, p, left);
+        ssize_t n = ::write(fd, p, left);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            fail(path_, std::string("cannot write: ") + std::strerror(errno));
+            fail(path, std::string("cannot write: ") + std::strerror(errno));
         }
         p += n;
         left -= static_cast<std::size_t>(n);
     }
-    if (::fsync(fd_) != 0)
-        fail(path_, std::string("cannot fsync: ") + std::strerror(errno));
+    if (::fsync(fd) != 0)
+        fail(path, std::string("cannot fsync: ") + std::strerror(errno));
 }
 
-void journal::creating(unsigned round, const std::string& items, std::uint64_t count,
-                       std::uint64_t hash) {
+} // namespace
+
+void journal::append(const std::string& line) {
+    write_line(fd_, path_, line + '\n');
+}
+
+task<void> journal::append_off_loop(std::string line) {
+    line += '\n';
+    // The job owns copies: nothing of the journal is touched off the loop. Named, not a
+    // temporary of the co_await expression: g++ 12 destroys such temporaries twice.
+    std::function<void()> job = [fd = fd_, path = path_, l = std::move(line)] {
+        write_line(fd, path, l);
+    };
+    co_await off_loop(std::move(job));
+}
+
+task<void> journal::creating(unsigned round, std::string items, std::uint64_t count,
+                             std::uint64_t hash) {
     if (!enabled())
-        return;
+        co_return;
     auto now = std::chrono::system_clock::now();
-    append(json::serialize(json::object{{"event", "creating"},
-                                        {"round", round},
-                                        {"items", items},
-                                        {"count", count},
-                                        {"hash", hex(hash)},
-                                        {"at", format_rfc3339(now)}}));
+    // Named: g++ 12 mishandles some temporaries inside a co_await expression.
+    std::string line = json::serialize(json::object{{"event", "creating"},
+                                                    {"round", round},
+                                                    {"items", items},
+                                                    {"count", count},
+                                                    {"hash", hex(hash)},
+                                                    {"at", format_rfc3339(now)}});
+    co_await append_off_loop(std::move(line));
     entry& e = entries_[{round, items}];
     e.hash = hash;
     e.count = count;
@@ -289,26 +315,28 @@ void journal::creating(unsigned round, const std::string& items, std::uint64_t c
     ++e.creates;
 }
 
-void journal::created(unsigned round, const std::string& items, std::uint64_t hash,
-                      const std::string& batch_id) {
+task<void> journal::created(unsigned round, std::string items, std::uint64_t hash,
+                            std::string batch_id) {
     if (!enabled())
-        return;
-    append(json::serialize(json::object{{"event", "created"},
-                                        {"round", round},
-                                        {"items", items},
-                                        {"hash", hex(hash)},
-                                        {"batch_id", batch_id}}));
-    entry& e = entries_[{round, items}];
+        co_return;
+    std::string line = json::serialize(json::object{{"event", "created"},
+                                                    {"round", round},
+                                                    {"items", items},
+                                                    {"hash", hex(hash)},
+                                                    {"batch_id", batch_id}});
+    co_await append_off_loop(std::move(line));
+    entry& e = entries_[{round, std::move(items)}];
     e.batch_id = batch_id;
     ++e.answers;
-    all_created_.push_back(batch_id);
+    all_created_.push_back(std::move(batch_id));
 }
 
-void journal::refused(unsigned round, const std::string& items, std::uint64_t hash) {
+task<void> journal::refused(unsigned round, std::string items, std::uint64_t hash) {
     if (!enabled())
-        return;
-    append(json::serialize(json::object{
-        {"event", "refused"}, {"round", round}, {"items", items}, {"hash", hex(hash)}}));
+        co_return;
+    std::string line = json::serialize(json::object{
+        {"event", "refused"}, {"round", round}, {"items", items}, {"hash", hex(hash)}});
+    co_await append_off_loop(std::move(line));
     ++entries_[{round, items}].answers;
 }
 

@@ -5,14 +5,17 @@
 //   {"event":"created","round":0,"items":"0-499","hash":"...","batch_id":"msgbatch_..."}
 //   {"event":"refused","round":0,"items":"0-499","hash":"..."}   (the create made nothing)
 // Each line is written with one write() and fsync'ed before the call goes on; a new
-// file's directory is fsync'ed too. A torn last line (a crash mid-write) is cut off when
-// the journal is opened again; any other malformed line is an errc::journal error naming
-// the file and the line.
+// file's directory is fsync'ed too. The records of a run are written away from the event
+// loop (blocking_io.hpp): the coroutine that records waits, the loop serves the rest. A torn last
+// line (a crash mid-write) is cut off when the journal is opened again; any other malformed line is
+// an errc::journal error naming the file and the line.
 #pragma once
 
 #include <aibatch/api/batches.hpp>
+#include <aibatch/task.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -67,17 +70,19 @@ public:
         return entries_;
     }
 
-    void creating(unsigned round, const std::string& items, std::uint64_t count,
-                  std::uint64_t hash);
-    void created(unsigned round, const std::string& items, std::uint64_t hash,
-                 const std::string& batch_id);
+    // The records: each is durable when its task completes, and only then counted in
+    // entries() (a failed write throws aibatch::error, errc::journal, and counts nothing).
+    // Written off the event loop; the journal must stay put until the task completes.
+    task<void> creating(unsigned round, std::string items, std::uint64_t count, std::uint64_t hash);
+    task<void> created(unsigned round, std::string items, std::uint64_t hash, std::string batch_id);
     /// The create answered that it made no batch (an API error, a body never sent).
-    void refused(unsigned round, const std::string& items, std::uint64_t hash);
+    task<void> refused(unsigned round, std::string items, std::uint64_t hash);
 
     const std::filesystem::path& path() const noexcept { return path_; }
 
 private:
     void append(const std::string& line);
+    task<void> append_off_loop(std::string line);
     std::filesystem::path path_;
     int fd_ = -1;
     std::map<std::pair<unsigned, std::string>, entry> entries_;
@@ -95,5 +100,9 @@ public:
         return out;
     }
 };
+
+/// For tests: every journal line's write waits this long first (on the thread that
+/// writes it), as a slow disk would.
+inline std::atomic<int> journal_write_delay_ms_for_tests{0};
 
 } // namespace aibatch::detail

@@ -9,6 +9,7 @@
 #include "../support/expect_throw.hpp"
 #include "../support/run_task.hpp"
 #include "../support/test_pki.hpp"
+#include "batch/journal.hpp"
 #include "journal_child_launcher.hpp"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -675,6 +676,99 @@ BOOST_AUTO_TEST_CASE(a_journal_of_another_input_is_refused) {
         run_task(e.ioc(), aibatch::batch<SpamResult>(e.client(), scripted_messages(3), model, o));
     BOOST_TEST(again.size() == 3u);
     BOOST_TEST(e.emu().batches_created() == 1u);
+    std::filesystem::remove(path);
+}
+
+// The journal's disk, made slow: every line's write waits first, as on a busy network
+// file system (aibatch::detail::journal_write_delay_ms_for_tests).
+struct slow_journal_disk {
+    explicit slow_journal_disk(int ms) { aibatch::detail::journal_write_delay_ms_for_tests = ms; }
+    ~slow_journal_disk() { aibatch::detail::journal_write_delay_ms_for_tests = 0; }
+    slow_journal_disk(const slow_journal_disk&) = delete;
+    slow_journal_disk& operator=(const slow_journal_disk&) = delete;
+};
+
+BOOST_AUTO_TEST_CASE(a_slow_journal_disk_does_not_hold_the_event_loop) {
+    // Found by review: the journal's write() and fsync() ran on the thread of the call,
+    // so an async server sharing the loop stalled for as long as the disk took (twice per
+    // batch, plus the header). A timer on the same one-thread io_context must keep
+    // ticking while each 800 ms write is in progress.
+    env e;
+    auto path =
+        std::filesystem::temp_directory_path() / ("aibatch-jslow-" + std::to_string(::getpid()));
+    std::filesystem::remove(path);
+    slow_journal_disk slow(800);
+    bool done = false;
+    std::chrono::steady_clock::duration longest_gap{};
+    int ticks = 0;
+    asio::co_spawn(
+        e.ioc(),
+        [&]() -> aibatch::task<void> {
+            asio::steady_timer t(e.ioc());
+            auto last = std::chrono::steady_clock::now();
+            while (!done && ticks < 3000) { // bounded: 30 s
+                t.expires_after(10ms);
+                co_await t.async_wait(asio::use_awaitable);
+                ++ticks;
+                auto now = std::chrono::steady_clock::now();
+                longest_gap = std::max(longest_gap, now - last);
+                last = now;
+            }
+        },
+        asio::detached);
+    auto o = fast();
+    o.journal = path;
+    std::vector<SpamResult> r;
+    asio::co_spawn(
+        e.ioc(),
+        [&]() -> aibatch::task<void> {
+            r = co_await aibatch::batch<SpamResult>(e.client(), scripted_messages(3), model, o);
+            done = true;
+        },
+        asio::detached);
+    const auto started = std::chrono::steady_clock::now();
+    e.ioc().run();
+    const auto took = std::chrono::steady_clock::now() - started;
+    BOOST_TEST(r.size() == 3u);
+    // The header, "creating" and "created": three slow writes, all waited for.
+    BOOST_TEST(took >= 2400ms);
+    BOOST_TEST(e2e::count_lines_with(path.string(), "\"created\"") == 1u);
+    BOOST_TEST_MESSAGE("longest gap between 10 ms ticks: "
+                       << std::chrono::duration_cast<std::chrono::milliseconds>(longest_gap).count()
+                       << " ms over " << ticks << " ticks");
+    BOOST_TEST(longest_gap < 400ms);
+    std::filesystem::remove(path);
+}
+
+BOOST_AUTO_TEST_CASE(an_io_context_destroyed_while_the_journal_writes_is_torn_down_cleanly) {
+    // A journal write is in progress (2 s) when the io_context goes: its destruction waits
+    // for the write, then destroys the run's coroutines; nothing may touch freed memory
+    // (asan) or be left running.
+    auto path =
+        std::filesystem::temp_directory_path() / ("aibatch-jdown-" + std::to_string(::getpid()));
+    std::filesystem::remove(path);
+    {
+        aibatch::test::emulator_fixture e(env::make(100ms, 100'000), env::config());
+        slow_journal_disk slow(2000);
+        auto o = fast();
+        o.journal = path;
+        auto messages = scripted_messages(3);
+        auto ioc = std::make_unique<asio::io_context>();
+        auto c = std::make_unique<aibatch::client>(ioc->get_executor(), e.client_settings());
+        bool done = false;
+        asio::co_spawn(*ioc, aibatch::batch<SpamResult>(*c, messages, model, o),
+                       [&](std::exception_ptr, std::vector<SpamResult>) { done = true; });
+        ioc->run_for(300ms); // the header's write has started
+        BOOST_TEST(!done);
+        const auto t0 = std::chrono::steady_clock::now();
+        c.reset();
+        ioc.reset();
+        BOOST_TEST(!done);
+        BOOST_TEST_MESSAGE("destroyed in " << std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                  std::chrono::steady_clock::now() - t0)
+                                                  .count()
+                                           << " ms");
+    }
     std::filesystem::remove(path);
 }
 

@@ -8,7 +8,11 @@
 
 #include <aibatch/error.hpp>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+
 #include <algorithm>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <unistd.h>
@@ -53,8 +57,19 @@ void journal(std::string_view data) {
             return;
         first_ids = j->batch_ids();
         try {
-            j->creating(0, "0-9", 10, 42);
-            j->created(0, "0-9", 42, "msgbatch_fuzz");
+            // The records are written off the event loop: an io_context runs them.
+            boost::asio::io_context ioc;
+            std::exception_ptr failed;
+            boost::asio::co_spawn(
+                ioc,
+                [&]() -> task<void> {
+                    co_await j->creating(0, "0-9", 10, 42);
+                    co_await j->created(0, "0-9", 42, "msgbatch_fuzz");
+                },
+                [&](std::exception_ptr e) { failed = e; });
+            ioc.run();
+            if (failed)
+                std::rethrow_exception(failed);
         } catch (const error& e) {
             require(e.code() == errc::journal, "a journal append failed with another code");
             return;
