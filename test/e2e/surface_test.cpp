@@ -27,9 +27,12 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <future>
 #include <mutex>
 #include <thread>
+#include <unistd.h>
 
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
@@ -469,6 +472,70 @@ BOOST_AUTO_TEST_CASE(one_client_four_threads_hundreds_of_concurrent_calls) {
     BOOST_TEST(bad == 0);
     auto stats = client.stats();
     BOOST_TEST(stats.requests > 0u);
+}
+
+// Journals on a multi-threaded io_context: the records are written on the io_context's
+// journal thread and each call resumes on its own strand (the tsan preset runs this).
+// Every call gets its own values and its own records; run again with the same journals,
+// every call re-attaches to its batches instead of paying again.
+BOOST_AUTO_TEST_CASE(journaled_calls_on_four_threads) {
+    auto eo = emu_options();
+    eo.processing_time = 20ms;
+    env emu(eo);
+    const auto dir = std::filesystem::temp_directory_path() /
+                     ("aibatch-surface-journals-" + std::to_string(::getpid()));
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    constexpr int calls = 16;
+    aibatch::batch_options o;
+    o.poll_interval = 5ms;
+    o.poll_interval_max = 20ms;
+    o.max_requests_per_batch = 2;
+    auto run_all = [&] {
+        asio::io_context ioc(4);
+        aibatch::client client = emu.make_client(ioc.get_executor(), config({}));
+        std::atomic<int> ok{0};
+        aibatch::test::completion_count finished;
+        auto work = asio::make_work_guard(ioc);
+        std::vector<std::thread> threads;
+        for (int t = 0; t < 4; ++t)
+            threads.emplace_back([&] { ioc.run(); });
+        for (int k = 0; k < calls; ++k) {
+            std::string tag = "j" + std::to_string(k);
+            const int n = 1 + k % 5;
+            auto ko = o;
+            ko.journal = dir / (tag + ".journal");
+            auto ex = k % 2 ? asio::any_io_executor(asio::make_strand(ioc)) : ioc.get_executor();
+            asio::co_spawn(ex, aibatch::batch<SpamResult>(client, make_messages(n, tag), model, ko),
+                           [&, tag, n](std::exception_ptr e, std::vector<SpamResult> r) {
+                               bool good = !e && r.size() == static_cast<std::size_t>(n);
+                               for (int i = 0; good && i < n; ++i)
+                                   good = r[static_cast<std::size_t>(i)].reason ==
+                                          tag + " " + std::to_string(i);
+                               ok += good ? 1 : 0;
+                               finished.add();
+                           });
+        }
+        BOOST_TEST(finished.wait_for(calls, 60s));
+        work.reset();
+        for (auto& t : threads)
+            t.join();
+        return ok.load();
+    };
+    BOOST_TEST(run_all() == calls);
+    const auto created = emu.emu().batches_created();
+    BOOST_TEST(created >= static_cast<std::size_t>(calls));
+    for (int k = 0; k < calls; ++k) {
+        std::ifstream in(dir / ("j" + std::to_string(k) + ".journal"));
+        std::string line;
+        std::size_t records = 0;
+        while (std::getline(in, line))
+            records += line.find("\"created\"") != std::string::npos;
+        BOOST_TEST(records == static_cast<std::size_t>((1 + k % 5 + 1) / 2), "journal " << k);
+    }
+    BOOST_TEST(run_all() == calls); // re-attached from the journals
+    BOOST_TEST(emu.emu().batches_created() == created);
+    std::filesystem::remove_all(dir);
 }
 
 // Cancellations racing completions: every client call hops to the client's strand, and
