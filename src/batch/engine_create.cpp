@@ -363,6 +363,20 @@ task<bool> engine::obtain_batch(job& j) {
             co_return false;
         }
         co_await journal_.creating(j.round, j.ranges, j.indices.size(), j.hash);
+        if (stopping_) {
+            // The run stopped while the record was written (off the loop): the create is
+            // not sent, and the record is answered so no rerun looks for its batch.
+            try {
+                co_await journal_.refused(j.round, j.ranges, j.hash);
+            } catch (const error&) {
+                // Not recorded: a rerun looks for a batch this create never made, and
+                // finds none (the answer is only noisier).
+            }
+            release_body(j);
+            co_await mark(j, item_status::not_submitted, "stopped",
+                          ledger_.stop_message() + " before the batch was created");
+            co_return false;
+        }
         const timestamp sent_at = std::chrono::system_clock::now();
         j.ph = job::phase::creating;
         std::optional<batch_info> made;
