@@ -36,12 +36,24 @@ blocking_io_service::~blocking_io_service() {
 void blocking_io_service::submit(std::function<void()> f, handler h,
                                  const asio::any_io_executor& ex) {
     work w{std::move(f), std::move(h), asio::prefer(ex, asio::execution::outstanding_work.tracked)};
-    std::lock_guard lock(m_);
+    std::unique_lock lock(m_);
     if (stopped_)
         return; // the context is being destroyed: w (and the coroutine it holds) with it
+    if (!thread_.joinable()) {
+        try {
+            thread_ = std::thread([this] { run(); });
+        } catch (...) {
+            // No thread (EAGAIN): the waiting coroutine gets the error from its co_await,
+            // and no job is left queued without a thread to run it.
+            lock.unlock();
+            asio::post(w.tracked,
+                       [h = std::move(w.h), failed = std::current_exception()]() mutable {
+                           std::move(h)(failed);
+                       });
+            return;
+        }
+    }
     queue_.push_back(std::move(w));
-    if (!thread_.joinable())
-        thread_ = std::thread([this] { run(); });
     cv_.notify_one();
 }
 

@@ -3,7 +3,9 @@
 // batch<T>(). One thread per execution context (an io_context service, started at the
 // first use), so the work is joined when the io_context is destroyed: a job running then
 // finishes, and the coroutines waiting for jobs not started are destroyed, as the
-// io_context destroys its own pending handlers.
+// io_context destroys its own pending handlers. The jobs of one io_context run one after
+// the other: a journal on a hung disk delays the records of the other calls on that
+// io_context too, and the io_context's destruction waits for the job running then.
 #pragma once
 
 #include <aibatch/task.hpp>

@@ -63,6 +63,13 @@ task<engine_result> engine::run() {
             journal_ = journal::open(opts_.journal, model_, n, run_id_, !opts_.run_id.empty());
         };
         co_await off_loop(std::move(open));
+        if (!stopping_ && (co_await asio::this_coro::cancellation_state).cancelled() !=
+                              asio::cancellation_type::none) {
+            // Canceled while the journal was opened: as above, nothing is sent.
+            stopping_ = aborting_ = true;
+            stop(asio::error::operation_aborted, "canceled by the caller");
+            todo.clear();
+        }
         co_await asio::this_coro::throw_if_cancelled(throwing);
         run_id_ = journal_.run_id();
         ledger_.set_ids(custom_ids(opts_.custom_id_prefix, run_id_, n));

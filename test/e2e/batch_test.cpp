@@ -740,6 +740,41 @@ BOOST_AUTO_TEST_CASE(a_slow_journal_disk_does_not_hold_the_event_loop) {
     std::filesystem::remove(path);
 }
 
+BOOST_AUTO_TEST_CASE(a_cancel_while_the_journal_is_opened_returns_the_run) {
+    // Found by a review helper: the journal is opened off the loop, and a cancel that
+    // came meanwhile made run_batch<T>() throw operation_aborted (at the next await)
+    // instead of returning its run, as a cancel at any other early moment does: stop code
+    // operation_aborted, every item not submitted, no batch. The header takes 1 s to
+    // write; the cancel comes at 300 ms.
+    env e;
+    auto path = std::filesystem::temp_directory_path() /
+                ("aibatch-jcancel-open-" + std::to_string(::getpid()));
+    std::filesystem::remove(path);
+    slow_journal_disk slow(1000);
+    auto o = fast();
+    o.journal = path;
+    auto messages = scripted_messages(3);
+    asio::cancellation_signal sig;
+    std::optional<aibatch::batch_run<SpamResult>> run;
+    std::exception_ptr failure;
+    asio::co_spawn(e.ioc(), aibatch::run_batch<SpamResult>(e.client(), messages, model, o),
+                   asio::bind_cancellation_slot(
+                       sig.slot(), [&](std::exception_ptr ex, aibatch::batch_run<SpamResult> r) {
+                           failure = ex;
+                           run = std::move(r);
+                       }));
+    asio::steady_timer t(e.ioc(), 300ms);
+    t.async_wait([&](boost::system::error_code) { sig.emit(asio::cancellation_type::terminal); });
+    e.ioc().run();
+    BOOST_REQUIRE(!failure);
+    BOOST_REQUIRE(run.has_value());
+    BOOST_TEST(run->stop_code == asio::error::operation_aborted);
+    BOOST_TEST(e.emu().batches_created() == 0u);
+    for (const auto& it : run->items)
+        BOOST_TEST((it.status == aibatch::item_status::not_submitted), "item " << it.index);
+    std::filesystem::remove(path);
+}
+
 BOOST_AUTO_TEST_CASE(a_cancel_while_the_creating_record_is_written_sends_no_create) {
     // Found by review of the off-loop journal: a cancel can now arrive while a worker
     // waits for its "creating" record (the check for a stop came before the record). The
