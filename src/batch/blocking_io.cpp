@@ -19,13 +19,6 @@ namespace asio = boost::asio;
 
 boost::asio::execution_context::id blocking_io_service::id;
 
-struct blocking_io_service::work {
-    std::function<void()> f;
-    handler h;
-    // Keeps the handler's io_context from running out of work while the job waits.
-    asio::any_io_executor tracked;
-};
-
 blocking_io_service::blocking_io_service(asio::execution_context& ctx)
     : asio::execution_context::service(ctx) {}
 

@@ -40,7 +40,12 @@ public:
     void submit(std::function<void()> f, handler h, const boost::asio::any_io_executor& ex);
 
 private:
-    struct work;
+    struct work {
+        std::function<void()> f;
+        handler h;
+        // Keeps the handler's io_context from running out of work while the job waits.
+        boost::asio::any_io_executor tracked;
+    };
     void shutdown() override;
     void run();
 
