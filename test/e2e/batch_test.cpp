@@ -598,6 +598,38 @@ BOOST_AUTO_TEST_CASE(creates_are_sent_one_body_at_a_time_and_a_body_sent_again_i
 
 BOOST_AUTO_TEST_SUITE_END()
 
+namespace {
+
+// How a run_batch<T>() the test cancels ended: whether it did (a hang shows as
+// done == false), its exception, its outcome.
+struct canceled_run {
+    std::optional<aibatch::batch_run<SpamResult>> run;
+    std::exception_ptr failure;
+    bool done = false;
+};
+
+// A run_batch<T>() over `messages` that the test cancels through `sig`, run on the
+// fixture's io_context until it completes or `limit` passes.
+canceled_run run_cancelable(aibatch::test::emulator_fixture& e, asio::cancellation_signal& sig,
+                            const std::vector<aibatch::conversation>& messages,
+                            const aibatch::batch_options& o, std::chrono::seconds limit) {
+    canceled_run out;
+    asio::co_spawn(e.ioc(), aibatch::run_batch<SpamResult>(e.client(), messages, model, o),
+                   asio::bind_cancellation_slot(
+                       sig.slot(), [&out](std::exception_ptr ex, aibatch::batch_run<SpamResult> r) {
+                           out.failure = ex;
+                           if (!ex)
+                               out.run = std::move(r);
+                           out.done = true;
+                       }));
+    auto until = std::chrono::steady_clock::now() + limit;
+    while (!out.done && std::chrono::steady_clock::now() < until)
+        e.ioc().run_one_for(50ms);
+    return out;
+}
+
+} // namespace
+
 // ------------------------------------------------------------------ journal
 BOOST_AUTO_TEST_SUITE(batch_journal)
 
@@ -740,6 +772,27 @@ BOOST_AUTO_TEST_CASE(a_slow_journal_disk_does_not_hold_the_event_loop) {
     std::filesystem::remove(path);
 }
 
+namespace {
+// A journaled run_batch<T>() of 3 items on a slow journal disk (`write_ms` per line),
+// canceled `after` its start; the journal file is left for the test to read.
+canceled_run journaled_run_canceled_after(env& e, const std::filesystem::path& path, int write_ms,
+                                          std::chrono::milliseconds after) {
+    std::filesystem::remove(path);
+    slow_journal_disk slow(write_ms);
+    auto o = fast();
+    o.journal = path;
+    asio::cancellation_signal sig;
+    asio::steady_timer t(e.ioc(), after);
+    t.async_wait([&sig](boost::system::error_code ec) {
+        if (!ec)
+            sig.emit(asio::cancellation_type::terminal);
+    });
+    canceled_run r = run_cancelable(e, sig, scripted_messages(3), o, 20s);
+    t.cancel();
+    return r;
+}
+} // namespace
+
 BOOST_AUTO_TEST_CASE(a_cancel_while_the_journal_is_opened_returns_the_run) {
     // Found by a review helper: the journal is opened off the loop, and a cancel that
     // came meanwhile made run_batch<T>() throw operation_aborted (at the next await)
@@ -749,28 +802,13 @@ BOOST_AUTO_TEST_CASE(a_cancel_while_the_journal_is_opened_returns_the_run) {
     env e;
     auto path = std::filesystem::temp_directory_path() /
                 ("aibatch-jcancel-open-" + std::to_string(::getpid()));
-    std::filesystem::remove(path);
-    slow_journal_disk slow(1000);
-    auto o = fast();
-    o.journal = path;
-    auto messages = scripted_messages(3);
-    asio::cancellation_signal sig;
-    std::optional<aibatch::batch_run<SpamResult>> run;
-    std::exception_ptr failure;
-    asio::co_spawn(e.ioc(), aibatch::run_batch<SpamResult>(e.client(), messages, model, o),
-                   asio::bind_cancellation_slot(
-                       sig.slot(), [&](std::exception_ptr ex, aibatch::batch_run<SpamResult> r) {
-                           failure = ex;
-                           run = std::move(r);
-                       }));
-    asio::steady_timer t(e.ioc(), 300ms);
-    t.async_wait([&](boost::system::error_code) { sig.emit(asio::cancellation_type::terminal); });
-    e.ioc().run();
-    BOOST_REQUIRE(!failure);
-    BOOST_REQUIRE(run.has_value());
-    BOOST_TEST(run->stop_code == asio::error::operation_aborted);
+    canceled_run r = journaled_run_canceled_after(e, path, 1000, 300ms);
+    BOOST_REQUIRE(r.done);
+    BOOST_REQUIRE(!r.failure);
+    BOOST_REQUIRE(r.run.has_value());
+    BOOST_TEST(r.run->stop_code == asio::error::operation_aborted);
     BOOST_TEST(e.emu().batches_created() == 0u);
-    for (const auto& it : run->items)
+    for (const auto& it : r.run->items)
         BOOST_TEST((it.status == aibatch::item_status::not_submitted), "item " << it.index);
     std::filesystem::remove(path);
 }
@@ -783,28 +821,13 @@ BOOST_AUTO_TEST_CASE(a_cancel_while_the_creating_record_is_written_sends_no_crea
     env e;
     auto path =
         std::filesystem::temp_directory_path() / ("aibatch-jcancel-" + std::to_string(::getpid()));
-    std::filesystem::remove(path);
-    slow_journal_disk slow(1000);
-    auto o = fast();
-    o.journal = path;
-    auto messages = scripted_messages(3);
-    asio::cancellation_signal sig;
-    std::optional<aibatch::batch_run<SpamResult>> run;
-    std::exception_ptr failure;
-    asio::co_spawn(e.ioc(), aibatch::run_batch<SpamResult>(e.client(), messages, model, o),
-                   asio::bind_cancellation_slot(
-                       sig.slot(), [&](std::exception_ptr ex, aibatch::batch_run<SpamResult> r) {
-                           failure = ex;
-                           run = std::move(r);
-                       }));
-    asio::steady_timer t(e.ioc(), 1500ms);
-    t.async_wait([&](boost::system::error_code) { sig.emit(asio::cancellation_type::terminal); });
-    e.ioc().run();
-    BOOST_REQUIRE(!failure);
-    BOOST_REQUIRE(run.has_value());
-    BOOST_TEST(run->stop_code == asio::error::operation_aborted);
+    canceled_run r = journaled_run_canceled_after(e, path, 1000, 1500ms);
+    BOOST_REQUIRE(r.done);
+    BOOST_REQUIRE(!r.failure);
+    BOOST_REQUIRE(r.run.has_value());
+    BOOST_TEST(r.run->stop_code == asio::error::operation_aborted);
     BOOST_TEST(e.emu().batches_created() == 0u);
-    for (const auto& it : run->items)
+    for (const auto& it : r.run->items)
         BOOST_TEST((it.status == aibatch::item_status::not_submitted), "item " << it.index);
     BOOST_TEST(e2e::count_lines_with(path.string(), "\"creating\"") == 1u);
     BOOST_TEST(e2e::count_lines_with(path.string(), "\"refused\"") == 1u);
@@ -1140,34 +1163,6 @@ void post_after(asio::io_context& ioc, int hops, std::function<void()> f) {
         else
             post_after(ioc, hops - 1, std::move(f));
     });
-}
-
-// How a run_batch<T>() the test cancels ended: whether it did (a hang shows as
-// done == false), its exception, its outcome.
-struct canceled_run {
-    std::optional<aibatch::batch_run<SpamResult>> run;
-    std::exception_ptr failure;
-    bool done = false;
-};
-
-// A run_batch<T>() over `messages` that the test cancels through `sig`, run on the
-// fixture's io_context until it completes or `limit` passes.
-canceled_run run_cancelable(aibatch::test::emulator_fixture& e, asio::cancellation_signal& sig,
-                            const std::vector<aibatch::conversation>& messages,
-                            const aibatch::batch_options& o, std::chrono::seconds limit) {
-    canceled_run out;
-    asio::co_spawn(e.ioc(), aibatch::run_batch<SpamResult>(e.client(), messages, model, o),
-                   asio::bind_cancellation_slot(
-                       sig.slot(), [&out](std::exception_ptr ex, aibatch::batch_run<SpamResult> r) {
-                           out.failure = ex;
-                           if (!ex)
-                               out.run = std::move(r);
-                           out.done = true;
-                       }));
-    auto until = std::chrono::steady_clock::now() + limit;
-    while (!out.done && std::chrono::steady_clock::now() < until)
-        e.ioc().run_one_for(50ms);
-    return out;
 }
 
 // run_cancelable() on an env of its own, over n scripted messages, for at most 10 s.
