@@ -63,8 +63,8 @@ task<engine_result> engine::run() {
             journal_ = journal::open(opts_.journal, model_, n, run_id_, !opts_.run_id.empty());
         };
         co_await off_loop(std::move(open));
-        if (!stopping_ && (co_await asio::this_coro::cancellation_state).cancelled() !=
-                              asio::cancellation_type::none) {
+        auto cs = co_await asio::this_coro::cancellation_state; // not inside && (g++ 12)
+        if (!stopping_ && cs.cancelled() != asio::cancellation_type::none) {
             // Canceled while the journal was opened: as above, nothing is sent.
             stopping_ = aborting_ = true;
             stop(asio::error::operation_aborted, "canceled by the caller");
