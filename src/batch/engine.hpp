@@ -5,7 +5,9 @@
 //   engine_create.cpp     the body turn, building requests, planning a batch, creating it
 //   engine_read.cpp       polling a batch, reading its results, cancelling it
 //   engine_ambiguous.cpp  what an ambiguous create made: candidates, the final sweep
-// It runs on the client's strand; everything below is touched from that strand only.
+// It runs on the client's strand; everything below is touched from that strand only,
+// except journal_ while run() opens it on the journal thread (blocking_io.hpp), before
+// any worker starts and while run() waits for it.
 #pragma once
 
 #include "journal.hpp"

@@ -791,6 +791,18 @@ canceled_run journaled_run_canceled_after(env& e, const std::filesystem::path& p
     t.cancel();
     return r;
 }
+
+// What a cancel before any create leaves: the run returned (not thrown), its stop code
+// operation_aborted, every item not submitted, no batch made.
+void check_returned_with_nothing_sent(env& e, const canceled_run& r) {
+    BOOST_REQUIRE(r.done);
+    BOOST_REQUIRE(!r.failure);
+    BOOST_REQUIRE(r.run.has_value());
+    BOOST_TEST(r.run->stop_code == asio::error::operation_aborted);
+    BOOST_TEST(e.emu().batches_created() == 0u);
+    for (const auto& it : r.run->items)
+        BOOST_TEST((it.status == aibatch::item_status::not_submitted), "item " << it.index);
+}
 } // namespace
 
 BOOST_AUTO_TEST_CASE(a_cancel_while_the_journal_is_opened_returns_the_run) {
@@ -803,13 +815,7 @@ BOOST_AUTO_TEST_CASE(a_cancel_while_the_journal_is_opened_returns_the_run) {
     auto path = std::filesystem::temp_directory_path() /
                 ("aibatch-jcancel-open-" + std::to_string(::getpid()));
     canceled_run r = journaled_run_canceled_after(e, path, 1000, 300ms);
-    BOOST_REQUIRE(r.done);
-    BOOST_REQUIRE(!r.failure);
-    BOOST_REQUIRE(r.run.has_value());
-    BOOST_TEST(r.run->stop_code == asio::error::operation_aborted);
-    BOOST_TEST(e.emu().batches_created() == 0u);
-    for (const auto& it : r.run->items)
-        BOOST_TEST((it.status == aibatch::item_status::not_submitted), "item " << it.index);
+    check_returned_with_nothing_sent(e, r);
     std::filesystem::remove(path);
 }
 
@@ -822,13 +828,7 @@ BOOST_AUTO_TEST_CASE(a_cancel_while_the_creating_record_is_written_sends_no_crea
     auto path =
         std::filesystem::temp_directory_path() / ("aibatch-jcancel-" + std::to_string(::getpid()));
     canceled_run r = journaled_run_canceled_after(e, path, 1000, 1500ms);
-    BOOST_REQUIRE(r.done);
-    BOOST_REQUIRE(!r.failure);
-    BOOST_REQUIRE(r.run.has_value());
-    BOOST_TEST(r.run->stop_code == asio::error::operation_aborted);
-    BOOST_TEST(e.emu().batches_created() == 0u);
-    for (const auto& it : r.run->items)
-        BOOST_TEST((it.status == aibatch::item_status::not_submitted), "item " << it.index);
+    check_returned_with_nothing_sent(e, r);
     BOOST_TEST(e2e::count_lines_with(path.string(), "\"creating\"") == 1u);
     BOOST_TEST(e2e::count_lines_with(path.string(), "\"refused\"") == 1u);
     std::filesystem::remove(path);
