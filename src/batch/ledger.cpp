@@ -62,8 +62,12 @@ void outcome_ledger::prefetch(std::string_view line) const {
     if (line.size() <= head.size() || line.substr(0, head.size()) != head)
         return;
     line.remove_prefix(head.size());
-    const auto end = line.substr(0, 128).find_first_of("\\\"");
-    if (end == std::string_view::npos || line[end] != '"')
+    // a plain loop: find_first_of calls memchr over the set once per byte
+    const std::size_t limit = std::min<std::size_t>(line.size(), 128);
+    std::size_t end = 0;
+    while (end < limit && line[end] != '"' && line[end] != '\\')
+        ++end;
+    if (end == limit || line[end] != '"')
         return;
     auto id = ids_.parse(line.substr(0, end));
     if (!id || id->second >= job_of_.size())

@@ -263,14 +263,22 @@ bool transient(const error& e, std::chrono::steady_clock::duration since_create)
 
 // ------------------------------------------------------------------ custom ids
 std::string custom_ids::make(unsigned round, std::size_t i) const {
-    std::string s = prefix_;
-    s += run_id_;
+    // One allocation: the string is sized once (appending the parts grew it twice).
+    char r[16];
+    char n[24];
+    const auto rl = round > 0
+                        ? static_cast<std::size_t>(std::to_chars(r, r + sizeof r, round).ptr - r)
+                        : std::size_t{0};
+    const auto nl = static_cast<std::size_t>(std::to_chars(n, n + sizeof n, i).ptr - n);
+    std::string s;
+    s.reserve(prefix_.size() + run_id_.size() + (round > 0 ? 1 + rl : 0) + 1 + nl);
+    s.append(prefix_).append(run_id_);
     if (round > 0) {
         s += 'r';
-        s += std::to_string(round);
+        s.append(r, rl);
     }
     s += '-';
-    s += std::to_string(i);
+    s.append(n, nl);
     return s;
 }
 
@@ -292,16 +300,17 @@ std::optional<std::pair<unsigned, std::size_t>> custom_ids::parse(std::string_vi
         auto [q, ec] = std::from_chars(id.data() + 1, id.data() + dash, round);
         if (ec != std::errc() || q != id.data() + dash || round == 0)
             return std::nullopt;
-        if (std::to_string(round).size() != dash - 1)
-            return std::nullopt; // not canonical ("r01")
+        if (id[1] == '0')
+            return std::nullopt; // not canonical ("r01"; "r0" is refused above)
     }
     std::size_t i = 0;
     auto digits = id.substr(dash + 1);
     auto [q, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), i);
     if (ec != std::errc() || q != digits.data() + digits.size() || i >= count_)
         return std::nullopt;
-    if (std::to_string(i) != digits)
-        return std::nullopt; // not canonical ("-00", "+1")
+    // from_chars took digits only (no sign, no space); canonical is without leading zeros
+    if (digits.size() > 1 && digits[0] == '0')
+        return std::nullopt; // not canonical ("-00", "-01")
     return std::pair{round, i};
 }
 

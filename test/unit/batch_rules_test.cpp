@@ -23,10 +23,18 @@ BOOST_AUTO_TEST_CASE(custom_ids_round_trip_and_refuse_every_other_spelling) {
             BOOST_TEST(back->second == i);
         }
     // Another run, another prefix, out of range, or not as make() writes it: not ours.
-    for (const char* other :
-         {"job-abc124-7", "jobs-abc123-7", "abc123-7", "job-abc123-1000", "job-abc123-07",
-          "job-abc123-+7", "job-abc123r01-7", "job-abc123r0-7", "job-abc123x1-7", "job-abc123-",
-          "job-abc123", "job-abc123-7 ", "job-abc123--7", ""})
+    for (const char* other : {"job-abc124-7",     "jobs-abc123-7",
+                              "abc123-7",         "job-abc123-1000",
+                              "job-abc123-07",    "job-abc123-+7",
+                              "job-abc123r01-7",  "job-abc123r0-7",
+                              "job-abc123x1-7",   "job-abc123-",
+                              "job-abc123",       "job-abc123-7 ",
+                              "job-abc123--7",    "",
+                              "job-abc123-00",    "job-abc123-007",
+                              "job-abc123- 7",    "job-abc123-0x1",
+                              "job-abc123r-7",    "job-abc123r+1-7",
+                              "job-abc123r 1-7",  "job-abc123r1",
+                              "job-abc123r007-7", "job-abc123-7\n"})
         BOOST_TEST(!ids.parse(other).has_value(), other);
 }
 
