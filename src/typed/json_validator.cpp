@@ -70,10 +70,12 @@ struct json_validator::impl::run {
     }
 
     void check(const json::object& s, const json::value& v) {
+        // $ref and anyOf hold beside the other keywords of s, which apply too (a "type"
+        // or "properties" next to an anyOf was ignored: an answer breaking them passed).
         if (const auto* ref = s.if_contains("$ref"))
-            return value(*self.resolve(ref->get_string()), v);
+            value(*self.resolve(ref->get_string()), v);
         if (const auto* any = s.if_contains("anyOf"))
-            return any_of(any->get_array(), v);
+            any_of(any->get_array(), v);
 
         std::size_t before = found;
         // The types allowed: null, when listed, accepts null and nothing else matters.

@@ -215,4 +215,27 @@ BOOST_AUTO_TEST_CASE(patterns_match_characters_not_bytes) {
     BOOST_TEST(msg(R"({"w":"e"})") != "ok");
 }
 
+// Found by review s13: a keyword beside anyOf (type, properties, required,
+// additionalProperties, bounds) was accepted by the schema check and then ignored, so
+// an answer that breaks it came back "succeeded" (JSON Schema applies every keyword of
+// a schema object, anyOf included).
+BOOST_AUTO_TEST_CASE(keywords_beside_any_of_are_checked_too) {
+    aibatch::json_validator val(json::parse(R"({"type":"object","properties":{
+        "code":{"type":"string","anyOf":[{"pattern":"^A"},{"pattern":"^B"}]},
+        "pick":{"type":"object","properties":{"a":{"type":"string"},"b":{"type":"string"}},
+                "additionalProperties":false,
+                "anyOf":[{"required":["a"]},{"required":["b"]}]}},
+        "required":["code","pick"],"additionalProperties":false})")
+                                    .as_object());
+    auto msg = [&](const char* doc) { return validated(val, json::parse(doc)); };
+    BOOST_TEST(msg(R"({"code":"Ax","pick":{"a":"x"}})") == "ok");
+    BOOST_TEST(msg(R"({"code":"Cx","pick":{"a":"x"}})") ==
+               R"($.code: matches none of the 2 choices of anyOf)");
+    BOOST_TEST(msg(R"({"code":5,"pick":{"a":"x"}})") == R"($.code: expected string, got integer)");
+    BOOST_TEST(msg(R"({"code":"Ax","pick":{"a":7}})") ==
+               R"($.pick.a: expected string, got integer)");
+    BOOST_TEST(msg(R"({"code":"Ax","pick":{"a":"x","junk":true}})") ==
+               R"($.pick: unknown field "junk")");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
