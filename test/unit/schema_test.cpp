@@ -20,6 +20,27 @@ namespace json = boost::json;
 
 using namespace schema_test;
 
+// Two recursive types of one name in different namespaces (review s13).
+namespace org_chart {
+struct node {
+    std::string name;
+    std::vector<node> reports;
+};
+BOOST_DESCRIBE_STRUCT(node, (), (name, reports))
+} // namespace org_chart
+namespace parse_tree {
+struct node {
+    int token;
+    std::vector<node> operands;
+};
+BOOST_DESCRIBE_STRUCT(node, (), (token, operands))
+} // namespace parse_tree
+struct two_trees {
+    org_chart::node people;
+    parse_tree::node expression;
+};
+BOOST_DESCRIBE_STRUCT(two_trees, (), (people, expression))
+
 namespace {
 
 json::value parse(std::string_view s) {
@@ -107,6 +128,27 @@ BOOST_AUTO_TEST_CASE(recursive_types_use_defs) {
             "properties":{"label":{"type":"string"},
                           "children":{"type":"array","items":{"$ref":"#/$defs/tree_node"}}},
             "required":["label","children"],"additionalProperties":false}}})");
+}
+
+// Found by review s13: $defs were keyed by the unqualified type name, so a second
+// recursive type named `node` (another namespace) overwrote the first one's entry and
+// both $refs named it: the model was asked for a parse_tree::node where the decoder
+// reads an org_chart::node, and every answer failed validation (repair round included).
+BOOST_AUTO_TEST_CASE(recursive_types_of_one_name_get_their_own_defs) {
+    json::object s = aibatch::json_schema<two_trees>();
+    const json::object& props = s.at("properties").as_object();
+    auto target = [&](const char* member) -> json::object {
+        std::string ref(props.at(member).at("$ref").as_string());
+        BOOST_REQUIRE(ref.starts_with("#/$defs/"));
+        return s.at("$defs").at(ref.substr(8)).as_object();
+    };
+    BOOST_TEST(props.at("people").at("$ref") != props.at("expression").at("$ref"));
+    BOOST_TEST(target("people").at("properties").as_object().contains("name"));
+    BOOST_TEST(target("expression").at("properties").as_object().contains("token"));
+    // Each type's own recursion points at its own entry.
+    BOOST_TEST(target("people").at("properties").at("reports").at("items") == props.at("people"));
+    BOOST_TEST(target("expression").at("properties").at("operands").at("items") ==
+               props.at("expression"));
 }
 
 BOOST_AUTO_TEST_CASE(base_class_members_are_included) {

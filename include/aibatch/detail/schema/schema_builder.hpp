@@ -13,6 +13,7 @@
 #include <boost/mp11/algorithm.hpp>
 
 #include <algorithm>
+#include <map>
 #include <set>
 #include <string>
 #include <type_traits>
@@ -46,10 +47,9 @@ public:
     template <class T>
     boost::json::value build_struct() {
         std::type_index ti(typeid(T));
-        const std::string& name = type_name<T>();
         if (std::find(stack_.begin(), stack_.end(), ti) != stack_.end()) {
             recursive_.insert(ti);
-            return boost::json::object{{"$ref", "#/$defs/" + name}};
+            return boost::json::object{{"$ref", "#/$defs/" + def_name(ti, type_name<T>())}};
         }
         stack_.push_back(ti);
         boost::json::object s;
@@ -79,6 +79,7 @@ public:
         s["additionalProperties"] = false;
         stack_.pop_back();
         if (recursive_.count(ti)) {
+            const std::string& name = def_name(ti, type_name<T>());
             defs_[name] = s;
             if (!stack_.empty())
                 return boost::json::object{{"$ref", "#/$defs/" + name}};
@@ -87,6 +88,18 @@ public:
     }
 
 private:
+    /// T's key in $defs: its type_name(), with a suffix when another type of the schema
+    /// has that name (two `node`s of different namespaces must not share one entry).
+    const std::string& def_name(std::type_index ti, const std::string& base) {
+        auto it = def_names_.find(ti);
+        if (it != def_names_.end())
+            return it->second;
+        std::string name = base;
+        for (int k = 2; !used_def_names_.insert(name).second; ++k)
+            name = base + "_" + std::to_string(k);
+        return def_names_.emplace(ti, std::move(name)).first->second;
+    }
+
     static boost::json::value make_nullable(boost::json::value p) {
         if (p.is_object()) {
             auto& o = p.get_object();
@@ -133,6 +146,8 @@ private:
     schema_options opts_;
     std::vector<std::type_index> stack_;
     std::set<std::type_index> recursive_;
+    std::map<std::type_index, std::string> def_names_;
+    std::set<std::string> used_def_names_;
     boost::json::object defs_;
 };
 
