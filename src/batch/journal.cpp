@@ -14,6 +14,7 @@
 #include <fstream>
 #include <functional>
 #include <iterator>
+#include <sys/file.h>
 #include <thread>
 #include <unistd.h>
 
@@ -129,6 +130,18 @@ journal journal::open(const std::filesystem::path& path, const std::string& mode
     journal j;
     j.path_ = path;
     j.run_id_ = run_id;
+    const bool existed = std::filesystem::exists(path);
+    j.fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (j.fd_ < 0)
+        fail(path, std::string("cannot open for writing: ") + std::strerror(errno));
+    // One run at a time: two runs on one journal would each find nothing to re-attach to
+    // and pay for the same items twice. Held until the journal is closed.
+    if (::flock(j.fd_, LOCK_EX | LOCK_NB) != 0)
+        fail(path, errno == EWOULDBLOCK
+                       ? std::string("it is in use by another run (another process, or another "
+                                     "call of this one, has it open); give each concurrent run "
+                                     "its own journal, or run again once that run has ended")
+                       : std::string("cannot lock it: ") + std::strerror(errno));
     bool fresh = true;
     std::optional<std::uintmax_t> truncate_to; // a torn tail to cut off
     {
@@ -226,10 +239,6 @@ journal journal::open(const std::filesystem::path& path, const std::string& mode
             }
         }
     }
-    bool existed = std::filesystem::exists(path);
-    j.fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (j.fd_ < 0)
-        fail(path, std::string("cannot open for writing: ") + std::strerror(errno));
     if (truncate_to) {
         if (::ftruncate(j.fd_, static_cast<off_t>(*truncate_to)) != 0 || ::fsync(j.fd_) != 0)
             fail(path, std::string("cannot cut off the torn last line: ") + std::strerror(errno));

@@ -711,6 +711,69 @@ BOOST_AUTO_TEST_CASE(a_journal_of_another_input_is_refused) {
     std::filesystem::remove(path);
 }
 
+BOOST_AUTO_TEST_CASE(a_journal_in_use_by_another_run_is_refused) {
+    // Found by review s13: two runs given one journal at once (two processes, or two
+    // calls of one program) each read it, found nothing to re-attach to, and each created
+    // its own batch for the same items: paid twice, silently, and the journal then held
+    // both runs' records. The second must be refused while the first holds the journal.
+    env e(1000ms);
+    auto path =
+        std::filesystem::temp_directory_path() / ("aibatch-jshared-" + std::to_string(::getpid()));
+    std::filesystem::remove(path);
+    auto o = fast();
+    o.journal = path;
+    auto messages = scripted_messages(3);
+    struct outcome {
+        bool done = false;
+        std::exception_ptr failure;
+        std::vector<SpamResult> values;
+    };
+    outcome first, second;
+    auto start = [&](outcome& out) {
+        asio::co_spawn(e.ioc(), aibatch::batch<SpamResult>(e.client(), messages, model, o),
+                       [&out](std::exception_ptr ex, std::vector<SpamResult> v) {
+                           out.failure = ex;
+                           out.values = std::move(v);
+                           out.done = true;
+                       });
+    };
+    start(first);
+    start(second);
+    e.ioc().restart();
+    const auto until = std::chrono::steady_clock::now() + 20s;
+    while (!(first.done && second.done) && std::chrono::steady_clock::now() < until)
+        e.ioc().run_one_for(50ms);
+    BOOST_REQUIRE(first.done);
+    BOOST_REQUIRE(second.done);
+    BOOST_TEST(e.emu().batches_created() == 1u); // paid once
+    // One of the two ran; the other was refused, naming the file and the fix.
+    outcome& ran = first.failure ? second : first;
+    outcome& refused = first.failure ? first : second;
+    BOOST_TEST(!ran.failure);
+    BOOST_TEST(ran.values.size() == 3u);
+    BOOST_REQUIRE(refused.failure);
+    try {
+        std::rethrow_exception(refused.failure);
+    } catch (const aibatch::error& err) {
+        BOOST_TEST(err.code() == aibatch::errc::journal);
+        std::string m = err.what();
+        BOOST_TEST(m.find(path.string()) != std::string::npos, m);
+        BOOST_TEST(m.find("in use") != std::string::npos, m);
+    } catch (...) {
+        BOOST_TEST(false, "not an aibatch::error");
+    }
+    // The journal is free as soon as a call returns: the same program may run again at
+    // once (it re-attaches, nothing new is created).
+    auto twice = [&]() -> aibatch::task<std::size_t> {
+        auto a = co_await aibatch::batch<SpamResult>(e.client(), messages, model, o);
+        auto b = co_await aibatch::batch<SpamResult>(e.client(), messages, model, o);
+        co_return a.size() + b.size();
+    };
+    BOOST_TEST(run_task(e.ioc(), twice()) == 6u);
+    BOOST_TEST(e.emu().batches_created() == 1u);
+    std::filesystem::remove(path);
+}
+
 // The journal's disk, made slow: every line's write waits first, as on a busy network
 // file system (aibatch::detail::journal_write_delay_ms_for_tests).
 struct slow_journal_disk {
