@@ -279,6 +279,34 @@ BOOST_AUTO_TEST_CASE(same_values_as_the_tree_for_complete_documents) {
     BOOST_TEST(json::serialize(r->extra) == "[true]");
 }
 
+// Found by review s13: a std::vector<bool> member (the README lists std::vector<T>) did
+// not compile: the decoder takes each element's address, which vector<bool> has not.
+struct answers {
+    std::vector<bool> yes;
+    std::optional<std::vector<bool>> maybe;
+};
+BOOST_DESCRIBE_STRUCT(answers, (), (yes, maybe))
+
+BOOST_AUTO_TEST_CASE(vectors_of_bool_decode_like_other_vectors) {
+    BOOST_TEST(json::value(aibatch::json_schema<answers>()) == json::parse(R"({
+        "type":"object",
+        "properties":{"yes":{"type":"array","items":{"type":"boolean"}},
+                      "maybe":{"type":"array","items":{"type":"boolean"}}},
+        "required":["yes"],"additionalProperties":false})"));
+    BOOST_TEST(agree<answers>(R"({"yes":[true,false,true],"maybe":null})"));
+    BOOST_TEST(agree<answers>(R"({"yes":[],"maybe":[false]})"));
+    auto r = aibatch::decode_json<answers>(R"({"yes":[true,false,true],"maybe":[false]})");
+    BOOST_REQUIRE(r);
+    BOOST_TEST((r->yes == std::vector<bool>{true, false, true}));
+    BOOST_TEST((r->maybe == std::vector<bool>{false}));
+    // The same messages as a std::vector<int> would give, element by element.
+    BOOST_TEST(!agree<answers>(R"({"yes":[true,1,"x",[],{}]})"));
+    BOOST_TEST(aibatch::decode_json<answers>(R"({"yes":[true,1,[]]})").error().to_string() ==
+               "$.yes[1]: expected boolean, got integer; $.yes[2]: expected boolean, got array");
+    BOOST_TEST(!agree<answers>(R"({"yes":{}})"));
+    BOOST_TEST(!agree<answers>(R"({"yes":true})"));
+}
+
 BOOST_AUTO_TEST_CASE(same_messages_in_the_same_order_as_the_tree) {
     // Members are reported in declaration order and unknown fields last, whatever the
     // order of the document.

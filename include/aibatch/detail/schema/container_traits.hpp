@@ -125,6 +125,41 @@ struct json_traits<std::vector<T, A>> : sequence_traits<std::vector<T, A>> {
     }
 };
 
+// --- std::vector<bool>: its packed elements have no address, so the array is captured
+// and read whole (the same messages as element by element)
+template <class A>
+struct json_traits<std::vector<bool, A>> {
+    static constexpr bool is_supported = true;
+    static constexpr bool captures = true;
+    template <class B>
+    static boost::json::value schema(B& b) {
+        return boost::json::object{{"type", "array"}, {"items", b.template build<bool>()}};
+    }
+    static void on_value(const boost::json::value& v, std::vector<bool, A>& out, decode_state& st) {
+        if (!v.is_array())
+            return st.expected("array", json_kind(v));
+        const auto& a = v.get_array();
+        out.assign(a.size(), false);
+        for (std::size_t i = 0; i < a.size(); ++i) {
+            if (a[i].is_bool()) {
+                out[i] = a[i].get_bool();
+                continue;
+            }
+            st.push_index(i);
+            st.expected("boolean", json_kind(a[i]));
+            st.pop();
+        }
+    }
+    static void check(const field_doc& fd, const std::vector<bool, A>& m, decode_state& st) {
+        if (fd.min_length && m.size() < *fd.min_length)
+            st.fail(std::to_string(m.size()) + " items, fewer than the minimum " +
+                    std::to_string(*fd.min_length));
+        if (fd.max_length && m.size() > *fd.max_length)
+            st.fail(std::to_string(m.size()) + " items, more than the maximum " +
+                    std::to_string(*fd.max_length));
+    }
+};
+
 template <class T, std::size_t N>
 struct json_traits<std::array<T, N>> : sequence_traits<std::array<T, N>> {
     static constexpr bool is_supported = supported_type<T>;
