@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cstdlib>
 #include <regex>
 #include <unordered_set>
@@ -147,6 +148,12 @@ problem check_sampling(const json::object& p) {
     return std::nullopt;
 }
 
+bool valid_property_key(std::string_view k) {
+    return !k.empty() && k.size() <= 64 && std::all_of(k.begin(), k.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
+    });
+}
+
 // The tools, whose names go to `tool_names` (for tool_choice).
 problem check_tools(const json::object& p, std::vector<std::string>& tool_names) {
     const auto* tools = p.if_contains("tools");
@@ -176,6 +183,13 @@ problem check_tools(const json::object& p, std::vector<std::string>& tool_names)
             auto* st = schema->get_object().if_contains("type");
             if (!st || *st != "object")
                 return bad(where + ".custom.input_schema.type: Input should be 'object'");
+            // The top level's property keys only, as the API checks them.
+            if (const auto* props = schema->get_object().if_contains("properties");
+                props && props->is_object())
+                for (const auto& kv : props->get_object())
+                    if (!valid_property_key(kv.key()))
+                        return bad(where + ".custom.input_schema.properties: Property keys "
+                                           "should match pattern '^[a-zA-Z0-9_.-]{1,64}$'");
             if (auto why = check_schema(*schema))
                 return bad(where + ".custom.input_schema: " + *why);
         }

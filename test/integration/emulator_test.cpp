@@ -849,6 +849,18 @@ BOOST_AUTO_TEST_CASE(refused_requests_are_errored_lines_and_400s_with_the_api_me
                               R"([{"name":"my tool!","input_schema":{"type":"object"}}])");
                       }),
          "invalid_request_error", "String should match pattern '^[a-zA-Z0-9_-]{1,128}$'"},
+        // Review s13: the API refuses top-level property keys of a tool's input_schema
+        // outside ^[a-zA-Z0-9_.-]{1,64}$ (a space, "filter[x]", past 64 characters), in
+        // these words (quoted in many users' reports, e.g. n8n-io/n8n#30590); the
+        // emulator accepted them, so aibatch run with such a schema passed every test.
+        {request_with("bad_property_key", haiku,
+                      [](json::object& p) {
+                          p["tools"] = json::parse(R"([{"name":"answer","input_schema":{
+                              "type":"object","properties":{"Account Number":{"type":"string"}}}}])");
+                      }),
+         "invalid_request_error",
+         "tools.0.custom.input_schema.properties: Property keys should match pattern "
+         "'^[a-zA-Z0-9_.-]{1,64}$'"},
         {request_with("retired", "claude-3-haiku-20240307", [](json::object&) {}),
          "not_found_error", "claude-3-haiku-20240307 reached its end of life on 2026-04-20"},
     };
