@@ -923,6 +923,20 @@ BOOST_AUTO_TEST_CASE(bad_schemas_and_prompts_are_refused_before_any_network_call
             BOOST_TEST(dry.status == 2,
                        top << " " << m << " dry run: " << output_line_context(dry));
         }
+    // Found by review s13: a top-level property key outside ^[a-zA-Z0-9_.-]{1,64}$ (here
+    // with a space) makes the API refuse every item of a tool-mode run; refused up front,
+    // naming the key.
+    const char* spaced = R"({"type":"object","properties":{"Account Number":{"type":"string"}},)"
+                         R"("required":["Account Number"],"additionalProperties":false})";
+    for (const char* dry_run : {"--dry-run", ""}) {
+        std::vector<std::string> flags{"--mode", "tool"};
+        if (*dry_run)
+            flags.push_back(dry_run);
+        outcome o = run_with(w.file("spaced.json", spaced), prompts, flags);
+        BOOST_TEST(o.status == 2, dry_run << ": " << output_line_context(o));
+        BOOST_TEST(has(o.err, "\"Account Number\""), o.err);
+        BOOST_TEST(has(o.err, "^[a-zA-Z0-9_.-]{1,64}$"), o.err);
+    }
     // Found by the hostile review: --dry-run approved what the real run refuses.
     for (std::vector<std::string> bad : {std::vector<std::string>{"--max-tokens", "0"},
                                          std::vector<std::string>{"--run-id", "a_b"}}) {
