@@ -41,6 +41,16 @@ struct two_trees {
 };
 BOOST_DESCRIBE_STRUCT(two_trees, (), (people, expression))
 
+// A field_doc whose name is no member (review s13).
+struct typo_docs {
+    double score;
+};
+BOOST_DESCRIBE_STRUCT(typo_docs, (), (score))
+template <>
+struct aibatch::schema_docs<typo_docs> {
+    static constexpr aibatch::field_doc fields[] = {{.name = "scroe", .maximum = 1}};
+};
+
 namespace {
 
 json::value parse(std::string_view s) {
@@ -149,6 +159,17 @@ BOOST_AUTO_TEST_CASE(recursive_types_of_one_name_get_their_own_defs) {
     BOOST_TEST(target("people").at("properties").at("reports").at("items") == props.at("people"));
     BOOST_TEST(target("expression").at("properties").at("operands").at("items") ==
                props.at("expression"));
+}
+
+// Found by review s13: a field_doc naming no member (a typo, a renamed member) was
+// ignored without a word: json_schema<T>() lost its constraint and decode<T>() accepted
+// a score of 5 against the intended maximum 1. Such a type now fails to compile
+// (field_docs_of() asserts this predicate).
+BOOST_AUTO_TEST_CASE(a_field_doc_naming_no_member_is_caught) {
+    BOOST_TEST(!aibatch::detail::field_docs_name_members<typo_docs>());
+    BOOST_TEST(aibatch::detail::field_docs_name_members<rated>());
+    BOOST_TEST(aibatch::detail::field_docs_name_members<derived_part>()); // no docs
+    static_assert(aibatch::detail::field_docs_name_members<rated>());
 }
 
 BOOST_AUTO_TEST_CASE(base_class_members_are_included) {

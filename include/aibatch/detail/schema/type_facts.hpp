@@ -79,9 +79,28 @@ using members_of = boost::describe::describe_members<T, boost::describe::mod_pub
 template <class T>
 constexpr std::size_t member_count = boost::mp11::mp_size<members_of<T>>::value;
 
+/// Whether every field_doc of schema_docs<T> names a member of T (a typo would drop its
+/// description and constraints without a word).
+template <class T>
+constexpr bool field_docs_name_members() {
+    if constexpr (documented_fields<T>) {
+        for (const auto& f : schema_docs<T>::fields) {
+            bool found = false;
+            boost::mp11::mp_for_each<members_of<T>>(
+                [&](auto D) { found = found || f.name == std::string_view(D.name); });
+            if (!found)
+                return false;
+        }
+    }
+    return true;
+}
+
 /// For each member of T (in describe order), its field_doc or nullptr. Built once.
 template <class T>
 const std::array<const field_doc*, member_count<T>>& field_docs_of() {
+    static_assert(field_docs_name_members<T>(),
+                  "aibatch: a field_doc of schema_docs<T>::fields names no member of T (a typo, "
+                  "or a renamed member?); its description and constraints would be dropped");
     static const auto table = [] {
         std::array<const field_doc*, member_count<T>> t{};
         if constexpr (documented_fields<T>) {
