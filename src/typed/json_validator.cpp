@@ -35,6 +35,31 @@ std::size_t as_count(const json::value& v) {
     return d >= 1e18 ? std::numeric_limits<std::size_t>::max() : static_cast<std::size_t>(d);
 }
 
+// JSON Schema's equality (enum, const): numbers by value (1.0 is 1), the rest as JSON.
+bool same_json(const json::value& a, const json::value& b) {
+    if (a.is_number() && b.is_number()) {
+        if (a.is_double() || b.is_double())
+            return *as_number(a) == *as_number(b);
+        return a == b; // int64 and uint64: exact
+    }
+    if (a.is_array() && b.is_array()) {
+        const auto &x = a.get_array(), &y = b.get_array();
+        return x.size() == y.size() && std::equal(x.begin(), x.end(), y.begin(), same_json);
+    }
+    if (a.is_object() && b.is_object()) {
+        const auto &x = a.get_object(), &y = b.get_object();
+        if (x.size() != y.size())
+            return false;
+        for (const auto& kv : x) {
+            const json::value* other = y.if_contains(kv.key());
+            if (!other || !same_json(kv.value(), *other))
+                return false;
+        }
+        return true;
+    }
+    return a == b;
+}
+
 } // namespace
 
 struct json_validator::impl::run {
@@ -97,7 +122,7 @@ struct json_validator::impl::run {
         if (const auto* e = s.if_contains("enum"))
             return enumeration(e->get_array(), types, v);
         if (const auto* c = s.if_contains("const")) {
-            if (v != *c)
+            if (!same_json(v, *c))
                 fail(detail::json_brief(v) + " is not " + detail::json_brief(*c));
             return;
         }
@@ -215,7 +240,8 @@ struct json_validator::impl::run {
         if (strings && !v.is_string() &&
             (types.empty() || (types.size() == 1 && types[0] == "string")))
             return expected("string", v);
-        if (std::find(choices.begin(), choices.end(), v) != choices.end())
+        if (std::any_of(choices.begin(), choices.end(),
+                        [&](const json::value& c) { return same_json(c, v); }))
             return;
         std::string list;
         for (const auto& c : choices) {

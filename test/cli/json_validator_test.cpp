@@ -238,4 +238,22 @@ BOOST_AUTO_TEST_CASE(keywords_beside_any_of_are_checked_too) {
                R"($.pick: unknown field "junk")");
 }
 
+// Found by review s13: enum and const compared numbers by their JSON kind, so 1.0 was
+// not 1 ("$.k: 1 is not one of 1, 2", "$.c: 3 is not 3"): a right answer failed and a
+// repair round was paid for. JSON Schema compares numbers by value.
+BOOST_AUTO_TEST_CASE(enum_and_const_compare_numbers_by_value) {
+    aibatch::json_validator val(json::parse(R"({"type":"object","properties":{
+        "k":{"enum":[1,2,[3],{"n":4}]},"c":{"const":3}}})")
+                                    .as_object());
+    auto msg = [&](const char* doc) { return validated(val, json::parse(doc)); };
+    BOOST_TEST(msg(R"({"k":1.0})") == "ok");
+    BOOST_TEST(msg(R"({"k":[3.0]})") == "ok");
+    BOOST_TEST(msg(R"({"k":{"n":4.0}})") == "ok");
+    BOOST_TEST(msg(R"({"c":3.0})") == "ok");
+    BOOST_TEST(msg(R"({"c":3.5})") == R"($.c: 3.5 is not 3)");
+    BOOST_TEST(msg(R"({"k":1.5})") != "ok");
+    BOOST_TEST(msg(R"({"k":18446744073709551615})") != "ok");
+    BOOST_TEST(msg(R"({"k":true})") != "ok");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
