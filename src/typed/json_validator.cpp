@@ -38,9 +38,21 @@ std::size_t as_count(const json::value& v) {
 // JSON Schema's equality (enum, const): numbers by value (1.0 is 1), the rest as JSON.
 bool same_json(const json::value& a, const json::value& b) {
     if (a.is_number() && b.is_number()) {
-        if (a.is_double() || b.is_double())
-            return *as_number(a) == *as_number(b);
-        return a == b; // int64 and uint64: exact
+        if (a.is_double() && b.is_double())
+            return a.get_double() == b.get_double();
+        if (!a.is_double() && !b.is_double())
+            return a == b; // int64 and uint64: exact
+        // A double and an integer: equal when the double is that very integer (exactly:
+        // 9007199254740993 is not 9007199254740992.0, which converting it would say).
+        const double d = a.is_double() ? a.get_double() : b.get_double();
+        const json::value& i = a.is_double() ? b : a;
+        if (d != std::floor(d))
+            return false;
+        if (i.is_int64())
+            return d >= -9223372036854775808.0 && d < 9223372036854775808.0 &&
+                   static_cast<std::int64_t>(d) == i.get_int64();
+        return d >= 0 && d < 18446744073709551616.0 &&
+               static_cast<std::uint64_t>(d) == i.get_uint64();
     }
     if (a.is_array() && b.is_array()) {
         const auto &x = a.get_array(), &y = b.get_array();

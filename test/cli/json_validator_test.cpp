@@ -254,6 +254,17 @@ BOOST_AUTO_TEST_CASE(enum_and_const_compare_numbers_by_value) {
     BOOST_TEST(msg(R"({"k":1.5})") != "ok");
     BOOST_TEST(msg(R"({"k":18446744073709551615})") != "ok");
     BOOST_TEST(msg(R"({"k":true})") != "ok");
+    // by value, exactly: a double is equal to an integer only when it is that integer
+    aibatch::json_validator big(json::parse(R"({"type":"object","properties":{
+        "i":{"const":9007199254740993},"u":{"enum":[18446744073709551615]},"n":{"const":-4}}})")
+                                    .as_object());
+    auto big_msg = [&](const char* doc) { return validated(big, json::parse(doc)); };
+    BOOST_TEST(big_msg(R"({"i":9007199254740992.0})") != "ok"); // the nearest double, not it
+    BOOST_TEST(big_msg(R"({"i":9007199254740993})") == "ok");
+    BOOST_TEST(big_msg(R"({"u":18446744073709551615.0})") != "ok"); // 2^64 as a double
+    BOOST_TEST(big_msg(R"({"n":-4.0})") == "ok");
+    BOOST_TEST(big_msg(R"({"n":-4e0})") == "ok");
+    BOOST_TEST(big_msg(R"({"n":1e300})") != "ok");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
