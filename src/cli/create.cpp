@@ -168,9 +168,15 @@ task<int> create_command(runtime& rt, create_args a) {
         throw usage_error("--out is where --wait writes the results: add --wait, or read "
                           "them later with `aibatch results ID --out FILE`");
     if (a.max_requests < 1 || a.max_requests > 100'000)
-        throw usage_error("--batch-requests must be 1 to 100000");
+        throw usage_error("--batch-requests must be 1 to 100000 (given " +
+                          std::to_string(a.max_requests) + ")");
     if (a.max_bytes < 1024 || a.max_bytes > 256'000'000)
-        throw usage_error("--batch-bytes must be 1024 to 256000000");
+        throw usage_error("--batch-bytes must be 1024 to 256000000 (given " +
+                          std::to_string(a.max_bytes) + ")");
+    if (!a.out.empty() && a.out != "-" && same_file(a.out, a.file))
+        throw usage_error("--out " + a.out + " is the requests file " + a.file +
+                          "; writing the results there would replace it: give --out another "
+                          "path");
     request_file requests(a.file);
     std::vector<planned_batch> plan = plan_create(requests, a.max_requests, a.max_bytes);
     if (plan.empty())

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <ctime>
+#include <filesystem>
 
 namespace aibatch::cli {
 
@@ -142,6 +143,20 @@ std::vector<std::string> each_id_once(const std::vector<std::string>& ids, std::
                           "; " + std::string(doing) + " it once\n");
     }
     return once;
+}
+
+bool same_file(const std::string& a, const std::string& b) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    if (fs::exists(a, ec) && fs::exists(b, ec)) {
+        bool same = fs::equivalent(a, b, ec);
+        return !ec && same;
+    }
+    const fs::path x = fs::weakly_canonical(a, ec);
+    if (ec)
+        return false;
+    const fs::path y = fs::weakly_canonical(b, ec);
+    return !ec && x == y;
 }
 
 void write_all(std::FILE* f, std::string_view text) {

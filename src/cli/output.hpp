@@ -42,6 +42,10 @@ public:
 /// stderr ("aibatch: ID is given twice; <doing> it once"), for wait, cancel and delete.
 std::vector<std::string> each_id_once(const std::vector<std::string>& ids, std::string_view doing);
 
+/// Whether two paths name one file: the same file when both exist (links, "..", another
+/// spelling), else the same absolute path once normalised (a file not yet created).
+bool same_file(const std::string& a, const std::string& b);
+
 /// Writes and flushes; throws output_error when f is not stderr and the write failed (a
 /// failed write to stderr has nowhere to be reported).
 void write_all(std::FILE* f, std::string_view text);

@@ -240,6 +240,16 @@ task<int> run_command(runtime& rt, run_args a) {
     if (a.out.empty())
         throw usage_error("--out is required (a file, or - for stdout)");
     const bool out_is_stdout = a.out == "-";
+    // --out is emptied now: it must not be what the run reads or records.
+    if (!out_is_stdout)
+        for (const auto& [flag, file] :
+             {std::pair<const char*, const std::string*>{"--prompts", &a.prompts_file},
+              {"--schema", &a.schema_file},
+              {"--journal", &a.journal}})
+            if (!file->empty() && same_file(a.out, *file))
+                throw usage_error("--out " + a.out + " is the file of " + flag + " (" + *file +
+                                  "); writing the results there would destroy it: give --out "
+                                  "another path");
     std::FILE* out = stdout;
     if (!out_is_stdout) {
         out = std::fopen(a.out.c_str(), "wb");

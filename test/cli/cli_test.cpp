@@ -230,6 +230,16 @@ BOOST_AUTO_TEST_CASE(usage_and_configuration_errors_exit_2_and_say_what_to_do) {
         run(p, {"create", w.file("r.jsonl", five_requests()), "--out", "never.jsonl"});
     BOOST_TEST(out_no_wait.status == 2, output_line_context(out_no_wait));
     BOOST_TEST(has(out_no_wait.err, "add --wait"), out_no_wait.err);
+    // Found by review s13: create --wait --out naming the requests file replaced it with
+    // the results; and a flag out of range did not say what was given.
+    const std::string requests = w.file("same.jsonl", five_requests());
+    outcome same = run(p, {"create", requests, "--wait", "--out", requests});
+    BOOST_TEST(same.status == 2, output_line_context(same));
+    BOOST_TEST(has(same.err, "requests file"), same.err);
+    BOOST_TEST(w.read("same.jsonl") == five_requests());
+    outcome zero_requests = run(p, {"create", requests, "--batch-requests", "0"});
+    BOOST_TEST(zero_requests.status == 2, output_line_context(zero_requests));
+    BOOST_TEST(has(zero_requests.err, "(given 0)"), zero_requests.err);
     outcome missing = run(p, {"create", (w.path / "nope.jsonl").string()});
     BOOST_TEST(missing.status == 2);
     BOOST_TEST(has(missing.err, "cannot read"));
@@ -963,6 +973,46 @@ BOOST_AUTO_TEST_CASE(bad_schemas_and_prompts_are_refused_before_any_network_call
     BOOST_TEST(no_price.status == 2, output_line_context(no_price));
     BOOST_TEST(has(no_price.err, "drop --cost-limit"), no_price.err);
     BOOST_TEST(!has(no_price.err, "batch_options"), no_price.err);
+    BOOST_TEST(emu.emu().log().empty());
+}
+
+// Found by review s13: --out was opened (and emptied) before the run, whatever it named:
+// the prompts, the schema or the journal were lost.
+BOOST_AUTO_TEST_CASE(out_naming_an_input_or_the_journal_is_refused_and_changes_nothing) {
+    emulator_fixture emu(emu_options());
+    workdir w;
+    program p = aibatch_at(emu.url(), w);
+    const std::string prompts_text = "\"a\"\n\"b\"\n";
+    const std::string prompts = w.file("prompts.jsonl", prompts_text);
+    const std::string schema = w.file("Scored.json", schema_text());
+    const std::string journal_text = "an earlier run's journal\n";
+    const std::string journal = w.file("run.journal", journal_text);
+    fs::create_directories(w.path / "sub");
+    fs::create_symlink(w.path / "prompts.jsonl", w.path / "link.jsonl");
+    auto run_out = [&](const std::string& out, const std::string& journal_path) {
+        return run(p, {"run", "--model", "claude-haiku-4-5", "--schema", schema, "--prompts",
+                       prompts, "--journal", journal_path, "--out", out});
+    };
+    struct clash {
+        std::string out, journal, named;
+    };
+    const std::string fresh_journal = (w.path / "fresh.journal").string();
+    for (const clash& c : std::vector<clash>{
+             {prompts, journal, "--prompts"},
+             {(w.path / "sub" / ".." / "prompts.jsonl").string(), journal, "--prompts"},
+             {(w.path / "link.jsonl").string(), journal, "--prompts"},
+             {schema, journal, "--schema"},
+             {journal, journal, "--journal"},
+             {fresh_journal, fresh_journal, "--journal"}}) {
+        outcome o = run_out(c.out, c.journal);
+        BOOST_TEST(o.status == 2, c.out << ": " << output_line_context(o));
+        BOOST_TEST(has(o.err, c.named), o.err);
+        BOOST_TEST(has(o.err, "--out"), o.err);
+    }
+    BOOST_TEST(w.read("prompts.jsonl") == prompts_text);
+    BOOST_TEST(w.read("Scored.json") == schema_text());
+    BOOST_TEST(w.read("run.journal") == journal_text);
+    BOOST_TEST(!fs::exists(fresh_journal));
     BOOST_TEST(emu.emu().log().empty());
 }
 
