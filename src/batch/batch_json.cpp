@@ -4,8 +4,6 @@
 
 #include <boost/json/parser.hpp>
 
-#include <algorithm>
-#include <cctype>
 #include <memory>
 #include <optional>
 
@@ -122,21 +120,10 @@ output_spec output_spec_for_schema(const json_validator& validator, output_mode 
     // The API refuses a tool input_schema whose top-level property keys break
     // ^[a-zA-Z0-9_.-]{1,64}$, item by item.
     if (mode == output_mode::tool)
-        if (const auto* props = root.if_contains("properties"); props && props->is_object())
-            for (const auto& kv : props->get_object()) {
-                std::string_view k = kv.key();
-                bool ok =
-                    !k.empty() && k.size() <= 64 && std::all_of(k.begin(), k.end(), [](char c) {
-                        return std::isalnum(static_cast<unsigned char>(c)) || c == '_' ||
-                               c == '.' || c == '-';
-                    });
-                if (!ok)
-                    throw error(errc::invalid_argument,
-                                "the schema's property \"" + std::string(k) +
-                                    "\" cannot be a key of a tool's input_schema (the API "
-                                    "refuses keys outside ^[a-zA-Z0-9_.-]{1,64}$); rename it "
-                                    "(e.g. '_' for spaces), or use output_mode::json_text");
-            }
+        if (auto why = tool_property_key_problem(root))
+            throw error(errc::invalid_argument, "the schema's " + *why +
+                                                    "; rename it (e.g. '_' for spaces), or use "
+                                                    "output_mode::json_text");
     output_spec s;
     s.mode = mode;
     s.name = std::move(name);

@@ -10,7 +10,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 #include <cstdlib>
 #include <regex>
 #include <unordered_set>
@@ -150,7 +149,8 @@ problem check_sampling(const json::object& p) {
 
 bool valid_property_key(std::string_view k) {
     return !k.empty() && k.size() <= 64 && std::all_of(k.begin(), k.end(), [](char c) {
-        return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '_' || c == '.' || c == '-'; // ASCII only, whatever the locale
     });
 }
 

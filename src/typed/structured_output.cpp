@@ -3,7 +3,28 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <algorithm>
+#include <string_view>
+
 namespace aibatch {
+
+std::optional<std::string> tool_property_key_problem(const boost::json::object& schema) {
+    const auto* props = schema.if_contains("properties");
+    if (!props || !props->is_object())
+        return std::nullopt;
+    for (const auto& kv : props->get_object()) {
+        const std::string_view k = kv.key();
+        const bool ok = !k.empty() && k.size() <= 64 && std::all_of(k.begin(), k.end(), [](char c) {
+            return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                   c == '_' || c == '.' || c == '-';
+        });
+        if (!ok)
+            return "property \"" + std::string(k) +
+                   "\" cannot be a key of a tool's input_schema (the API refuses keys outside "
+                   "^[a-zA-Z0-9_.-]{1,64}$)";
+    }
+    return std::nullopt;
+}
 
 namespace json = boost::json;
 

@@ -119,7 +119,38 @@ struct tiny {
 };
 BOOST_DESCRIBE_STRUCT(tiny, (), (small, medium))
 
+// Top-level property names a tool's input_schema may not have (review s13): past 64
+// characters, and (through schema_traits) a space.
+struct long_named {
+    int the_number_of_items_that_were_counted_in_the_first_pass_over_the_list;
+};
+BOOST_DESCRIBE_STRUCT(long_named, (),
+                      (the_number_of_items_that_were_counted_in_the_first_pass_over_the_list))
+
+struct ledger_row {
+    std::string account;
+};
+
 } // namespace so_test
+
+template <>
+struct aibatch::schema_traits<so_test::ledger_row> {
+    static boost::json::value schema() {
+        return boost::json::object{
+            {"type", "object"},
+            {"properties", boost::json::object{{"Account Number", {{"type", "string"}}}}},
+            {"required", boost::json::array{"Account Number"}},
+            {"additionalProperties", false}};
+    }
+    static void decode(const boost::json::value& v, so_test::ledger_row& out,
+                       aibatch::decode_context& ctx) {
+        const auto* o = v.if_object();
+        const auto* a = o ? o->if_contains("Account Number") : nullptr;
+        if (!a || !a->is_string())
+            return ctx.fail("expected {\"Account Number\": string}");
+        out.account = std::string(a->get_string());
+    }
+};
 
 template <>
 struct aibatch::schema_docs<so_test::spam_result> {
@@ -348,6 +379,45 @@ BOOST_AUTO_TEST_CASE(json_schema_mode_emits_the_subset_and_refuses_what_it_canno
         spec);
     BOOST_TEST((r.failure == aibatch::output_failure::validation));
     BOOST_TEST(r.message.find("probability") != std::string::npos, r.message);
+}
+
+// Found by review s13: the API refuses, item by item, a tool input_schema whose top-level
+// property keys break ^[a-zA-Z0-9_.-]{1,64}$; such a type is refused before anything is
+// sent, naming the key, in tool mode (json_text mode has no such rule).
+BOOST_AUTO_TEST_CASE(tool_mode_refuses_property_names_the_api_refuses) {
+    auto refused = [](auto tag) -> std::string {
+        using T = typename decltype(tag)::type;
+        try {
+            (void)aibatch::output_spec::for_type<T>(aibatch::output_mode::tool);
+        } catch (const aibatch::error& e) {
+            BOOST_TEST(e.code() == aibatch::errc::invalid_argument);
+            return e.what();
+        }
+        return "no error";
+    };
+    std::string spaced = refused(std::type_identity<ledger_row>{});
+    BOOST_TEST(spaced.find("\"Account Number\"") != std::string::npos, spaced);
+    BOOST_TEST(spaced.find("^[a-zA-Z0-9_.-]{1,64}$") != std::string::npos, spaced);
+    BOOST_TEST(spaced.find("output_mode::json_text") != std::string::npos, spaced);
+    std::string long_name = refused(std::type_identity<long_named>{});
+    BOOST_TEST(long_name.find("the_number_of_items") != std::string::npos, long_name);
+    BOOST_CHECK_NO_THROW(
+        aibatch::output_spec::for_type<ledger_row>(aibatch::output_mode::json_text));
+    BOOST_CHECK_NO_THROW(
+        aibatch::output_spec::for_type<long_named>(aibatch::output_mode::json_text));
+    // 64 characters and the allowed punctuation are fine
+    BOOST_TEST(!aibatch::tool_property_key_problem(
+                    json::parse(R"({"type":"object","properties":{")" + std::string(64, 'a') +
+                                R"(":{},"a.b-c_9":{}}})")
+                        .as_object())
+                    .has_value());
+    for (const std::string& key :
+         {std::string(65, 'a'), std::string(""), std::string("caf\xC3\xA9"), std::string("a[]"),
+          std::string("a b"), std::string("a/b")})
+        BOOST_TEST(aibatch::tool_property_key_problem(
+                       json::object{{"type", "object"}, {"properties", {{key, json::object{}}}}})
+                       .has_value(),
+                   key);
 }
 
 BOOST_AUTO_TEST_CASE(the_simulated_model_answers_each_mode_in_kind) {

@@ -36,6 +36,11 @@ std::string_view to_string(output_mode m) noexcept;
 /// prefixItems, or schema that allows anything.
 std::optional<std::string> native_schema_problem(const boost::json::value& schema);
 
+/// Why the API would refuse `schema` as a tool's input_schema for its top-level property
+/// names (each must match ^[a-zA-Z0-9_.-]{1,64}$; the API checks the top level only), or
+/// std::nullopt. The message names the first such key.
+std::optional<std::string> tool_property_key_problem(const boost::json::object& schema);
+
 /// What to ask for and how to read the answer: built once per call, shared by items.
 struct output_spec {
     output_mode mode = output_mode::tool;
@@ -47,7 +52,9 @@ struct output_spec {
     /// (errc::invalid_argument) before anything is sent when T's schema lies outside the
     /// structured-output subset (a map, a recursive type, boost::json::value, a
     /// schema_traits schema with unsupported keywords), naming T and suggesting
-    /// output_mode::tool, whose tool input_schema takes full JSON Schema. Field
+    /// output_mode::tool, whose tool input_schema takes full JSON Schema. In
+    /// output_mode::tool, throws the same way when a top-level property name breaks the
+    /// API's rule for a tool's input keys (tool_property_key_problem). Field
     /// constraints (field_doc minimum, min_length, ...) are left out of that schema and
     /// checked by the decoder only.
     template <class T>
@@ -68,6 +75,12 @@ struct output_spec {
                                 ": its schema is outside the structured-outputs subset (" + *why +
                                 "); use output_mode::tool, whose tool input_schema takes "
                                 "full JSON Schema");
+        if (mode == output_mode::tool)
+            if (auto why = tool_property_key_problem(s.schema))
+                throw error(errc::invalid_argument,
+                            "output_mode::tool cannot carry " + s.name + ": its " + *why +
+                                "; rename the member (or the schema_traits key), or use "
+                                "output_mode::json_text");
         if constexpr (detail::documented_type<T>)
             s.description = std::string(schema_docs<T>::description);
         else
