@@ -29,8 +29,9 @@ boost::json::value decoded_value(const T& v) {
         return v ? decoded_value(*v) : boost::json::value(nullptr);
     } else if constexpr (d::is_vector<T>::value || d::is_std_array<T>::value) {
         boost::json::array a;
+        // the element as its value_type: std::vector<bool> gives a proxy (libc++'s is no bool)
         for (const auto& e : v)
-            a.push_back(decoded_value(e));
+            a.push_back(decoded_value(static_cast<const typename T::value_type&>(e)));
         return a;
     } else if constexpr (d::is_string_map<T>::value) {
         boost::json::object o;
