@@ -51,6 +51,40 @@ struct aibatch::schema_docs<typo_docs> {
     static constexpr aibatch::field_doc fields[] = {{.name = "scroe", .maximum = 1}};
 };
 
+// Constraints that the member's type never checks (review s13): bounds on a string, a
+// length on an enum, a length on a map, bounds on a vector and on a bool.
+struct misfit_docs {
+    std::string name;
+    std::optional<int> stars;
+    std::map<std::string, int> counts;
+    std::vector<double> scores;
+    bool flag;
+};
+BOOST_DESCRIBE_STRUCT(misfit_docs, (), (name, stars, counts, scores, flag))
+template <std::size_t K>
+struct one_misfit : misfit_docs {
+    BOOST_DESCRIBE_CLASS(one_misfit, (misfit_docs), (), (), ())
+};
+template <std::size_t K>
+struct aibatch::schema_docs<one_misfit<K>> {
+    static constexpr aibatch::field_doc all[] = {
+        {.name = "name", .minimum = 1},      {.name = "stars", .max_length = 3},
+        {.name = "counts", .min_length = 1}, {.name = "scores", .maximum = 1},
+        {.name = "flag", .minimum = 0},
+    };
+    static constexpr aibatch::field_doc fields[] = {all[K]};
+};
+// The same members, each constraint where it is checked (optional ones too).
+template <>
+struct aibatch::schema_docs<misfit_docs> {
+    static constexpr aibatch::field_doc fields[] = {
+        {.name = "name", .min_length = 1, .max_length = 9},
+        {.name = "stars", .minimum = 1, .maximum = 5},
+        {.name = "counts", .description = "a description fits any member"},
+        {.name = "scores", .min_length = 1, .max_length = 2},
+    };
+};
+
 namespace {
 
 json::value parse(std::string_view s) {
@@ -170,6 +204,28 @@ BOOST_AUTO_TEST_CASE(a_field_doc_naming_no_member_is_caught) {
     BOOST_TEST(aibatch::detail::field_docs_name_members<rated>());
     BOOST_TEST(aibatch::detail::field_docs_name_members<derived_part>()); // no docs
     static_assert(aibatch::detail::field_docs_name_members<rated>());
+}
+
+// Found by review s13: a bound or a length on a member whose type never checks it (minimum
+// on a string, max_length on an int, ...) went into the schema and was never checked by
+// decode<T>(). Such a type now fails to compile (field_docs_of() asserts this predicate).
+BOOST_AUTO_TEST_CASE(a_field_doc_constraint_the_member_never_checks_is_caught) {
+    static_assert(aibatch::detail::field_docs_fit_members<misfit_docs>());
+    static_assert(aibatch::detail::field_docs_fit_members<rated>());
+    BOOST_TEST(aibatch::detail::field_docs_fit_members<misfit_docs>());
+    BOOST_TEST(!aibatch::detail::field_docs_fit_members<one_misfit<0>>());
+    BOOST_TEST(!aibatch::detail::field_docs_fit_members<one_misfit<1>>());
+    BOOST_TEST(!aibatch::detail::field_docs_fit_members<one_misfit<2>>());
+    BOOST_TEST(!aibatch::detail::field_docs_fit_members<one_misfit<3>>());
+    BOOST_TEST(!aibatch::detail::field_docs_fit_members<one_misfit<4>>());
+    // what fits is checked by decode<T>()
+    auto r = aibatch::decode<misfit_docs>(
+        parse(R"({"name":"","stars":9,"counts":{},"scores":[1,2,3],"flag":true})"));
+    BOOST_REQUIRE(!r.has_value());
+    const std::string e = r.error().to_string();
+    BOOST_TEST(e.find("$.name") != std::string::npos, e);
+    BOOST_TEST(e.find("$.stars") != std::string::npos, e);
+    BOOST_TEST(e.find("$.scores") != std::string::npos, e);
 }
 
 BOOST_AUTO_TEST_CASE(base_class_members_are_included) {

@@ -95,12 +95,53 @@ constexpr bool field_docs_name_members() {
     return true;
 }
 
+template <class M>
+struct without_optional {
+    using type = M;
+};
+template <class M>
+struct without_optional<std::optional<M>> {
+    using type = M;
+};
+
+/// Whether every constraint of schema_docs<T>::fields is one its member's type checks:
+/// minimum/maximum on numbers, min_length/max_length on std::string and std::vector (or
+/// std::optional of them). Any other would be written into the schema and never checked.
+template <class T>
+constexpr bool field_docs_fit_members() {
+    if constexpr (documented_fields<T>) {
+        for (const auto& f : schema_docs<T>::fields) {
+            bool fits = true;
+            boost::mp11::mp_for_each<members_of<T>>([&](auto D) {
+                using M = typename without_optional<
+                    std::remove_cvref_t<decltype(std::declval<T&>().*D.pointer)>>::type;
+                if (f.name != std::string_view(D.name))
+                    return;
+                constexpr bool number = std::is_arithmetic_v<M> && !std::is_same_v<M, bool>;
+                constexpr bool sized = std::is_same_v<M, std::string> || is_vector<M>::value;
+                if ((f.minimum || f.maximum) && !number)
+                    fits = false;
+                if ((f.min_length || f.max_length) && !sized)
+                    fits = false;
+            });
+            if (!fits)
+                return false;
+        }
+    }
+    return true;
+}
+
 /// For each member of T (in describe order), its field_doc or nullptr. Built once.
 template <class T>
 const std::array<const field_doc*, member_count<T>>& field_docs_of() {
     static_assert(field_docs_name_members<T>(),
                   "aibatch: a field_doc of schema_docs<T>::fields names no member of T (a typo, "
                   "or a renamed member?); its description and constraints would be dropped");
+    static_assert(field_docs_fit_members<T>(),
+                  "aibatch: a field_doc of schema_docs<T>::fields sets a constraint its member's "
+                  "type never checks: minimum/maximum apply to numbers, min_length/max_length "
+                  "to std::string and std::vector (or std::optional of them); it would be "
+                  "written into the schema and never checked");
     static const auto table = [] {
         std::array<const field_doc*, member_count<T>> t{};
         if constexpr (documented_fields<T>) {
