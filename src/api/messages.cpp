@@ -189,6 +189,7 @@ usage& usage::operator+=(const usage& o) {
     input_tokens += o.input_tokens;
     output_tokens += o.output_tokens;
     cache_creation_input_tokens += o.cache_creation_input_tokens;
+    cache_creation_1h_input_tokens += o.cache_creation_1h_input_tokens;
     cache_read_input_tokens += o.cache_read_input_tokens;
     if (service_tier.empty())
         service_tier = o.service_tier;
@@ -224,6 +225,8 @@ usage usage_from_json(const json::value& v) {
     u.output_tokens = count(o, "output_tokens");
     u.cache_creation_input_tokens = count(o, "cache_creation_input_tokens");
     u.cache_read_input_tokens = count(o, "cache_read_input_tokens");
+    if (const auto* cc = o.if_contains("cache_creation"); cc && cc->is_object())
+        u.cache_creation_1h_input_tokens = count(cc->get_object(), "ephemeral_1h_input_tokens");
     u.service_tier = str(o, "service_tier");
     return u;
 }

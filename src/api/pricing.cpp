@@ -12,8 +12,14 @@ std::optional<model_price> find_price(std::string_view model) {
 }
 
 double batch_cost(const usage& u, const model_price& p) {
+    // cache_creation_input_tokens counts both durations; the 1-hour ones are also counted
+    // apart (never more of them than writes in all, even in a malformed usage)
+    const std::uint64_t hour = u.cache_creation_1h_input_tokens;
+    const std::uint64_t five_minutes =
+        u.cache_creation_input_tokens > hour ? u.cache_creation_input_tokens - hour : 0;
     double in = static_cast<double>(u.input_tokens) +
-                static_cast<double>(u.cache_creation_input_tokens) * p.cache_write_factor +
+                static_cast<double>(five_minutes) * p.cache_write_factor +
+                static_cast<double>(hour) * p.cache_write_1h_factor +
                 static_cast<double>(u.cache_read_input_tokens) * p.cache_read_factor;
     double standard =
         (in * p.input_per_mtok + static_cast<double>(u.output_tokens) * p.output_per_mtok) / 1e6;

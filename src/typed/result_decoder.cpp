@@ -29,7 +29,8 @@ enum class place : unsigned char {
     message,     // {"content","stop_reason","usage","id"}
     content,     // [block...]
     block,       // {"type","name","input","text"}
-    usage,       // {"input_tokens",...,"service_tier"}
+    usage,       // {"input_tokens",...,"service_tier","cache_creation"}
+    cache_split, // usage.cache_creation: {"ephemeral_1h_input_tokens"}
     error_outer, // {"type":"error","error":{...},"request_id"}
     error_inner, // {"type","message"}
 };
@@ -112,6 +113,8 @@ template <std::size_t N>
             return is(k, "input_tokens") ? 0 : is(k, "service_tier") ? 4 : -1;
         case 13:
             return is(k, "output_tokens") ? 1 : -1;
+        case 14:
+            return is(k, "cache_creation") ? 5 : -1;
         case 27:
             return is(k, "cache_creation_input_tokens") ? 2 : -1;
         case 23:
@@ -127,6 +130,8 @@ template <std::size_t N>
                                      : -1;
     case place::error_inner:
         return is(k, "type") ? 0 : is(k, "message") ? 1 : -1;
+    case place::cache_split:
+        return is(k, "ephemeral_1h_input_tokens") ? 0 : -1;
     case place::content:
         break;
     }
@@ -225,6 +230,7 @@ struct scan_state {
         env.has_usage = false;
         env.tokens.input_tokens = env.tokens.output_tokens = 0;
         env.tokens.cache_creation_input_tokens = env.tokens.cache_read_input_tokens = 0;
+        env.tokens.cache_creation_1h_input_tokens = 0;
         env.tokens.service_tier.clear();
         head->error.type.clear();
         head->error.message.clear();
@@ -484,10 +490,20 @@ struct scan_state {
                 inner_message.state = str_state::other;
             break;
         case place::usage:
-            if (f == 4)
+            if (f == 5 && !is_array) {
+                push(place::cache_split);
+                return true;
+            }
+            if (f == 5)
+                env.tokens.cache_creation_1h_input_tokens = 0; // as usage_from_json reads it
+            else if (f == 4)
                 env.tokens.service_tier.clear();
             else if (f >= 0)
                 token(f, 0);
+            break;
+        case place::cache_split:
+            if (f == 0)
+                env.tokens.cache_creation_1h_input_tokens = 0;
             break;
         }
         skip = 1;
@@ -635,7 +651,9 @@ struct scan_state {
             }
             break;
         case place::usage:
-            if (f == 4) {
+            if (f == 5) {
+                env.tokens.cache_creation_1h_input_tokens = 0; // not an object
+            } else if (f == 4) {
                 if (is_string)
                     env.tokens.service_tier.assign(s.s.data(), s.s.size());
                 else
@@ -643,6 +661,10 @@ struct scan_state {
             } else if (f >= 0) {
                 token(f, token_count(s));
             }
+            break;
+        case place::cache_split:
+            if (f == 0)
+                env.tokens.cache_creation_1h_input_tokens = token_count(s);
             break;
         case place::error_outer:
             if (f == 1)

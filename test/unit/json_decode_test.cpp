@@ -448,6 +448,7 @@ json::value usage_json(const std::optional<aibatch::usage>& u) {
                         {"out", u->output_tokens},
                         {"cc", u->cache_creation_input_tokens},
                         {"cr", u->cache_read_input_tokens},
+                        {"c1h", u->cache_creation_1h_input_tokens},
                         {"tier", u->service_tier}};
 }
 
@@ -603,8 +604,39 @@ BOOST_AUTO_TEST_CASE(keys_in_any_order_and_other_blocks) {
             R"({"custom_id":"x","result":{"type":"succeeded","message":{"content":[{"type":"tool_use","name":"spam_result","input":)" +
                 good_input +
                 R"(}],"usage":{"input_tokens":-1,"output_tokens":2.5,"cache_read_input_tokens":18446744073709551615,"service_tier":null}}}})",
+            // the 1-hour cache writes, and cache_creation in every shape
+            R"({"custom_id":"x","result":{"type":"succeeded","message":{"content":[{"type":"tool_use","name":"spam_result","input":)" +
+                good_input +
+                R"(}],"usage":{"input_tokens":3,"cache_creation_input_tokens":17,"cache_creation":{"ephemeral_5m_input_tokens":10,"ephemeral_1h_input_tokens":7},"service_tier":"batch"}}}})",
+            R"({"custom_id":"x","result":{"type":"succeeded","message":{"content":[{"type":"tool_use","name":"spam_result","input":)" +
+                good_input +
+                R"(}],"usage":{"cache_creation":{"ephemeral_1h_input_tokens":-7,"other":{"ephemeral_1h_input_tokens":5}}}}}})",
+            R"({"custom_id":"x","result":{"type":"succeeded","message":{"content":[{"type":"tool_use","name":"spam_result","input":)" +
+                good_input +
+                R"(}],"usage":{"cache_creation":{"ephemeral_1h_input_tokens":[7]}}}}})",
+            R"({"custom_id":"x","result":{"type":"succeeded","message":{"content":[{"type":"tool_use","name":"spam_result","input":)" +
+                good_input + R"(}],"usage":{"cache_creation":null}}}})",
+            R"({"custom_id":"x","result":{"type":"succeeded","message":{"content":[{"type":"tool_use","name":"spam_result","input":)" +
+                good_input +
+                R"(}],"usage":{"cache_creation":[{"ephemeral_1h_input_tokens":7}]}}}})",
+            R"({"custom_id":"x","result":{"type":"succeeded","message":{"content":[{"type":"tool_use","name":"spam_result","input":)" +
+                good_input +
+                R"(}],"usage":{"cache_creation":{"ephemeral_1h_input_tokens":7},"cache_creation":{"ephemeral_5m_input_tokens":1}}}}})",
+            R"({"custom_id":"x","result":{"type":"succeeded","message":{"content":[{"type":"tool_use","name":"spam_result","input":)" +
+                good_input +
+                R"(}],"usage":{"cache_creation":{"ephemeral_1h_input_tokens":7,"ephemeral_1h_input_tokens":9}}}}})",
+            R"({"custom_id":"x","result":{"type":"succeeded","message":{"content":[{"type":"tool_use","name":"spam_result","input":)" +
+                good_input +
+                R"(}],"usage":{"cache_creation":{"ephemeral_1h_input_tokens":18446744073709551615}}}}})",
         })
         lines_agree(dec, line);
+    auto one_hour = dec.decode(
+        R"({"custom_id":"x","result":{"type":"succeeded","message":{"content":[{"type":"tool_use","name":"spam_result","input":)" +
+        good_input +
+        R"(}],"usage":{"cache_creation_input_tokens":17,"cache_creation":{"ephemeral_5m_input_tokens":10,"ephemeral_1h_input_tokens":7}}}}})");
+    BOOST_REQUIRE(one_hour.token_usage.has_value());
+    BOOST_TEST(one_hour.token_usage->cache_creation_input_tokens == 17u);
+    BOOST_TEST(one_hour.token_usage->cache_creation_1h_input_tokens == 7u);
 }
 
 BOOST_AUTO_TEST_CASE(failures_have_the_messages_and_raw_output_of_the_tree_path) {

@@ -97,6 +97,29 @@ BOOST_AUTO_TEST_CASE(batch_cost_is_half_the_standard_price) {
     BOOST_TEST(aibatch::batch_cost(u, p) == (5.0 + 25.0) / 2);
 }
 
+// Found by review s13: every cache write was priced at the 5-minute rate (1.25x input);
+// a 1-hour write costs 2x input (usage.cache_creation.ephemeral_1h_input_tokens), and
+// batches, which can run past 5 minutes, are where the 1-hour cache is used.
+BOOST_AUTO_TEST_CASE(cache_writes_are_priced_by_their_duration) {
+    auto p = *aibatch::find_price("claude-opus-4-6"); // $5 per million input tokens
+    aibatch::usage u;
+    u.cache_creation_input_tokens = 3'000'000;    // of which
+    u.cache_creation_1h_input_tokens = 1'000'000; // one million for an hour
+    u.cache_read_input_tokens = 1'000'000;
+    BOOST_TEST(aibatch::batch_cost(u, p) ==
+                   (2'000'000 * 5.0 * 1.25 + 1'000'000 * 5.0 * 2.0 + 1'000'000 * 5.0 * 0.1) / 1e6 /
+                       2,
+               boost::test_tools::tolerance(1e-12));
+    // more 1-hour tokens than writes (a malformed usage): never a negative 5-minute part
+    u.cache_creation_input_tokens = 0;
+    BOOST_TEST(aibatch::batch_cost(u, p) ==
+                   (1'000'000 * 5.0 * 2.0 + 1'000'000 * 5.0 * 0.1) / 1e6 / 2,
+               boost::test_tools::tolerance(1e-12));
+    aibatch::usage sum = u;
+    sum += u;
+    BOOST_TEST(sum.cache_creation_1h_input_tokens == 2'000'000u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(model_rules)

@@ -101,6 +101,9 @@ struct usage {
     std::uint64_t input_tokens = 0;
     std::uint64_t output_tokens = 0;
     std::uint64_t cache_creation_input_tokens = 0;
+    /// Of cache_creation_input_tokens, those written to the 1-hour cache
+    /// (usage.cache_creation.ephemeral_1h_input_tokens), priced higher than 5-minute ones.
+    std::uint64_t cache_creation_1h_input_tokens = 0;
     std::uint64_t cache_read_input_tokens = 0;
     std::string service_tier;
 

@@ -16,8 +16,10 @@ namespace aibatch {
 struct model_price {
     double input_per_mtok = 0;  ///< USD per million input tokens (standard API)
     double output_per_mtok = 0; ///< USD per million output tokens (standard API)
-    /// Cache writes cost 1.25x input, cache reads 0.1x input (5-minute cache).
+    /// Cache writes cost 1.25x input (5-minute cache) or 2x input (1-hour cache), cache
+    /// reads 0.1x input.
     double cache_write_factor = 1.25;
+    double cache_write_1h_factor = 2.0;
     double cache_read_factor = 0.1;
 };
 
