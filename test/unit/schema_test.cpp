@@ -65,14 +65,23 @@ template <std::size_t K>
 struct one_misfit : misfit_docs {
     BOOST_DESCRIBE_CLASS(one_misfit, (misfit_docs), (), (), ())
 };
+constexpr aibatch::field_doc misfit(std::size_t k) {
+    switch (k) {
+    case 0:
+        return {.name = "name", .minimum = 1};
+    case 1:
+        return {.name = "stars", .max_length = 3};
+    case 2:
+        return {.name = "counts", .min_length = 1};
+    case 3:
+        return {.name = "scores", .maximum = 1};
+    default:
+        return {.name = "flag", .minimum = 0};
+    }
+}
 template <std::size_t K>
 struct aibatch::schema_docs<one_misfit<K>> {
-    static constexpr aibatch::field_doc all[] = {
-        {.name = "name", .minimum = 1},      {.name = "stars", .max_length = 3},
-        {.name = "counts", .min_length = 1}, {.name = "scores", .maximum = 1},
-        {.name = "flag", .minimum = 0},
-    };
-    static constexpr aibatch::field_doc fields[] = {all[K]};
+    static constexpr aibatch::field_doc fields[] = {misfit(K)};
 };
 // The same members, each constraint where it is checked (optional ones too).
 template <>
