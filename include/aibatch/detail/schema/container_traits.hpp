@@ -108,6 +108,16 @@ struct sequence_traits {
     static constexpr container_ops ops{&child, &child_done, &close};
 };
 
+// A field_doc's min_length / max_length on an array of n items.
+inline void check_item_count(const field_doc& fd, std::size_t n, decode_state& st) {
+    if (fd.min_length && n < *fd.min_length)
+        st.fail(std::to_string(n) + " items, fewer than the minimum " +
+                std::to_string(*fd.min_length));
+    if (fd.max_length && n > *fd.max_length)
+        st.fail(std::to_string(n) + " items, more than the maximum " +
+                std::to_string(*fd.max_length));
+}
+
 template <class T, class A>
 struct json_traits<std::vector<T, A>> : sequence_traits<std::vector<T, A>> {
     static constexpr bool is_supported = supported_type<T>;
@@ -116,12 +126,7 @@ struct json_traits<std::vector<T, A>> : sequence_traits<std::vector<T, A>> {
         return boost::json::object{{"type", "array"}, {"items", b.template build<T>()}};
     }
     static void check(const field_doc& fd, const std::vector<T, A>& m, decode_state& st) {
-        if (fd.min_length && m.size() < *fd.min_length)
-            st.fail(std::to_string(m.size()) + " items, fewer than the minimum " +
-                    std::to_string(*fd.min_length));
-        if (fd.max_length && m.size() > *fd.max_length)
-            st.fail(std::to_string(m.size()) + " items, more than the maximum " +
-                    std::to_string(*fd.max_length));
+        check_item_count(fd, m.size(), st);
     }
 };
 
@@ -151,12 +156,7 @@ struct json_traits<std::vector<bool, A>> {
         }
     }
     static void check(const field_doc& fd, const std::vector<bool, A>& m, decode_state& st) {
-        if (fd.min_length && m.size() < *fd.min_length)
-            st.fail(std::to_string(m.size()) + " items, fewer than the minimum " +
-                    std::to_string(*fd.min_length));
-        if (fd.max_length && m.size() > *fd.max_length)
-            st.fail(std::to_string(m.size()) + " items, more than the maximum " +
-                    std::to_string(*fd.max_length));
+        check_item_count(fd, m.size(), st);
     }
 };
 
