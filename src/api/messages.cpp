@@ -84,14 +84,30 @@ const char* next_to_escape(const char* p, const char* e) noexcept {
     const __m128i quote = _mm_set1_epi8('"');
     const __m128i slash = _mm_set1_epi8('\\');
     const __m128i control = _mm_set1_epi8(0x1F);
-    while (e - p >= 16) {
-        __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    auto hits = [&](const char* at) {
+        __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(at));
         // unsigned v <= 0x1F: min(v, 0x1F) == v
         __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, slash)),
                                    _mm_cmpeq_epi8(_mm_min_epu8(v, control), v));
-        if (int m = _mm_movemask_epi8(hit))
-            return p + __builtin_ctz(static_cast<unsigned>(m));
-        p += 16;
+        return static_cast<unsigned>(_mm_movemask_epi8(hit));
+    };
+    if (e - p >= 16) {
+        const char* const last = e - 16;
+        for (;;) {
+            if (unsigned m = hits(p))
+                return p + __builtin_ctz(m);
+            p += 16;
+            if (p >= last)
+                break;
+        }
+        // The last 16 bytes of the string, overlapping what was scanned: the bytes
+        // before p are known clean (masked off).
+        if (p == e)
+            return e;
+        const unsigned seen = static_cast<unsigned>(p - last);
+        if (unsigned m = hits(last) >> seen << seen)
+            return last + __builtin_ctz(m);
+        return e;
     }
 #endif
     for (; p != e; ++p) {
@@ -147,6 +163,39 @@ void append_json_string(std::string_view s, std::string& out) {
     out += '"';
 }
 
+namespace {
+
+constexpr std::string_view user_turn = R"({"role":"user","content":)";
+constexpr std::string_view assistant_turn = R"({"role":"assistant","content":)";
+
+} // namespace
+
+std::size_t json_string_size(std::string_view s) noexcept {
+    // As append_json_string: two quotes, the bytes, and per escaped byte its escape's
+    // extra length (a named escape is two bytes, \u00XX six).
+    std::size_t n = 2 + s.size();
+    const char* p = s.data();
+    const char* const e = p + s.size();
+    for (;;) {
+        p = next_to_escape(p, e);
+        if (p == e)
+            return n;
+        switch (*p++) {
+        case '"':
+        case '\\':
+        case '\n':
+        case '\r':
+        case '\t':
+        case '\b':
+        case '\f':
+            n += 1;
+            break;
+        default:
+            n += 5;
+        }
+    }
+}
+
 void append_messages_json(const conversation& c, std::string& out) {
     out += '[';
     bool first = true;
@@ -154,8 +203,7 @@ void append_messages_json(const conversation& c, std::string& out) {
         if (!first)
             out += ',';
         first = false;
-        out += t.role == role::user ? R"({"role":"user","content":)"
-                                    : R"({"role":"assistant","content":)";
+        out += t.role == role::user ? user_turn : assistant_turn;
         if (t.blocks.empty())
             append_json_string(t.text, out);
         else
@@ -163,6 +211,21 @@ void append_messages_json(const conversation& c, std::string& out) {
         out += '}';
     }
     out += ']';
+}
+
+std::size_t messages_json_size(const conversation& c) {
+    // As append_messages_json, turn by turn.
+    std::size_t n = 2; // [ ]
+    bool first = true;
+    for (const auto& t : c) {
+        if (!first)
+            n += 1; // ,
+        first = false;
+        n += (t.role == role::user ? user_turn : assistant_turn).size();
+        n += t.blocks.empty() ? json_string_size(t.text) : json::serialize(t.blocks).size();
+        n += 1; // }
+    }
+    return n;
 }
 
 params_template::params_template(const message_params& proto) {
@@ -183,6 +246,10 @@ void params_template::append(const conversation& messages, std::string& out) con
     out += prefix_;
     append_messages_json(messages, out);
     out += suffix_;
+}
+
+std::size_t params_template::size(const conversation& messages) const {
+    return prefix_.size() + messages_json_size(messages) + suffix_.size();
 }
 
 usage& usage::operator+=(const usage& o) {

@@ -83,6 +83,9 @@ private:
     message_params prototype() const;
     void check_request_rules() const;
     void append_request(std::size_t i, std::string& body);
+    // The size append_request(i, body) appends, when it is known without writing the
+    // request (no customize), else nullopt.
+    std::optional<std::size_t> request_size(std::size_t i);
     task<std::optional<job>> next_job();
     task<bool> obtain_batch(job& j);
 

@@ -195,15 +195,20 @@ void engine::check_request_rules() const {
 
 // Appends item i's request to a batch body. Throws errc::invalid_argument, before
 // writing anything, when customize breaks a model rule for this item.
+namespace {
+constexpr std::string_view request_head = R"({"custom_id":)";
+constexpr std::string_view request_params = R"(,"params":)";
+} // namespace
+
 void engine::append_request(std::size_t i, std::string& body) {
     const std::string& cid = ledger_.item(i).custom_id;
     if (!opts_.customize) {
         // Fast path: everything but the messages is serialised once.
         if (!template_)
             template_.emplace(prototype());
-        body += R"({"custom_id":)";
+        body += request_head;
         append_json_string(cid, body);
-        body += R"(,"params":)";
+        body += request_params;
         if (ledger_.feedback(i))
             template_->append(conversation_for(i), body);
         else
@@ -222,6 +227,20 @@ void engine::append_request(std::size_t i, std::string& body) {
     body += R"(,"params":)";
     body += json::serialize(params);
     body += '}';
+}
+
+// What the fast path of append_request writes, counted piece by piece by the sizing
+// twin of each writer (json_string_size, params_template::size): a streamed body without
+// a journal is planned from sizes, and written only when it is sent.
+std::optional<std::size_t> engine::request_size(std::size_t i) {
+    if (opts_.customize)
+        return std::nullopt;
+    if (!template_)
+        template_.emplace(prototype());
+    const std::size_t messages =
+        ledger_.feedback(i) ? template_->size(conversation_for(i)) : template_->size(messages_[i]);
+    return request_head.size() + json_string_size(ledger_.item(i).custom_id) +
+           request_params.size() + messages + 1;
 }
 
 // The next batch of the round: as many pending items as the limits allow (the
@@ -245,7 +264,10 @@ task<std::optional<job>> engine::next_job() {
         chunk_builder::verdict v{};
         std::optional<std::string> threw; // customize's exception, handled below
         try {
-            v = chunk.add(i, [&](std::string& body) { append_request(i, body); });
+            const std::optional<std::size_t> size =
+                chunk.sizes_only() ? request_size(i) : std::nullopt;
+            v = size ? chunk.add_sized(i, *size)
+                     : chunk.add(i, [&](std::string& body) { append_request(i, body); });
         } catch (const error& e) {
             if (e.code() != errc::invalid_argument)
                 throw;

@@ -18,8 +18,15 @@ chunk_builder::chunk_builder(std::size_t max_requests, std::size_t max_bytes, st
         running_hash_ = fnv1a(head);
 }
 
-chunk_builder::verdict chunk_builder::settle_measured(std::size_t i) {
-    last_size_ = scratch_.size();
+chunk_builder::verdict chunk_builder::add_sized(std::size_t i, std::size_t size) {
+    BOOST_ASSERT_MSG(sizes_only(), "a kept or hashed body needs the requests' bytes");
+    if (indices_.size() >= max_requests_)
+        return verdict::full;
+    return settle_measured(i, size);
+}
+
+chunk_builder::verdict chunk_builder::settle_measured(std::size_t i, std::size_t size) {
+    last_size_ = size;
     // As settle(): the request, a separator and the closing "]}" must fit.
     if (size_ + last_size_ + 3 > max_bytes_) {
         if (!indices_.empty())

@@ -45,7 +45,7 @@ public:
         if (streamed_) {
             scratch_.clear();
             write(scratch_); // nothing to undo when it throws
-            return settle_measured(i);
+            return settle_measured(i, scratch_.size());
         }
         const std::size_t mark = body_.size();
         if (!indices_.empty())
@@ -60,6 +60,14 @@ public:
         return settle(i, mark, start);
     }
 
+    /// Whether add_sized() may be used: a streamed body that is not hashed needs only the
+    /// requests' sizes.
+    bool sizes_only() const noexcept { return streamed_ && !hash_; }
+    /// As add(), for a request of `size` bytes that is not written (sizes_only() only).
+    /// The size must be what the writer will write when the body is sent: the transport
+    /// refuses to complete a body that does not come to the planned size.
+    verdict add_sized(std::size_t i, std::size_t size);
+
     bool full() const noexcept { return indices_.size() >= max_requests_; }
     bool empty() const noexcept { return indices_.empty(); }
     std::size_t last_size() const noexcept { return last_size_; }
@@ -71,7 +79,7 @@ public:
 
 private:
     verdict settle(std::size_t i, std::size_t mark, std::size_t start);
-    verdict settle_measured(std::size_t i);
+    verdict settle_measured(std::size_t i, std::size_t size);
 
     std::size_t max_requests_, max_bytes_, expected_;
     bool streamed_, hash_;

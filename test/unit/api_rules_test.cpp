@@ -5,6 +5,7 @@
 
 #include <boost/asio/error.hpp>
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <boost/test/unit_test.hpp>
 #include <chrono>
 #include <cstdio>
@@ -321,8 +322,52 @@ BOOST_AUTO_TEST_CASE(json_strings_are_escaped_exactly_as_json_needs) {
         std::string out = "x";
         aibatch::append_json_string(s, out);
         BOOST_REQUIRE_EQUAL(out, "x" + expected(s));
+        // its sizing twin counts what it writes
+        BOOST_REQUIRE_EQUAL(aibatch::json_string_size(s), out.size() - 1);
         if (utf8)
             BOOST_REQUIRE_EQUAL(boost::json::parse(out.substr(1)).as_string(), s);
+    }
+}
+
+// A batch body without a journal is planned from sizes and written only as it is sent:
+// the sizing twins must count exactly what the writers write, for text turns with every
+// kind of escape and for turns of content blocks.
+BOOST_AUTO_TEST_CASE(request_sizes_are_the_sizes_of_what_is_written) {
+    const std::uint64_t seed = std::random_device{}();
+    BOOST_TEST_MESSAGE("request sizes: seed " << seed);
+    std::mt19937_64 rng(seed);
+    static const std::string pieces[] = {"a",  "\"", "\\", "\n", "\x01",     "\x1f", "\t",
+                                         "\b", "\f", "\r", "/",  "\xc3\xa9", "\x7f", " "};
+    auto text = [&] {
+        std::string s;
+        const std::size_t n = rng() % 40;
+        for (std::size_t k = 0; k < n; ++k)
+            s += pieces[rng() % std::size(pieces)];
+        return s;
+    };
+    aibatch::message_params proto;
+    proto.model = "claude-haiku-4-5";
+    proto.max_tokens = 64;
+    proto.system = "be brief \"and\" exact";
+    const aibatch::params_template tpl(proto);
+    for (int i = 0; i < 500; ++i) {
+        aibatch::conversation c;
+        const std::size_t turns = rng() % 4;
+        for (std::size_t t = 0; t < turns; ++t) {
+            aibatch::turn tn = t % 2 == 0 ? aibatch::user(text()) : aibatch::assistant(text());
+            if (rng() % 3 == 0)
+                tn.blocks.push_back(boost::json::object{{"type", "text"}, {"text", text()}});
+            c.push_back(std::move(tn));
+        }
+        std::string out = "prefix";
+        aibatch::append_messages_json(c, out);
+        BOOST_REQUIRE_EQUAL(aibatch::messages_json_size(c), out.size() - 6);
+        out = "prefix";
+        tpl.append(c, out);
+        BOOST_REQUIRE_EQUAL(tpl.size(c), out.size() - 6);
+        aibatch::message_params whole = proto;
+        whole.messages = c;
+        BOOST_REQUIRE_EQUAL(out.substr(6), boost::json::serialize(whole.to_json()));
     }
 }
 

@@ -417,14 +417,17 @@ BOOST_AUTO_TEST_CASE(a_streamed_plan_makes_the_same_batches_sizes_and_hashes_as_
         for (std::size_t i = 0; i < n; ++i)
             requests[i] = R"({"custom_id":")" + std::to_string(i) + R"(","p":")" +
                           std::string(rng() % 200, static_cast<char>('a' + i % 26)) + "\"}";
-        auto plan_all = [&](bool streamed) {
+        // sized: streamed without a hash, planned from the requests' sizes alone
+        auto plan_all = [&](bool streamed, bool sized = false) {
             std::vector<job> jobs;
             std::vector<std::size_t> refused;
             std::size_t i = 0;
             while (i < n) {
-                chunk_builder c(max_requests, max_bytes, n - i, streamed, true);
+                chunk_builder c(max_requests, max_bytes, n - i, streamed, !sized);
+                BOOST_TEST(c.sizes_only() == sized);
                 while (i < n) {
-                    auto v = c.add(i, [&](std::string& body) { body += requests[i]; });
+                    auto v = sized ? c.add_sized(i, requests[i].size())
+                                   : c.add(i, [&](std::string& body) { body += requests[i]; });
                     if (v == chunk_builder::verdict::full)
                         break;
                     if (v == chunk_builder::verdict::too_large)
@@ -438,7 +441,16 @@ BOOST_AUTO_TEST_CASE(a_streamed_plan_makes_the_same_batches_sizes_and_hashes_as_
         };
         auto [kept, kept_refused] = plan_all(false);
         auto [streamed, streamed_refused] = plan_all(true);
+        auto [sized, sized_refused] = plan_all(true, true);
         BOOST_TEST(kept_refused == streamed_refused);
+        BOOST_TEST(kept_refused == sized_refused);
+        BOOST_REQUIRE_EQUAL(kept.size(), sized.size());
+        for (std::size_t k = 0; k < kept.size(); ++k) {
+            BOOST_TEST(!sized[k].body);
+            BOOST_TEST(kept[k].indices == sized[k].indices);
+            BOOST_TEST(kept[k].ranges == sized[k].ranges);
+            BOOST_TEST(kept[k].input_bytes == sized[k].input_bytes);
+        }
         BOOST_REQUIRE_EQUAL(kept.size(), streamed.size());
         for (std::size_t k = 0; k < kept.size(); ++k) {
             BOOST_TEST(!streamed[k].body);

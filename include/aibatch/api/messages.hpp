@@ -69,9 +69,13 @@ struct message_params {
 
 /// Appends `s` as a JSON string (quotes and escapes; UTF-8 passes through).
 void append_json_string(std::string_view s, std::string& out);
+/// How many bytes append_json_string(s, out) appends, without writing them.
+std::size_t json_string_size(std::string_view s) noexcept;
 
 /// Appends the JSON "messages" array of a conversation.
 void append_messages_json(const conversation& c, std::string& out);
+/// How many bytes append_messages_json(c, out) appends.
+std::size_t messages_json_size(const conversation& c);
 
 /// Serialises many requests that differ only in their messages, fast: everything else
 /// (model, system, tools with their schema, ...) is serialised once. The output is
@@ -82,6 +86,8 @@ public:
     explicit params_template(const message_params& proto);
     /// Appends the params JSON of `proto` with these messages.
     void append(const conversation& messages, std::string& out) const;
+    /// How many bytes append(messages, out) appends, without writing them.
+    std::size_t size(const conversation& messages) const;
 
 private:
     std::string prefix_; ///< up to and including "messages":
