@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstring>
 #include <random>
 
 namespace aibatch {
@@ -263,22 +264,27 @@ bool transient(const error& e, std::chrono::steady_clock::duration since_create)
 
 // ------------------------------------------------------------------ custom ids
 std::string custom_ids::make(unsigned round, std::size_t i) const {
-    // One allocation: the string is sized once (appending the parts grew it twice).
+    // One string of the exact size, written in place: one allocation, no growth.
     char r[16];
     char n[24];
     const auto rl = round > 0
                         ? static_cast<std::size_t>(std::to_chars(r, r + sizeof r, round).ptr - r)
                         : std::size_t{0};
     const auto nl = static_cast<std::size_t>(std::to_chars(n, n + sizeof n, i).ptr - n);
-    std::string s;
-    s.reserve(prefix_.size() + run_id_.size() + (round > 0 ? 1 + rl : 0) + 1 + nl);
-    s.append(prefix_).append(run_id_);
+    std::string s(prefix_.size() + run_id_.size() + (round > 0 ? 1 + rl : 0) + 1 + nl, '-');
+    char* p = s.data();
+    const auto put = [&](const char* d, std::size_t k) {
+        std::memcpy(p, d, k);
+        p += k;
+    };
+    put(prefix_.data(), prefix_.size());
+    put(run_id_.data(), run_id_.size());
     if (round > 0) {
-        s += 'r';
-        s.append(r, rl);
+        *p++ = 'r';
+        put(r, rl);
     }
-    s += '-';
-    s.append(n, nl);
+    ++p; // the '-' the string was filled with
+    put(n, nl);
     return s;
 }
 
