@@ -63,10 +63,16 @@ cost_estimate estimate(std::span<const conversation> messages, std::string_view 
             }
             r += '}';
         };
-        auto v = chunk.add(i, write);
+        // Without customize, sizes alone (as the engine plans a body it streams).
+        std::size_t size = 0;
+        if (tmpl)
+            size = std::string_view(R"({"custom_id":)").size() + json_string_size(ids.make(0, i)) +
+                   std::string_view(R"(,"params":)").size() + tmpl->size(messages[i]) + 1;
+        auto add = [&] { return tmpl ? chunk.add_sized(i, size) : chunk.add(i, write); };
+        auto v = add();
         if (v == detail::chunk_builder::verdict::full) {
             close_batch();
-            v = chunk.add(i, write);
+            v = add();
         }
         if (v == detail::chunk_builder::verdict::too_large) {
             ++e.too_large; // alone in a batch it is still too large: never sent
