@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstring>
+#include <limits>
 #include <random>
 
 namespace aibatch {
@@ -289,34 +290,43 @@ std::string custom_ids::make(unsigned round, std::size_t i) const {
 }
 
 std::optional<std::pair<unsigned, std::size_t>> custom_ids::parse(std::string_view id) const {
-    std::string_view p = prefix_;
-    if (id.substr(0, p.size()) != p)
+    // prefix_ + run_id_ + ["r" round] + "-" + index, both numbers canonical (no sign,
+    // no leading zero; a round is at least 1), the index below count_. Read byte by byte:
+    // every result line is checked here, twice.
+    const std::size_t np = prefix_.size();
+    const std::size_t nr = run_id_.size();
+    if (id.size() < np + nr + 2 || std::memcmp(id.data(), prefix_.data(), np) != 0 ||
+        std::memcmp(id.data() + np, run_id_.data(), nr) != 0)
         return std::nullopt;
-    id.remove_prefix(p.size());
-    if (id.substr(0, run_id_.size()) != run_id_)
-        return std::nullopt;
-    id.remove_prefix(run_id_.size());
-    auto dash = id.find('-');
-    if (dash == std::string_view::npos)
-        return std::nullopt;
+    const char* p = id.data() + np + nr;
+    const char* const e = id.data() + id.size();
+    const auto digit = [](char c) { return c >= '0' && c <= '9'; };
     unsigned round = 0;
-    if (dash > 0) {
-        if (id[0] != 'r')
-            return std::nullopt;
-        auto [q, ec] = std::from_chars(id.data() + 1, id.data() + dash, round);
-        if (ec != std::errc() || q != id.data() + dash || round == 0)
-            return std::nullopt;
-        if (id[1] == '0')
-            return std::nullopt; // not canonical ("r01"; "r0" is refused above)
+    if (*p == 'r') {
+        ++p;
+        if (p == e || *p < '1' || *p > '9')
+            return std::nullopt; // "r", "r0", "r01", "r-"
+        std::uint64_t r = 0;
+        for (; p != e && digit(*p); ++p) {
+            r = r * 10 + static_cast<unsigned>(*p - '0');
+            if (r > std::numeric_limits<unsigned>::max())
+                return std::nullopt;
+        }
+        round = static_cast<unsigned>(r);
     }
-    std::size_t i = 0;
-    auto digits = id.substr(dash + 1);
-    auto [q, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), i);
-    if (ec != std::errc() || q != digits.data() + digits.size() || i >= count_)
+    if (p == e || *p != '-')
         return std::nullopt;
-    // from_chars took digits only (no sign, no space); canonical is without leading zeros
-    if (digits.size() > 1 && digits[0] == '0')
-        return std::nullopt; // not canonical ("-00", "-01")
+    ++p;
+    if (p == e || (*p == '0' && e - p > 1))
+        return std::nullopt; // no index, or not canonical ("-00", "-01")
+    std::size_t i = 0;
+    for (; p != e; ++p) {
+        if (!digit(*p) || i > (std::numeric_limits<std::size_t>::max() - 9) / 10)
+            return std::nullopt;
+        i = i * 10 + static_cast<std::size_t>(*p - '0');
+        if (i >= count_)
+            return std::nullopt;
+    }
     return std::pair{round, i};
 }
 

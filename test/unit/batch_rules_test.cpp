@@ -6,6 +6,13 @@
 #include <boost/asio/error.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <random>
+#include <regex>
+#include <string>
+
 using namespace std::chrono_literals;
 using aibatch::detail::custom_ids;
 
@@ -36,6 +43,49 @@ BOOST_AUTO_TEST_CASE(custom_ids_round_trip_and_refuse_every_other_spelling) {
                               "job-abc123r 1-7",  "job-abc123r1",
                               "job-abc123r007-7", "job-abc123-7\n"})
         BOOST_TEST(!ids.parse(other).has_value(), other);
+}
+
+// parse() against the grammar make() writes, on random spellings near it: a parse names
+// exactly the (round, index) whose make() is the id, and every other string is refused.
+BOOST_AUTO_TEST_CASE(custom_ids_parse_exactly_what_make_writes) {
+    const custom_ids ids("job-", "abc123", 1000);
+    const std::regex grammar("job-abc123(?:r([1-9][0-9]*))?-(0|[1-9][0-9]*)");
+    const std::uint64_t seed = std::random_device{}();
+    BOOST_TEST_MESSAGE("custom id spellings: seed " << seed);
+    std::mt19937_64 rng(seed);
+    static const std::string pieces[] = {
+        "job-abc123", "job-abc123", "r", "-", "0", "1",    "7",      "9",
+        "99",         "4294967296", "x", " ", "+", "job-", "abc123", "999"};
+    std::size_t accepted = 0;
+    for (int n = 0; n < 20000; ++n) {
+        std::string s;
+        if (n % 2 == 0) {
+            // near the grammar: stem, maybe a round, a dash, an index, each piece random
+            s = "job-abc123";
+            if (rng() % 2 == 0)
+                s += "r" + pieces[2 + rng() % 10];
+            s += pieces[3 + rng() % 8] + pieces[3 + rng() % 8];
+        } else {
+            const std::size_t parts = 1 + rng() % 6;
+            for (std::size_t k = 0; k < parts; ++k)
+                s += pieces[rng() % std::size(pieces)];
+        }
+        std::optional<std::pair<unsigned, std::size_t>> want;
+        std::smatch m;
+        if (std::regex_match(s, m, grammar)) {
+            const auto round = m[1].matched ? std::stoull(m[1].str()) : 0ull;
+            const auto index = m[2].str().size() < 6 ? std::stoull(m[2].str()) : 1000ull;
+            if (round <= std::numeric_limits<unsigned>::max() && index < 1000)
+                want = std::pair{static_cast<unsigned>(round), static_cast<std::size_t>(index)};
+        }
+        const auto got = ids.parse(s);
+        BOOST_REQUIRE_MESSAGE(got == want, "custom_id \"" << s << "\"");
+        if (got) {
+            ++accepted;
+            BOOST_REQUIRE_EQUAL(ids.make(got->first, got->second), s);
+        }
+    }
+    BOOST_TEST(accepted > 500u); // the spellings reach the accepted ones too
 }
 
 BOOST_AUTO_TEST_CASE(which_create_failures_may_have_made_the_batch) {
