@@ -1,6 +1,6 @@
+#include <aibatch/detail/ascii.hpp>
 #include <aibatch/emulator/emulator.hpp>
 
-#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cstdlib>
@@ -68,7 +68,7 @@ fault parse_fault(std::string_view spec) {
             std::string n(parts[2]);
             char* end = nullptr;
             errno = 0;
-            f.fraction = n.empty() || std::isspace(static_cast<unsigned char>(n[0]))
+            f.fraction = n.empty() || aibatch::detail::ascii::is_space(n[0])
                              ? -1
                              : std::strtod(n.c_str(), &end);
             bool whole = end == n.c_str() + n.size() && errno == 0;

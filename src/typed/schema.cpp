@@ -1,5 +1,7 @@
 #include <aibatch/typed/schema.hpp>
 
+#include <aibatch/detail/ascii.hpp>
+
 #include <boost/json/serialize.hpp>
 
 #include <algorithm>
@@ -185,9 +187,9 @@ std::string render_path(const std::vector<path_segment>& segments) {
             p += ']';
             continue;
         }
-        bool plain = !s.key.empty() && !std::isdigit(static_cast<unsigned char>(s.key[0]));
+        bool plain = !s.key.empty() && !ascii::is_digit(s.key[0]);
         for (char c : s.key)
-            plain = plain && (std::isalnum(static_cast<unsigned char>(c)) || c == '_');
+            plain = plain && (ascii::is_alnum(c) || c == '_');
         if (plain) {
             p += '.';
             p += s.key;
