@@ -1,5 +1,6 @@
 #include "request_rules.hpp"
 
+#include "prompt_cache.hpp"
 #include "schema_values.hpp"
 
 #include <aibatch/api/models.hpp>
@@ -307,6 +308,8 @@ std::optional<item_error> validate_params(const json::value& pv, const validatio
     if (auto e = check_output_config(p))
         return e;
     if (auto e = check_thinking(p))
+        return e;
+    if (auto e = cache_control_problem(p))
         return e;
     if (auto why = model_rule_violation(*info, p))
         return bad(std::move(*why));
