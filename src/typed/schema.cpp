@@ -1,11 +1,11 @@
 #include <aibatch/typed/schema.hpp>
 
 #include <aibatch/detail/ascii.hpp>
+#include <aibatch/detail/c_locale.hpp>
 
 #include <boost/json/serialize.hpp>
 
 #include <algorithm>
-#include <cstdio>
 
 namespace aibatch {
 
@@ -45,9 +45,7 @@ const char* json_kind(const boost::json::value& v) noexcept {
 }
 
 std::string format_number(double d) {
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%.15g", d);
-    return buf;
+    return c_format(d, 15); // with a point whatever the locale
 }
 
 std::string json_brief(const boost::json::value& v) {

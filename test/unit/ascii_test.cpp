@@ -1,14 +1,19 @@
-// The API's character rules are ASCII whatever C locale the user's program sets
-// (include/aibatch/detail/ascii.hpp). ctest runs this suite with LOCPATH at a Latin-1
+// The API's character rules are ASCII, and numbers and dates are read and written as in
+// the "C" locale, whatever C locale the user's program sets (include/aibatch/detail/
+// ascii.hpp, c_locale.hpp). ctest runs these suites with LOCPATH at a Latin-1 French
 // locale made in the build tree (test/CMakeLists.txt), under which <cctype> says 0xE9 is
-// a letter; without one it runs under C.UTF-8, which proves less.
+// a letter and printf writes 0,5; without one they run under C.UTF-8, which proves less.
 #include "../support/run_task.hpp"
+#include "api/api_rules.hpp"
 #include "batch/rules.hpp"
+#include "emulator/schema_values.hpp"
 
 #include <aibatch/api/client.hpp>
+#include <aibatch/api/models.hpp>
 #include <aibatch/detail/ascii.hpp>
 #include <aibatch/detail/schema/decode_state.hpp>
 #include <aibatch/dotenv.hpp>
+#include <aibatch/emulator/emulator.hpp>
 #include <aibatch/error.hpp>
 #include <aibatch/transport/http_client.hpp>
 
@@ -151,6 +156,60 @@ BOOST_AUTO_TEST_CASE(dotenv_names_paths_and_header_names_are_ascii) {
     h.add("X-Caf\xC9", "1");
     BOOST_TEST(!h.find("x-caf\xE9").has_value());
     BOOST_TEST(h.find("x-CAF\xC9").has_value());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// Numbers read and written with a point whatever LC_NUMERIC says (fr_FR writes 0,5).
+BOOST_AUTO_TEST_SUITE(locale_numbers)
+
+BOOST_AUTO_TEST_CASE(retry_after_reads_fractions_with_a_point) {
+    user_locale loc;
+    aibatch::http_headers ms;
+    ms.add("retry-after-ms", "150.5");
+    BOOST_TEST(aibatch::detail::retry_after(ms).value_or(std::chrono::milliseconds(-1)).count() ==
+               151);
+    aibatch::http_headers s;
+    s.add("retry-after", "1.5");
+    BOOST_TEST(aibatch::detail::retry_after(s).value_or(std::chrono::milliseconds(-1)).count() ==
+               1500);
+    aibatch::http_headers comma;
+    comma.add("retry-after", "1,5");
+    BOOST_TEST(!aibatch::detail::retry_after(comma).has_value());
+    aibatch::http_headers date; // day and month names are English (LC_TIME says jeu., oct.)
+    date.add("retry-after", "Wed, 21 Oct 2015 07:28:05 GMT");
+    const auto now = std::chrono::system_clock::from_time_t(1445412480); // 07:28:00
+    BOOST_TEST(
+        aibatch::detail::retry_after(date, now).value_or(std::chrono::milliseconds(-1)).count() ==
+        5000);
+}
+
+BOOST_AUTO_TEST_CASE(messages_write_numbers_with_a_point) {
+    user_locale loc;
+    BOOST_TEST(aibatch::detail::format_number(0.5) == "0.5");
+    BOOST_TEST(aibatch::detail::format_number(-1234.25) == "-1234.25");
+    BOOST_TEST(aibatch::detail::format_number(1e300) == "1e+300");
+    BOOST_TEST(aibatch::detail::format_number(3) == "3");
+    const auto* opus = aibatch::find_model("claude-opus-4-7");
+    BOOST_REQUIRE(opus != nullptr);
+    const auto why = aibatch::model_rule_violation(
+        *opus, boost::json::object{{"model", "claude-opus-4-7"},
+                                   {"max_tokens", 16},
+                                   {"temperature", 0.3},
+                                   {"messages", boost::json::array{}}});
+    BOOST_REQUIRE(why.has_value());
+    BOOST_TEST(why->find("got 0.3") != std::string::npos, *why);
+}
+
+BOOST_AUTO_TEST_CASE(the_emulator_reads_and_writes_numbers_with_a_point) {
+    user_locale loc;
+    BOOST_TEST(aibatch::emulator::parse_fault("status:500:0.25").fraction == 0.25);
+    BOOST_CHECK_THROW(aibatch::emulator::parse_fault("status:500:0,25"), std::exception);
+    // The emulator's schema limits name a number with a point too.
+    const auto why = aibatch::emulator::check_schema(
+        boost::json::object{{"type", "string"}, {"minLength", 100000.5}});
+    BOOST_REQUIRE(why.has_value());
+    BOOST_TEST(why->find("100000.5 is above") != std::string::npos, *why);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
