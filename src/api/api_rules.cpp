@@ -1,5 +1,7 @@
 #include "api_rules.hpp"
 
+#include <aibatch/detail/c_locale.hpp>
+
 #include <boost/asio/error.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/json/parse.hpp>
@@ -121,24 +123,26 @@ std::optional<std::chrono::milliseconds> retry_after(const http_headers& headers
                                                      std::chrono::system_clock::time_point now) {
     using std::chrono::milliseconds;
     std::optional<double> ms;
+    // Read as in the "C" locale: a header's "1.5" has a point and its dates English names,
+    // whatever the program's locale.
     if (auto v = headers.find("retry-after-ms")) {
-        std::string s(*v);
-        char* end = nullptr;
-        double d = std::strtod(s.c_str(), &end);
-        if (!s.empty() && *end == '\0' && std::isfinite(d))
-            ms = d;
+        auto d = c_strtod(std::string(*v));
+        if (d && std::isfinite(*d))
+            ms = *d;
     }
     if (!ms)
         if (auto v = headers.find("retry-after")) {
             std::string s(*v);
-            char* end = nullptr;
-            double d = std::strtod(s.c_str(), &end);
-            if (!s.empty() && *end == '\0' && std::isfinite(d)) {
-                ms = d * 1000.0;
+            if (auto d = c_strtod(s); d && std::isfinite(*d)) {
+                ms = *d * 1000.0;
             } else {
                 std::tm tm{};
-                if (const char* rest = strptime(s.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
-                    rest && *rest == '\0') {
+                const char* rest = nullptr;
+                {
+                    const c_locale_scope c; // English day and month names
+                    rest = strptime(s.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+                }
+                if (rest && *rest == '\0') {
                     // In seconds and doubles: a server may send any year (9999), which
                     // a system_clock time_point (nanoseconds) cannot hold.
                     std::time_t at = timegm(&tm);

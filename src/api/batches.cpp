@@ -1,4 +1,5 @@
 #include <aibatch/api/batches.hpp>
+#include <aibatch/detail/ascii.hpp>
 #include <aibatch/error.hpp>
 
 #include <boost/json/serialize.hpp>
@@ -153,7 +154,8 @@ std::optional<timestamp> parse_rfc3339(std::string_view s) {
     // overflowed.
     std::int64_t secs =
         days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day)) * 86400 +
-        hour * 3600 + minute * 60 + second - std::int64_t{offset_min} * 60;
+        std::int64_t{hour} * 3600 + std::int64_t{minute} * 60 + second -
+        std::int64_t{offset_min} * 60;
     constexpr auto limit =
         std::chrono::duration_cast<std::chrono::seconds>(timestamp::duration::max()).count() - 1;
     if (secs > limit || secs < -limit)
@@ -271,8 +273,7 @@ std::optional<std::string> check_custom_id(std::string_view id) {
     if (id.empty() || id.size() > 64)
         return "custom_id must be 1 to 64 characters long (got " + std::to_string(id.size()) + ")";
     for (char c : id)
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '-'))
+        if (!(detail::ascii::is_alnum(c) || c == '_' || c == '-'))
             return "custom_id \"" + std::string(id) +
                    "\" may only hold letters, digits, '_' and '-' (^[a-zA-Z0-9_-]{1,64}$)";
     return std::nullopt;

@@ -2,6 +2,8 @@
 // each run on the client's strand through client_state (client_state.cpp).
 #include "client_impl.hpp"
 
+#include <aibatch/detail/ascii.hpp>
+
 #include <boost/json/parse.hpp>
 
 namespace aibatch {
@@ -22,7 +24,7 @@ void check_batch_id(const std::string& id) {
     if (id.empty())
         throw error(errc::invalid_argument, "the batch id is empty");
     for (char c : id)
-        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-'))
+        if (!(detail::ascii::is_alnum(c) || c == '_' || c == '-'))
             throw error(errc::invalid_argument,
                         "\"" + id + "\" is not a batch id (ids look like msgbatch_013Zva2C...)");
 }

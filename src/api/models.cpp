@@ -1,10 +1,10 @@
 #include <aibatch/api/models.hpp>
+#include <aibatch/detail/c_locale.hpp>
 #include <aibatch/error.hpp>
 
 #include <boost/json/value.hpp>
 
 #include <array>
-#include <cstdio>
 
 namespace aibatch {
 
@@ -18,9 +18,7 @@ constexpr model_info table[] = {
 
 // A number as the API prints it ("1", "0.5", "999999").
 std::string number(double d) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.15g", d);
-    return buf;
+    return detail::c_format(d, 15); // with a point whatever the locale
 }
 
 std::optional<double> number_field(const json::object& o, std::string_view key) {

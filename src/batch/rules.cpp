@@ -6,6 +6,7 @@
 
 #include <aibatch/api/models.hpp>
 #include <aibatch/batch/batch.hpp>
+#include <aibatch/detail/ascii.hpp>
 
 #include <boost/asio/error.hpp>
 
@@ -150,10 +151,8 @@ void validate_inputs(std::span<const conversation> messages, const std::string& 
         bad_input("batch: no price is known for model \"" + model +
                   "\", so cost_limit cannot be enforced; set batch_options::price");
     if (!o.run_id.empty()) {
-        bool ok =
-            o.run_id.size() <= 24 && std::all_of(o.run_id.begin(), o.run_id.end(), [](char c) {
-                return std::isalnum(static_cast<unsigned char>(c)) != 0;
-            });
+        bool ok = o.run_id.size() <= 24 && std::all_of(o.run_id.begin(), o.run_id.end(),
+                                                       [](char c) { return ascii::is_alnum(c); });
         if (!ok)
             bad_input("batch: batch_options::run_id must be 1 to 24 letters and digits (got \"" +
                       o.run_id + "\")");

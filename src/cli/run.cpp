@@ -3,6 +3,8 @@
 #include "output.hpp"
 #include "prompts.hpp"
 
+#include <aibatch/detail/ascii.hpp>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/json/parse.hpp>
@@ -37,7 +39,7 @@ std::string output_name(const json::object& schema, const std::string& file) {
             return std::string(t->get_string());
     std::string stem = std::filesystem::path(file).stem().string();
     for (char& c : stem)
-        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-')
+        if (!detail::ascii::is_alnum(c) && c != '_' && c != '-')
             c = '_';
     if (stem.size() > 64)
         stem.resize(64);

@@ -1,7 +1,7 @@
+#include <aibatch/detail/ascii.hpp>
 #include <aibatch/dotenv.hpp>
 #include <aibatch/error.hpp>
 
-#include <cctype>
 #include <fstream>
 #include <sstream>
 
@@ -77,7 +77,7 @@ private:
     }
 
     static bool key_char(char c) {
-        return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
+        return detail::ascii::is_alnum(c) || c == '_' || c == '.' || c == '-';
     }
 
     std::string read_key() {
@@ -94,7 +94,7 @@ private:
         }
         if (key.empty())
             fail("expected a variable name (letters, digits, '_'), found " + shown_here());
-        if (std::isdigit(static_cast<unsigned char>(key[0])))
+        if (detail::ascii::is_digit(key[0]))
             fail("a variable name starts with a digit; names start with a letter or '_'");
         return key;
     }

@@ -86,6 +86,12 @@ void batch_record::compute_outcomes() const {
             }
         }
         outcomes_[i] = validate(params) ? item_outcome::errored : item_outcome::succeeded;
+        if (cache && outcomes_[i] == item_outcome::succeeded &&
+            has_cache_control(params.get_object())) {
+            cache_usage_.resize(n);
+            cache_usage_[i] =
+                cache->use(params.get_object(), std::min(done_at, processing_ends_at));
+        }
     }
 }
 
@@ -104,7 +110,9 @@ std::string batch_record::result_line(std::size_t i) const {
     switch (outcome(i)) {
     case item_outcome::succeeded:
         result["type"] = "succeeded";
-        result["message"] = simulate_message(params.get_object(), item_seed);
+        result["message"] =
+            simulate_message(params.get_object(), item_seed, "batch",
+                             cache_usage_.empty() ? cache_usage{} : cache_usage_[i]);
         break;
     case item_outcome::errored: {
         result["type"] = "errored";

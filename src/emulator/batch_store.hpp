@@ -40,6 +40,9 @@ struct batch_record {
     bool deleted = false;
     /// The day end-of-life dates are compared with (options::today, else created_at's).
     std::chrono::sys_days validation_day{};
+    /// The service's prompt cache: items with cache_control use it when processed (at
+    /// the time each completes), under the service's lock, once.
+    prompt_cache* cache = nullptr;
 
     boost::json::monotonic_resource arena;       ///< owns the parsed body
     boost::json::value body;                     ///< {"requests":[...]} as posted
@@ -78,6 +81,8 @@ struct batch_record {
 private:
     void compute_outcomes() const;
     mutable std::vector<item_outcome> outcomes_;
+    /// Of each item, when any item used the cache (else empty).
+    mutable std::vector<cache_usage> cache_usage_;
 };
 
 } // namespace aibatch::emulator

@@ -1,7 +1,7 @@
+#include <aibatch/detail/ascii.hpp>
+#include <aibatch/detail/c_locale.hpp>
 #include <aibatch/emulator/emulator.hpp>
 
-#include <cctype>
-#include <cerrno>
 #include <charconv>
 #include <cstdlib>
 #include <stdexcept>
@@ -64,15 +64,14 @@ fault parse_fault(std::string_view spec) {
         if (f.status < 400 || f.status > 599)
             bad(spec, "CODE must be an HTTP error status (400-599)");
         if (parts[2].find('.') != std::string_view::npos) {
-            // strtod, not from_chars: libc++ 19 has no floating-point from_chars.
+            // strtod in the "C" locale, not from_chars: libc++ 19 has no floating-point
+            // from_chars.
             std::string n(parts[2]);
-            char* end = nullptr;
-            errno = 0;
-            f.fraction = n.empty() || std::isspace(static_cast<unsigned char>(n[0]))
-                             ? -1
-                             : std::strtod(n.c_str(), &end);
-            bool whole = end == n.c_str() + n.size() && errno == 0;
-            if (!whole || !(f.fraction > 0 && f.fraction <= 1))
+            std::optional<double> v;
+            if (!n.empty() && !aibatch::detail::ascii::is_space(n[0]))
+                v = aibatch::detail::c_strtod(n);
+            f.fraction = v.value_or(-1);
+            if (!v || !(f.fraction > 0 && f.fraction <= 1))
                 bad(spec, "a fraction must be a number in (0, 1], like 0.25");
         } else {
             f.count = number(spec, parts[2], "N");

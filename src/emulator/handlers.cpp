@@ -35,6 +35,7 @@ reply service::create(const std::string& body) {
         rec->seed = hash_bytes(rec->id, opts_.seed);
         rec->created_at = now;
         rec->validation_day = today(now);
+        rec->cache = &cache_;
         rec->expires_at = now + std::chrono::hours(24);
         rec->held = opts_.hold_batches;
         rec->processing_ends_at =
@@ -186,8 +187,13 @@ reply service::messages(const std::string& body) {
         unsigned status = err->type == "not_found_error" ? 404 : 400;
         return error_reply(status, err->type, err->message);
     }
+    cache_usage cached;
+    if (has_cache_control(params.get_object())) {
+        std::lock_guard lock(mtx_);
+        cached = cache_.use(params.get_object(), sys_clock::now());
+    }
     return json_reply(
-        simulate_message(params.get_object(), hash_bytes(body, opts_.seed), "standard"));
+        simulate_message(params.get_object(), hash_bytes(body, opts_.seed), "standard", cached));
 }
 
 reply service::count_tokens(const std::string& body) {

@@ -1,8 +1,10 @@
 #include "request_rules.hpp"
 
+#include "prompt_cache.hpp"
 #include "schema_values.hpp"
 
 #include <aibatch/api/models.hpp>
+#include <aibatch/detail/ascii.hpp>
 #include <aibatch/typed/structured_output.hpp>
 
 #include <boost/json/serialize.hpp>
@@ -29,8 +31,7 @@ item_error bad(std::string msg) {
 
 bool valid_tool_name(std::string_view n) {
     return !n.empty() && n.size() <= 128 && std::all_of(n.begin(), n.end(), [](char c) {
-        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-               c == '_' || c == '-';
+        return aibatch::detail::ascii::is_alnum(c) || c == '_' || c == '-';
     });
 }
 
@@ -149,8 +150,7 @@ problem check_sampling(const json::object& p) {
 
 bool valid_property_key(std::string_view k) {
     return !k.empty() && k.size() <= 64 && std::all_of(k.begin(), k.end(), [](char c) {
-        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-               c == '_' || c == '.' || c == '-'; // ASCII only, whatever the locale
+        return aibatch::detail::ascii::is_alnum(c) || c == '_' || c == '.' || c == '-';
     });
 }
 
@@ -308,6 +308,8 @@ std::optional<item_error> validate_params(const json::value& pv, const validatio
     if (auto e = check_output_config(p))
         return e;
     if (auto e = check_thinking(p))
+        return e;
+    if (auto e = cache_control_problem(p))
         return e;
     if (auto why = model_rule_violation(*info, p))
         return bad(std::move(*why));

@@ -37,7 +37,8 @@ struct validation_context {
 /// accepted: the API combines them), non-empty content, tool names matching
 /// ^[a-zA-Z0-9_-]{1,128}$, tools and tool_choice consistent, temperature range, thinking
 /// shape, output_config.format within the structured-outputs subset
-/// (native_schema_problem), the per-model rules of the model table
+/// (native_schema_problem), cache_control breakpoints (cache_control_problem in
+/// prompt_cache.hpp), the per-model rules of the model table
 /// (model_rule_violation: max_tokens cap, sampling, structured-output support, prefill,
 /// thinking with tool_choice and budget), and `stream` in a batch. std::nullopt when the
 /// params are fine.

@@ -2,11 +2,12 @@
 // the generator could produce stays within them.
 #include "schema_values.hpp"
 
+#include <aibatch/detail/c_locale.hpp>
+
 #include "schema_reading.hpp"
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <map>
 #include <vector>
 
@@ -176,7 +177,7 @@ public:
             return path + ": the schema nests deeper than the emulator's limit";
         const auto& s = schema.get_object();
         auto fail = [&](const char* key, std::string why) -> std::optional<std::string> {
-            return (path.empty() ? std::string() : path + ".") + key + ": " + why;
+            return (path.empty() ? std::string() : path + ".") + key + ": " + std::move(why);
         };
         for (const char* key : {"minLength", "maxLength", "minItems", "maxItems"}) {
             auto v = num(s, key);
@@ -227,9 +228,7 @@ private:
         return path.empty() ? std::string(key) : path + "." + key;
     }
     static std::string format(double d) {
-        char buf[32];
-        std::snprintf(buf, sizeof buf, "%.17g", d);
-        return buf;
+        return aibatch::detail::c_format(d, 17); // with a point whatever the locale
     }
 
     const json::value& root_;

@@ -7,6 +7,7 @@
 
 #include "batch_store.hpp"
 #include "fault_plan.hpp"
+#include "prompt_cache.hpp"
 #include "rng.hpp"
 
 #include <aibatch/emulator/emulator.hpp>
@@ -130,6 +131,8 @@ private:
     std::map<std::string, std::size_t, std::less<>> received_; ///< requests read, by endpoint
     std::size_t created_ = 0;
     rng ids_;
+    /// Prefixes cached by POST /v1/messages and by batch items (prompt_cache.hpp).
+    prompt_cache cache_;
     std::ofstream log_out_;
 };
 

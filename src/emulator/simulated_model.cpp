@@ -123,7 +123,7 @@ std::optional<json::value> schema_in_system_prompt(const json::object& params) {
 } // namespace
 
 json::object simulate_message(const json::object& params, std::uint64_t seed,
-                              std::string_view service_tier) {
+                              std::string_view service_tier, const cache_usage& cache) {
     rng r(seed);
     json::object msg;
     msg["id"] = r.id("msg_");
@@ -224,12 +224,15 @@ json::object simulate_message(const json::object& params, std::uint64_t seed,
     msg["stop_details"] = nullptr;
     msg["container"] = nullptr;
     json::object usage;
-    usage["input_tokens"] = count_input_tokens(params);
+    // The cached prefixes are counted apart: input_tokens is what follows the last one.
+    const std::uint64_t all_input = count_input_tokens(params);
+    const std::uint64_t cached = cache.read + cache.written();
+    usage["input_tokens"] = all_input > cached ? all_input - cached : 0;
     usage["output_tokens"] = std::min<std::uint64_t>(tokens_for(out_chars) + 1, max_tokens);
-    usage["cache_creation_input_tokens"] = 0;
-    usage["cache_read_input_tokens"] = 0;
-    usage["cache_creation"] =
-        json::object{{"ephemeral_5m_input_tokens", 0}, {"ephemeral_1h_input_tokens", 0}};
+    usage["cache_creation_input_tokens"] = cache.written();
+    usage["cache_read_input_tokens"] = cache.read;
+    usage["cache_creation"] = json::object{{"ephemeral_5m_input_tokens", cache.write_5m},
+                                           {"ephemeral_1h_input_tokens", cache.write_1h}};
     usage["server_tool_use"] = nullptr;
     usage["service_tier"] = service_tier;
     usage["inference_geo"] = nullptr;

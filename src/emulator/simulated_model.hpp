@@ -3,6 +3,7 @@
 // checked before (request_rules.hpp); values come from schema_values.hpp.
 #pragma once
 
+#include "prompt_cache.hpp"
 #include "request_rules.hpp"
 #include "rng.hpp"
 #include "schema_values.hpp"
@@ -30,8 +31,10 @@ std::uint64_t count_input_tokens(const boost::json::object& params);
 /// model, content, stop_reason, stop_sequence, stop_details, container, usage).
 /// Forced tool use yields one tool_use block conforming to the tool's input_schema;
 /// output_config.format json_schema yields one text block of conforming JSON; otherwise
-/// a short text. An EMULATOR_OUTPUT line replaces the generated JSON or text.
+/// a short text. An EMULATOR_OUTPUT line replaces the generated JSON or text. `cache`
+/// (prompt_cache::use) is the usage's cache part; input_tokens counts what it leaves.
 boost::json::object simulate_message(const boost::json::object& params, std::uint64_t seed,
-                                     std::string_view service_tier = "batch");
+                                     std::string_view service_tier = "batch",
+                                     const cache_usage& cache = {});
 
 } // namespace aibatch::emulator

@@ -1,3 +1,4 @@
+#include <aibatch/detail/ascii.hpp>
 #include <aibatch/error.hpp>
 #include <aibatch/transport/endpoint.hpp>
 
@@ -26,25 +27,9 @@ std::string printable(std::string_view s) {
 // would cut the name short in the resolver or end up in the Host header.
 bool valid_host_name(std::string_view h) {
     for (char c : h)
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '.' || c == '_'))
+        if (!(detail::ascii::is_alnum(c) || c == '-' || c == '.' || c == '_'))
             return false;
     return !h.empty();
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size())
-        return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        char x = a[i], y = b[i];
-        if (x >= 'A' && x <= 'Z')
-            x = static_cast<char>(x - 'A' + 'a');
-        if (y >= 'A' && y <= 'Z')
-            y = static_cast<char>(y - 'A' + 'a');
-        if (x != y)
-            return false;
-    }
-    return true;
 }
 
 } // namespace
@@ -111,7 +96,7 @@ bool endpoint::is_loopback() const {
     // Only what never leaves the machine whatever the resolver does: the name
     // "localhost" and literal loopback addresses. Names under .localhost are not pinned to
     // loopback by glibc's resolver (they go to DNS), so they do not count.
-    if (iequals(host, "localhost"))
+    if (detail::ascii::iequals(host, "localhost"))
         return true;
     boost::system::error_code ec;
     auto addr = boost::asio::ip::make_address(host, ec);

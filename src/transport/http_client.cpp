@@ -3,6 +3,7 @@
 // what each failure means; a streamed body (response_stream).
 #include "http_client_impl.hpp"
 
+#include <aibatch/detail/ascii.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/error.hpp>
@@ -12,7 +13,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 
 namespace aibatch {
 
@@ -23,11 +23,7 @@ using boost::system::error_code;
 
 std::optional<std::string_view> http_headers::find(std::string_view name) const {
     for (const auto& [k, v] : fields_) {
-        if (k.size() == name.size() &&
-            std::equal(k.begin(), k.end(), name.begin(), [](char a, char b) {
-                return std::tolower(static_cast<unsigned char>(a)) ==
-                       std::tolower(static_cast<unsigned char>(b));
-            }))
+        if (detail::ascii::iequals(k, name))
             return std::string_view(v);
     }
     return std::nullopt;

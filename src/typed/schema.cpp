@@ -1,9 +1,11 @@
 #include <aibatch/typed/schema.hpp>
 
+#include <aibatch/detail/ascii.hpp>
+#include <aibatch/detail/c_locale.hpp>
+
 #include <boost/json/serialize.hpp>
 
 #include <algorithm>
-#include <cstdio>
 
 namespace aibatch {
 
@@ -43,9 +45,7 @@ const char* json_kind(const boost::json::value& v) noexcept {
 }
 
 std::string format_number(double d) {
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%.15g", d);
-    return buf;
+    return c_format(d, 15); // with a point whatever the locale
 }
 
 std::string json_brief(const boost::json::value& v) {
@@ -185,9 +185,9 @@ std::string render_path(const std::vector<path_segment>& segments) {
             p += ']';
             continue;
         }
-        bool plain = !s.key.empty() && !std::isdigit(static_cast<unsigned char>(s.key[0]));
+        bool plain = !s.key.empty() && !ascii::is_digit(s.key[0]);
         for (char c : s.key)
-            plain = plain && (std::isalnum(static_cast<unsigned char>(c)) || c == '_');
+            plain = plain && (ascii::is_alnum(c) || c == '_');
         if (plain) {
             p += '.';
             p += s.key;

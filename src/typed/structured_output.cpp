@@ -1,5 +1,7 @@
 #include <aibatch/typed/structured_output.hpp>
 
+#include <aibatch/detail/ascii.hpp>
+
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -15,8 +17,7 @@ std::optional<std::string> tool_property_key_problem(const boost::json::object& 
     for (const auto& kv : props->get_object()) {
         const std::string_view k = kv.key();
         const bool ok = !k.empty() && k.size() <= 64 && std::all_of(k.begin(), k.end(), [](char c) {
-            return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                   c == '_' || c == '.' || c == '-';
+            return detail::ascii::is_alnum(c) || c == '_' || c == '.' || c == '-';
         });
         if (!ok)
             return "property \"" + std::string(k) +

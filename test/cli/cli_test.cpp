@@ -1016,6 +1016,28 @@ BOOST_AUTO_TEST_CASE(out_naming_an_input_or_the_journal_is_refused_and_changes_n
     BOOST_TEST(emu.emu().log().empty());
 }
 
+// Ids and names are ASCII whatever the bytes: a custom_id with a byte above 0x7F is
+// refused before anything is sent, and a schema file named in Latin-1 ("r\xE9sum\xE9")
+// gives a tool name the API accepts (include/aibatch/detail/ascii.hpp).
+BOOST_AUTO_TEST_CASE(custom_ids_and_tool_names_are_ascii) {
+    emulator_fixture emu(emu_options(std::chrono::milliseconds(50)));
+    workdir w;
+    program p = aibatch_at(emu.url(), w);
+    // UTF-8 (the file must be JSON): bytes 0xC3 0xA9 and 0xE2 0x82 0xAC.
+    for (const char* id : {"r\xC3\xA9", "\xE2\x82\xAC"}) {
+        outcome c = run(p, {"create", w.file("r.jsonl", request_line(id, "hi"))});
+        BOOST_TEST(c.status == 2, output_line_context(c));
+        BOOST_TEST(has(c.err, "may only hold letters, digits"), c.err);
+    }
+    BOOST_TEST(emu.emu().batches_created() == 0u);
+
+    std::string schema = w.file("r\xE9sum\xE9.json", schema_text());
+    w.file("prompts.jsonl", "\"one\"\n");
+    outcome r = run(p, run_argv(schema, w, "out.jsonl", {"--poll", "0.05"}));
+    BOOST_TEST(r.status == 0, output_line_context(r));
+    BOOST_TEST(has(r.out, "1 of 1 succeeded"), r.out);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 // ------------------------------------------------------------------ terminal and Ctrl-C

@@ -596,6 +596,44 @@ BOOST_AUTO_TEST_CASE(creates_are_sent_one_body_at_a_time_and_a_body_sent_again_i
     BOOST_TEST(e.emu().batches_created() == 3u);
 }
 
+// A long system prompt with a cache_control breakpoint (set through customize): the
+// emulator's first item writes the prefix, the others read it (as the API reports it),
+// and run_batch<T>() prices the writes at 2x input (1 hour) or 1.25x (5 minutes) and the
+// reads at 0.1x, with the batch discount.
+BOOST_AUTO_TEST_CASE(run_batch_prices_cache_writes_by_ttl_and_reads) {
+    for (const char* ttl : {"1h", "5m"}) {
+        BOOST_TEST_CONTEXT(ttl) {
+            env e;
+            auto o = fast();
+            o.customize = [ttl](aibatch::message_params& p, std::size_t) {
+                p.extra["system"] = boost::json::array{boost::json::object{
+                    {"type", "text"},
+                    {"text", std::string(24000, 'k')}, // about 6,000 tokens: past 4,096
+                    {"cache_control", boost::json::object{{"type", "ephemeral"}, {"ttl", ttl}}}}};
+            };
+            auto run = run_task(e.ioc(), aibatch::run_batch<SpamResult>(
+                                             e.client(), scripted_messages(4), model, o));
+            BOOST_TEST_REQUIRE(run.succeeded() == 4u);
+            const auto& u = run.usage;
+            const std::uint64_t written = u.cache_creation_input_tokens;
+            BOOST_TEST(written > 4096u); // once
+            BOOST_TEST(u.cache_read_input_tokens == 3 * written);
+            BOOST_TEST(u.cache_creation_1h_input_tokens ==
+                       (std::string(ttl) == "1h" ? written : 0u));
+            BOOST_TEST(u.input_tokens < 4 * 200u); // the prompts after the prefix
+            // Claude Haiku 4.5: $1 / $5 per million input / output tokens, batches at 50%.
+            const double write_factor = std::string(ttl) == "1h" ? 2.0 : 1.25;
+            const double expected =
+                (static_cast<double>(u.input_tokens) + write_factor * static_cast<double>(written) +
+                 0.1 * static_cast<double>(u.cache_read_input_tokens) +
+                 5.0 * static_cast<double>(u.output_tokens)) /
+                1e6 * 0.5;
+            BOOST_REQUIRE(run.cost_usd.has_value());
+            BOOST_TEST(*run.cost_usd == expected, boost::test_tools::tolerance(1e-12));
+        }
+    }
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 namespace {

@@ -1025,3 +1025,237 @@ BOOST_AUTO_TEST_CASE(transient_404_with_an_endpoint_hides_the_batch_from_that_en
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// ------------------------------------------------------------------ prompt caching
+// cache_control breakpoints as the API reports them (usage.cache_creation_input_tokens,
+// cache_read_input_tokens, cache_creation.ephemeral_5m/1h_input_tokens) and refuses them.
+BOOST_AUTO_TEST_SUITE(emulator_prompt_cache)
+
+namespace {
+
+// A text block of `chars` characters (about chars / 4 tokens), with a cache_control
+// breakpoint of `ttl` ("" for the default, "none" for no breakpoint).
+json::object text_block(std::size_t chars, const std::string& ttl, char fill = 'x') {
+    json::object b{{"type", "text"}, {"text", std::string(chars, fill)}};
+    if (ttl != "none") {
+        json::object cc{{"type", "ephemeral"}};
+        if (!ttl.empty())
+            cc["ttl"] = ttl;
+        b["cache_control"] = std::move(cc);
+    }
+    return b;
+}
+
+// Params with a system prompt of these blocks and a short user turn.
+json::object cached_params(const std::string& model, json::array system,
+                           const std::string& question = "What is in the text?") {
+    return json::object{
+        {"model", model},
+        {"max_tokens", 64},
+        {"system", std::move(system)},
+        {"messages", json::array{json::object{{"role", "user"}, {"content", question}}}}};
+}
+
+struct cache_tokens {
+    std::uint64_t input = 0, created = 0, read = 0, five_minutes = 0, one_hour = 0;
+};
+
+cache_tokens usage_of(const json::value& message) {
+    const auto& u = message.at("usage");
+    cache_tokens t;
+    t.input = u.at("input_tokens").to_number<std::uint64_t>();
+    t.created = u.at("cache_creation_input_tokens").to_number<std::uint64_t>();
+    t.read = u.at("cache_read_input_tokens").to_number<std::uint64_t>();
+    t.five_minutes =
+        u.at("cache_creation").at("ephemeral_5m_input_tokens").to_number<std::uint64_t>();
+    t.one_hour = u.at("cache_creation").at("ephemeral_1h_input_tokens").to_number<std::uint64_t>();
+    return t;
+}
+
+cache_tokens message_usage(emulator_fixture& f, const json::object& params) {
+    auto a = f.call("POST", "/v1/messages", json::serialize(params));
+    BOOST_REQUIRE_MESSAGE(a.status == 200u, a.raw);
+    return usage_of(a.body);
+}
+
+std::uint64_t counted(emulator_fixture& f, json::object params) {
+    params.erase("max_tokens");
+    auto a = f.call("POST", "/v1/messages/count_tokens", json::serialize(params));
+    BOOST_REQUIRE_MESSAGE(a.status == 200u, a.raw);
+    return a.body.at("input_tokens").to_number<std::uint64_t>();
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(the_first_request_writes_the_prefix_and_the_next_reads_it) {
+    emulator_fixture f;
+    // 24,000 characters: about 6,000 tokens, past Haiku 4.5's minimum of 4,096.
+    auto params = cached_params("claude-haiku-4-5", json::array{text_block(24000, "")});
+    const std::uint64_t total = counted(f, params);
+    auto first = message_usage(f, params);
+    BOOST_TEST(first.created > 4096u);
+    BOOST_TEST(first.read == 0u);
+    BOOST_TEST(first.five_minutes == first.created);
+    BOOST_TEST(first.one_hour == 0u);
+    BOOST_TEST(first.input + first.created == total); // input counts only what follows
+    BOOST_TEST(first.input < 100u);
+
+    auto second = message_usage(f, params);
+    BOOST_TEST(second.created == 0u);
+    BOOST_TEST(second.read == first.created);
+    BOOST_TEST(second.input == first.input);
+
+    // Another question after the same prefix reads it too; another model does not.
+    auto other_question = params;
+    other_question["messages"] = json::array{
+        json::object{{"role", "user"}, {"content", "A different question, longer than the first"}}};
+    auto third = message_usage(f, other_question);
+    BOOST_TEST(third.read == first.created);
+    BOOST_TEST(third.input > first.input);
+    auto sonnet = params;
+    sonnet["model"] = "claude-sonnet-4-5";
+    auto fourth = message_usage(f, sonnet);
+    BOOST_TEST(fourth.read == 0u);
+    BOOST_TEST(fourth.created == first.created);
+}
+
+BOOST_AUTO_TEST_CASE(a_prefix_below_the_model_minimum_is_not_cached) {
+    emulator_fixture f;
+    // 8,000 characters: about 2,000 tokens, below Haiku 4.5's 4,096, above Sonnet 4.5's
+    // 1,024.
+    auto haiku = cached_params("claude-haiku-4-5", json::array{text_block(8000, "")});
+    for (int i = 0; i < 2; ++i) {
+        auto u = message_usage(f, haiku);
+        BOOST_TEST(u.created == 0u);
+        BOOST_TEST(u.read == 0u);
+        BOOST_TEST(u.input == counted(f, haiku));
+    }
+    auto sonnet = haiku;
+    sonnet["model"] = "claude-sonnet-4-5";
+    BOOST_TEST(message_usage(f, sonnet).created > 1024u);
+    BOOST_TEST(message_usage(f, sonnet).read > 1024u);
+}
+
+BOOST_AUTO_TEST_CASE(one_hour_and_five_minute_writes_are_reported_apart) {
+    emulator_fixture f;
+    // A 1-hour breakpoint on the tools, a 5-minute one at the end of the system prompt.
+    auto params = cached_params("claude-sonnet-4-5", json::array{text_block(8000, "5m")});
+    json::object tool{{"name", "lookup"},
+                      {"description", std::string(8000, 'd')},
+                      {"input_schema", json::object{{"type", "object"}}},
+                      {"cache_control", json::object{{"type", "ephemeral"}, {"ttl", "1h"}}}};
+    params["tools"] = json::array{tool};
+    auto first = message_usage(f, params);
+    BOOST_TEST(first.one_hour > 2000u);     // the tools
+    BOOST_TEST(first.five_minutes > 2000u); // the system prompt after them
+    BOOST_TEST(first.created == first.one_hour + first.five_minutes);
+    BOOST_TEST(first.input + first.created == counted(f, params));
+    // Another system prompt after the same tools: the tools are read, the rest written.
+    params["system"] = json::array{text_block(8000, "5m", 'y')};
+    auto second = message_usage(f, params);
+    BOOST_TEST(second.read == first.one_hour);
+    BOOST_TEST(second.one_hour == 0u);
+    BOOST_TEST(second.five_minutes == first.five_minutes);
+}
+
+BOOST_AUTO_TEST_CASE(items_of_a_batch_sharing_a_prefix_write_it_once_and_read_it_after) {
+    emulator_fixture f;
+    json::array requests;
+    for (int i = 0; i < 6; ++i) {
+        auto p = cached_params("claude-haiku-4-5", json::array{text_block(24000, "1h")},
+                               "Question " + std::to_string(i));
+        requests.push_back(json::object{{"custom_id", numbered("q", i)}, {"params", p}});
+    }
+    auto c = f.create(json::object{{"requests", requests}});
+    BOOST_REQUIRE_MESSAGE(c.status == 200u, c.raw);
+    std::string id(c.body.at("id").as_string());
+    f.wait_ended(id);
+    std::size_t writes = 0, reads = 0;
+    std::uint64_t written = 0;
+    for (const auto& line : f.results(id)) {
+        BOOST_REQUIRE(line.at("result").at("type") == "succeeded");
+        auto u = usage_of(line.at("result").at("message"));
+        if (u.created > 0) {
+            ++writes;
+            written = u.created;
+            BOOST_TEST(u.one_hour == u.created);
+        } else if (u.read > 0) {
+            ++reads;
+        }
+    }
+    BOOST_TEST(writes == 1u);
+    BOOST_TEST(reads == 5u);
+    BOOST_TEST(written > 4096u);
+    // The same prefix through POST /v1/messages, within the hour: read.
+    BOOST_TEST(message_usage(f, requests[0].at("params").as_object()).read == written);
+}
+
+BOOST_AUTO_TEST_CASE(breakpoints_the_api_refuses_are_400s_and_errored_items) {
+    emulator_fixture f;
+    const std::string haiku = "claude-haiku-4-5";
+    json::array five;
+    for (int i = 0; i < 5; ++i)
+        five.push_back(text_block(10, ""));
+    json::array four;
+    for (int i = 0; i < 4; ++i)
+        four.push_back(text_block(10, "1h"));
+    auto automatic = cached_params(haiku, four);
+    automatic["cache_control"] = json::object{{"type", "ephemeral"}, {"ttl", "1h"}};
+    auto late_hour = cached_params(haiku, json::array{text_block(10, "5m")});
+    late_hour["messages"] = json::array{json::object{
+        {"role", "user"}, {"content", json::array{text_block(10, "none"), text_block(10, "1h")}}}};
+    auto default_then_hour = cached_params(haiku, json::array{text_block(10, "")});
+    default_then_hour["tools"] =
+        json::array{json::object{{"name", "t"},
+                                 {"input_schema", json::object{{"type", "object"}}},
+                                 {"cache_control", json::object{{"type", "ephemeral"}}}}};
+    default_then_hour["system"] = json::array{text_block(10, "1h")};
+    auto bad_ttl = cached_params(haiku, json::array{text_block(10, "10m")});
+    auto bad_type = cached_params(haiku, json::array{text_block(10, "")});
+    bad_type["system"].as_array()[0].as_object()["cache_control"] =
+        json::object{{"type", "persistent"}};
+
+    const std::vector<std::pair<json::object, std::string>> cases = {
+        {cached_params(haiku, five), "A maximum of 4 blocks with cache_control may be provided. "
+                                     "Found 5."},
+        {automatic, "A maximum of 4 blocks with cache_control may be provided. Found 5."},
+        {late_hour, "messages.0.content.1.cache_control.ttl: a ttl='1h' cache_control block "
+                    "must not come after a ttl='5m' cache_control block. Note that blocks are "
+                    "processed in the following order: `tools`, `system`, `messages`."},
+        {default_then_hour, "system.0.cache_control.ttl: a ttl='1h' cache_control block must "
+                            "not come after a ttl='5m' cache_control block."},
+        {bad_ttl, "system.0.cache_control.ttl: Input should be '5m' or '1h'"},
+        {bad_type, "system.0.cache_control"},
+    };
+    json::array requests;
+    for (std::size_t i = 0; i < cases.size(); ++i) {
+        BOOST_TEST_CONTEXT("case " << i) {
+            check_error(f.call("POST", "/v1/messages", json::serialize(cases[i].first)), 400,
+                        "invalid_request_error", cases[i].second);
+        }
+        requests.push_back(json::object{{"custom_id", numbered("c", static_cast<int>(i))},
+                                        {"params", cases[i].first}});
+    }
+    // Four breakpoints, and 1h before 5m, are fine.
+    auto ok = cached_params(haiku, json::array{text_block(10, "1h"), text_block(10, "1h"),
+                                               text_block(10, "5m"), text_block(10, "")});
+    BOOST_TEST(f.call("POST", "/v1/messages", json::serialize(ok)).status == 200u);
+    requests.push_back(json::object{{"custom_id", "ok"}, {"params", ok}});
+
+    auto c = f.create(json::object{{"requests", requests}});
+    BOOST_REQUIRE_MESSAGE(c.status == 200u, c.raw);
+    std::string id(c.body.at("id").as_string());
+    f.wait_ended(id);
+    auto results = by_custom_id(f.results(id));
+    for (std::size_t i = 0; i < cases.size(); ++i) {
+        const auto& r = results.at(numbered("c", static_cast<int>(i)));
+        BOOST_TEST_CONTEXT("case " << i) {
+            BOOST_TEST(r.at("type") == "errored");
+            std::string msg(r.at("error").at("error").at("message").as_string());
+            BOOST_TEST(msg.find(cases[i].second) != std::string::npos, msg);
+        }
+    }
+    BOOST_TEST(results.at("ok").at("type") == "succeeded");
+}
+
+BOOST_AUTO_TEST_SUITE_END()

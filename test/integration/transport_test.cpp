@@ -6,11 +6,13 @@
 #include "../support/run_task.hpp"
 #include "../support/test_pki.hpp"
 #include "../support/test_server.hpp"
+#include "transport/http_client_impl.hpp"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -326,6 +328,67 @@ BOOST_AUTO_TEST_CASE(bytes_past_the_end_of_a_response_are_never_the_next_answer_
     BOOST_TEST(first == "hello");
     BOOST_TEST(second == "right");
     BOOST_TEST(connections.load() == 2);
+}
+
+// The OpenSSL side of connection::idle_usable() (src/transport/http_client_impl.hpp):
+// one TLS record of 100 bytes read 10 at a time leaves 90 decrypted bytes inside OpenSSL
+// (SSL_pending), with nothing left in the socket or in the connection's buffer. Only
+// SSL_pending tells that such a connection holds bytes nobody asked for; once they are
+// read, it is usable again.
+BOOST_AUTO_TEST_CASE(an_idle_tls_connection_with_decrypted_bytes_held_by_openssl_is_unusable) {
+    namespace ssl = boost::asio::ssl;
+    using boost::asio::ip::tcp;
+    boost::asio::io_context server_ioc;
+    tcp::acceptor acceptor(server_ioc, {boost::asio::ip::make_address("127.0.0.1"), 0});
+    ssl::context server_ctx(ssl::context::tls_server);
+    server_ctx.use_certificate_chain_file(test_pki::get().server_cert.string());
+    server_ctx.use_private_key_file(test_pki::get().server_key.string(), ssl::context::pem);
+    std::atomic<bool> done{false};
+    std::thread server([&] {
+        ssl::stream<tcp::socket> s(server_ioc, server_ctx);
+        boost::system::error_code ec;
+        acceptor.accept(s.lowest_layer(), ec);
+        if (!ec)
+            s.handshake(ssl::stream_base::server, ec);
+        if (!ec)
+            boost::asio::write(s, boost::asio::buffer(std::string(100, 'x')), ec); // one record
+        while (!ec && !done) // keep the connection open until the client has looked
+            std::this_thread::sleep_for(5ms);
+    });
+
+    struct stop_server { // also when a check below fails
+        std::atomic<bool>& done;
+        tcp::acceptor& acceptor;
+        std::thread& server;
+        ~stop_server() {
+            done = true;
+            ::shutdown(acceptor.native_handle(), SHUT_RDWR); // ends an accept never met
+            server.join();
+        }
+    } stop{done, acceptor, server};
+
+    boost::asio::io_context ioc;
+    ssl::context ctx(ssl::context::tls_client);
+    ctx.load_verify_file(test_pki::get().ca_cert.string());
+    ctx.set_verify_mode(ssl::verify_peer);
+    aibatch::connection c;
+    c.tls.emplace(ioc, ctx);
+    boost::system::error_code ec;
+    c.tcp().socket().connect(acceptor.local_endpoint(), ec);
+    BOOST_REQUIRE(!ec);
+    c.tls->handshake(ssl::stream_base::client, ec);
+    BOOST_REQUIRE_MESSAGE(!ec, ec.message());
+    char buf[10];
+    std::size_t got = boost::asio::read(*c.tls, boost::asio::buffer(buf), ec);
+    BOOST_REQUIRE(got == 10u);
+    BOOST_TEST(::SSL_pending(c.tls->native_handle()) == 90);
+    BOOST_TEST(c.buffer.size() == 0u);
+    BOOST_TEST(!c.idle_usable());
+    std::string rest(90, '\0');
+    got = boost::asio::read(*c.tls, boost::asio::buffer(rest), ec);
+    BOOST_TEST(got == 90u);
+    BOOST_TEST(::SSL_pending(c.tls->native_handle()) == 0);
+    BOOST_TEST(c.idle_usable());
 }
 
 BOOST_AUTO_TEST_CASE(a_body_that_stops_short_delivers_what_came_then_fails_and_is_not_pooled) {

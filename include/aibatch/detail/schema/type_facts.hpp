@@ -5,6 +5,7 @@
 // which declares what it builds on; never included on its own.
 #pragma once
 
+#include <aibatch/detail/ascii.hpp>
 #include <aibatch/detail/schema/decode_state.hpp>
 
 #include <boost/core/demangle.hpp>
@@ -14,7 +15,6 @@
 #include <boost/mp11/algorithm.hpp>
 
 #include <array>
-#include <cctype>
 #include <map>
 #include <optional>
 #include <string>
@@ -167,7 +167,7 @@ const std::string& type_name() {
         auto scope = full.rfind("::", lt);
         std::string s = scope == std::string::npos ? full : full.substr(scope + 2);
         for (char& c : s)
-            if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_')
+            if (!ascii::is_alnum(c) && c != '_')
                 c = '_';
         if (s.size() > 64)
             s.resize(64);
