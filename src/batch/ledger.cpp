@@ -1,5 +1,7 @@
 #include "ledger.hpp"
 
+#include <aibatch/detail/c_locale.hpp>
+
 #include <aibatch/api/models.hpp>
 
 #include <algorithm>
@@ -334,12 +336,11 @@ double outcome_ledger::spent() const {
 std::optional<std::string> outcome_ledger::reserve(job& j, std::optional<double> cost_limit) {
     const double est = estimate(j);
     if (cost_limit && spent() + committed_ + est > *cost_limit) {
-        char buf[200];
-        std::snprintf(buf, sizeof buf,
-                      "cost limit $%.4f reached: spent $%.4f, in flight ~$%.4f, next batch "
-                      "(%zu items) ~$%.4f",
-                      *cost_limit, spent(), committed_, j.indices.size(), est);
-        return std::string(buf);
+        // A point whatever locale the program set (printf would write 0,0040 under fr_FR).
+        const auto usd = [](double d) { return c_fixed(d, 4); };
+        return "cost limit $" + usd(*cost_limit) + " reached: spent $" + usd(spent()) +
+               ", in flight ~$" + usd(committed_) + ", next batch (" +
+               std::to_string(j.indices.size()) + " items) ~$" + usd(est);
     }
     j.committed = est;
     committed_ += est;

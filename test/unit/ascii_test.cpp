@@ -11,6 +11,7 @@
 #include <aibatch/api/client.hpp>
 #include <aibatch/api/models.hpp>
 #include <aibatch/detail/ascii.hpp>
+#include <aibatch/detail/c_locale.hpp>
 #include <aibatch/detail/schema/decode_state.hpp>
 #include <aibatch/dotenv.hpp>
 #include <aibatch/emulator/emulator.hpp>
@@ -199,6 +200,15 @@ BOOST_AUTO_TEST_CASE(messages_write_numbers_with_a_point) {
                                    {"messages", boost::json::array{}}});
     BOOST_REQUIRE(why.has_value());
     BOOST_TEST(why->find("got 0.3") != std::string::npos, *why);
+}
+
+BOOST_AUTO_TEST_CASE(money_is_written_with_a_point) {
+    // the cost-limit message (outcome_ledger::reserve) writes dollars with c_fixed
+    user_locale loc;
+    BOOST_TEST(aibatch::detail::c_fixed(0.004, 4) == "0.0040");
+    BOOST_TEST(aibatch::detail::c_fixed(1234.56789, 4) == "1234.5679");
+    BOOST_TEST(aibatch::detail::c_fixed(0, 4) == "0.0000");
+    BOOST_TEST(aibatch::detail::c_fixed(-2.5, 1) == "-2.5");
 }
 
 BOOST_AUTO_TEST_CASE(the_emulator_reads_and_writes_numbers_with_a_point) {

@@ -53,4 +53,11 @@ inline std::string c_format(double d, int precision) {
     return std::string(buf, r.ptr);
 }
 
+/// `d` as printf("%.<decimals>f") writes it in the "C" locale ("0.0040").
+inline std::string c_fixed(double d, int decimals) {
+    char buf[400]; // DBL_MAX in full is 309 digits
+    const auto r = std::to_chars(buf, buf + sizeof buf, d, std::chars_format::fixed, decimals);
+    return r.ec == std::errc() ? std::string(buf, r.ptr) : c_format(d, 17);
+}
+
 } // namespace aibatch::detail
