@@ -34,8 +34,15 @@ json::object message_params::to_json() const {
         msgs.push_back(std::move(m));
     }
     o["messages"] = std::move(msgs);
-    if (system)
+    if (system && system_cache == prompt_cache::off) {
         o["system"] = *system;
+    } else if (system) {
+        json::object cc{{"type", "ephemeral"}};
+        if (system_cache == prompt_cache::one_hour)
+            cc["ttl"] = "1h";
+        o["system"] = json::array{
+            json::object{{"type", "text"}, {"text", *system}, {"cache_control", std::move(cc)}}};
+    }
     if (!tools.empty()) {
         json::array ts;
         for (const auto& t : tools) {

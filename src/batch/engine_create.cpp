@@ -171,13 +171,7 @@ conversation engine::conversation_for(std::size_t i) const {
 }
 
 message_params engine::prototype() const {
-    message_params p;
-    p.model = model_;
-    p.max_tokens = opts_.max_tokens;
-    p.system = opts_.system;
-    p.temperature = opts_.temperature;
-    apply_output_spec(p, spec_);
-    return p;
+    return request_prototype(model_, opts_, spec_);
 }
 
 // The per-model rules (models.hpp) on the params of the first item, customize

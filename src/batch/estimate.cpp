@@ -18,12 +18,7 @@ cost_estimate estimate(std::span<const conversation> messages, std::string_view 
     for (std::size_t i = 0; i < messages.size(); ++i)
         detail::validate_conversation(i, messages[i], options);
     cost_estimate e;
-    message_params proto;
-    proto.model = std::string(model);
-    proto.max_tokens = options.max_tokens;
-    proto.system = options.system;
-    proto.temperature = options.temperature;
-    apply_output_spec(proto, spec);
+    const message_params proto = detail::request_prototype(std::string(model), options, spec);
     if (!messages.empty()) {
         message_params first = proto;
         first.messages = messages[0];

@@ -114,6 +114,18 @@ std::string describe_failures(const std::vector<item_report>& failures, std::siz
     return s;
 }
 
+message_params request_prototype(const std::string& model, const batch_options& o,
+                                 const output_spec& spec) {
+    message_params p;
+    p.model = model;
+    p.max_tokens = o.max_tokens;
+    p.system = o.system;
+    p.system_cache = o.cache_system;
+    p.temperature = o.temperature;
+    apply_output_spec(p, spec);
+    return p;
+}
+
 namespace {
 
 [[noreturn]] void bad_input(const std::string& what) {
@@ -138,6 +150,9 @@ void validate_inputs(std::span<const conversation> messages, const std::string& 
     if (o.max_bytes_per_batch < 1024 || o.max_bytes_per_batch > 256'000'000)
         bad_input("batch: batch_options::max_bytes_per_batch must be 1024 to 256000000 (got " +
                   std::to_string(o.max_bytes_per_batch) + ")");
+    if (o.cache_system != prompt_cache::off && !o.system)
+        bad_input("batch: batch_options::cache_system caches the system prompt, and there "
+                  "is none; set batch_options::system or drop batch_options::cache_system");
     if (o.max_batches_in_flight == 0)
         bad_input("batch: batch_options::max_batches_in_flight must be at least 1");
     if (o.poll_interval <= 0ms || o.poll_interval_max < o.poll_interval)

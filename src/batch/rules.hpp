@@ -8,6 +8,7 @@
 #include <aibatch/api/pricing.hpp>
 #include <aibatch/batch/batch_options.hpp>
 #include <aibatch/error.hpp>
+#include <aibatch/typed/structured_output.hpp>
 
 #include <boost/system/system_error.hpp>
 
@@ -22,6 +23,12 @@
 namespace aibatch::detail {
 
 /// Throws aibatch::error (errc::invalid_argument) naming the option or the problem.
+/// The params every request of batch<T>() shares (its messages empty): model,
+/// max_tokens, system (and its cache breakpoint), temperature, and the output spec.
+/// The engine and estimate() build requests from it.
+message_params request_prototype(const std::string& model, const batch_options& o,
+                                 const output_spec& spec);
+
 void validate_inputs(std::span<const conversation> messages, const std::string& model,
                      const batch_options& o);
 /// One input conversation (the engine checks them in slices that yield to the loop).

@@ -53,6 +53,7 @@ struct run_args {
     std::string prompts_file;
     std::string out; ///< "-": stdout
     std::optional<std::string> system;
+    std::string cache_system; ///< "", "5m" or "1h": batch_options::cache_system
     std::string mode = "tool";
     std::string journal;
     std::optional<double> cost_limit;

@@ -106,6 +106,10 @@ int main(int argc, char** argv) {
         ->required();
     run->add_option("--out", rn.out, "JSONL file of the outcomes (- for stdout)");
     run->add_option("--system", system, "System prompt of every request");
+    run->add_option("--cache-system", rn.cache_system,
+                    "Cache the system prompt (and the schema's tool before it) for 5m or 1h: "
+                    "later requests read it at 0.1x the input price")
+        ->check(CLI::IsMember({"5m", "1h"}));
     run->add_option("--mode", rn.mode, "tool (default), json_schema or json_text");
     run->add_option("--journal", rn.journal,
                     "Journal file: a rerun after a crash re-attaches instead of paying twice");

@@ -65,6 +65,8 @@ std::string in_flags(std::string m) {
           {"batch_options::max_bytes_per_batch", "--batch-bytes"},
           {"batch_options::cost_limit", "--cost-limit"},
           {"batch_options::repair_rounds", "--repair-rounds"},
+          {"batch_options::cache_system", "--cache-system"},
+          {"batch_options::system", "--system"},
           {"set batch_options::price", "drop --cost-limit (this command has no price setting)"},
           {"batch: messages[", "prompt ["}}) {
         for (auto at = m.find(from); at != std::string::npos; at = m.find(from, at + to.size()))
@@ -213,6 +215,9 @@ task<int> run_command(runtime& rt, run_args a) {
     batch_options opts;
     opts.max_tokens = a.max_tokens;
     opts.system = a.system;
+    opts.cache_system = a.cache_system == "1h"   ? prompt_cache::one_hour
+                        : a.cache_system == "5m" ? prompt_cache::five_minutes
+                                                 : prompt_cache::off;
     opts.output_mode = mode;
     opts.journal = a.journal;
     opts.cost_limit = a.cost_limit;
@@ -341,6 +346,8 @@ task<int> run_command(runtime& rt, run_args a) {
                                {"unread_batches", std::move(unread)},
                                {"input_tokens", r.usage.input_tokens},
                                {"output_tokens", r.usage.output_tokens},
+                               {"cache_creation_input_tokens", r.usage.cache_creation_input_tokens},
+                               {"cache_read_input_tokens", r.usage.cache_read_input_tokens},
                                {"cost_usd", r.cost_usd ? json::value(*r.cost_usd) : nullptr},
                                {"stopped", r.stop_code ? json::value(stopped) : nullptr},
                                {"run_id", r.run_id},

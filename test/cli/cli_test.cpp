@@ -840,6 +840,37 @@ BOOST_AUTO_TEST_CASE(run_reports_each_failure_in_input_order_and_exits_1) {
     BOOST_TEST(emu.emu().batches_created() == 1u); // no repair round asked for
 }
 
+BOOST_AUTO_TEST_CASE(run_cache_system_caches_the_system_prompt_and_reports_the_cache) {
+    emulator_fixture emu(emu_options(std::chrono::milliseconds(100)));
+    workdir w;
+    std::string schema = w.file("Scored.json", schema_text());
+    w.file("prompts.jsonl", "\"one\"\n\"two\"\n\"three\"\n");
+    program p = aibatch_at(emu.url(), w);
+    const std::string system(24000, 's'); // about 6,000 tokens: past Haiku 4.5's 4,096
+    outcome o =
+        run(p, {"--json", "run", "--model", "claude-haiku-4-5", "--schema", schema, "--prompts",
+                (w.path / "prompts.jsonl").string(), "--out", (w.path / "out.jsonl").string(),
+                "--poll", "0.05", "--system", system, "--cache-system", "1h"});
+    BOOST_TEST_REQUIRE(o.status == 0, output_line_context(o));
+    json::value summary = json::parse(o.out);
+    const auto written = summary.at("cache_creation_input_tokens").as_int64();
+    BOOST_TEST(written > 4096);
+    BOOST_TEST(summary.at("cache_read_input_tokens").as_int64() == 2 * written);
+    // Without a system prompt there is nothing to cache: refused, naming the flags.
+    outcome bad = run(p, {"run", "--model", "claude-haiku-4-5", "--schema", schema, "--prompts",
+                          (w.path / "prompts.jsonl").string(), "--out",
+                          (w.path / "out2.jsonl").string(), "--cache-system", "5m"});
+    BOOST_TEST(bad.status != 0);
+    BOOST_TEST(has(bad.err + bad.out, "--cache-system"), bad.err);
+    BOOST_TEST(has(bad.err + bad.out, "--system"), bad.err);
+    outcome typo =
+        run(p, {"run", "--model", "claude-haiku-4-5", "--schema", schema, "--prompts",
+                (w.path / "prompts.jsonl").string(), "--out", (w.path / "out3.jsonl").string(),
+                "--system", "x", "--cache-system", "10m"});
+    BOOST_TEST(typo.status != 0);
+    BOOST_TEST(emu.emu().batches_created() == 1u);
+}
+
 BOOST_AUTO_TEST_CASE(dry_run_sends_nothing_even_with_an_unreachable_base_url) {
     workdir w;
     std::string schema = w.file("Scored.json", schema_text());

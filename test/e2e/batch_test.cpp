@@ -634,6 +634,55 @@ BOOST_AUTO_TEST_CASE(run_batch_prices_cache_writes_by_ttl_and_reads) {
     }
 }
 
+// batch_options::cache_system: the system prompt goes out as a block with a breakpoint,
+// and the run's usage and cost count the write and the reads.
+BOOST_AUTO_TEST_CASE(cache_system_caches_the_system_prompt_of_every_request) {
+    for (auto cache : {aibatch::prompt_cache::five_minutes, aibatch::prompt_cache::one_hour}) {
+        const bool hour = cache == aibatch::prompt_cache::one_hour;
+        BOOST_TEST_CONTEXT((hour ? "1h" : "5m")) {
+            env e;
+            auto o = fast();
+            o.system = std::string(24000, 's'); // about 6,000 tokens: past Haiku's 4,096
+            o.cache_system = cache;
+            auto run = run_task(e.ioc(), aibatch::run_batch<SpamResult>(
+                                             e.client(), scripted_messages(4), model, o));
+            BOOST_TEST_REQUIRE(run.succeeded() == 4u);
+            const auto& u = run.usage;
+            BOOST_TEST(u.cache_creation_input_tokens > 4096u); // written once
+            BOOST_TEST(u.cache_read_input_tokens == 3 * u.cache_creation_input_tokens);
+            BOOST_TEST(u.cache_creation_1h_input_tokens ==
+                       (hour ? u.cache_creation_input_tokens : 0u));
+            BOOST_TEST(u.input_tokens < 4 * 200u);
+        }
+    }
+    // Off (the default): the same system prompt is sent as a string and nothing is cached.
+    env e;
+    auto o = fast();
+    o.system = std::string(24000, 's');
+    auto run = run_task(e.ioc(),
+                        aibatch::run_batch<SpamResult>(e.client(), scripted_messages(4), model, o));
+    BOOST_TEST_REQUIRE(run.succeeded() == 4u);
+    BOOST_TEST(run.usage.cache_creation_input_tokens == 0u);
+    BOOST_TEST(run.usage.cache_read_input_tokens == 0u);
+    BOOST_TEST(run.usage.input_tokens > 4 * 6000u);
+}
+
+BOOST_AUTO_TEST_CASE(cache_system_without_a_system_prompt_is_refused_before_sending) {
+    env e;
+    auto o = fast();
+    o.cache_system = aibatch::prompt_cache::one_hour;
+    try {
+        (void)run_task(e.ioc(),
+                       aibatch::batch<SpamResult>(e.client(), scripted_messages(2), model, o));
+        BOOST_FAIL("no error");
+    } catch (const aibatch::error& err) {
+        BOOST_TEST((err.code() == aibatch::errc::invalid_argument));
+        BOOST_TEST(std::string(err.what()).find("batch_options::system") != std::string::npos,
+                   err.what());
+    }
+    BOOST_TEST(e.emu().batch_count() == 0u); // refused before any create
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 namespace {

@@ -329,6 +329,25 @@ BOOST_AUTO_TEST_CASE(json_strings_are_escaped_exactly_as_json_needs) {
     }
 }
 
+// message_params::system_cache: the system prompt as a string, or as one text block with
+// the breakpoint the API reads (no ttl for 5 minutes, its default; "1h" for an hour).
+BOOST_AUTO_TEST_CASE(a_cached_system_prompt_is_a_block_with_cache_control) {
+    aibatch::message_params p;
+    p.model = "claude-haiku-4-5";
+    p.system = "you classify";
+    BOOST_TEST(p.to_json().at("system") == boost::json::value("you classify"));
+    p.system_cache = aibatch::prompt_cache::five_minutes;
+    BOOST_TEST(p.to_json().at("system") == boost::json::parse(
+                                               R"([{"type":"text","text":"you classify",
+                                                    "cache_control":{"type":"ephemeral"}}])"));
+    p.system_cache = aibatch::prompt_cache::one_hour;
+    BOOST_TEST(p.to_json().at("system") ==
+               boost::json::parse(R"([{"type":"text","text":"you classify",
+                                       "cache_control":{"type":"ephemeral","ttl":"1h"}}])"));
+    p.system.reset();
+    BOOST_TEST(!p.to_json().contains("system"));
+}
+
 // A batch body without a journal is planned from sizes and written only as it is sent:
 // the sizing twins must count exactly what the writers write, for text turns with every
 // kind of escape and for turns of content blocks.

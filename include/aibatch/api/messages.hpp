@@ -32,6 +32,11 @@ turn assistant(std::string text);
 /// The turns of one request, oldest first. Must start with a user turn and alternate.
 using conversation = std::vector<turn>;
 
+/// Prompt caching of the start that requests share (message_params::system_cache,
+/// batch_options::cache_system): off, or a cache breakpoint that lives 5 minutes or 1 hour
+/// after its last use.
+enum class prompt_cache { off, five_minutes, one_hour };
+
 /// A tool the model may call (client tool with a JSON Schema input).
 struct tool_definition {
     std::string name;
@@ -52,6 +57,11 @@ struct message_params {
     std::int64_t max_tokens = 1024;
     conversation messages;
     std::optional<std::string> system;
+    /// off: `system` is sent as a string. Otherwise as one text block carrying a cache
+    /// breakpoint (`cache_control` {"type":"ephemeral"}, plus "ttl":"1h" for one_hour):
+    /// the API caches the prompt up to it (the tools, then the system prompt). Ignored
+    /// without `system`.
+    prompt_cache system_cache = prompt_cache::off;
     std::vector<tool_definition> tools;
     std::optional<aibatch::tool_choice> tool_choice;
     std::optional<double> temperature;

@@ -39,6 +39,15 @@ struct batch_options {
     std::int64_t max_tokens = 1024;
     /// System prompt of every request (json_text mode appends its instructions to it).
     std::optional<std::string> system;
+    /// Prompt caching of what every request shares: the system prompt and the tools
+    /// before it (in tool mode, T's schema). The first request to reach the API writes
+    /// the cache (1.25x the input price for those tokens with five_minutes, 2x with
+    /// one_hour); the requests after it read it at 0.1x. In a batch, hits are best effort
+    /// (the API processes items in parallel; one_hour outlives a batch that takes longer
+    /// than 5 minutes). Pays for a long system prompt: the API caches nothing shorter
+    /// than the model's minimum (e.g. 4,096 tokens for Haiku 4.5, 1,024 for Sonnet 4.x).
+    /// Needs `system`. The usage and cost of the run count the writes and reads.
+    prompt_cache cache_system = prompt_cache::off;
     /// 0..1; the API's default when unset.
     std::optional<double> temperature;
     /// How the model is asked for T: forced tool use (default), native JSON schema
