@@ -189,25 +189,16 @@ void engine::check_request_rules() const {
 
 // Appends item i's request to a batch body. Throws errc::invalid_argument, before
 // writing anything, when customize breaks a model rule for this item.
-namespace {
-constexpr std::string_view request_head = R"({"custom_id":)";
-constexpr std::string_view request_params = R"(,"params":)";
-} // namespace
-
 void engine::append_request(std::size_t i, std::string& body) {
     const std::string& cid = ledger_.item(i).custom_id;
     if (!opts_.customize) {
         // Fast path: everything but the messages is serialised once.
         if (!template_)
             template_.emplace(prototype());
-        body += request_head;
-        append_json_string(cid, body);
-        body += request_params;
         if (ledger_.feedback(i))
-            template_->append(conversation_for(i), body);
+            append_batch_request(cid, *template_, conversation_for(i), body);
         else
-            template_->append(messages_[i], body);
-        body += '}';
+            append_batch_request(cid, *template_, messages_[i], body);
         return;
     }
     message_params p = prototype();
@@ -223,18 +214,16 @@ void engine::append_request(std::size_t i, std::string& body) {
     body += '}';
 }
 
-// What the fast path of append_request writes, counted piece by piece by the sizing
-// twin of each writer (json_string_size, params_template::size): a streamed body without
-// a journal is planned from sizes, and written only when it is sent.
+// What the fast path of append_request writes, counted without writing it: a streamed
+// body without a journal is planned from sizes, and written only when it is sent.
 std::optional<std::size_t> engine::request_size(std::size_t i) {
     if (opts_.customize)
         return std::nullopt;
     if (!template_)
         template_.emplace(prototype());
-    const std::size_t messages =
-        ledger_.feedback(i) ? template_->size(conversation_for(i)) : template_->size(messages_[i]);
-    return request_head.size() + json_string_size(ledger_.item(i).custom_id) +
-           request_params.size() + messages + 1;
+    const std::string& cid = ledger_.item(i).custom_id;
+    return ledger_.feedback(i) ? batch_request_size(cid, *template_, conversation_for(i))
+                               : batch_request_size(cid, *template_, messages_[i]);
 }
 
 // The next batch of the round: as many pending items as the limits allow (the

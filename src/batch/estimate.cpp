@@ -44,25 +44,20 @@ cost_estimate estimate(std::span<const conversation> messages, std::string_view 
         e.body_bytes += j.input_bytes;
     };
     for (std::size_t i = 0; i < messages.size(); ++i) {
+        // With customize each request is written; without, its size alone is counted
+        // (as the engine plans a body it streams).
         auto write = [&](std::string& r) {
             r += R"({"custom_id":)";
             append_json_string(ids.make(0, i), r);
             r += R"(,"params":)";
-            if (tmpl) {
-                tmpl->append(messages[i], r);
-            } else {
-                message_params p = proto;
-                p.messages = messages[i];
-                options.customize(p, i);
-                r += boost::json::serialize(p.to_json());
-            }
+            message_params p = proto;
+            p.messages = messages[i];
+            options.customize(p, i);
+            r += boost::json::serialize(p.to_json());
             r += '}';
         };
-        // Without customize, sizes alone (as the engine plans a body it streams).
-        std::size_t size = 0;
-        if (tmpl)
-            size = std::string_view(R"({"custom_id":)").size() + json_string_size(ids.make(0, i)) +
-                   std::string_view(R"(,"params":)").size() + tmpl->size(messages[i]) + 1;
+        const std::size_t size =
+            tmpl ? detail::batch_request_size(ids.make(0, i), *tmpl, messages[i]) : 0;
         auto add = [&] { return tmpl ? chunk.add_sized(i, size) : chunk.add(i, write); };
         auto v = add();
         if (v == detail::chunk_builder::verdict::full) {

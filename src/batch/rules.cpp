@@ -114,6 +114,27 @@ std::string describe_failures(const std::vector<item_report>& failures, std::siz
     return s;
 }
 
+namespace {
+constexpr std::string_view request_head = R"({"custom_id":)";
+constexpr std::string_view request_params = R"(,"params":)";
+} // namespace
+
+void append_batch_request(std::string_view custom_id, const params_template& tmpl,
+                          const conversation& messages, std::string& out) {
+    out += request_head;
+    append_json_string(custom_id, out);
+    out += request_params;
+    tmpl.append(messages, out);
+    out += '}';
+}
+
+std::size_t batch_request_size(std::string_view custom_id, const params_template& tmpl,
+                               const conversation& messages) {
+    // append_batch_request, piece by piece, by each writer's sizing twin
+    return request_head.size() + json_string_size(custom_id) + request_params.size() +
+           tmpl.size(messages) + 1;
+}
+
 message_params request_prototype(const std::string& model, const batch_options& o,
                                  const output_spec& spec) {
     message_params p;

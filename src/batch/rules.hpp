@@ -29,6 +29,14 @@ namespace aibatch::detail {
 message_params request_prototype(const std::string& model, const batch_options& o,
                                  const output_spec& spec);
 
+/// One request of a batch body, {"custom_id":...,"params":...}, its params written by
+/// `tmpl` with these messages. batch_request_size counts the same bytes without writing
+/// them (a body without a journal is planned from sizes).
+void append_batch_request(std::string_view custom_id, const params_template& tmpl,
+                          const conversation& messages, std::string& out);
+std::size_t batch_request_size(std::string_view custom_id, const params_template& tmpl,
+                               const conversation& messages);
+
 void validate_inputs(std::span<const conversation> messages, const std::string& model,
                      const batch_options& o);
 /// One input conversation (the engine checks them in slices that yield to the loop).
