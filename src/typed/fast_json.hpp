@@ -148,6 +148,20 @@ public:
         return fast_json_status::read;
     }
 
+    /// One value at `p` of a text that ends at `e`, at the nesting depth read() would be at
+    /// there (0 for a whole text; members of the root object are at 1): the place past it,
+    /// or nullptr (not read, or stopped()). No document events. The caller keeps read()'s
+    /// guard: the whole text is shorter than every maximum of the handler. A number's
+    /// room is counted to `e`, as read() counts it.
+    const char* read_value(const char* p, const char* e, int depth) {
+        stopped_ = false;
+        if (p == e)
+            return nullptr;
+        return value(p, e, depth);
+    }
+    /// The last read or read_value stopped at a handler event (not at the text).
+    bool stopped() const noexcept { return stopped_; }
+
 private:
     // Every step takes the place it reads from and answers the place after what it read,
     // or nullptr: not read (or stopped_). The place stays in a register across handler

@@ -10,6 +10,7 @@
 #include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/parse.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstring>
@@ -722,12 +723,490 @@ struct scan_state {
     }
 };
 
+// ---- the shape of a plain success
+//
+// The lines of a batch's results differ in their values, seldom in the bytes between
+// them: the keys, their order, the punctuation, the block's type and name, the nulls. A
+// line_shape is those bytes, learned from a line the general pass read as a plain
+// success, with a hole at each value that may differ: the strings and numbers, and the
+// tool input (any value). A later line matches when its bytes between the holes are the
+// same and each hole holds a value of the kind learned (a string, a number; the input:
+// any value), read by fast_json as the general pass reads it.
+//
+// Why a match reads the line as the general pass would: the learned line is valid JSON
+// that the handler took without a repeated key of ours; the matching line has the same
+// tokens at the same places except values of the same kind in the holes, so it is valid
+// JSON with the same keys, and every decision the handler takes on bytes outside the
+// holes (the result type, which block is ours, whether usage and cache_creation are
+// objects) comes out the same. The holes carry what differs: the custom_id, the message
+// id, the stop_reason, the usage numbers and service tier (or nothing, for values of no
+// interest), and the input, decoded by the same typed decoder at the same depth.
+
+enum class hole : unsigned char {
+    end,         // the line ends after the literal
+    skip_string, // a string of no interest (read, so validated)
+    skip_number, // a number of no interest
+    custom_id,
+    message_id,
+    stop_reason,
+    service_tier,
+    input_tokens,
+    output_tokens,
+    cache_creation_input_tokens,
+    cache_read_input_tokens,
+    cache_1h_input_tokens,
+    input, // the tool input: any value, decoded into the target
+};
+
+struct line_shape {
+    struct piece {
+        std::uint32_t literal_at = 0, literal_size = 0; // the bytes before the hole
+        hole what = hole::end;
+    };
+    std::string literals;
+    std::vector<piece> pieces;
+    int input_depth = 0;
+    bool has_usage = false;
+
+    bool empty() const noexcept { return pieces.empty(); }
+    void clear() noexcept {
+        literals.clear();
+        pieces.clear();
+        input_depth = 0;
+        has_usage = false;
+    }
+};
+
+// Learns a line_shape from a line the general pass read as a plain success in tool mode
+// (so: valid JSON, a root object with a string custom_id, a succeeded result with a
+// message object, the tool input decoded). The walk mirrors scan_state's places; it need
+// not validate. false: a line it does not learn from (a key of ours or a block's type or
+// name spelled with an escape, which the handler reads unescaped).
+class shape_learner {
+public:
+    shape_learner(std::string_view line, std::string_view tool, line_shape& out)
+        : b_(line.data()), e_(line.data() + line.size()), literal_(b_), tool_(tool), out_(out) {}
+
+    bool learn() {
+        out_.clear();
+        const char* p = ws(b_);
+        if (p == e_ || *p != '{' || !(p = object(p, place::root, 0)) || ws(p) != e_ ||
+            !input_seen_) {
+            out_.clear();
+            return false;
+        }
+        add(e_, e_, hole::end);
+        return true;
+    }
+
+private:
+    enum class where : unsigned char { root, result, message, block, usage, cache_split, other };
+    using place = where;
+
+    static bool space(char c) noexcept { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
+    const char* ws(const char* p) const noexcept {
+        while (p != e_ && space(*p))
+            ++p;
+        return p;
+    }
+    // p at '"': past the closing quote; `escaped`: the string holds a backslash.
+    const char* string_end(const char* p, bool& escaped) const noexcept {
+        escaped = false;
+        for (++p; p != e_; ++p) {
+            if (*p == '\\') {
+                escaped = true;
+                if (++p == e_)
+                    return nullptr;
+            } else if (*p == '"') {
+                return p + 1;
+            }
+        }
+        return nullptr;
+    }
+    // Any value, left in the literal.
+    const char* skip(const char* p) const noexcept {
+        bool escaped = false;
+        if (*p == '"')
+            return string_end(p, escaped);
+        if (*p == '{' || *p == '[') {
+            int open = 0;
+            while (p != e_) {
+                const char c = *p;
+                if (c == '"') {
+                    if (!(p = string_end(p, escaped)))
+                        return nullptr;
+                    continue;
+                }
+                if (c == '{' || c == '[')
+                    ++open;
+                else if ((c == '}' || c == ']') && --open == 0)
+                    return p + 1;
+                ++p;
+            }
+            return nullptr;
+        }
+        while (p != e_ && *p != ',' && *p != '}' && *p != ']' && !space(*p))
+            ++p;
+        return p;
+    }
+    void add(const char* at, const char* after, hole what) {
+        line_shape::piece pc;
+        pc.literal_at = static_cast<std::uint32_t>(out_.literals.size());
+        pc.literal_size = static_cast<std::uint32_t>(at - literal_);
+        pc.what = what;
+        out_.literals.append(literal_, at);
+        out_.pieces.push_back(pc);
+        literal_ = after;
+    }
+    // A string (or number) value into a hole; any other value stays in the literal.
+    const char* string_hole(const char* p, hole what) {
+        if (*p != '"')
+            return skip(p);
+        bool escaped = false;
+        const char* q = string_end(p, escaped);
+        if (q)
+            add(p, q, what);
+        return q;
+    }
+    const char* number_hole(const char* p, hole what) {
+        if (*p != '-' && (*p < '0' || *p > '9'))
+            return skip(p);
+        const char* q = skip(p);
+        add(p, q, what);
+        return q;
+    }
+    // A value of no interest: its strings and numbers are holes, the rest literal.
+    const char* any(const char* p, int depth) {
+        switch (*p) {
+        case '"':
+            return string_hole(p, hole::skip_string);
+        case '{':
+            return object(p, place::other, depth);
+        case '[':
+            return array(p, place::other, depth);
+        case 't':
+        case 'f':
+        case 'n':
+            return skip(p);
+        default:
+            return number_hole(p, hole::skip_number);
+        }
+    }
+    // p at '{' of an object at `depth`.
+    const char* object(const char* p, place at, int depth) {
+        std::string_view type, name; // a block's, as written
+        bool type_string = false, name_string = false;
+        p = ws(p + 1);
+        if (p != e_ && *p == '}')
+            return p + 1;
+        while (p != e_) {
+            bool escaped = false;
+            const char* k = p;
+            const char* q = string_end(p, escaped);
+            if (!q || (escaped && at != place::other))
+                return nullptr;
+            const std::string_view key(k + 1, static_cast<std::size_t>(q - k - 2));
+            p = ws(q);
+            if (p == e_ || *p != ':')
+                return nullptr;
+            p = ws(p + 1);
+            if (p == e_)
+                return nullptr;
+            if (at == place::block && (key == "type" || key == "name")) {
+                const bool is_string = *p == '"';
+                q = skip(p);
+                if (!q)
+                    return nullptr;
+                if (is_string && std::find(p, q, '\\') != q)
+                    return nullptr;
+                const std::string_view text =
+                    is_string ? std::string_view(p + 1, static_cast<std::size_t>(q - p - 2))
+                              : std::string_view();
+                (key == "type" ? type : name) = text;
+                (key == "type" ? type_string : name_string) = is_string;
+                p = q;
+            } else if (at == place::block && key == "input" && !tool_seen_ && type_string &&
+                       type == "tool_use" && name_string && name == tool_) {
+                // The input the general pass decoded: the first block that said it is
+                // the tool_use block of ours before its input.
+                q = skip(p);
+                if (!q)
+                    return nullptr;
+                add(p, q, hole::input);
+                out_.input_depth = depth + 1;
+                input_seen_ = true;
+                p = q;
+            } else {
+                p = member(at, key, p, depth + 1);
+            }
+            if (!p || (p = ws(p)) == e_)
+                return nullptr;
+            if (*p == '}') {
+                if (at == place::block && type_string && type == "tool_use" && name_string &&
+                    name == tool_)
+                    tool_seen_ = true;
+                return p + 1;
+            }
+            if (*p != ',')
+                return nullptr;
+            p = ws(p + 1);
+        }
+        return nullptr;
+    }
+    // p at '[' of an array at `depth`; `at` the place of its elements' objects.
+    const char* array(const char* p, place at, int depth) {
+        p = ws(p + 1);
+        if (p != e_ && *p == ']')
+            return p + 1;
+        while (p != e_) {
+            p = at == place::block && *p == '{' ? object(p, place::block, depth + 1)
+                                                : any(p, depth + 1);
+            if (!p || (p = ws(p)) == e_)
+                return nullptr;
+            if (*p == ']')
+                return p + 1;
+            if (*p != ',')
+                return nullptr;
+            p = ws(p + 1);
+        }
+        return nullptr;
+    }
+    // The value of `key` in an object of place `at`; p at its first byte, at `depth`.
+    const char* member(place at, std::string_view key, const char* p, int depth) {
+        switch (at) {
+        case place::root:
+            if (key == "custom_id")
+                return string_hole(p, hole::custom_id);
+            if (key == "result")
+                return *p == '{' ? object(p, place::result, depth) : skip(p);
+            break;
+        case place::result:
+            if (key == "type")
+                return skip(p);
+            if (key == "message")
+                return *p == '{' ? object(p, place::message, depth) : skip(p);
+            break;
+        case place::message:
+            if (key == "id")
+                return string_hole(p, hole::message_id);
+            if (key == "stop_reason")
+                return string_hole(p, hole::stop_reason);
+            if (key == "content")
+                return *p == '[' ? array(p, place::block, depth) : skip(p);
+            if (key == "usage") {
+                out_.has_usage = true;
+                return *p == '{' ? object(p, place::usage, depth) : skip(p);
+            }
+            break;
+        case place::usage:
+            if (key == "input_tokens")
+                return number_hole(p, hole::input_tokens);
+            if (key == "output_tokens")
+                return number_hole(p, hole::output_tokens);
+            if (key == "cache_creation_input_tokens")
+                return number_hole(p, hole::cache_creation_input_tokens);
+            if (key == "cache_read_input_tokens")
+                return number_hole(p, hole::cache_read_input_tokens);
+            if (key == "service_tier")
+                return string_hole(p, hole::service_tier);
+            if (key == "cache_creation")
+                return *p == '{' ? object(p, place::cache_split, depth) : skip(p);
+            break;
+        case place::cache_split:
+            if (key == "ephemeral_1h_input_tokens")
+                return number_hole(p, hole::cache_1h_input_tokens);
+            break;
+        case place::block:
+        case place::other:
+            break;
+        }
+        return any(p, depth);
+    }
+
+    const char* b_;
+    const char* e_;
+    const char* literal_; // where the current literal starts
+    std::string_view tool_;
+    line_shape& out_;
+    bool tool_seen_ = false, input_seen_ = false;
+};
+
+// The handler that reads one hole's value: a scalar, kept; a container stops the read.
+struct hole_value {
+    scalar s; // (read through read_value only: no maxima needed)
+
+    static bool no(error_code& ec) {
+        ec = boost::system::errc::make_error_code(boost::system::errc::operation_canceled);
+        return false;
+    }
+    bool on_document_begin(error_code&) { return true; }
+    bool on_document_end(error_code&) { return true; }
+    bool on_object_begin(error_code& ec) { return no(ec); }
+    bool on_object_end(std::size_t, error_code& ec) { return no(ec); }
+    bool on_array_begin(error_code& ec) { return no(ec); }
+    bool on_array_end(std::size_t, error_code& ec) { return no(ec); }
+    bool on_key_part(string_view, std::size_t, error_code& ec) { return no(ec); }
+    bool on_key(string_view, std::size_t, error_code& ec) { return no(ec); }
+    bool on_string_part(string_view, std::size_t, error_code& ec) { return no(ec); }
+    bool on_string(string_view v, std::size_t, error_code&) {
+        s = scalar::of(std::string_view(v));
+        return true;
+    }
+    bool on_number_part(string_view, error_code&) { return true; }
+    bool on_int64(std::int64_t v, string_view, error_code&) {
+        s = scalar::of(v);
+        return true;
+    }
+    bool on_uint64(std::uint64_t v, string_view, error_code&) {
+        s = scalar::of(v);
+        return true;
+    }
+    bool on_double(double v, string_view, error_code&) {
+        s = scalar::of(v);
+        return true;
+    }
+    bool on_bool(bool v, error_code&) {
+        s = scalar::of(v);
+        return true;
+    }
+    bool on_null(error_code&) {
+        s = scalar::null();
+        return true;
+    }
+    bool on_comment_part(string_view, error_code& ec) { return no(ec); }
+    bool on_comment(string_view, error_code& ec) { return no(ec); }
+};
+
+enum class shape_match : unsigned char { hit, miss, retry };
+
 } // namespace
 
 struct line_scanner::impl {
     scan_state handler;
     fast_json<scan_state> reader{handler};
+    hole_value hole_handler;
+    fast_json<hole_value> hole_reader{hole_handler};
+    line_shape shape;
+    bool learning = true;
+    bool by_shape = false;  // the last scan matched the shape
+    unsigned misses = 0;    // lines since the last match that did not match
+    unsigned wait = 0;      // lines to let go before trying to learn again
+    unsigned next_wait = 1; // ... after the next line that does not teach
+    std::size_t hits = 0;
+
     impl(output_mode mode, std::string tool_name) : handler(mode, std::move(tool_name)) {}
+
+    // The line against the shape. hit: read (line_scanner::scan's ok, out and env as the
+    // general pass leaves them); miss: nothing written that the general pass does not
+    // write again; retry: the input was decoded before the line left the shape.
+    shape_match match(std::string_view line, target input, decode_state& st, line_head& out) {
+        scan_state& m = handler;
+        line_envelope& env = m.env;
+        const char* p = line.data();
+        const char* const e = line.data() + line.size();
+        bool decoded = false;
+        const shape_match miss = shape_match::miss;
+        env.tokens.input_tokens = env.tokens.output_tokens = 0;
+        env.tokens.cache_creation_input_tokens = env.tokens.cache_read_input_tokens = 0;
+        env.tokens.cache_creation_1h_input_tokens = 0;
+        env.tokens.service_tier.clear();
+        out.message_id.clear();
+        out.stop_reason.clear();
+        for (const line_shape::piece& pc : shape.pieces) {
+            const std::size_t n = pc.literal_size;
+            if (static_cast<std::size_t>(e - p) < n ||
+                std::memcmp(p, shape.literals.data() + pc.literal_at, n) != 0)
+                return decoded ? shape_match::retry : miss;
+            p += n;
+            if (pc.what == hole::end) {
+                if (p != e)
+                    return decoded ? shape_match::retry : miss;
+                break;
+            }
+            if (pc.what == hole::input) {
+                m.dec.start(input, st);
+                m.in_input = true;
+                m.block_input_decoded = false;
+                m.levels.clear();
+                const char* q = reader.read_value(p, e, shape.input_depth);
+                decoded = true;
+                if (!q || !m.block_input_decoded)
+                    return shape_match::retry;
+                p = q;
+                continue;
+            }
+            const char* q = hole_reader.read_value(p, e, 1);
+            if (!q)
+                return decoded ? shape_match::retry : miss;
+            p = q;
+            const scalar& s = hole_handler.s;
+            const bool is_string = s.k == scalar::kind::string;
+            const bool is_number = s.k == scalar::kind::int64 || s.k == scalar::kind::uint64 ||
+                                   s.k == scalar::kind::double_;
+            const bool kind_ok = pc.what == hole::skip_string || pc.what == hole::custom_id ||
+                                         pc.what == hole::message_id ||
+                                         pc.what == hole::stop_reason ||
+                                         pc.what == hole::service_tier
+                                     ? is_string
+                                     : is_number;
+            if (!kind_ok)
+                return decoded ? shape_match::retry : miss;
+            switch (pc.what) {
+            case hole::custom_id:
+                out.custom_id.assign(s.s.data(), s.s.size());
+                break;
+            case hole::message_id:
+                out.message_id.assign(s.s.data(), s.s.size());
+                break;
+            case hole::stop_reason:
+                out.stop_reason.assign(s.s.data(), s.s.size());
+                break;
+            case hole::service_tier:
+                env.tokens.service_tier.assign(s.s.data(), s.s.size());
+                break;
+            case hole::input_tokens:
+                env.tokens.input_tokens = token_count(s);
+                break;
+            case hole::output_tokens:
+                env.tokens.output_tokens = token_count(s);
+                break;
+            case hole::cache_creation_input_tokens:
+                env.tokens.cache_creation_input_tokens = token_count(s);
+                break;
+            case hole::cache_read_input_tokens:
+                env.tokens.cache_read_input_tokens = token_count(s);
+                break;
+            case hole::cache_1h_input_tokens:
+                env.tokens.cache_creation_1h_input_tokens = token_count(s);
+                break;
+            default:
+                break;
+            }
+        }
+        env.type = result_type::succeeded;
+        env.has_usage = shape.has_usage;
+        env.tool_found = true;
+        env.input_decoded = decoded;
+        env.text_found = false;
+        out.error.type.clear();
+        out.error.message.clear();
+        out.error.request_id.clear();
+        return shape_match::hit;
+    }
+
+    void learn(std::string_view line) {
+        if (wait > 0) {
+            --wait;
+            return;
+        }
+        if (shape_learner(line, handler.tool_name, shape).learn()) {
+            misses = 0;
+            next_wait = 1;
+        } else {
+            wait = next_wait;
+            next_wait = std::min(next_wait * 2, 1024u);
+        }
+    }
 };
 
 line_scanner::line_scanner(output_mode mode, std::string tool_name)
@@ -737,8 +1216,28 @@ line_scanner& line_scanner::operator=(line_scanner&&) noexcept = default;
 line_scanner::~line_scanner() = default;
 
 scan_status line_scanner::scan(std::string_view line, target input, decode_state& st,
-                               line_head& out) {
-    scan_state& m = impl_->handler;
+                               line_head& out, bool with_shape) {
+    impl& s = *impl_;
+    s.by_shape = false;
+    // read()'s guard, which the shape keeps too
+    if (with_shape && !s.shape.empty() &&
+        line.size() < std::min({scan_state::max_object_size, scan_state::max_array_size,
+                                scan_state::max_key_size, scan_state::max_string_size})) {
+        switch (s.match(line, input, st, out)) {
+        case shape_match::hit:
+            s.by_shape = true;
+            s.misses = 0;
+            ++s.hits;
+            return scan_status::ok;
+        case shape_match::retry:
+            ++s.misses;
+            return scan_status::retry;
+        case shape_match::miss:
+            ++s.misses;
+            break;
+        }
+    }
+    scan_state& m = s.handler;
     m.start(input, st, out);
     // fast_json reads the line, or leaves it to Boost.JSON through the tree: a line that is
     // not JSON (the tree path names Boost's error), or one the handler stopped at.
@@ -749,6 +1248,26 @@ scan_status line_scanner::scan(std::string_view line, target input, decode_state
 
 const line_envelope& line_scanner::envelope() const noexcept {
     return impl_->handler.env;
+}
+
+void line_scanner::plain_success(std::string_view line) {
+    impl& s = *impl_;
+    // Learned from a line of the general pass, when there is no shape or it has not
+    // matched the last few lines (the results changed their shape).
+    if (!s.learning || s.by_shape || s.handler.mode != output_mode::tool ||
+        (!s.shape.empty() && s.misses < 4))
+        return;
+    s.learn(line);
+}
+
+void line_scanner::learn_shapes(bool on) noexcept {
+    impl_->learning = on;
+    if (!on)
+        impl_->shape.clear();
+}
+
+std::size_t line_scanner::shape_hits() const noexcept {
+    return impl_->hits;
 }
 
 void envelope_from_tree(boost::json::value line, line_envelope& env, boost::json::object& message) {

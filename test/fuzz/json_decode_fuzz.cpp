@@ -4,7 +4,9 @@
 // decode<T>(boost::json::parse(text)) in value and in every message (text that is not
 // JSON: one issue at "$"), and result_decoder<T> reads a line exactly as
 // result_line::from_json + read_output<T> do (same fields, same failure and raw output,
-// the same exception message).
+// the same exception message), whether alone or after the other lines of the data (each
+// '\n' starts a line; a decoder reads later lines through the shape an earlier one
+// taught).
 #include "fuzz_targets.hpp"
 
 #include "../unit/decoded_value.hpp"
@@ -67,47 +69,81 @@ std::string line_outcome(const output_result<T>& r) {
 }
 
 template <class T>
-void lines(std::string_view line) {
+std::string streamed_line(result_decoder<T>& dec, std::string_view line) {
+    try {
+        decoded_line<T> d = dec.decode(line);
+        return d.custom_id + "|" + std::string(to_string(d.type)) + "|" + d.message_id + "|" +
+               d.stop_reason + "|" +
+               (d.token_usage ? std::to_string(d.token_usage->input_tokens) + "," +
+                                    std::to_string(d.token_usage->output_tokens) + "," +
+                                    std::to_string(d.token_usage->cache_creation_1h_input_tokens) +
+                                    "," + d.token_usage->service_tier
+                              : "-") +
+               "|" + d.error.type + "|" + d.error.message + "|" + d.error.request_id + "|" +
+               line_outcome(d.output);
+    } catch (const error& e) {
+        return std::string("threw ") + e.what();
+    }
+}
+
+template <class T>
+std::string walked_line(const output_spec& spec, std::string_view line) {
+    try {
+        boost::system::error_code ec;
+        json::value v = json::parse(line, ec);
+        if (ec)
+            throw error(errc::bad_response, "not JSON (" + ec.message() + ")");
+        result_line r = result_line::from_json(std::move(v));
+        std::string stop, id;
+        std::string tokens = "-";
+        output_result<T> out;
+        if (r.type == result_type::succeeded) {
+            if (const auto* m = r.message.if_contains("id"); m && m->is_string())
+                id = std::string(m->get_string());
+            if (const auto* s = r.message.if_contains("stop_reason"); s && s->is_string())
+                stop = std::string(s->get_string());
+            if (const auto* u = r.message.if_contains("usage")) {
+                usage t = usage_from_json(*u);
+                tokens = std::to_string(t.input_tokens) + "," + std::to_string(t.output_tokens) +
+                         "," + std::to_string(t.cache_creation_1h_input_tokens) + "," +
+                         t.service_tier;
+            }
+            out = read_output<T>(r.message, spec);
+        }
+        return r.custom_id + "|" + std::string(to_string(r.type)) + "|" + id + "|" + stop + "|" +
+               tokens + "|" + r.error.type + "|" + r.error.message + "|" + r.error.request_id +
+               "|" + line_outcome(out);
+    } catch (const error& e) {
+        return std::string("threw ") + e.what();
+    }
+}
+
+// Each line of the data in turn through one decoder per mode (so that a later line is
+// read through the shape an earlier one taught), and each through a fresh decoder: both
+// read it as the tree path does.
+template <class T>
+void lines(std::string_view data) {
     for (auto mode : {output_mode::tool, output_mode::json_text}) {
         output_spec spec = output_spec::for_type<T>(mode);
-        std::string streamed, walked;
-        try {
-            result_decoder<T> dec(spec);
-            decoded_line<T> d = dec.decode(line);
-            streamed = d.custom_id + "|" + std::string(to_string(d.type)) + "|" + d.message_id +
-                       "|" + d.stop_reason + "|" +
-                       (d.token_usage ? std::to_string(d.token_usage->output_tokens) : "-") + "|" +
-                       d.error.type + "|" + d.error.message + "|" + d.error.request_id + "|" +
-                       line_outcome(d.output);
-        } catch (const error& e) {
-            streamed = std::string("threw ") + e.what();
-        }
-        try {
-            boost::system::error_code ec;
-            json::value v = json::parse(line, ec);
-            if (ec)
-                throw error(errc::bad_response, "not JSON (" + ec.message() + ")");
-            result_line r = result_line::from_json(std::move(v));
-            std::string stop, id;
-            std::string tokens = "-";
-            output_result<T> out;
-            if (r.type == result_type::succeeded) {
-                if (const auto* m = r.message.if_contains("id"); m && m->is_string())
-                    id = std::string(m->get_string());
-                if (const auto* s = r.message.if_contains("stop_reason"); s && s->is_string())
-                    stop = std::string(s->get_string());
-                if (const auto* u = r.message.if_contains("usage"))
-                    tokens = std::to_string(usage_from_json(*u).output_tokens);
-                out = read_output<T>(r.message, spec);
+        result_decoder<T> stream(spec);
+        for (std::size_t at = 0, line = 0; at <= data.size() && line < 64; ++line) {
+            std::size_t nl = data.find('\n', at);
+            if (nl == std::string_view::npos)
+                nl = data.size();
+            const std::string_view one = data.substr(at, nl - at);
+            at = nl + 1;
+            const std::string walked = walked_line<T>(spec, one);
+            const std::string streamed = streamed_line(stream, one);
+            require(streamed == walked,
+                    "result_decoder (line " + std::to_string(line) +
+                        " of a stream) and the tree path disagree: " + streamed + " vs " + walked);
+            if (line > 0) {
+                result_decoder<T> fresh(spec);
+                const std::string alone = streamed_line(fresh, one);
+                require(alone == walked,
+                        "result_decoder and the tree path disagree: " + alone + " vs " + walked);
             }
-            walked = r.custom_id + "|" + std::string(to_string(r.type)) + "|" + id + "|" + stop +
-                     "|" + tokens + "|" + r.error.type + "|" + r.error.message + "|" +
-                     r.error.request_id + "|" + line_outcome(out);
-        } catch (const error& e) {
-            walked = std::string("threw ") + e.what();
         }
-        require(streamed == walked,
-                "result_decoder and the tree path disagree: " + streamed + " vs " + walked);
     }
 }
 

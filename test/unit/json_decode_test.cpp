@@ -766,4 +766,210 @@ BOOST_AUTO_TEST_CASE(mutated_lines_agree_with_the_tree_path) {
     }
 }
 
+// ---- the learned shape (result_decoder reads most lines of a stream through the shape of
+// an earlier one): whatever the values, a line reads as the tree path reads it.
+
+// A line as the API writes it (the emulator's fields and order), its values given as JSON.
+struct api_values {
+    std::string custom_id = R"("run-0")", message_id = R"("msg_01")", tool_id = R"("toolu_01")";
+    std::string input = good_input, stop = R"("tool_use")", tier = R"("batch")";
+    std::string tokens[6] = {"121", "17", "0", "0", "0", "0"};
+    std::string model = R"("claude-haiku-4-5")", name = "spam_result";
+};
+
+std::string api_line(const api_values& v) {
+    return R"({"custom_id":)" + v.custom_id + R"(,"result":{"type":"succeeded","message":{"id":)" +
+           v.message_id + R"(,"type":"message","role":"assistant","model":)" + v.model +
+           R"(,"content":[{"type":"tool_use","id":)" + v.tool_id + R"(,"name":")" + v.name +
+           R"(","input":)" + v.input + R"(,"caller":{"type":"direct"}}],"stop_reason":)" + v.stop +
+           R"(,"stop_sequence":null,"stop_details":null,"container":null,"usage":{"input_tokens":)" +
+           v.tokens[0] + R"(,"output_tokens":)" + v.tokens[1] +
+           R"(,"cache_creation_input_tokens":)" + v.tokens[2] + R"(,"cache_read_input_tokens":)" +
+           v.tokens[3] + R"(,"cache_creation":{"ephemeral_5m_input_tokens":)" + v.tokens[4] +
+           R"(,"ephemeral_1h_input_tokens":)" + v.tokens[5] +
+           R"(},"server_tool_use":null,"service_tier":)" + v.tier + R"(,"inference_geo":null}}}})";
+}
+
+// A value for a hole: mostly of the kind the hole learned, with escapes, odd numbers,
+// and sometimes another kind or no JSON at all.
+std::string hole_value(bool string_hole, std::mt19937_64& rng) {
+    static const char* const strings[] = {R"("")",
+                                          R"("x")",
+                                          R"("run-7")",
+                                          R"("a\"b")",
+                                          R"("\u00e9t\u00e9")",
+                                          R"("\ud83d\ude00")",
+                                          "\"caf\xc3\xa9\"",
+                                          "\"\xf0\x9f\x98\x80\"",
+                                          R"("tab\there")",
+                                          R"("\/\\\b\f\n\r")",
+                                          "\"bad \xff byte\"",
+                                          "\"\xc3\"",
+                                          "\"ctl \x01\"",
+                                          R"("\ud800")",
+                                          R"("\x")",
+                                          R"("open)",
+                                          R"("max_tokens")",
+                                          R"("refusal")",
+                                          R"("end_turn")"};
+    static const char* const numbers[] = {"0",
+                                          "7",
+                                          "-1",
+                                          "2.5",
+                                          "1e2",
+                                          "18446744073709551615",
+                                          "-0",
+                                          "1e400",
+                                          "0e400",
+                                          "01",
+                                          "-",
+                                          "1.",
+                                          "1e",
+                                          "12345678901234567890",
+                                          "9223372036854775808",
+                                          "-9223372036854775809",
+                                          "3.0e-2",
+                                          "123456789012345678",
+                                          "0.1e1"};
+    static const char* const others[] = {"null",       "true", "false", "{}",  "[]", "[1]",
+                                         R"({"a":1})", " 5",   "5 ",    "tru", ""};
+    const unsigned pick = static_cast<unsigned>(rng() % 10);
+    if (pick == 0)
+        return others[rng() % std::size(others)];
+    if (pick == 1)
+        return string_hole ? numbers[rng() % std::size(numbers)]
+                           : strings[rng() % std::size(strings)];
+    return string_hole ? strings[rng() % std::size(strings)] : numbers[rng() % std::size(numbers)];
+}
+
+std::string input_value(std::mt19937_64& rng) {
+    static const char* const inputs[] = {
+        R"({"is_spam":true,"confidence":0.9,"reason":"free money"})",
+        R"({"is_spam":false,"confidence":1e-1,"reason":"caf\u00e9"})",
+        R"({"reason":"r","confidence":0,"is_spam":true})",
+        R"({"is_spam":"no","confidence":2})",
+        R"({"is_spam":true,"confidence":0.5,"reason":"r","is_spam":false})",
+        R"({"is_spam":true,"confidence":0.5,"reason":"r","extra":[1,{"a":null}]})",
+        R"({ "is_spam" : true , "confidence" : 0.5 , "reason" : "spaced" })",
+        R"([1,2])",
+        R"("a string")",
+        R"(7)",
+        R"(null)",
+        R"({"is_spam":true,"confidence":0.5,"reason":"r")",
+        R"({"is_spam":true,"confidence":0.5,"reason":"r"}})",
+        R"([[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]])",
+        R"([[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]])",
+    };
+    return inputs[rng() % std::size(inputs)];
+}
+
+BOOST_AUTO_TEST_CASE(lines_read_through_a_learned_shape_read_as_the_tree_path_reads_them) {
+    const std::uint64_t seed = seed_from_env();
+    std::cout << "result_lines shapes: AIBATCH_SEED=" << seed << "\n";
+    std::mt19937_64 rng(seed);
+    aibatch::result_decoder<spam_result> shaped(aibatch::output_spec::for_type<spam_result>());
+    aibatch::result_decoder<spam_result> general(aibatch::output_spec::for_type<spam_result>());
+    general.learn_line_shapes(false);
+    aibatch::decoded_line<spam_result> reused;
+    const int rounds = 4000;
+    for (int i = 0; i < rounds; ++i) {
+        api_values v;
+        // Most lines differ from the plain one in a few values, as a batch's lines do.
+        for (unsigned n = static_cast<unsigned>(rng() % 4); n > 0; --n) {
+            switch (rng() % 9) {
+            case 0:
+                v.custom_id = hole_value(true, rng);
+                break;
+            case 1:
+                v.message_id = hole_value(true, rng);
+                break;
+            case 2:
+                v.tool_id = hole_value(true, rng);
+                break;
+            case 3:
+                v.input = input_value(rng);
+                break;
+            case 4:
+                v.stop = hole_value(true, rng);
+                break;
+            case 5:
+                v.tier = hole_value(true, rng);
+                break;
+            case 6:
+                v.model = hole_value(true, rng);
+                break;
+            default:
+                v.tokens[rng() % 6] = hole_value(false, rng);
+                break;
+            }
+        }
+        std::string line = api_line(v);
+        if (rng() % 8 == 0)
+            line = mutate(line, rng);
+        const line_outcome s = decode_into(shaped, line, reused);
+        const line_outcome t = tree_line<spam_result>(shaped.spec(), line);
+        const line_outcome g = streamed_line(general, line);
+        BOOST_CHECK_MESSAGE(s == t, line << "\n  tree:   " << t << "\n  shaped: " << s);
+        BOOST_CHECK_MESSAGE(s == g, line << "\n  general: " << g << "\n  shaped:  " << s);
+    }
+    BOOST_TEST(general.line_shape_hits() == 0u);
+    // The shape read most lines (else this test would not test it).
+    BOOST_TEST(shaped.line_shape_hits() > static_cast<std::size_t>(rounds / 4),
+               shaped.line_shape_hits() << " of " << rounds);
+}
+
+BOOST_AUTO_TEST_CASE(a_stream_that_changes_shape_is_learned_again) {
+    aibatch::result_decoder<spam_result> dec(aibatch::output_spec::for_type<spam_result>());
+    api_values a;
+    for (int i = 0; i < 10; ++i) {
+        a.custom_id = "\"a-" + std::to_string(i) + "\"";
+        lines_agree(dec, api_line(a));
+    }
+    const std::size_t after_a = dec.line_shape_hits();
+    BOOST_TEST(after_a == 9u); // the first line teaches the shape
+    // Another model and a stop_sequence: the bytes between the values differ.
+    std::string b_line = api_line(a);
+    b_line.replace(b_line.find(R"("stop_sequence":null)"), 20, R"("stop_sequence":"END")");
+    for (int i = 0; i < 20; ++i)
+        lines_agree(dec, b_line);
+    BOOST_TEST(dec.line_shape_hits() > after_a + 10);
+    // An errored line now and then neither matches nor unlearns the shape.
+    const std::size_t before = dec.line_shape_hits();
+    for (int i = 0; i < 10; ++i) {
+        lines_agree(
+            dec,
+            R"({"custom_id":"e","result":{"type":"errored","error":{"type":"error","error":{"type":"api_error","message":"m"},"request_id":"r"}}})");
+        lines_agree(dec, b_line);
+    }
+    BOOST_TEST(dec.line_shape_hits() == before + 10);
+}
+
+// A line that leaves the shape after its input was decoded is decoded again from a fresh
+// value: nothing of the first decode stays (an array decoded twice, a field set once).
+BOOST_AUTO_TEST_CASE(a_line_that_leaves_the_shape_after_its_input_decodes_from_scratch) {
+    aibatch::result_decoder<order> dec(aibatch::output_spec::for_type<order>());
+    api_values v;
+    v.name = "order";
+    v.input =
+        R"({"items":[{"name":"tea","quantity":3}],"mood":"neutral","counters":{"a":1},"point":[1,2],"tags":["x"],"priority":3,"extra":{"k":[1]}})";
+    lines_agree(dec, api_line(v));
+    lines_agree(dec, api_line(v));
+    BOOST_TEST(dec.line_shape_hits() == 1u);
+    v.input =
+        R"({"items":[{"name":"tea","quantity":3},{"name":"milk","quantity":1}],"mood":"neutral","counters":{"b":2},"point":[3,4],"tags":null,"priority":4,"extra":7})";
+    // after the input: a stop_sequence, a space, a repeated key (the last one counts)
+    const std::pair<std::string_view, std::string_view> changes[] = {
+        {R"("stop_sequence":null)", R"("stop_sequence":"STOP")"},
+        {R"("stop_sequence":null)", R"("stop_sequence":null )"},
+        {R"("output_tokens":17)", R"("output_tokens":9,"output_tokens":17)"},
+    };
+    for (const auto& [from, to] : changes) {
+        std::string line = api_line(v);
+        line.replace(line.find(from), from.size(), to);
+        const line_outcome o = lines_agree(dec, line);
+        BOOST_TEST(o.has_value);
+        BOOST_TEST(json::serialize(o.value).find("milk") != std::string::npos);
+    }
+}
+
 BOOST_AUTO_TEST_SUITE_END()

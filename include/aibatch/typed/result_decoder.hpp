@@ -70,6 +70,9 @@ struct line_envelope {
 enum class scan_status {
     ok,         ///< the envelope is a valid result line; see line_envelope
     needs_tree, ///< decode the line through the tree (rare shapes, failures, not JSON)
+    /// The line left the learned shape after its input was decoded into the target: reset
+    /// the target and the decode_state, and scan again without the shape.
+    retry,
 };
 
 /// The single pass (src/typed/result_decoder.cpp). Reusable: keeps its buffers.
@@ -84,8 +87,22 @@ public:
     /// `out`'s custom_id, message_id, stop_reason and error are the line's (written as
     /// read, no copy); its type and token_usage are envelope()'s to set. On any other
     /// status `out` is partly written.
-    scan_status scan(std::string_view line, target input, decode_state& st, line_head& out);
+    ///
+    /// In tool mode the line is first matched against the shape learned from an earlier
+    /// line (see plain_success): the bytes between the values compared whole, the values
+    /// read as the general pass reads them. A line that leaves the shape is read by the
+    /// general pass; `with_shape` false goes there at once.
+    scan_status scan(std::string_view line, target input, decode_state& st, line_head& out,
+                     bool with_shape = true);
     const line_envelope& envelope() const noexcept;
+    /// The last scan() answered ok and the caller found the line a plain success (the
+    /// input decoded, nothing for the tree path): a line to learn the shape from, when
+    /// it was read by the general pass and the shape is missing or stale.
+    void plain_success(std::string_view line);
+    /// On by default; off: every line takes the general pass (tests, benchmarks).
+    void learn_shapes(bool on) noexcept;
+    /// Lines read through the learned shape so far (tests, benchmarks).
+    std::size_t shape_hits() const noexcept;
 
 private:
     struct impl;
@@ -133,7 +150,13 @@ public:
         out.output.failure = output_failure::none;
         out.output.message.clear();
         out.output.raw.clear();
-        detail::scan_status s = scanner_.scan(line, {&value, &detail::ops_of<T>()}, st, out);
+        const detail::target input{&value, &detail::ops_of<T>()};
+        detail::scan_status s = scanner_.scan(line, input, st, out);
+        if (s == detail::scan_status::retry) {
+            value = T{};
+            st.reset();
+            s = scanner_.scan(line, input, st, out, false);
+        }
         if (s == detail::scan_status::ok) {
             const detail::line_envelope& env = scanner_.envelope();
             out.type = env.type;
@@ -146,8 +169,10 @@ public:
                 out.token_usage = env.tokens;
             else
                 out.token_usage.reset();
-            if (fast_output(env, out.stop_reason, st, out.output))
+            if (fast_output(env, out.stop_reason, st, out.output)) {
+                scanner_.plain_success(line);
                 return;
+            }
         }
         out.output = output_result<T>{};
         detail::line_envelope env;
@@ -171,6 +196,12 @@ public:
     }
 
     const output_spec& spec() const noexcept { return spec_; }
+    /// Tool mode reads most lines through the shape learned from an earlier line of the
+    /// same stream (the same results, a third of the work). On by default; off: every
+    /// line takes the general pass (for comparisons).
+    void learn_line_shapes(bool on) noexcept { scanner_.learn_shapes(on); }
+    /// How many lines were read through a learned shape.
+    std::size_t line_shape_hits() const noexcept { return scanner_.shape_hits(); }
     /// After decode() threw: why the line is not JSON, or "" when it is JSON but not a
     /// result line.
     const std::string& not_json_why() const noexcept { return not_json_; }
