@@ -16,6 +16,11 @@
 // pass cannot resolve) is decoded again through the tree: result_line::from_json and
 // read_output<T>, so messages, failures and the raw output for repair feedback are
 // exactly theirs.
+//
+// In tool mode a decoder keeps the shape of a plain success (the bytes between its values)
+// and reads a later line with the same bytes between its values by comparing them and
+// reading the values alone, with the same reader (line_scanner::scan); every other line
+// takes the pass above.
 #pragma once
 
 #include <aibatch/api/batches.hpp>
