@@ -12,6 +12,7 @@
 #include <boost/json/serialize.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <random>
@@ -972,4 +973,479 @@ BOOST_AUTO_TEST_CASE(a_line_that_leaves_the_shape_after_its_input_decodes_from_s
     }
 }
 
+
+// ---- review attacks on the learned shape
+
+// The value tokens (strings that are no keys, numbers, literals) of a JSON text.
+std::vector<std::pair<std::size_t, std::size_t>> value_tokens(std::string_view s) {
+    std::vector<std::pair<std::size_t, std::size_t>> out;
+    std::size_t i = 0;
+    while (i < s.size()) {
+        char c = s[i];
+        if (c == '"') {
+            std::size_t j = i + 1;
+            while (j < s.size() && s[j] != '"') {
+                if (s[j] == '\\')
+                    ++j;
+                ++j;
+            }
+            ++j;
+            std::size_t k = j;
+            while (k < s.size() && (s[k] == ' ' || s[k] == '\n' || s[k] == '\t' || s[k] == '\r'))
+                ++k;
+            if (k >= s.size() || s[k] != ':')
+                out.emplace_back(i, j);
+            i = j;
+        } else if (c == '-' || (c >= '0' && c <= '9') || c == 't' || c == 'f' || c == 'n') {
+            std::size_t j = i;
+            while (j < s.size() && s[j] != ',' && s[j] != '}' && s[j] != ']' && s[j] != ' ' &&
+                   s[j] != '\n' && s[j] != '\t' && s[j] != '\r')
+                ++j;
+            out.emplace_back(i, j);
+            i = j;
+        } else {
+            ++i;
+        }
+    }
+    return out;
+}
+
+const char* const review_values[] = {
+    R"("")", R"("x")", R"("a\"b")", R"("\u00e9")", R"("\ud83d\ude00")", "\"caf\xc3\xa9\"",
+    R"("tool_use")", R"("text")", R"("spam_result")", R"("order")", R"("succeeded")",
+    R"("errored")", R"("refusal")", R"("max_tokens")", R"("end_turn")", "0", "7", "-1", "2.5",
+    "1e2", "-0", "18446744073709551615", "18446744073709551616", "9223372036854775808",
+    "-9223372036854775809", "1e400", "0.12345678901234567", "12345678901234567890123",
+    "1.7976931348623157e308", "5e-324", "123456789012345678", "1234567890123456789", "null",
+    "true", "false", "{}", "[]", R"({"a":1})", "[1]", "\"bad \xff\"", "01", "1.", "-", "tru",
+    R"("\ud800")", "\"\x01\"", "5 ", " 5", ""};
+
+template <class T>
+void shape_probes(const aibatch::output_spec& spec, const std::string& teacher,
+                  const std::vector<std::string>& inputs, std::size_t& hits,
+                  std::vector<std::string>* all = nullptr) {
+    const auto toks = value_tokens(teacher);
+    std::vector<std::string> probes;
+    for (const auto& [b, e] : toks)
+        for (const char* v : review_values)
+            probes.push_back(teacher.substr(0, b) + v + teacher.substr(e));
+    // the input: every "input": value of the teacher
+    for (std::size_t at = teacher.find(R"("input":)"); at != std::string::npos;
+         at = teacher.find(R"("input":)", at + 1)) {
+        std::size_t b = at + 8;
+        // its end: a balanced value
+        std::size_t e = b;
+        int open = 0;
+        bool str = false;
+        for (; e < teacher.size(); ++e) {
+            char c = teacher[e];
+            if (str) {
+                if (c == '\\')
+                    ++e;
+                else if (c == '"')
+                    str = false;
+                continue;
+            }
+            if (c == '"')
+                str = true;
+            else if (c == '{' || c == '[')
+                ++open;
+            else if (c == '}' || c == ']') {
+                if (open == 0)
+                    break;
+                if (--open == 0) {
+                    ++e;
+                    break;
+                }
+            } else if (open == 0 && (c == ',')) {
+                break;
+            }
+        }
+        for (const auto& in : inputs)
+            probes.push_back(teacher.substr(0, b) + in + teacher.substr(e));
+    }
+    // byte-level: each byte dropped, and a space inserted
+    for (std::size_t i = 0; i < teacher.size(); ++i) {
+        probes.push_back(teacher.substr(0, i) + teacher.substr(i + 1));
+        probes.push_back(teacher.substr(0, i) + " " + teacher.substr(i));
+    }
+    aibatch::result_decoder<T> general(spec);
+    general.learn_line_shapes(false);
+    for (const auto& probe : probes) {
+        aibatch::result_decoder<T> dec(spec);
+        aibatch::decoded_line<T> reused;
+        decode_into(dec, teacher, reused);
+        const std::size_t h0 = dec.line_shape_hits();
+        decode_into(dec, teacher, reused);
+        if (dec.line_shape_hits() == h0) {
+            BOOST_ERROR("teacher taught no shape: " << teacher);
+            return;
+        }
+        const line_outcome s = decode_into(dec, probe, reused);
+        hits += dec.line_shape_hits() - h0 - 1;
+        const line_outcome t = tree_line<T>(spec, probe);
+        const line_outcome g = streamed_line(general, probe);
+        BOOST_CHECK_MESSAGE(s == t, "teacher " << teacher << "\nprobe " << probe
+                                               << "\n  tree:   " << t << "\n  shaped: " << s);
+        BOOST_CHECK_MESSAGE(s == g, "teacher " << teacher << "\nprobe " << probe
+                                               << "\n  general: " << g << "\n  shaped:  " << s);
+        if (all)
+            all->push_back(probe);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(review_every_hole_of_odd_teachers) {
+    const auto spec = aibatch::output_spec::for_type<spam_result>();
+    const std::string in = good_input;
+    const std::vector<std::string> inputs = {
+        good_input,
+        R"({"is_spam":false,"confidence":0.12345678901234567,"reason":"x"})",
+        R"({"is_spam":true,"confidence":1e400,"reason":"x"})",
+        R"({"is_spam":true,"confidence":0.5,"reason":"r","is_spam":false})",
+        R"({"is_spam":true,"confidence":0.5})",
+        R"({"is_spam":true,"confidence":0.5,"reason":"r","x":[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]})",
+        R"({"is_spam":true,"confidence":0.5,"reason":"r","x":[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]})",
+        R"({"is_spam":true,"confidence":0.5,"reason":"r","x":[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]})",
+        R"({"is_spam":true,"confidence":0.5,"reason":"r","x":[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]})",
+        "null", "7", R"("s")", "[]", "{}", R"({"is_spam":true,"confidence":0.5,"reason":"r"}})",
+        R"({"is_spam":true,"confidence":0.5,"reason":"r")", "",
+        R"({"is_spam" :true , "confidence":0.5,"reason":"r" })",
+    };
+    const std::vector<std::string> teachers = {
+        tool_line("t0", in),
+        // spaces everywhere
+        R"( { "custom_id" : "t1" , "result" : { "type" : "succeeded" , "message" : { "id" : "m" , "content" : [ { "type" : "tool_use" , "name" : "spam_result" , "input" : )" + in + R"( } ] , "stop_reason" : "tool_use" , "usage" : { "input_tokens" : 1 , "output_tokens" : 2 , "service_tier" : "batch" , "cache_creation" : { "ephemeral_1h_input_tokens" : 3 } } } } } )",
+        // blocks before and after, other tool's input first, text block
+        R"({"custom_id":"t2","result":{"type":"succeeded","message":{"id":"m","content":[{"type":"text","text":"hi 1"},{"type":"tool_use","name":"other","input":{"is_spam":true,"n":5,"s":"x"}},"str",5,null,[{"type":"tool_use","name":"spam_result","input":{}}],{"name":"spam_result","type":"tool_use","id":"t","input":)" + in + R"(},{"type":"tool_use","name":"spam_result","input":{"a":1}}],"stop_reason":"end_turn"}}})",
+        // usage of odd kinds
+        R"({"result":{"message":{"usage":{"input_tokens":1.5,"output_tokens":-3,"cache_creation_input_tokens":null,"cache_read_input_tokens":"7","service_tier":null,"cache_creation":null},"content":[{"type":"tool_use","name":"spam_result","input":)" + in + R"(}],"id":null,"stop_reason":null},"type":"succeeded"},"custom_id":"t3"})",
+        R"({"custom_id":"t4","result":{"type":"succeeded","message":{"content":[{"type":"tool_use","name":"spam_result","input":)" + in + R"(}],"usage":null}}})",
+        R"({"custom_id":"t5","result":{"type":"succeeded","message":{"content":[{"type":"tool_use","name":"spam_result","input":)" + in + R"(}],"usage":[1,"a"],"id":5,"stop_reason":{"a":"b"}}}})",
+        R"({"custom_id":"t6","result":{"type":"succeeded","message":{"content":[{"type":"tool_use","name":"spam_result","input":)" + in + R"(}],"usage":{"cache_creation":[1],"service_tier":{"a":1},"input_tokens":[2],"output_tokens":{"x":1}}}}})",
+        R"({"custom_id":"t7","result":{"type":"succeeded","message":{"content":[{"type":"tool_use","name":"spam_result","input":)" + in + R"(}],"usage":{"cache_creation":{"ephemeral_1h_input_tokens":"x","ephemeral_5m_input_tokens":4}}}}})",
+        // an error object in a succeeded result, extra root keys, escaped keys elsewhere
+        R"({"z":{"x\u0041":1,"custom_id":"no","a":[1,"b",{"c":null}]},"custom_id":"t8","result":{"error":{"type":"error","error":{"type":"e","message":"m"},"request_id":"r"},"type":"succeeded","message":{"content":[{"type":"tool_use","name":"spam_result","input":)" + in + R"(,"o":{"k\"ey":"v"}}],"id":"m8"}},"z":[]})",
+        R"({"custom_id":"t9","result":{"type":"succeeded","message":{"content":[{"type":"tool_use","name":"spam_result","input":)" + in + R"(}],"stop_reason":"tool_use","extra":{"usage":{"input_tokens":5},"id":"no"}}}})",
+        // a block type of another kind that is not a string
+        R"({"custom_id":"t10","result":{"type":"succeeded","message":{"content":[{"name":"x","type":5,"input":{"q":1}},{"name":7,"type":"text","input":[1]},{"type":"tool_use","name":"spam_result","input":)" + in + R"(}]}}})",
+        "{\"custom_id\":\"t11\"\t,\r\n\"result\":{\"type\":\"succeeded\",\"message\":{\"content\":[{\"type\":\"tool_use\",\"name\":\"spam_result\",\"input\":" + in + "}]}}}\r",
+    };
+    std::size_t hits = 0;
+    for (const auto& t : teachers)
+        shape_probes<spam_result>(spec, t, inputs, hits);
+    BOOST_TEST_MESSAGE("hits " << hits);
+    std::cout << "review hits " << hits << "\n";
+}
+
+
+BOOST_AUTO_TEST_CASE(review_a_stream_of_probes_through_one_decoder) {
+    const auto spec = aibatch::output_spec::for_type<order>();
+    const std::string in =
+        R"({"items":[{"name":"tea","quantity":3,"price":0.1}],"mood":"neutral","counters":{"a":1},"point":[1,2],"tags":["x"],"priority":3,"extra":{"k":[1,0.12345678901234567,"s"]}})";
+    const std::vector<std::string> inputs = {
+        in,
+        R"({"items":[],"mood":"positive","counters":{},"point":[1.5,2],"tags":null,"priority":255,"extra":12345678901234567890})",
+        R"({"items":[{"name":"a","quantity":1}],"mood":"bad","counters":{},"point":[1,2],"tags":null,"priority":3,"extra":1})",
+        R"({"items":[{"name":"a","quantity":1}],"mood":"neutral","counters":{},"point":[1,2],"tags":null,"priority":3,"extra":0.12345678901234567})",
+        R"({"items":[{"name":"a","quantity":1}],"mood":"neutral","counters":{},"point":[1,2],"tags":null,"priority":3,"extra":[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]})",
+        R"({"items":[{"name":"a","quantity":1}],"mood":"neutral","counters":{},"point":[1,2],"tags":null,"priority":3,"extra":[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]})",
+    };
+    api_values v;
+    v.name = "order";
+    v.input = in;
+    std::vector<std::string> all;
+    std::size_t hits = 0;
+    shape_probes<order>(spec, api_line(v), inputs, hits, &all);
+    shape_probes<order>(spec, tool_line("o", in, "tool_use", "order"), inputs, hits, &all);
+    std::cout << "review order hits " << hits << "\n";
+    std::mt19937_64 rng(seed_from_env());
+    aibatch::result_decoder<order> dec(spec);
+    aibatch::result_decoder<order> general(spec);
+    general.learn_line_shapes(false);
+    aibatch::decoded_line<order> reused;
+    const std::string teachers[] = {api_line(v), tool_line("o", in, "tool_use", "order")};
+    for (int round = 0; round < 20000; ++round) {
+        const std::string& line =
+            rng() % 3 == 0 ? teachers[rng() % 2] : all[rng() % all.size()];
+        const line_outcome s = decode_into(dec, line, reused);
+        const line_outcome t = tree_line<order>(spec, line);
+        const line_outcome g = streamed_line(general, line);
+        BOOST_CHECK_MESSAGE(s == t, line << "\n  tree:   " << t << "\n  shaped: " << s);
+        BOOST_CHECK_MESSAGE(s == g, line << "\n  general: " << g << "\n  shaped:  " << s);
+    }
+    std::cout << "review stream hits " << dec.line_shape_hits() << "\n";
+}
+
+template <class T>
+void random_teachers(const aibatch::output_spec& spec, const std::vector<std::string>& bases,
+                     int teachers_n, int probes_n) {
+    std::mt19937_64 rng(seed_from_env() * 7 + 1);
+    aibatch::result_decoder<T> general(spec);
+    general.learn_line_shapes(false);
+    aibatch::result_decoder<T> stream(spec);
+    aibatch::decoded_line<T> stream_line;
+    std::size_t taught = 0, hits = 0;
+    for (int ti = 0; ti < teachers_n; ++ti) {
+        std::string teacher = bases[rng() % bases.size()];
+        for (unsigned n = static_cast<unsigned>(rng() % 4); n > 0; --n)
+            teacher = mutate(teacher, rng);
+        aibatch::result_decoder<T> dec(spec);
+        aibatch::decoded_line<T> reused;
+        decode_into(dec, teacher, reused);
+        const std::size_t h0 = dec.line_shape_hits();
+        decode_into(dec, teacher, reused);
+        if (dec.line_shape_hits() == h0)
+            continue;
+        ++taught;
+        const auto toks = value_tokens(teacher);
+        for (int pi = 0; pi < probes_n; ++pi) {
+            std::string probe = teacher;
+            const unsigned how = static_cast<unsigned>(rng() % 8);
+            if (how < 6 && !toks.empty()) {
+                // replace 1..3 value tokens (from the back, so offsets hold)
+                std::vector<std::size_t> picks;
+                for (unsigned n = 1 + static_cast<unsigned>(rng() % 3); n > 0; --n)
+                    picks.push_back(rng() % toks.size());
+                std::sort(picks.begin(), picks.end());
+                picks.erase(std::unique(picks.begin(), picks.end()), picks.end());
+                for (auto it = picks.rbegin(); it != picks.rend(); ++it) {
+                    const auto [b, e] = toks[*it];
+                    probe = probe.substr(0, b) + review_values[rng() % std::size(review_values)] +
+                            probe.substr(e);
+                }
+            } else {
+                probe = mutate(probe, rng);
+            }
+            const std::size_t before = dec.line_shape_hits();
+            const line_outcome s = decode_into(dec, probe, reused);
+            hits += dec.line_shape_hits() - before;
+            const line_outcome t = tree_line<T>(spec, probe);
+            const line_outcome g = streamed_line(general, probe);
+            BOOST_CHECK_MESSAGE(s == t, "teacher " << teacher << "\nprobe " << probe
+                                                   << "\n  tree:   " << t << "\n  shaped: " << s);
+            BOOST_CHECK_MESSAGE(s == g, "teacher " << teacher << "\nprobe " << probe
+                                                   << "\n  general: " << g << "\n  shaped:  " << s);
+            const line_outcome so = decode_into(stream, rng() % 2 ? probe : teacher, stream_line);
+            (void)so;
+        }
+    }
+    std::cout << "review random teachers " << taught << " hits " << hits << "\n";
+}
+
+int review_rounds() {
+    const char* s = std::getenv("REVIEW_ROUNDS");
+    return s ? std::atoi(s) : 200;
+}
+
+BOOST_AUTO_TEST_CASE(review_random_teachers) {
+    const std::string in = good_input;
+    api_values v;
+    random_teachers<spam_result>(aibatch::output_spec::for_type<spam_result>(),
+                                 {api_line(v), tool_line("a", in)}, review_rounds(), 40);
+    const std::string oin =
+        R"({"items":[{"name":"tea","quantity":3,"price":0.1}],"mood":"neutral","counters":{"a":1},"point":[1,2],"tags":["x"],"priority":3,"extra":{"k":[1,0.12345678901234567,"s"]}})";
+    v.name = "order";
+    v.input = oin;
+    random_teachers<order>(aibatch::output_spec::for_type<order>(),
+                           {api_line(v), tool_line("a", oin, "tool_use", "order")},
+                           review_rounds(), 40);
+}
+
+BOOST_AUTO_TEST_CASE(review_input_depth_at_the_limit) {
+    const auto spec = aibatch::output_spec::for_type<order>();
+    auto with_extra = [](std::string extra) {
+        return R"({"items":[],"mood":"neutral","counters":{},"point":[1,2],"tags":null,"priority":3,"extra":)" +
+               extra + "}";
+    };
+    for (const std::string& teacher_in : {with_extra("1"), with_extra("[[[[[[[[[[]]]]]]]]]]")}) {
+        api_values v;
+        v.name = "order";
+        v.input = teacher_in;
+        aibatch::result_decoder<order> dec(spec);
+        aibatch::decoded_line<order> reused;
+        lines_agree(dec, api_line(v));
+        for (int n = 20; n < 34; ++n) {
+            for (int ws = 0; ws < 2; ++ws) {
+                std::string deep = std::string(n, '[') + std::string(n, ']');
+                if (ws)
+                    deep = std::string(n, '[') + " 1 " + std::string(n, ']');
+                v.input = with_extra(deep);
+                const std::string line = api_line(v);
+                const line_outcome s = decode_into(dec, line, reused);
+                const line_outcome t = tree_line<order>(spec, line);
+                BOOST_CHECK_MESSAGE(s == t, n << " " << line << "\n  tree:   " << t << "\n  shaped: " << s);
+                v.input = teacher_in;
+                decode_into(dec, api_line(v), reused);
+            }
+        }
+        std::cout << "depth hits " << dec.line_shape_hits() << "\n";
+    }
+    // tree_node: a recursive type
+    aibatch::result_decoder<tree_node> tdec(aibatch::output_spec::for_type<tree_node>());
+    aibatch::decoded_line<tree_node> tl;
+    api_values v;
+    v.name = "tree_node";
+    v.input = R"({"label":"r","children":[]})";
+    const std::string t0 = api_line(v);
+    lines_agree(tdec, t0);
+    for (int n = 1; n < 16; ++n) {
+        std::string in = R"({"label":"r","children":[])";
+        for (int i = 0; i < n; ++i)
+            in = R"({"label":"x","children":[)" + in + "]}";
+        in = in.substr(0, in.size()) ;
+        v.input = in.substr(0, in.size() - 0);
+        // close the innermost
+        std::string fixed = in;
+        fixed.insert(fixed.find("[])") + 2, "}");
+        v.input = fixed;
+        const std::string line = api_line(v);
+        const line_outcome s = decode_into(tdec, line, tl);
+        const line_outcome t = tree_line<tree_node>(tdec.spec(), line);
+        BOOST_CHECK_MESSAGE(s == t, n << " " << line << "\n  tree:   " << t << "\n  shaped: " << s);
+        decode_into(tdec, t0, tl);
+    }
+    std::cout << "tree hits " << tdec.line_shape_hits() << "\n";
+}
+
+BOOST_AUTO_TEST_CASE(review_text_modes_learn_no_shape) {
+    for (auto mode : {aibatch::output_mode::json_text, aibatch::output_mode::json_schema}) {
+        aibatch::result_decoder<spam_result> dec(aibatch::output_spec::for_type<spam_result>(mode));
+        const std::string text_line_ =
+            R"({"custom_id":"a","result":{"type":"succeeded","message":{"id":"m","content":[{"type":"text","text":"{\"is_spam\":true,\"confidence\":0.5,\"reason\":\"r\"}"},{"type":"tool_use","name":"spam_result","input":)" +
+            good_input + R"(}],"stop_reason":"end_turn"}}})";
+        for (int i = 0; i < 5; ++i) {
+            lines_agree(dec, text_line_);
+            lines_agree(dec, tool_line("x", good_input));
+        }
+        BOOST_TEST(dec.line_shape_hits() == 0u);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(review_trailing_bytes_and_crlf) {
+    aibatch::result_decoder<spam_result> dec(aibatch::output_spec::for_type<spam_result>());
+    aibatch::result_decoder<spam_result> general(aibatch::output_spec::for_type<spam_result>());
+    general.learn_line_shapes(false);
+    aibatch::decoded_line<spam_result> reused;
+    const std::string base = tool_line("a", good_input);
+    const std::string variants[] = {base + "\r", base, base + " ", base + "\r\n", base + "x",
+                                    " " + base, base.substr(0, base.size() - 1),
+                                    base + "}", base + "\r"};
+    for (int round = 0; round < 3; ++round)
+        for (const auto& l : variants) {
+            const line_outcome s = decode_into(dec, l, reused);
+            const line_outcome t = tree_line<spam_result>(dec.spec(), l);
+            const line_outcome g = streamed_line(general, l);
+            BOOST_CHECK_MESSAGE(s == t, l << "\n  tree:   " << t << "\n  shaped: " << s);
+            BOOST_CHECK_MESSAGE(s == g, l << "\n  general:   " << g << "\n  shaped: " << s);
+        }
+}
+
+// A JSON value written with random whitespace and random key order.
+void write_random(const json::value& v, std::mt19937_64& rng, std::string& out) {
+    static const char* const spaces[] = {"", "", "", " ", "\n", "\t ", "\r\n"};
+    auto sp = [&] { out += spaces[rng() % std::size(spaces)]; };
+    if (v.is_object()) {
+        std::vector<const json::key_value_pair*> kvs;
+        for (const auto& kv : v.get_object())
+            kvs.push_back(&kv);
+        std::shuffle(kvs.begin(), kvs.end(), rng);
+        out += '{';
+        sp();
+        for (std::size_t i = 0; i < kvs.size(); ++i) {
+            if (i) {
+                out += ',';
+                sp();
+            }
+            out += json::serialize(json::value(kvs[i]->key()));
+            sp();
+            out += ':';
+            sp();
+            write_random(kvs[i]->value(), rng, out);
+            sp();
+        }
+        out += '}';
+    } else if (v.is_array()) {
+        out += '[';
+        sp();
+        const auto& a = v.get_array();
+        for (std::size_t i = 0; i < a.size(); ++i) {
+            if (i) {
+                out += ',';
+                sp();
+            }
+            write_random(a[i], rng, out);
+            sp();
+        }
+        out += ']';
+    } else {
+        out += json::serialize(v);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(review_shuffled_spaced_teachers) {
+    std::mt19937_64 rng(seed_from_env() + 99);
+    const auto spec = aibatch::output_spec::for_type<spam_result>();
+    aibatch::result_decoder<spam_result> general(spec);
+    general.learn_line_shapes(false);
+    api_values v;
+    const json::value base = json::parse(api_line(v));
+    std::size_t taught = 0, hits = 0;
+    for (int ti = 0; ti < review_rounds(); ++ti) {
+        json::value tree = base;
+        auto& msg = tree.at("result").at("message").as_object();
+        auto& content = msg.at("content").as_array();
+        // extra blocks around ours
+        const char* const blocks[] = {
+            R"({"type":"text","text":"x 1"})",
+            R"({"type":"tool_use","name":"other","input":{"a":[1,"b"]}})",
+            R"({"name":"spam_result","type":"text","input":5})",
+            R"("s")", "7", "null", R"([{"type":"tool_use","name":"spam_result","input":{}}])",
+            R"({"type":"tool_use","name":"spam_result","input":{"x":1}})",
+            R"({"type":"thinking","thinking":"t","signature":"s"})"};
+        for (unsigned n = static_cast<unsigned>(rng() % 3); n > 0; --n)
+            content.insert(content.begin(), json::parse(blocks[rng() % 7]));
+        for (unsigned n = static_cast<unsigned>(rng() % 3); n > 0; --n)
+            content.push_back(json::parse(blocks[rng() % std::size(blocks)]));
+        if (rng() % 3 == 0)
+            msg.erase("usage");
+        if (rng() % 4 == 0)
+            msg.erase("id");
+        if (rng() % 4 == 0)
+            tree.as_object()["zz"] = json::parse(R"({"custom_id":"q","result":[1,2.5,"x"]})");
+        std::string teacher;
+        write_random(tree, rng, teacher);
+        aibatch::result_decoder<spam_result> dec(spec);
+        aibatch::decoded_line<spam_result> reused;
+        decode_into(dec, teacher, reused);
+        const std::size_t h0 = dec.line_shape_hits();
+        decode_into(dec, teacher, reused);
+        if (dec.line_shape_hits() == h0)
+            continue;
+        ++taught;
+        const auto toks = value_tokens(teacher);
+        for (int pi = 0; pi < 60; ++pi) {
+            std::string probe = teacher;
+            std::vector<std::size_t> picks;
+            for (unsigned n = 1 + static_cast<unsigned>(rng() % 3); n > 0; --n)
+                picks.push_back(rng() % toks.size());
+            std::sort(picks.begin(), picks.end());
+            picks.erase(std::unique(picks.begin(), picks.end()), picks.end());
+            for (auto it = picks.rbegin(); it != picks.rend(); ++it) {
+                const auto [b, e] = toks[*it];
+                probe = probe.substr(0, b) + review_values[rng() % std::size(review_values)] +
+                        probe.substr(e);
+            }
+            const std::size_t before = dec.line_shape_hits();
+            const line_outcome s = decode_into(dec, probe, reused);
+            hits += dec.line_shape_hits() - before;
+            const line_outcome t = tree_line<spam_result>(spec, probe);
+            const line_outcome g = streamed_line(general, probe);
+            BOOST_CHECK_MESSAGE(s == t, "teacher " << teacher << "\nprobe " << probe
+                                                   << "\n  tree:   " << t << "\n  shaped: " << s);
+            BOOST_CHECK_MESSAGE(s == g, "teacher " << teacher << "\nprobe " << probe
+                                                   << "\n  general: " << g << "\n  shaped:  " << s);
+        }
+    }
+    std::cout << "review shuffled teachers " << taught << " hits " << hits << "\n";
+}
 BOOST_AUTO_TEST_SUITE_END()
