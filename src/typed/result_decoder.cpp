@@ -14,6 +14,7 @@
 #include <array>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <vector>
 
 namespace aibatch::detail {
@@ -1256,6 +1257,9 @@ void line_scanner::plain_success(std::string_view line) {
     // matched the last few lines (the results changed their shape).
     if (!s.learning || s.by_shape || s.handler.mode != output_mode::tool ||
         (!s.shape.empty() && s.misses < 4))
+        return;
+    // A piece's offsets are 32 bits: a line past them teaches nothing.
+    if (line.size() > std::numeric_limits<std::uint32_t>::max())
         return;
     s.learn(line);
 }
