@@ -28,7 +28,7 @@ namespace {
 
 // Room on the stack for one request's parsed params (most fit; larger ones spill to the
 // heap).
-constexpr std::size_t params_room = 16 * 1024;
+constexpr std::size_t params_room = std::size_t{16} << 10;
 
 } // namespace
 

@@ -1291,7 +1291,7 @@ std::string results_raw(emulator_fixture& f, const std::string& id) {
 
 BOOST_AUTO_TEST_CASE(kept_renderings_never_exceed_one_budget_across_batches) {
     auto opts = emulator_fixture::default_options();
-    opts.results_cache_bytes = 64 * 1024;
+    opts.results_cache_bytes = std::size_t{64} << 10;
     emulator_fixture f(opts);
     std::size_t kept_most = 0;
     for (int b = 0; b < 8; ++b) {
@@ -1311,7 +1311,7 @@ BOOST_AUTO_TEST_CASE(kept_renderings_never_exceed_one_budget_across_batches) {
 
 BOOST_AUTO_TEST_CASE(results_of_a_batch_whose_rendering_was_evicted_are_the_same_bytes) {
     auto opts = emulator_fixture::default_options();
-    opts.results_cache_bytes = 40 * 1024; // one rendering of 40 requests, not two
+    opts.results_cache_bytes = std::size_t{40} << 10; // one rendering of 40 requests, not two
     emulator_fixture f(opts);
     auto [a, a_raw] = downloaded_batch(f, "a", 40);
     BOOST_TEST_REQUIRE(a_raw.size() > opts.results_cache_bytes / 2);
@@ -1332,7 +1332,7 @@ BOOST_AUTO_TEST_CASE(results_of_a_batch_whose_rendering_was_evicted_are_the_same
 
 BOOST_AUTO_TEST_CASE(a_rendering_larger_than_the_budget_is_not_kept_and_evicts_nothing) {
     auto opts = emulator_fixture::default_options();
-    opts.results_cache_bytes = 16 * 1024;
+    opts.results_cache_bytes = std::size_t{16} << 10;
     emulator_fixture f(opts);
     auto [small, small_raw] = downloaded_batch(f, "s", 2);
     BOOST_TEST(f.emu().results_cache().bytes == small_raw.size());

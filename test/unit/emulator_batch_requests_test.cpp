@@ -33,8 +33,9 @@ const std::vector<std::string>& bodies() {
     static const std::vector<std::string> all = {
         // accepted
         R"({"requests":[{"custom_id":"a","params":{"model":"m","max_tokens":5}}]})",
-        " \n\t{ \"requests\" : [ { \"custom_id\" : \"a\" , \"params\" : { \"x\" : [ 1 , 2 ] } "
-        "} , {\"params\":{},\"custom_id\":\"b\"} ] } \r\n",
+        std::string(" \n\t") +
+            R"({ "requests" : [ { "custom_id" : "a" , "params" : { "x" : [ 1 , 2 ] } } ,)" + "\n" +
+            R"({"params":{},"custom_id":"b"} ] } )" + "\r\n",
         R"({"requests":[{"custom\u005fid":"\u0061b","par\u0061ms":{"k":"v"}}]})",
         R"({"requests":[{"custom_id":"a","params":{"k":1},"params":{"k":2}}]})",
         R"({"requests":[{"custom_id":"a","params":{"k":1}}],"requests":[{"custom_id":"z","params":{"q":[]}}]})",
@@ -118,12 +119,12 @@ BOOST_AUTO_TEST_CASE(a_batch_holds_its_text_and_a_few_bytes_and_its_id_per_reque
     emu::batch_requests got;
     BOOST_TEST_REQUIRE(!emu::batch_requests::read(body, 1000, got));
     // The text, plus 24 bytes of offsets and the id's bytes (at most 64) per request.
-    BOOST_TEST(got.memory_bytes() <= body.size() + 1000 * (24 + 64) + 64);
+    BOOST_TEST(got.memory_bytes() <= body.size() + std::size_t{1000} * (24 + 64) + 64);
     auto ids = got.ids_only();
     BOOST_TEST(ids.size() == 1000u);
     BOOST_TEST(ids.custom_id(999) == "item-999");
     BOOST_TEST(!ids.has_params());
-    BOOST_TEST(ids.memory_bytes() <= 1000 * (8 + 16) + 64);
+    BOOST_TEST(ids.memory_bytes() <= std::size_t{1000} * (8 + 16) + 64);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
