@@ -2,6 +2,7 @@
 
 #include "simulated_model.hpp"
 
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/serialize.hpp>
 
 #include <ctime>
@@ -23,12 +24,21 @@ std::string rfc3339(sys_clock::time_point t) {
     return buf;
 }
 
-const json::object& batch_record::request(std::size_t i) const {
-    return body.get_object().at("requests").get_array()[i].get_object();
-}
+namespace {
 
-std::string_view batch_record::custom_id(std::size_t i) const {
-    return request(i).at("custom_id").get_string();
+// Room on the stack for one request's parsed params (most fit; larger ones spill to the
+// heap).
+constexpr std::size_t params_room = std::size_t{16} << 10;
+
+} // namespace
+
+std::shared_ptr<batch_record> batch_record::deleted_copy() const {
+    auto r = std::make_shared<batch_record>();
+    static_cast<batch_facts&>(*r) = *this;
+    r->deleted = true;
+    r->cache = nullptr;
+    r->requests = requests.ids_only();
+    return r;
 }
 
 sys_clock::time_point batch_record::ends_at() const {
@@ -69,7 +79,9 @@ void batch_record::compute_outcomes() const {
             outcomes_[i] = canceled ? item_outcome::canceled : item_outcome::expired;
             continue;
         }
-        const auto& params = request(i).at("params");
+        unsigned char room[params_room];
+        json::monotonic_resource mr(room, sizeof room);
+        const json::value params = requests.params(i, &mr);
         if (params.is_object()) {
             auto sc = read_script(params.get_object());
             if (sc.result == "errored") {
@@ -105,9 +117,15 @@ std::string batch_record::result_line(std::size_t i) const {
     json::object line;
     line["custom_id"] = custom_id(i);
     json::object result;
-    const auto& params = request(i).at("params");
     std::uint64_t item_seed = hash_bytes(custom_id(i), seed);
-    switch (outcome(i)) {
+    const item_outcome out = outcome(i);
+    unsigned char room[params_room];
+    json::monotonic_resource mr(room, sizeof room);
+    // Canceled and expired lines do not look at the params.
+    const json::value params = out == item_outcome::succeeded || out == item_outcome::errored
+                                   ? requests.params(i, &mr)
+                                   : json::value();
+    switch (out) {
     case item_outcome::succeeded:
         result["type"] = "succeeded";
         result["message"] =

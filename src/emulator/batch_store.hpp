@@ -2,9 +2,9 @@
 // cancellation, the outcome of each item and its line of results.
 #pragma once
 
-#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/value.hpp>
 
+#include "batch_requests.hpp"
 #include "simulated_model.hpp"
 
 #include <chrono>
@@ -23,7 +23,8 @@ std::string rfc3339(sys_clock::time_point t);
 
 enum class item_outcome : std::uint8_t { succeeded, errored, canceled, expired };
 
-struct batch_record {
+/// What a batch is besides its requests: id, seed, times, faults.
+struct batch_facts {
     std::string id;
     std::uint64_t seed = 0;
     sys_clock::time_point created_at, expires_at, processing_ends_at;
@@ -43,17 +44,18 @@ struct batch_record {
     /// The service's prompt cache: items with cache_control use it when processed (at
     /// the time each completes), under the service's lock, once.
     prompt_cache* cache = nullptr;
+};
 
-    boost::json::monotonic_resource arena;       ///< owns the parsed body
-    boost::json::value body;                     ///< {"requests":[...]} as posted
+struct batch_record : batch_facts {
+    /// The requests as posted (their text; params parsed when needed).
+    batch_requests requests;
     std::vector<std::uint32_t> completion_order; ///< item indices in processing order
-    /// The whole JSONL once it has been generated (results are deterministic), so later
-    /// downloads are served at memory speed. Only kept below a size cap.
-    mutable std::shared_ptr<const std::string> rendered_results;
 
-    std::size_t size() const { return completion_order.size(); }
-    const boost::json::object& request(std::size_t i) const;
-    std::string_view custom_id(std::size_t i) const;
+    std::size_t size() const { return requests.size(); }
+    std::string_view custom_id(std::size_t i) const { return requests.custom_id(i); }
+    /// What a deleted batch leaves: its facts and custom ids, marked deleted (the memory
+    /// of its requests and outcomes goes with the last reference to this record).
+    std::shared_ptr<batch_record> deleted_copy() const;
 
     /// When processing ended (or will end), cancellation and expiry included.
     sys_clock::time_point ends_at() const;

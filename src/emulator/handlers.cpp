@@ -15,16 +15,11 @@ namespace aibatch::emulator {
 
 namespace json = boost::json;
 
-reply service::create(const std::string& body) {
+reply service::create(std::string body) {
     auto rec = std::make_shared<batch_record>();
-    boost::system::error_code ec;
-    rec->body = json::parse(body, ec, json::storage_ptr(&rec->arena));
-    if (ec)
-        return error_reply(400, "invalid_request_error",
-                           "There was an error parsing the body of your request: " + ec.message());
-    if (auto why = batch_body_problem(rec->body, opts_.max_batch_requests))
+    if (auto why = batch_requests::read(std::move(body), opts_.max_batch_requests, rec->requests))
         return error_reply(400, "invalid_request_error", std::move(*why));
-    const auto& a = rec->body.get_object().at("requests").get_array();
+    const std::size_t n = rec->size();
     auto now = sys_clock::now();
     bool expire = take_fault(fault::kind::expire).has_value();
     auto hidden = take_fault(fault::kind::transient_404);
@@ -48,11 +43,11 @@ reply service::create(const std::string& body) {
                 now + std::chrono::duration_cast<sys_clock::duration>(hidden->delay);
             rec->not_found_endpoint = hidden->endpoint;
         }
-        rec->completion_order.resize(a.size());
-        for (std::uint32_t i = 0; i < a.size(); ++i)
+        rec->completion_order.resize(n);
+        for (std::uint32_t i = 0; i < n; ++i)
             rec->completion_order[i] = i;
         rng shuffle(rec->seed);
-        for (std::size_t i = a.size(); i > 1; --i)
+        for (std::size_t i = n; i > 1; --i)
             std::swap(rec->completion_order[i - 1], rec->completion_order[shuffle.below(i)]);
         batches_.push_back(rec);
         history_.push_back(rec);
@@ -61,7 +56,7 @@ reply service::create(const std::string& body) {
     }
     auto rep = json_reply(answer);
     rep.batch_id = rec->id;
-    rep.requests = a.size();
+    rep.requests = n;
     return rep;
 }
 
@@ -111,8 +106,11 @@ reply service::on_batch(const std::string& endpoint, const std::string& id) {
                                    " cannot be deleted while it is "
                                    "still processing; cancel it first and wait until it has ended");
         }
+        // What stays of it: its facts and custom ids (for batches()). Its requests,
+        // outcomes and kept results go (once a results stream still reading them ends).
         std::erase(batches_, b);
-        b->deleted = true;
+        std::replace(history_.begin(), history_.end(), b, b->deleted_copy());
+        results_cache_.erase(id);
         lock.unlock();
         return json_reply(json::object{{"id", id}, {"type", "message_batch_deleted"}});
     }

@@ -43,7 +43,9 @@ int main(int argc, char** argv) {
     app.add_option("--log", log_file, "Append one JSON line per request to this file");
     std::size_t cache_mb = opts.results_cache_bytes >> 20;
     app.add_option("--results-cache-mb", cache_mb,
-                   "Keep generated results up to this size for faster later downloads (0 = off)")
+                   "Total budget, across all batches, for generated results kept for faster "
+                   "later downloads; the least recently downloaded go first when a new one "
+                   "needs room, a rendering larger than the budget is not kept (0 = off)")
         ->capture_default_str();
     CLI11_PARSE(app, argc, argv);
     opts.results_cache_bytes = cache_mb << 20;

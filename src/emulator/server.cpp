@@ -202,8 +202,10 @@ struct server::impl {
         std::string endpoint = endpoint_of(*r, req.method());
         svc->note_received(endpoint);
         auto fd = svc->take_request_faults(endpoint);
+        // Printed before a create takes the body (moved into the batch).
+        const auto print = fd.drop || fd.drop_after ? body_print::of(req.body()) : body_print{};
         if (fd.drop) {
-            svc->log_request(method, path, 0, endpoint, r->batch_id, 0, req.body());
+            svc->log_request(method, path, 0, endpoint, r->batch_id, 0, print);
             co_return false;
         }
         if (fd.delay.count() > 0) {
@@ -213,7 +215,7 @@ struct server::impl {
         reply rep = fd.status ? svc->injected(*fd.status, method, path, endpoint, r->batch_id)
                               : svc->dispatch(*r, req, endpoint);
         if (fd.drop_after) {
-            svc->log_request(method, path, 0, endpoint, r->batch_id, 0, req.body());
+            svc->log_request(method, path, 0, endpoint, r->batch_id, 0, print);
             co_return false;
         }
         if (rep.results_of)
@@ -286,14 +288,15 @@ struct server::impl {
         };
         if (inject && !co_await send(inject->line + "\n"))
             co_return false;
-        if (auto cached = b.rendered_results) {
+        if (auto cached = svc->kept_results(b.id)) {
             // Generated before: the same bytes, at memory speed.
             constexpr std::size_t piece = std::size_t{1} << 20;
             for (std::size_t off = 0; off < cached->size(); off += piece)
                 if (!co_await send(std::string_view(*cached).substr(off, piece)))
                     co_return false;
         } else {
-            // Generate line by line; keep the whole text for later downloads when small.
+            // Generate line by line; offer the whole text to the results cache when it
+            // can fit there (one budget across all batches).
             const std::size_t keep_limit = svc->opts().results_cache_bytes;
             auto keep = keep_limit > 0 ? std::make_shared<std::string>() : nullptr;
             for (std::size_t k = 0; k < b.size(); ++k) {
@@ -310,7 +313,8 @@ struct server::impl {
             }
             if (keep && keep->size() + pending.size() <= keep_limit) {
                 keep->append(pending);
-                b.rendered_results = std::move(keep);
+                keep->shrink_to_fit(); // the cache counts sizes: no spare capacity
+                svc->keep_results(b.id, std::move(keep));
             }
             if (!pending.empty() && !co_await send(pending))
                 co_return false;
@@ -368,6 +372,10 @@ std::size_t server::batches_created() const {
 
 std::vector<batch_summary> server::batches() const {
     return impl_->svc->batches();
+}
+
+results_cache_stats server::results_cache() const {
+    return impl_->svc->results_cache();
 }
 
 std::size_t server::batch_count() const {

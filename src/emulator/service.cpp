@@ -45,13 +45,13 @@ std::string endpoint_of(const route& r, http::verb method) {
 
 service::service(options opts, std::string origin)
     : opts_(std::move(opts)), origin_(std::move(origin)), faults_(opts_.faults),
-      ids_(opts_.seed ^ 0xA1B2C3D4ULL) {
+      ids_(opts_.seed ^ 0xA1B2C3D4ULL), results_cache_(opts_.results_cache_bytes) {
     if (!opts_.log_file.empty())
         log_out_.open(opts_.log_file, std::ios::app);
 }
 
 // ---------------------------------------------------------------- request -> reply
-reply service::answer(const http_request& req) {
+reply service::answer(http_request req) {
     std::string target(req.target());
     std::string path = target.substr(0, target.find('?'));
     auto r = match_route(path);
@@ -60,11 +60,12 @@ reply service::answer(const http_request& req) {
     return dispatch(*r, req, endpoint_of(*r, req.method()));
 }
 
-reply service::dispatch(const route& r, const http_request& req, const std::string& endpoint) {
+reply service::dispatch(const route& r, http_request& req, const std::string& endpoint) {
     std::string method(req.method_string());
     std::string path(req.target().substr(0, req.target().find('?')));
+    const body_print print = body_print::of(req.body()); // before a create takes the body
     auto finish = [&](reply rep, std::string batch_id = {}, std::uint64_t n = 0) {
-        log_request(method, path, rep.status, endpoint, std::move(batch_id), n, req.body());
+        log_request(method, path, rep.status, endpoint, std::move(batch_id), n, print);
         return rep;
     };
     {
@@ -96,7 +97,7 @@ reply service::dispatch(const route& r, const http_request& req, const std::stri
         return finish(std::move(rep));
     }
     if (endpoint == "create") {
-        auto rep = create(req.body());
+        auto rep = create(std::move(req.body()));
         std::string id = rep.batch_id;
         std::uint64_t n = rep.requests;
         return finish(std::move(rep), std::move(id), n);
@@ -185,17 +186,21 @@ void service::add_fault(fault f) {
     faults_.add(std::move(f));
 }
 
-void service::log_request(std::string method, std::string path, unsigned status,
-                          std::string endpoint, std::string batch_id, std::uint64_t requests,
-                          std::string_view body) {
+body_print body_print::of(std::string_view body) {
     std::uint64_t hash = 1469598103934665603ull; // FNV-1a
     for (unsigned char c : body) {
         hash ^= c;
         hash *= 1099511628211ull;
     }
+    return {body.size(), body.empty() ? 0 : hash};
+}
+
+void service::log_request(std::string method, std::string path, unsigned status,
+                          std::string endpoint, std::string batch_id, std::uint64_t requests,
+                          body_print body) {
     std::lock_guard lock(mtx_);
-    log_entry e{std::move(method),   std::move(path), status,      std::move(endpoint),
-                std::move(batch_id), requests,        body.size(), body.empty() ? 0 : hash};
+    log_entry e{std::move(method),   std::move(path), status,     std::move(endpoint),
+                std::move(batch_id), requests,        body.bytes, body.hash};
     if (log_out_) {
         json::object line{{"method", e.method},
                           {"path", e.path},
@@ -303,6 +308,22 @@ bool service::wait_received(const std::string& endpoint, std::size_t n,
         auto it = received_.find(endpoint);
         return it != received_.end() && it->second >= n;
     });
+}
+
+std::shared_ptr<const std::string> service::kept_results(const std::string& id) {
+    std::lock_guard lock(mtx_);
+    return results_cache_.find(id);
+}
+
+void service::keep_results(const std::string& id, std::shared_ptr<const std::string> text) {
+    std::lock_guard lock(mtx_);
+    if (find_locked(id))
+        results_cache_.keep(id, std::move(text));
+}
+
+results_cache_stats service::results_cache() const {
+    std::lock_guard lock(mtx_);
+    return results_cache_.stats();
 }
 
 std::vector<batch_summary> service::batches() const {

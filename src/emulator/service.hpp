@@ -8,6 +8,7 @@
 #include "batch_store.hpp"
 #include "fault_plan.hpp"
 #include "prompt_cache.hpp"
+#include "results_cache.hpp"
 #include "rng.hpp"
 
 #include <aibatch/emulator/emulator.hpp>
@@ -45,6 +46,13 @@ struct reply {
     std::uint64_t requests = 0; ///< for the request log: the number of requests it holds
 };
 
+/// What the request log keeps of a body: its size and FNV-1a hash (0 without a body).
+struct body_print {
+    std::uint64_t bytes = 0;
+    std::uint64_t hash = 0;
+    static body_print of(std::string_view body);
+};
+
 /// Where a request goes: the endpoint (create and list share "batches", retrieve and
 /// delete share "batch"), the batch id in the path, the methods the path allows.
 struct route {
@@ -65,10 +73,10 @@ public:
 
     // ------------------------------------------------ request -> reply (logged)
     /// The answer to a request when no fault applies: its route, then dispatch().
-    reply answer(const http_request& req);
+    reply answer(http_request req);
     /// The answer to a routed request: the headers (key, version, method), then the
-    /// endpoint's handler.
-    reply dispatch(const route& r, const http_request& req, const std::string& endpoint);
+    /// endpoint's handler. A create takes the request's body (moved into the batch).
+    reply dispatch(const route& r, http_request& req, const std::string& endpoint);
     /// 404 for a path that names no endpoint.
     reply not_found(const std::string& method, const std::string& path);
     /// The error an injected status fault answers instead of the endpoint.
@@ -78,7 +86,8 @@ public:
     reply too_large(std::uint64_t bytes);
 
     // ------------------------------------------------ the endpoints (not logged)
-    reply create(const std::string& body);
+    /// Keeps `body`'s text as the batch's requests.
+    reply create(std::string body);
     /// retrieve, cancel, delete or results of batch `id`.
     reply on_batch(const std::string& endpoint, const std::string& id);
     reply list(std::string_view target);
@@ -91,7 +100,7 @@ public:
     std::optional<std::uint64_t> take_cut_request(const std::string& endpoint);
     void add_fault(fault f);
     void log_request(std::string method, std::string path, unsigned status, std::string endpoint,
-                     std::string batch_id, std::uint64_t requests, std::string_view body = {});
+                     std::string batch_id, std::uint64_t requests, body_print body = {});
 
     const options& opts() const { return opts_; }
     const std::string& origin() const { return origin_; }
@@ -104,6 +113,13 @@ public:
     bool wait_ended(const std::string& id, std::chrono::milliseconds timeout) const;
     bool wait_for_log(const std::function<bool(const std::vector<log_entry>&)>& done,
                       std::chrono::milliseconds timeout) const;
+    /// The rendering of batch `id`'s results kept in the results cache (now its most
+    /// recently used), or null.
+    std::shared_ptr<const std::string> kept_results(const std::string& id);
+    /// Offers batch `id`'s rendered results to the results cache (nothing when the batch
+    /// has been deleted meanwhile, or the rendering exceeds the budget).
+    void keep_results(const std::string& id, std::shared_ptr<const std::string> text);
+    results_cache_stats results_cache() const;
     /// Counts a request to `endpoint` read off its connection (before faults and answer).
     void note_received(const std::string& endpoint);
     bool wait_received(const std::string& endpoint, std::size_t n,
@@ -133,6 +149,8 @@ private:
     rng ids_;
     /// Prefixes cached by POST /v1/messages and by batch items (prompt_cache.hpp).
     prompt_cache cache_;
+    /// Rendered results of ended batches, within options::results_cache_bytes in all.
+    emulator::results_cache results_cache_;
     std::ofstream log_out_;
 };
 

@@ -88,6 +88,9 @@ BOOST_AUTO_TEST_CASE(emulator_model_inputs_replay_clean) {
 BOOST_AUTO_TEST_CASE(emulator_http_inputs_replay_clean) {
     replay("emulator_http");
 }
+BOOST_AUTO_TEST_CASE(emulator_batch_body_inputs_replay_clean) {
+    replay("emulator_batch_body");
+}
 
 BOOST_AUTO_TEST_CASE(journal_inputs_replay_clean) {
     replay("journal");
@@ -166,6 +169,66 @@ BOOST_AUTO_TEST_CASE(json_tokens_holds_on_mutated_seeds) {
         } catch (const std::exception& e) {
             ++failures;
             BOOST_ERROR("seed " << seed << ", input " << i << ": " << e.what());
+        }
+    }
+}
+
+// The emulator's reading of create bodies against a whole-body parse beyond the seeds:
+// each seed changed piece by piece (JSON punctuation, escapes, the keys it looks for), a
+// seeded run bounded in count.
+BOOST_AUTO_TEST_CASE(emulator_batch_body_holds_on_mutated_seeds) {
+    const std::uint64_t seed = std::random_device{}();
+    BOOST_TEST_MESSAGE("emulator_batch_body mutations: seed " << seed);
+    std::mt19937_64 rng(seed);
+    static const std::string pieces[] = {"{",
+                                         "}",
+                                         "[",
+                                         "]",
+                                         ":",
+                                         ",",
+                                         "\"",
+                                         "\\",
+                                         "\\u0061",
+                                         " ",
+                                         "\n",
+                                         "0",
+                                         "-1.5e3",
+                                         "null",
+                                         "true",
+                                         "\"requests\"",
+                                         "\"custom_id\"",
+                                         "\"params\"",
+                                         "\"a\"",
+                                         "{}",
+                                         "[]"};
+    std::vector<std::string> seeds;
+    for (const auto& file :
+         files_under(fs::path(AIBATCH_FUZZ_DIR) / "corpus" / "emulator_batch_body"))
+        seeds.push_back(bytes_of(file));
+    BOOST_REQUIRE(!seeds.empty());
+    std::size_t failures = 0;
+    for (int i = 0; i < 20000 && failures < 5; ++i) {
+        std::string s = seeds[rng() % seeds.size()];
+        for (int edits = 1 + static_cast<int>(rng() % 3); edits > 0; --edits) {
+            std::size_t at = rng() % s.size();
+            switch (rng() % 3) {
+            case 0:
+                s.erase(at, 1 + rng() % 3);
+                break;
+            case 1:
+                s.insert(at, pieces[rng() % std::size(pieces)]);
+                break;
+            default:
+                s.insert(at, s.substr(rng() % s.size(), rng() % 24));
+            }
+            if (s.empty())
+                s = "{";
+        }
+        try {
+            aibatch::fuzz::emulator_batch_body(s);
+        } catch (const std::exception& e) {
+            ++failures;
+            BOOST_ERROR("seed " << seed << ", input " << i << ": " << e.what() << "\n" << s);
         }
     }
 }

@@ -33,6 +33,7 @@ void structured_output(std::string_view data);
 void api_responses(std::string_view data);
 void emulator_model(std::string_view data);
 void emulator_http(std::string_view data);
+void emulator_batch_body(std::string_view data);
 void journal(std::string_view data);
 void json_decode(std::string_view data);
 void json_tokens(std::string_view data);
@@ -51,6 +52,7 @@ inline constexpr target targets[] = {
     {"api_responses", &api_responses},
     {"emulator_model", &emulator_model},
     {"emulator_http", &emulator_http},
+    {"emulator_batch_body", &emulator_batch_body},
     {"journal", &journal},
     {"json_decode", &json_decode},
     {"json_tokens", &json_tokens},

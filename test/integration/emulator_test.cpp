@@ -1259,3 +1259,105 @@ BOOST_AUTO_TEST_CASE(breakpoints_the_api_refuses_are_400s_and_errored_items) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// options::results_cache_bytes is one budget across all batches: what is kept never
+// exceeds it, the least recently downloaded rendering goes first, and a batch whose
+// rendering went is generated again, byte for byte.
+BOOST_AUTO_TEST_SUITE(emulator_results_cache)
+
+namespace {
+
+// An ended batch of `n` text requests ("<prefix>0", ...), its results downloaded once:
+// its id and the raw JSONL.
+std::pair<std::string, std::string> downloaded_batch(emulator_fixture& f, const std::string& prefix,
+                                                     int n) {
+    json::array reqs;
+    for (int i = 0; i < n; ++i)
+        reqs.push_back(text_request(numbered(prefix, i), numbered("prompt ", i)));
+    auto c = f.create(json::object{{"requests", std::move(reqs)}});
+    BOOST_REQUIRE_MESSAGE(c.status == 200u, c.raw);
+    std::string id(c.body.at("id").as_string());
+    f.wait_ended(id);
+    auto r = f.call("GET", "/v1/messages/batches/" + id + "/results");
+    BOOST_REQUIRE_MESSAGE(r.status == 200u, r.raw);
+    return {id, r.raw};
+}
+
+std::string results_raw(emulator_fixture& f, const std::string& id) {
+    return f.call("GET", "/v1/messages/batches/" + id + "/results").raw;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(kept_renderings_never_exceed_one_budget_across_batches) {
+    auto opts = emulator_fixture::default_options();
+    opts.results_cache_bytes = std::size_t{64} << 10;
+    emulator_fixture f(opts);
+    std::size_t kept_most = 0;
+    for (int b = 0; b < 8; ++b) {
+        auto [id, raw] = downloaded_batch(f, numbered("b", b) + "-", 40);
+        BOOST_TEST_REQUIRE(raw.size() > opts.results_cache_bytes / 4); // 8 cannot all fit
+        BOOST_TEST_REQUIRE(raw.size() < opts.results_cache_bytes / 2); // 2 always fit
+        auto s = f.emu().results_cache();
+        BOOST_TEST(s.budget == opts.results_cache_bytes);
+        BOOST_TEST(s.bytes <= opts.results_cache_bytes, "batch " << b << ": " << s.bytes);
+        BOOST_TEST(s.batches >= 1u); // the newest is always kept
+        kept_most = std::max(kept_most, s.batches);
+    }
+    auto s = f.emu().results_cache();
+    BOOST_TEST(s.evictions >= 4u);
+    BOOST_TEST(kept_most <= 3u);
+}
+
+BOOST_AUTO_TEST_CASE(results_of_a_batch_whose_rendering_was_evicted_are_the_same_bytes) {
+    auto opts = emulator_fixture::default_options();
+    opts.results_cache_bytes = std::size_t{40} << 10; // one rendering of 40 requests, not two
+    emulator_fixture f(opts);
+    auto [a, a_raw] = downloaded_batch(f, "a", 40);
+    BOOST_TEST_REQUIRE(a_raw.size() > opts.results_cache_bytes / 2);
+    BOOST_TEST_REQUIRE(a_raw.size() <= opts.results_cache_bytes);
+    BOOST_TEST(f.emu().results_cache().bytes == a_raw.size()); // a kept
+    auto [b, b_raw] = downloaded_batch(f, "b", 40);
+    auto s = f.emu().results_cache();
+    BOOST_TEST(s.evictions == 1u); // a went to make room for b
+    BOOST_TEST(s.batches == 1u);
+    BOOST_TEST(s.bytes == b_raw.size());
+    BOOST_TEST((results_raw(f, a) == a_raw)); // generated again, kept: b goes
+    BOOST_TEST(f.emu().results_cache().evictions == 2u);
+    BOOST_TEST((results_raw(f, a) == a_raw)); // from the cache
+    BOOST_TEST(f.emu().results_cache().evictions == 2u);
+    BOOST_TEST((results_raw(f, b) == b_raw)); // generated again
+    BOOST_TEST(f.emu().results_cache().evictions == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(a_rendering_larger_than_the_budget_is_not_kept_and_evicts_nothing) {
+    auto opts = emulator_fixture::default_options();
+    opts.results_cache_bytes = std::size_t{16} << 10;
+    emulator_fixture f(opts);
+    auto [small, small_raw] = downloaded_batch(f, "s", 2);
+    BOOST_TEST(f.emu().results_cache().bytes == small_raw.size());
+    auto [big, big_raw] = downloaded_batch(f, "g", 60);
+    BOOST_TEST_REQUIRE(big_raw.size() > opts.results_cache_bytes);
+    auto s = f.emu().results_cache();
+    BOOST_TEST(s.batches == 1u); // only the small one
+    BOOST_TEST(s.bytes == small_raw.size());
+    BOOST_TEST(s.evictions == 0u);
+    BOOST_TEST((results_raw(f, big) == big_raw));
+}
+
+BOOST_AUTO_TEST_CASE(deleting_a_batch_drops_its_kept_rendering) {
+    emulator_fixture f;
+    auto [id, raw] = downloaded_batch(f, "d", 5);
+    BOOST_TEST(f.emu().results_cache().bytes == raw.size());
+    BOOST_TEST_REQUIRE(f.call("DELETE", "/v1/messages/batches/" + id).status == 200u);
+    auto s = f.emu().results_cache();
+    BOOST_TEST(s.bytes == 0u);
+    BOOST_TEST(s.batches == 0u);
+    // What batches() reports of it stays.
+    auto all = f.emu().batches();
+    BOOST_TEST_REQUIRE(all.size() == 1u);
+    BOOST_TEST(all[0].deleted);
+    BOOST_TEST(all[0].custom_ids == (std::vector<std::string>{"d0", "d1", "d2", "d3", "d4"}));
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -103,8 +103,12 @@ struct options {
     std::uint64_t max_batch_requests = 100'000;
     std::uint64_t max_batch_bytes = 256'000'000;
     std::vector<fault> faults;
-    /// Results of a batch up to this size are kept once generated, so later downloads
-    /// are served at memory speed (the bytes are the same). 0 = regenerate every time.
+    /// One budget, in bytes, for the results kept once generated, across all batches:
+    /// later downloads of a kept batch are served at memory speed (the bytes are the same
+    /// either way). When a new rendering does not fit, the least recently downloaded ones
+    /// are dropped first; a rendering larger than the whole budget is not kept; a deleted
+    /// batch's is dropped. A download being generated holds its text besides (up to this
+    /// size). 0 = regenerate every time. server::results_cache() tells what is kept.
     std::size_t results_cache_bytes = std::size_t{512} << 20;
     /// When set, one JSON line per request is appended (method, path, status, ...).
     std::filesystem::path log_file;
@@ -117,6 +121,14 @@ struct batch_summary {
     std::vector<std::string> custom_ids; ///< in request order
     bool cancel_requested = false;       ///< a cancel reached it before it ended
     bool deleted = false;
+};
+
+/// What the results cache (options::results_cache_bytes) holds at one moment.
+struct results_cache_stats {
+    std::size_t budget = 0;      ///< options::results_cache_bytes
+    std::size_t bytes = 0;       ///< total size of the renderings kept (never over budget)
+    std::size_t batches = 0;     ///< how many batches have their rendering kept
+    std::uint64_t evictions = 0; ///< renderings dropped so far to make room for another
 };
 
 /// One request the emulator served (the in-memory log).
@@ -157,8 +169,11 @@ public:
     std::size_t batches_created() const;
     /// Number of batches that exist (created and not deleted).
     std::size_t batch_count() const;
-    /// Every batch created so far, oldest first (deleted ones included, marked).
+    /// Every batch created so far, oldest first (deleted ones included, marked). A
+    /// deleted batch keeps only what this reports (its requests' memory is released).
     std::vector<batch_summary> batches() const;
+    /// What the results cache holds now (options::results_cache_bytes).
+    results_cache_stats results_cache() const;
 
     /// Ends batch `batch_id` now if it is held (options::hold_batches) or canceling: it
     /// answers ended, with its results (a canceling batch's items canceled). False when
