@@ -15,16 +15,12 @@ outcome_ledger::outcome_ledger(item_store& items, std::size_t count,
     // The reports themselves are set up by the engine in slices (see engine.cpp): only
     // the room is made here.
     items_->reserve(count);
-    done_in_round_.reserve(count);
-    identity_.reserve(count);
-    job_of_.reserve(count);
+    slots_.reserve(count);
 }
 
 void outcome_ledger::add_item(std::size_t i) {
     items_->add(i);
-    done_in_round_.push_back(0);
-    identity_.push_back(0);
-    job_of_.push_back(0);
+    slots_.emplace_back();
 }
 
 void outcome_ledger::begin_round(unsigned round) {
@@ -32,18 +28,14 @@ void outcome_ledger::begin_round(unsigned round) {
     const std::size_t n = items_->size();
     // Memory touched as the items were added: clearing it is fast (a first-time assign
     // of fresh memory page-faulted for milliseconds in one go).
-    for (auto* v : {&done_in_round_, &job_of_}) {
-        v->resize(n);
-        std::fill(v->begin(), v->end(), 0);
-    }
-    identity_.resize(n);
-    std::fill(identity_.begin(), identity_.end(), 0);
+    slots_.resize(n);
+    std::fill(slots_.begin(), slots_.end(), slot{});
     bad_lines_.clear();
 }
 
 void outcome_ledger::assign(const job& j) {
     for (std::size_t i : j.indices)
-        job_of_[i] = j.number + 1;
+        slots_[i].job_of = j.number + 1;
 }
 
 std::vector<std::size_t> outcome_ledger::repair_todo() const {
@@ -72,13 +64,11 @@ void outcome_ledger::prefetch(std::string_view line) const {
     if (end == limit || line[end] != '"')
         return;
     auto id = ids_.parse(line.substr(0, end));
-    if (!id || id->second >= job_of_.size())
+    if (!id || id->second >= slots_.size())
         return;
     const std::size_t i = id->second;
 #if defined(__GNUC__)
-    __builtin_prefetch(&job_of_[i], 0);
-    __builtin_prefetch(&done_in_round_[i], 1);
-    __builtin_prefetch(&identity_[i], 1);
+    __builtin_prefetch(&slots_[i], 1);
 #endif
     items_->prefetch(i);
 }
@@ -86,13 +76,13 @@ void outcome_ledger::prefetch(std::string_view line) const {
 line_use outcome_ledger::take_line(job& j, const line_facts& line) {
     line_use use;
     auto id = ids_.parse(line.custom_id);
-    const bool mine = id && id->first == j.round && job_of_[id->second] == j.number + 1;
+    const bool mine = id && id->first == j.round && slots_[id->second].job_of == j.number + 1;
     if (!mine) {
         if (j.tentative) {
             // Not proof either way yet (a stray line can come first): a candidate is
             // rejected only after many lines and none of them one of j's items.
-            if (id && id->first == j.round && job_of_[id->second] != 0)
-                hint_[j.batch_id] = job_of_[id->second] - 1;
+            if (id && id->first == j.round && slots_[id->second].job_of != 0)
+                hint_[j.batch_id] = slots_[id->second].job_of - 1;
             if (!id)
                 j.foreign_run_seen = true;
             use.keep_reading = ++j.unmatched_lines < 16;
@@ -114,9 +104,9 @@ line_use outcome_ledger::take_line(job& j, const line_facts& line) {
     }
     j.verified_line = true;
     const std::size_t i = id->second;
-    if (done_in_round_[i] != 0) {
-        if (line.identity == identity_[i]) {
-            if (done_in_round_[i] != download_)
+    if (slots_[i].done_in_round != 0) {
+        if (line.identity == slots_[i].identity) {
+            if (slots_[i].done_in_round != download_)
                 return use; // delivered again by a repeated download
             anomaly("batch " + j.batch_id + ": the result line for " + std::string(line.custom_id) +
                     " came twice (the same answer); used once");
@@ -131,8 +121,8 @@ line_use outcome_ledger::take_line(job& j, const line_facts& line) {
         repairable_.erase(i);
         return use;
     }
-    done_in_round_[i] = download_;
-    identity_[i] = line.identity;
+    slots_[i].done_in_round = download_;
+    slots_[i].identity = line.identity;
     bad_lines_.erase(i);
     auto& it = item(i);
     if (it.batch_id != j.batch_id)
@@ -191,8 +181,8 @@ void outcome_ledger::take_bad_line(const job& j, const std::optional<std::string
     if (custom_id)
         id = ids_.parse(*custom_id);
     anomaly("batch " + j.batch_id + ": " + std::string(why) + "; ignored");
-    if (id && id->first == j.round && job_of_[id->second] == j.number + 1 &&
-        done_in_round_[id->second] == 0 && !j.tentative) {
+    if (id && id->first == j.round && slots_[id->second].job_of == j.number + 1 &&
+        slots_[id->second].done_in_round == 0 && !j.tentative) {
         bad_lines_.insert(id->second);
         set(id->second, item_status::failed, "invalid_result_line",
             "batch " + j.batch_id +
@@ -227,14 +217,15 @@ void outcome_ledger::set(std::size_t i, item_status st, std::string type, std::s
 
 bool outcome_ledger::mark(std::size_t i, item_status st, const std::string& type,
                           const std::string& msg) {
-    if (item(i).status == item_status::succeeded || done_in_round_[i] != 0)
+    if (item(i).status == item_status::succeeded || slots_[i].done_in_round != 0)
         return false;
     set(i, st, type, msg);
     return true;
 }
 
 void outcome_ledger::missing_result(const job& j, std::size_t i) {
-    if (done_in_round_[i] == 0 && !bad_lines_.count(i) && item(i).status != item_status::succeeded)
+    if (slots_[i].done_in_round == 0 && !bad_lines_.count(i) &&
+        item(i).status != item_status::succeeded)
         set(i, item_status::failed, "missing_result",
             "batch " + j.batch_id + " ended without a result line for " + item(i).custom_id);
 }
@@ -308,8 +299,8 @@ std::optional<batch_progress> outcome_ledger::progress(const job& j,
                                repairable_.count(it.index) && round_ < repair_rounds_;
         if (repairing)
             ++p.items_repairing;
-        else if (!(done_in_round_.size() > it.index && done_in_round_[it.index] == 0 &&
-                   job_of_[it.index] != 0))
+        else if (!(slots_.size() > it.index && slots_[it.index].done_in_round == 0 &&
+                   slots_[it.index].job_of != 0))
             ++p.items_done;
     }
     auto key =

@@ -153,10 +153,15 @@ private:
     double committed_ = 0;
     std::uint64_t results_seen_ = 0;
     std::uint64_t anomaly_count_ = 0;
-    std::uint32_t download_ = 0;               // numbers each results download (0 = none)
-    std::vector<std::uint32_t> done_in_round_; // by item: the download its result came in
-    std::vector<std::uint32_t> job_of_;        // by item: 1 + its job this round, 0 = none
-    std::vector<std::uint64_t> identity_;      // by item: result_identity of its result
+    std::uint32_t download_ = 0; // numbers each results download (0 = none)
+    // By item, side by side: result lines come in no order, and one slot is one cache
+    // line (and one page) to touch per line, where three arrays were three.
+    struct slot {
+        std::uint32_t done_in_round = 0; // the download its result came in
+        std::uint32_t job_of = 0;        // 1 + its job this round, 0 = none
+        std::uint64_t identity = 0;      // result_identity of its result
+    };
+    std::vector<slot> slots_;
     std::set<std::size_t> repairable_;
     std::set<std::size_t> bad_lines_; // items whose only line so far was not a result
     std::map<std::size_t, conversation> feedback_;
