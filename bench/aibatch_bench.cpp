@@ -84,6 +84,17 @@ double cpu_seconds() {
     return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
            static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
 }
+// The kernel's part of cpu_seconds(), and the page faults that needed no I/O.
+double system_cpu_seconds() {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return static_cast<double>(u.ru_stime.tv_sec) + static_cast<double>(u.ru_stime.tv_usec) / 1e6;
+}
+long minor_faults() {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return u.ru_minflt;
+}
 
 // Time the calling thread has spent runnable but not running (other processes had the
 // CPU), in ms, from the scheduler's per-thread statistics; `fd`: the thread's
@@ -698,6 +709,8 @@ int main(int argc, char** argv) {
                     asio::detached);
                 auto t0 = clk::now();
                 const double cpu0 = cpu_seconds();
+                const double sys0 = system_cpu_seconds();
+                const long faults0 = minor_faults();
                 std::size_t succeeded = 0, failed = 0;
                 if (failing) {
                     try {
@@ -719,12 +732,16 @@ int main(int argc, char** argv) {
                 if (std::getenv("AIBATCH_BENCH_STALL_LOG"))
                     std::fprintf(stderr, "results freed at %.3f s\n", since(started));
                 const double cpu = cpu_seconds() - cpu0;
+                const double sys = system_cpu_seconds() - sys0;
+                const long faults = minor_faults() - faults0;
                 const double peak_mb = static_cast<double>(peak_rss_kib()) / 1024.0;
                 finished = true;
                 emit({{"what", "e2e"},
                       {"watchdog", !no_watchdog},
                       {"client_cpu_seconds", cpu},
                       {"client_cpu_us_per_item", cpu * 1e6 / static_cast<double>(items)},
+                      {"client_system_cpu_us_per_item", sys * 1e6 / static_cast<double>(items)},
+                      {"client_minor_faults", faults},
                       {"watchdog_ticks", ticks},
                       {"rss_before_mb", rss_before},
                       {"peak_rss_reset", peak_reset},
