@@ -13,7 +13,9 @@ std::optional<model_price> find_price(std::string_view model) {
 
 double batch_cost(const usage& u, const model_price& p) {
     // cache_creation_input_tokens counts both durations; the 1-hour ones are also counted
-    // apart (never more of them than writes in all, even in a malformed usage)
+    // apart. A malformed usage with more 1-hour tokens than writes in all is priced as it
+    // says, the 1-hour tokens in full and no 5-minute part (never negative): the larger
+    // figure, so that a cost limit errs high.
     const std::uint64_t hour = u.cache_creation_1h_input_tokens;
     const std::uint64_t five_minutes =
         u.cache_creation_input_tokens > hour ? u.cache_creation_input_tokens - hour : 0;
