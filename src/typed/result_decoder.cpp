@@ -1136,20 +1136,20 @@ struct line_scanner::impl {
                 p = q;
                 continue;
             }
-            const char* q = hole_reader.read_value(p, e, 1);
-            if (!q)
+            const bool string_hole = pc.what == hole::skip_string || pc.what == hole::custom_id ||
+                                     pc.what == hole::message_id || pc.what == hole::stop_reason ||
+                                     pc.what == hole::service_tier;
+            // A count as the API writes it (1 to 18 digits, no sign, no leading zero, no
+            // fraction) is what fast_json's number() reads as that int64: read here.
+            const char* q = string_hole ? nullptr : plain_count(p, e, hole_handler.s);
+            if (!q && !(q = hole_reader.read_value(p, e, 1)))
                 return decoded ? shape_match::retry : miss;
             p = q;
             const scalar& s = hole_handler.s;
             const bool is_string = s.k == scalar::kind::string;
             const bool is_number = s.k == scalar::kind::int64 || s.k == scalar::kind::uint64 ||
                                    s.k == scalar::kind::double_;
-            const bool kind_ok = pc.what == hole::skip_string || pc.what == hole::custom_id ||
-                                         pc.what == hole::message_id ||
-                                         pc.what == hole::stop_reason ||
-                                         pc.what == hole::service_tier
-                                     ? is_string
-                                     : is_number;
+            const bool kind_ok = string_hole ? is_string : is_number;
             if (!kind_ok)
                 return decoded ? shape_match::retry : miss;
             switch (pc.what) {
@@ -1193,6 +1193,29 @@ struct line_scanner::impl {
         out.error.message.clear();
         out.error.request_id.clear();
         return shape_match::hit;
+    }
+
+    // Digits at p, 1 to 18 of them, not led by a zero (or a lone "0"), and then no byte
+    // that continues a number: into `out` as an int64, the place after them; else nullptr
+    // (the hole is read by fast_json).
+    static const char* plain_count(const char* p, const char* e, scalar& out) noexcept {
+        const char* q = p;
+        std::int64_t v = 0;
+        if (q != e && *q == '0') {
+            ++q;
+        } else {
+            while (q != e && *q >= '0' && *q <= '9' && q - p < 18)
+                v = v * 10 + (*q++ - '0');
+        }
+        if (q == p)
+            return nullptr;
+        if (q != e) {
+            const char c = *q;
+            if ((c >= '0' && c <= '9') || c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-')
+                return nullptr;
+        }
+        out = scalar::of(v);
+        return q;
     }
 
     void learn(std::string_view line) {
