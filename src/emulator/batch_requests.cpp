@@ -9,6 +9,8 @@
 namespace aibatch::emulator {
 
 namespace json = boost::json;
+// (boost::json::error_code, an alias of this, is gone from Boost 1.88)
+using error_code = boost::system::error_code;
 
 namespace {
 
@@ -18,24 +20,24 @@ struct no_tree {
     constexpr static std::size_t max_array_size = json::array::max_size();
     constexpr static std::size_t max_key_size = json::string::max_size();
     constexpr static std::size_t max_string_size = json::string::max_size();
-    bool on_document_begin(json::error_code&) { return true; }
-    bool on_document_end(json::error_code&) { return true; }
-    bool on_object_begin(json::error_code&) { return true; }
-    bool on_object_end(std::size_t, json::error_code&) { return true; }
-    bool on_array_begin(json::error_code&) { return true; }
-    bool on_array_end(std::size_t, json::error_code&) { return true; }
-    bool on_key_part(json::string_view, std::size_t, json::error_code&) { return true; }
-    bool on_key(json::string_view, std::size_t, json::error_code&) { return true; }
-    bool on_string_part(json::string_view, std::size_t, json::error_code&) { return true; }
-    bool on_string(json::string_view, std::size_t, json::error_code&) { return true; }
-    bool on_number_part(json::string_view, json::error_code&) { return true; }
-    bool on_int64(std::int64_t, json::string_view, json::error_code&) { return true; }
-    bool on_uint64(std::uint64_t, json::string_view, json::error_code&) { return true; }
-    bool on_double(double, json::string_view, json::error_code&) { return true; }
-    bool on_bool(bool, json::error_code&) { return true; }
-    bool on_null(json::error_code&) { return true; }
-    bool on_comment_part(json::string_view, json::error_code&) { return true; }
-    bool on_comment(json::string_view, json::error_code&) { return true; }
+    bool on_document_begin(error_code&) { return true; }
+    bool on_document_end(error_code&) { return true; }
+    bool on_object_begin(error_code&) { return true; }
+    bool on_object_end(std::size_t, error_code&) { return true; }
+    bool on_array_begin(error_code&) { return true; }
+    bool on_array_end(std::size_t, error_code&) { return true; }
+    bool on_key_part(json::string_view, std::size_t, error_code&) { return true; }
+    bool on_key(json::string_view, std::size_t, error_code&) { return true; }
+    bool on_string_part(json::string_view, std::size_t, error_code&) { return true; }
+    bool on_string(json::string_view, std::size_t, error_code&) { return true; }
+    bool on_number_part(json::string_view, error_code&) { return true; }
+    bool on_int64(std::int64_t, json::string_view, error_code&) { return true; }
+    bool on_uint64(std::uint64_t, json::string_view, error_code&) { return true; }
+    bool on_double(double, json::string_view, error_code&) { return true; }
+    bool on_bool(bool, error_code&) { return true; }
+    bool on_null(error_code&) { return true; }
+    bool on_comment_part(json::string_view, error_code&) { return true; }
+    bool on_comment(json::string_view, error_code&) { return true; }
 };
 
 // What json::parse(text, ec) sets ec to, without building the value.
