@@ -41,9 +41,9 @@ struct no_tree {
 };
 
 // What json::parse(text, ec) sets ec to, without building the value.
-json::error_code check_syntax(std::string_view text) {
+error_code check_syntax(std::string_view text) {
     json::basic_parser<no_tree> p{json::parse_options{}};
-    json::error_code ec;
+    error_code ec;
     auto n = p.write_some(false, text.data(), text.size(), ec);
     if (!ec && n < text.size())
         ec = json::error::extra_data;
