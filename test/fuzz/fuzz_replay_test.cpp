@@ -102,6 +102,30 @@ BOOST_AUTO_TEST_CASE(json_tokens_inputs_replay_clean) {
     replay("json_tokens");
 }
 
+// A target's seeds, each changed by 1 to 3 edits, through its entry function: 20,000
+// inputs, a seeded run (the seed is printed) that stops after 5 failures.
+template <class Edit>
+void mutated_seeds(const char* target, void (*entry)(std::string_view), std::mt19937_64& rng,
+                   std::uint64_t seed, Edit edit) {
+    std::vector<std::string> seeds;
+    for (const auto& file : files_under(fs::path(AIBATCH_FUZZ_DIR) / "corpus" / target))
+        seeds.push_back(bytes_of(file));
+    BOOST_REQUIRE(!seeds.empty());
+    std::size_t failures = 0;
+    for (int i = 0; i < 20000 && failures < 5; ++i) {
+        std::string s = seeds[rng() % seeds.size()];
+        for (int edits = 1 + static_cast<int>(rng() % 3); edits > 0; --edits)
+            edit(s);
+        try {
+            entry(s);
+        } catch (const std::exception& e) {
+            ++failures;
+            BOOST_ERROR(target << ": seed " << seed << ", input " << i << ": " << e.what() << "\n"
+                               << s);
+        }
+    }
+}
+
 // fast_json against basic_parser beyond the seeds: each seed changed byte by byte (the
 // bytes JSON's grammar, escapes and UTF-8 turn on), a seeded run bounded in count.
 BOOST_AUTO_TEST_CASE(json_tokens_holds_on_mutated_seeds) {
@@ -142,35 +166,21 @@ BOOST_AUTO_TEST_CASE(json_tokens_holds_on_mutated_seeds) {
                                          "123456789012345678",
                                          "18446744073709551616",
                                          std::string(1, '\0')};
-    std::vector<std::string> seeds;
-    for (const auto& file : files_under(fs::path(AIBATCH_FUZZ_DIR) / "corpus" / "json_tokens"))
-        seeds.push_back(bytes_of(file));
-    BOOST_REQUIRE(!seeds.empty());
-    std::size_t failures = 0;
-    for (int i = 0; i < 20000 && failures < 5; ++i) {
-        std::string s = seeds[rng() % seeds.size()];
-        for (int edits = 1 + static_cast<int>(rng() % 3); edits > 0; --edits) {
-            std::size_t at = 1 + rng() % s.size();
-            switch (rng() % 3) {
-            case 0:
-                if (at < s.size())
-                    s.erase(at, 1 + rng() % 3);
-                break;
-            case 1:
-                s.insert(at, pieces[rng() % std::size(pieces)]);
-                break;
-            default:
-                if (at < s.size())
-                    s[at] = static_cast<char>(rng());
-            }
+    mutated_seeds("json_tokens", &aibatch::fuzz::json_tokens, rng, seed, [&](std::string& s) {
+        std::size_t at = 1 + rng() % s.size();
+        switch (rng() % 3) {
+        case 0:
+            if (at < s.size())
+                s.erase(at, 1 + rng() % 3);
+            break;
+        case 1:
+            s.insert(at, pieces[rng() % std::size(pieces)]);
+            break;
+        default:
+            if (at < s.size())
+                s[at] = static_cast<char>(rng());
         }
-        try {
-            aibatch::fuzz::json_tokens(s);
-        } catch (const std::exception& e) {
-            ++failures;
-            BOOST_ERROR("seed " << seed << ", input " << i << ": " << e.what());
-        }
-    }
+    });
 }
 
 // The emulator's reading of create bodies against a whole-body parse beyond the seeds:
@@ -201,36 +211,22 @@ BOOST_AUTO_TEST_CASE(emulator_batch_body_holds_on_mutated_seeds) {
                                          "\"a\"",
                                          "{}",
                                          "[]"};
-    std::vector<std::string> seeds;
-    for (const auto& file :
-         files_under(fs::path(AIBATCH_FUZZ_DIR) / "corpus" / "emulator_batch_body"))
-        seeds.push_back(bytes_of(file));
-    BOOST_REQUIRE(!seeds.empty());
-    std::size_t failures = 0;
-    for (int i = 0; i < 20000 && failures < 5; ++i) {
-        std::string s = seeds[rng() % seeds.size()];
-        for (int edits = 1 + static_cast<int>(rng() % 3); edits > 0; --edits) {
-            std::size_t at = rng() % s.size();
-            switch (rng() % 3) {
-            case 0:
-                s.erase(at, 1 + rng() % 3);
-                break;
-            case 1:
-                s.insert(at, pieces[rng() % std::size(pieces)]);
-                break;
-            default:
-                s.insert(at, s.substr(rng() % s.size(), rng() % 24));
-            }
-            if (s.empty())
-                s = "{";
-        }
-        try {
-            aibatch::fuzz::emulator_batch_body(s);
-        } catch (const std::exception& e) {
-            ++failures;
-            BOOST_ERROR("seed " << seed << ", input " << i << ": " << e.what() << "\n" << s);
-        }
-    }
+    mutated_seeds("emulator_batch_body", &aibatch::fuzz::emulator_batch_body, rng, seed,
+                  [&](std::string& s) {
+                      std::size_t at = rng() % s.size();
+                      switch (rng() % 3) {
+                      case 0:
+                          s.erase(at, 1 + rng() % 3);
+                          break;
+                      case 1:
+                          s.insert(at, pieces[rng() % std::size(pieces)]);
+                          break;
+                      default:
+                          s.insert(at, s.substr(rng() % s.size(), rng() % 24));
+                      }
+                      if (s.empty())
+                          s = "{";
+                  });
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -973,7 +973,6 @@ BOOST_AUTO_TEST_CASE(a_line_that_leaves_the_shape_after_its_input_decodes_from_s
     }
 }
 
-
 // ---- review attacks on the learned shape
 
 // The value tokens (strings that are no keys, numbers, literals) of a JSON text.
@@ -1010,15 +1009,55 @@ std::vector<std::pair<std::size_t, std::size_t>> value_tokens(std::string_view s
     return out;
 }
 
-const char* const review_values[] = {
-    R"("")", R"("x")", R"("a\"b")", R"("\u00e9")", R"("\ud83d\ude00")", "\"caf\xc3\xa9\"",
-    R"("tool_use")", R"("text")", R"("spam_result")", R"("order")", R"("succeeded")",
-    R"("errored")", R"("refusal")", R"("max_tokens")", R"("end_turn")", "0", "7", "-1", "2.5",
-    "1e2", "-0", "18446744073709551615", "18446744073709551616", "9223372036854775808",
-    "-9223372036854775809", "1e400", "0.12345678901234567", "12345678901234567890123",
-    "1.7976931348623157e308", "5e-324", "123456789012345678", "1234567890123456789", "null",
-    "true", "false", "{}", "[]", R"({"a":1})", "[1]", "\"bad \xff\"", "01", "1.", "-", "tru",
-    R"("\ud800")", "\"\x01\"", "5 ", " 5", ""};
+const char* const review_values[] = {R"("")",
+                                     R"("x")",
+                                     R"("a\"b")",
+                                     R"("\u00e9")",
+                                     R"("\ud83d\ude00")",
+                                     "\"caf\xc3\xa9\"",
+                                     R"("tool_use")",
+                                     R"("text")",
+                                     R"("spam_result")",
+                                     R"("order")",
+                                     R"("succeeded")",
+                                     R"("errored")",
+                                     R"("refusal")",
+                                     R"("max_tokens")",
+                                     R"("end_turn")",
+                                     "0",
+                                     "7",
+                                     "-1",
+                                     "2.5",
+                                     "1e2",
+                                     "-0",
+                                     "18446744073709551615",
+                                     "18446744073709551616",
+                                     "9223372036854775808",
+                                     "-9223372036854775809",
+                                     "1e400",
+                                     "0.12345678901234567",
+                                     "12345678901234567890123",
+                                     "1.7976931348623157e308",
+                                     "5e-324",
+                                     "123456789012345678",
+                                     "1234567890123456789",
+                                     "null",
+                                     "true",
+                                     "false",
+                                     "{}",
+                                     "[]",
+                                     R"({"a":1})",
+                                     "[1]",
+                                     "\"bad \xff\"",
+                                     "01",
+                                     "1.",
+                                     "-",
+                                     "tru",
+                                     R"("\ud800")",
+                                     "\"\x01\"",
+                                     "5 ",
+                                     " 5",
+                                     ""};
 
 template <class T>
 void shape_probes(const aibatch::output_spec& spec, const std::string& teacher,
@@ -1107,28 +1146,50 @@ BOOST_AUTO_TEST_CASE(review_every_hole_of_odd_teachers) {
         R"({"is_spam":true,"confidence":0.5,"reason":"r","x":[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]})",
         R"({"is_spam":true,"confidence":0.5,"reason":"r","x":[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]})",
         R"({"is_spam":true,"confidence":0.5,"reason":"r","x":[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]})",
-        "null", "7", R"("s")", "[]", "{}", R"({"is_spam":true,"confidence":0.5,"reason":"r"}})",
-        R"({"is_spam":true,"confidence":0.5,"reason":"r")", "",
+        "null",
+        "7",
+        R"("s")",
+        "[]",
+        "{}",
+        R"({"is_spam":true,"confidence":0.5,"reason":"r"}})",
+        R"({"is_spam":true,"confidence":0.5,"reason":"r")",
+        "",
         R"({"is_spam" :true , "confidence":0.5,"reason":"r" })",
     };
     const std::vector<std::string> teachers = {
         tool_line("t0", in),
         // spaces everywhere
-        R"( { "custom_id" : "t1" , "result" : { "type" : "succeeded" , "message" : { "id" : "m" , "content" : [ { "type" : "tool_use" , "name" : "spam_result" , "input" : )" + in + R"( } ] , "stop_reason" : "tool_use" , "usage" : { "input_tokens" : 1 , "output_tokens" : 2 , "service_tier" : "batch" , "cache_creation" : { "ephemeral_1h_input_tokens" : 3 } } } } } )",
+        R"( { "custom_id" : "t1" , "result" : { "type" : "succeeded" , "message" : { "id" : "m" , "content" : [ { "type" : "tool_use" , "name" : "spam_result" , "input" : )" +
+            in +
+            R"( } ] , "stop_reason" : "tool_use" , "usage" : { "input_tokens" : 1 , "output_tokens" : 2 , "service_tier" : "batch" , "cache_creation" : { "ephemeral_1h_input_tokens" : 3 } } } } } )",
         // blocks before and after, other tool's input first, text block
-        R"({"custom_id":"t2","result":{"type":"succeeded","message":{"id":"m","content":[{"type":"text","text":"hi 1"},{"type":"tool_use","name":"other","input":{"is_spam":true,"n":5,"s":"x"}},"str",5,null,[{"type":"tool_use","name":"spam_result","input":{}}],{"name":"spam_result","type":"tool_use","id":"t","input":)" + in + R"(},{"type":"tool_use","name":"spam_result","input":{"a":1}}],"stop_reason":"end_turn"}}})",
+        R"({"custom_id":"t2","result":{"type":"succeeded","message":{"id":"m","content":[{"type":"text","text":"hi 1"},{"type":"tool_use","name":"other","input":{"is_spam":true,"n":5,"s":"x"}},"str",5,null,[{"type":"tool_use","name":"spam_result","input":{}}],{"name":"spam_result","type":"tool_use","id":"t","input":)" +
+            in +
+            R"(},{"type":"tool_use","name":"spam_result","input":{"a":1}}],"stop_reason":"end_turn"}}})",
         // usage of odd kinds
-        R"({"result":{"message":{"usage":{"input_tokens":1.5,"output_tokens":-3,"cache_creation_input_tokens":null,"cache_read_input_tokens":"7","service_tier":null,"cache_creation":null},"content":[{"type":"tool_use","name":"spam_result","input":)" + in + R"(}],"id":null,"stop_reason":null},"type":"succeeded"},"custom_id":"t3"})",
-        R"({"custom_id":"t4","result":{"type":"succeeded","message":{"content":[{"type":"tool_use","name":"spam_result","input":)" + in + R"(}],"usage":null}}})",
-        R"({"custom_id":"t5","result":{"type":"succeeded","message":{"content":[{"type":"tool_use","name":"spam_result","input":)" + in + R"(}],"usage":[1,"a"],"id":5,"stop_reason":{"a":"b"}}}})",
-        R"({"custom_id":"t6","result":{"type":"succeeded","message":{"content":[{"type":"tool_use","name":"spam_result","input":)" + in + R"(}],"usage":{"cache_creation":[1],"service_tier":{"a":1},"input_tokens":[2],"output_tokens":{"x":1}}}}})",
-        R"({"custom_id":"t7","result":{"type":"succeeded","message":{"content":[{"type":"tool_use","name":"spam_result","input":)" + in + R"(}],"usage":{"cache_creation":{"ephemeral_1h_input_tokens":"x","ephemeral_5m_input_tokens":4}}}}})",
+        R"({"result":{"message":{"usage":{"input_tokens":1.5,"output_tokens":-3,"cache_creation_input_tokens":null,"cache_read_input_tokens":"7","service_tier":null,"cache_creation":null},"content":[{"type":"tool_use","name":"spam_result","input":)" +
+            in + R"(}],"id":null,"stop_reason":null},"type":"succeeded"},"custom_id":"t3"})",
+        R"({"custom_id":"t4","result":{"type":"succeeded","message":{"content":[{"type":"tool_use","name":"spam_result","input":)" +
+            in + R"(}],"usage":null}}})",
+        R"({"custom_id":"t5","result":{"type":"succeeded","message":{"content":[{"type":"tool_use","name":"spam_result","input":)" +
+            in + R"(}],"usage":[1,"a"],"id":5,"stop_reason":{"a":"b"}}}})",
+        R"({"custom_id":"t6","result":{"type":"succeeded","message":{"content":[{"type":"tool_use","name":"spam_result","input":)" +
+            in +
+            R"(}],"usage":{"cache_creation":[1],"service_tier":{"a":1},"input_tokens":[2],"output_tokens":{"x":1}}}}})",
+        R"({"custom_id":"t7","result":{"type":"succeeded","message":{"content":[{"type":"tool_use","name":"spam_result","input":)" +
+            in +
+            R"(}],"usage":{"cache_creation":{"ephemeral_1h_input_tokens":"x","ephemeral_5m_input_tokens":4}}}}})",
         // an error object in a succeeded result, extra root keys, escaped keys elsewhere
-        R"({"z":{"x\u0041":1,"custom_id":"no","a":[1,"b",{"c":null}]},"custom_id":"t8","result":{"error":{"type":"error","error":{"type":"e","message":"m"},"request_id":"r"},"type":"succeeded","message":{"content":[{"type":"tool_use","name":"spam_result","input":)" + in + R"(,"o":{"k\"ey":"v"}}],"id":"m8"}},"z":[]})",
-        R"({"custom_id":"t9","result":{"type":"succeeded","message":{"content":[{"type":"tool_use","name":"spam_result","input":)" + in + R"(}],"stop_reason":"tool_use","extra":{"usage":{"input_tokens":5},"id":"no"}}}})",
+        R"({"z":{"x\u0041":1,"custom_id":"no","a":[1,"b",{"c":null}]},"custom_id":"t8","result":{"error":{"type":"error","error":{"type":"e","message":"m"},"request_id":"r"},"type":"succeeded","message":{"content":[{"type":"tool_use","name":"spam_result","input":)" +
+            in + R"(,"o":{"k\"ey":"v"}}],"id":"m8"}},"z":[]})",
+        R"({"custom_id":"t9","result":{"type":"succeeded","message":{"content":[{"type":"tool_use","name":"spam_result","input":)" +
+            in + R"(}],"stop_reason":"tool_use","extra":{"usage":{"input_tokens":5},"id":"no"}}}})",
         // a block type of another kind that is not a string
-        R"({"custom_id":"t10","result":{"type":"succeeded","message":{"content":[{"name":"x","type":5,"input":{"q":1}},{"name":7,"type":"text","input":[1]},{"type":"tool_use","name":"spam_result","input":)" + in + R"(}]}}})",
-        "{\"custom_id\":\"t11\"\t,\r\n\"result\":{\"type\":\"succeeded\",\"message\":{\"content\":[{\"type\":\"tool_use\",\"name\":\"spam_result\",\"input\":" + in + "}]}}}\r",
+        R"({"custom_id":"t10","result":{"type":"succeeded","message":{"content":[{"name":"x","type":5,"input":{"q":1}},{"name":7,"type":"text","input":[1]},{"type":"tool_use","name":"spam_result","input":)" +
+            in + R"(}]}}})",
+        "{\"custom_id\":\"t11\"\t,\r\n\"result\":{\"type\":\"succeeded\",\"message\":{\"content\":["
+        "{\"type\":\"tool_use\",\"name\":\"spam_result\",\"input\":" +
+            in + "}]}}}\r",
     };
     std::size_t hits = 0;
     for (const auto& t : teachers)
@@ -1136,7 +1197,6 @@ BOOST_AUTO_TEST_CASE(review_every_hole_of_odd_teachers) {
     BOOST_TEST_MESSAGE("hits " << hits);
     std::cout << "review hits " << hits << "\n";
 }
-
 
 BOOST_AUTO_TEST_CASE(review_a_stream_of_probes_through_one_decoder) {
     const auto spec = aibatch::output_spec::for_type<order>();
@@ -1165,8 +1225,7 @@ BOOST_AUTO_TEST_CASE(review_a_stream_of_probes_through_one_decoder) {
     aibatch::decoded_line<order> reused;
     const std::string teachers[] = {api_line(v), tool_line("o", in, "tool_use", "order")};
     for (int round = 0; round < 20000; ++round) {
-        const std::string& line =
-            rng() % 3 == 0 ? teachers[rng() % 2] : all[rng() % all.size()];
+        const std::string& line = rng() % 3 == 0 ? teachers[rng() % 2] : all[rng() % all.size()];
         const line_outcome s = decode_into(dec, line, reused);
         const line_outcome t = tree_line<order>(spec, line);
         const line_outcome g = streamed_line(general, line);
@@ -1247,8 +1306,8 @@ BOOST_AUTO_TEST_CASE(review_random_teachers) {
     v.name = "order";
     v.input = oin;
     random_teachers<order>(aibatch::output_spec::for_type<order>(),
-                           {api_line(v), tool_line("a", oin, "tool_use", "order")},
-                           review_rounds(), 40);
+                           {api_line(v), tool_line("a", oin, "tool_use", "order")}, review_rounds(),
+                           40);
 }
 
 BOOST_AUTO_TEST_CASE(review_input_depth_at_the_limit) {
@@ -1273,7 +1332,8 @@ BOOST_AUTO_TEST_CASE(review_input_depth_at_the_limit) {
                 const std::string line = api_line(v);
                 const line_outcome s = decode_into(dec, line, reused);
                 const line_outcome t = tree_line<order>(spec, line);
-                BOOST_CHECK_MESSAGE(s == t, n << " " << line << "\n  tree:   " << t << "\n  shaped: " << s);
+                BOOST_CHECK_MESSAGE(s == t,
+                                    n << " " << line << "\n  tree:   " << t << "\n  shaped: " << s);
                 v.input = teacher_in;
                 decode_into(dec, api_line(v), reused);
             }
@@ -1292,7 +1352,7 @@ BOOST_AUTO_TEST_CASE(review_input_depth_at_the_limit) {
         std::string in = R"({"label":"r","children":[])";
         for (int i = 0; i < n; ++i)
             in = R"({"label":"x","children":[)" + in + "]}";
-        in = in.substr(0, in.size()) ;
+        in = in.substr(0, in.size());
         v.input = in.substr(0, in.size() - 0);
         // close the innermost
         std::string fixed = in;
@@ -1327,9 +1387,15 @@ BOOST_AUTO_TEST_CASE(review_trailing_bytes_and_crlf) {
     general.learn_line_shapes(false);
     aibatch::decoded_line<spam_result> reused;
     const std::string base = tool_line("a", good_input);
-    const std::string variants[] = {base + "\r", base, base + " ", base + "\r\n", base + "x",
-                                    " " + base, base.substr(0, base.size() - 1),
-                                    base + "}", base + "\r"};
+    const std::string variants[] = {base + "\r",
+                                    base,
+                                    base + " ",
+                                    base + "\r\n",
+                                    base + "x",
+                                    " " + base,
+                                    base.substr(0, base.size() - 1),
+                                    base + "}",
+                                    base + "\r"};
     for (int round = 0; round < 3; ++round)
         for (const auto& l : variants) {
             const line_outcome s = decode_into(dec, l, reused);
@@ -1395,13 +1461,15 @@ BOOST_AUTO_TEST_CASE(review_shuffled_spaced_teachers) {
         auto& msg = tree.at("result").at("message").as_object();
         auto& content = msg.at("content").as_array();
         // extra blocks around ours
-        const char* const blocks[] = {
-            R"({"type":"text","text":"x 1"})",
-            R"({"type":"tool_use","name":"other","input":{"a":[1,"b"]}})",
-            R"({"name":"spam_result","type":"text","input":5})",
-            R"("s")", "7", "null", R"([{"type":"tool_use","name":"spam_result","input":{}}])",
-            R"({"type":"tool_use","name":"spam_result","input":{"x":1}})",
-            R"({"type":"thinking","thinking":"t","signature":"s"})"};
+        const char* const blocks[] = {R"({"type":"text","text":"x 1"})",
+                                      R"({"type":"tool_use","name":"other","input":{"a":[1,"b"]}})",
+                                      R"({"name":"spam_result","type":"text","input":5})",
+                                      R"("s")",
+                                      "7",
+                                      "null",
+                                      R"([{"type":"tool_use","name":"spam_result","input":{}}])",
+                                      R"({"type":"tool_use","name":"spam_result","input":{"x":1}})",
+                                      R"({"type":"thinking","thinking":"t","signature":"s"})"};
         for (unsigned n = static_cast<unsigned>(rng() % 3); n > 0; --n)
             content.insert(content.begin(), json::parse(blocks[rng() % 7]));
         for (unsigned n = static_cast<unsigned>(rng() % 3); n > 0; --n)
