@@ -481,6 +481,17 @@ line_outcome decode_into(aibatch::result_decoder<T>& dec, std::string_view line,
     return o;
 }
 
+// Reads `teacher` twice through `dec`: whether the second read went through the shape the
+// first one taught.
+template <class T>
+bool taught_a_shape(aibatch::result_decoder<T>& dec, const std::string& teacher,
+                    aibatch::decoded_line<T>& reused) {
+    decode_into(dec, teacher, reused);
+    const std::size_t before = dec.line_shape_hits();
+    decode_into(dec, teacher, reused);
+    return dec.line_shape_hits() > before;
+}
+
 template <class T>
 line_outcome streamed_line(aibatch::result_decoder<T>& dec, std::string_view line) {
     aibatch::decoded_line<T> d;
@@ -1113,10 +1124,8 @@ void shape_probes(const aibatch::output_spec& spec, const std::string& teacher,
     for (const auto& probe : probes) {
         aibatch::result_decoder<T> dec(spec);
         aibatch::decoded_line<T> reused;
-        decode_into(dec, teacher, reused);
         const std::size_t h0 = dec.line_shape_hits();
-        decode_into(dec, teacher, reused);
-        if (dec.line_shape_hits() == h0) {
+        if (!taught_a_shape(dec, teacher, reused)) {
             BOOST_ERROR("teacher taught no shape: " << teacher);
             return;
         }
@@ -1250,10 +1259,7 @@ void random_teachers(const aibatch::output_spec& spec, const std::vector<std::st
             teacher = mutate(teacher, rng);
         aibatch::result_decoder<T> dec(spec);
         aibatch::decoded_line<T> reused;
-        decode_into(dec, teacher, reused);
-        const std::size_t h0 = dec.line_shape_hits();
-        decode_into(dec, teacher, reused);
-        if (dec.line_shape_hits() == h0)
+        if (!taught_a_shape(dec, teacher, reused))
             continue;
         ++taught;
         const auto toks = value_tokens(teacher);
@@ -1484,10 +1490,7 @@ BOOST_AUTO_TEST_CASE(review_shuffled_spaced_teachers) {
         write_random(tree, rng, teacher);
         aibatch::result_decoder<spam_result> dec(spec);
         aibatch::decoded_line<spam_result> reused;
-        decode_into(dec, teacher, reused);
-        const std::size_t h0 = dec.line_shape_hits();
-        decode_into(dec, teacher, reused);
-        if (dec.line_shape_hits() == h0)
+        if (!taught_a_shape(dec, teacher, reused))
             continue;
         ++taught;
         const auto toks = value_tokens(teacher);
