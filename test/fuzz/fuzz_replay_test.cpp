@@ -105,8 +105,10 @@ BOOST_AUTO_TEST_CASE(json_tokens_inputs_replay_clean) {
 // A target's seeds, each changed by 1 to 3 edits, through its entry function: 20,000
 // inputs, a seeded run (the seed is printed) that stops after 5 failures.
 template <class Edit>
-void mutated_seeds(const char* target, void (*entry)(std::string_view), std::mt19937_64& rng,
-                   std::uint64_t seed, Edit edit) {
+void mutated_seeds(const char* target, void (*entry)(std::string_view), Edit edit) {
+    const std::uint64_t seed = std::random_device{}();
+    BOOST_TEST_MESSAGE(target << " mutations: seed " << seed);
+    std::mt19937_64 rng(seed);
     std::vector<std::string> seeds;
     for (const auto& file : files_under(fs::path(AIBATCH_FUZZ_DIR) / "corpus" / target))
         seeds.push_back(bytes_of(file));
@@ -115,7 +117,7 @@ void mutated_seeds(const char* target, void (*entry)(std::string_view), std::mt1
     for (int i = 0; i < 20000 && failures < 5; ++i) {
         std::string s = seeds[rng() % seeds.size()];
         for (int edits = 1 + static_cast<int>(rng() % 3); edits > 0; --edits)
-            edit(s);
+            edit(s, rng);
         try {
             entry(s);
         } catch (const std::exception& e) {
@@ -129,9 +131,6 @@ void mutated_seeds(const char* target, void (*entry)(std::string_view), std::mt1
 // fast_json against basic_parser beyond the seeds: each seed changed byte by byte (the
 // bytes JSON's grammar, escapes and UTF-8 turn on), a seeded run bounded in count.
 BOOST_AUTO_TEST_CASE(json_tokens_holds_on_mutated_seeds) {
-    const std::uint64_t seed = std::random_device{}();
-    BOOST_TEST_MESSAGE("json_tokens mutations: seed " << seed);
-    std::mt19937_64 rng(seed);
     static const std::string pieces[] = {"{",
                                          "}",
                                          "[",
@@ -166,30 +165,28 @@ BOOST_AUTO_TEST_CASE(json_tokens_holds_on_mutated_seeds) {
                                          "123456789012345678",
                                          "18446744073709551616",
                                          std::string(1, '\0')};
-    mutated_seeds("json_tokens", &aibatch::fuzz::json_tokens, rng, seed, [&](std::string& s) {
-        std::size_t at = 1 + rng() % s.size();
-        switch (rng() % 3) {
-        case 0:
-            if (at < s.size())
-                s.erase(at, 1 + rng() % 3);
-            break;
-        case 1:
-            s.insert(at, pieces[rng() % std::size(pieces)]);
-            break;
-        default:
-            if (at < s.size())
-                s[at] = static_cast<char>(rng());
-        }
-    });
+    mutated_seeds("json_tokens", &aibatch::fuzz::json_tokens,
+                  [](std::string& s, std::mt19937_64& rng) {
+                      std::size_t at = 1 + rng() % s.size();
+                      switch (rng() % 3) {
+                      case 0:
+                          if (at < s.size())
+                              s.erase(at, 1 + rng() % 3);
+                          break;
+                      case 1:
+                          s.insert(at, pieces[rng() % std::size(pieces)]);
+                          break;
+                      default:
+                          if (at < s.size())
+                              s[at] = static_cast<char>(rng());
+                      }
+                  });
 }
 
 // The emulator's reading of create bodies against a whole-body parse beyond the seeds:
 // each seed changed piece by piece (JSON punctuation, escapes, the keys it looks for), a
 // seeded run bounded in count.
 BOOST_AUTO_TEST_CASE(emulator_batch_body_holds_on_mutated_seeds) {
-    const std::uint64_t seed = std::random_device{}();
-    BOOST_TEST_MESSAGE("emulator_batch_body mutations: seed " << seed);
-    std::mt19937_64 rng(seed);
     static const std::string pieces[] = {"{",
                                          "}",
                                          "[",
@@ -211,8 +208,8 @@ BOOST_AUTO_TEST_CASE(emulator_batch_body_holds_on_mutated_seeds) {
                                          "\"a\"",
                                          "{}",
                                          "[]"};
-    mutated_seeds("emulator_batch_body", &aibatch::fuzz::emulator_batch_body, rng, seed,
-                  [&](std::string& s) {
+    mutated_seeds("emulator_batch_body", &aibatch::fuzz::emulator_batch_body,
+                  [](std::string& s, std::mt19937_64& rng) {
                       std::size_t at = rng() % s.size();
                       switch (rng() % 3) {
                       case 0:

@@ -1070,6 +1070,22 @@ const char* const review_values[] = {R"("")",
                                      " 5",
                                      ""};
 
+// `line` with 1 to 3 of its value tokens (`toks`: their offsets) replaced by review_values,
+// replaced from the back so that the offsets hold.
+template <class Tokens>
+std::string with_values_replaced(std::string line, const Tokens& toks, std::mt19937_64& rng) {
+    std::vector<std::size_t> picks;
+    for (unsigned n = 1 + static_cast<unsigned>(rng() % 3); n > 0; --n)
+        picks.push_back(rng() % toks.size());
+    std::sort(picks.begin(), picks.end());
+    picks.erase(std::unique(picks.begin(), picks.end()), picks.end());
+    for (auto it = picks.rbegin(); it != picks.rend(); ++it) {
+        const auto [b, e] = toks[*it];
+        line = line.substr(0, b) + review_values[rng() % std::size(review_values)] + line.substr(e);
+    }
+    return line;
+}
+
 template <class T>
 void shape_probes(const aibatch::output_spec& spec, const std::string& teacher,
                   const std::vector<std::string>& inputs, std::size_t& hits,
@@ -1267,17 +1283,7 @@ void random_teachers(const aibatch::output_spec& spec, const std::vector<std::st
             std::string probe = teacher;
             const unsigned how = static_cast<unsigned>(rng() % 8);
             if (how < 6 && !toks.empty()) {
-                // replace 1..3 value tokens (from the back, so offsets hold)
-                std::vector<std::size_t> picks;
-                for (unsigned n = 1 + static_cast<unsigned>(rng() % 3); n > 0; --n)
-                    picks.push_back(rng() % toks.size());
-                std::sort(picks.begin(), picks.end());
-                picks.erase(std::unique(picks.begin(), picks.end()), picks.end());
-                for (auto it = picks.rbegin(); it != picks.rend(); ++it) {
-                    const auto [b, e] = toks[*it];
-                    probe = probe.substr(0, b) + review_values[rng() % std::size(review_values)] +
-                            probe.substr(e);
-                }
+                probe = with_values_replaced(probe, toks, rng);
             } else {
                 probe = mutate(probe, rng);
             }
@@ -1496,16 +1502,7 @@ BOOST_AUTO_TEST_CASE(review_shuffled_spaced_teachers) {
         const auto toks = value_tokens(teacher);
         for (int pi = 0; pi < 60; ++pi) {
             std::string probe = teacher;
-            std::vector<std::size_t> picks;
-            for (unsigned n = 1 + static_cast<unsigned>(rng() % 3); n > 0; --n)
-                picks.push_back(rng() % toks.size());
-            std::sort(picks.begin(), picks.end());
-            picks.erase(std::unique(picks.begin(), picks.end()), picks.end());
-            for (auto it = picks.rbegin(); it != picks.rend(); ++it) {
-                const auto [b, e] = toks[*it];
-                probe = probe.substr(0, b) + review_values[rng() % std::size(review_values)] +
-                        probe.substr(e);
-            }
+            probe = with_values_replaced(probe, toks, rng);
             const std::size_t before = dec.line_shape_hits();
             const line_outcome s = decode_into(dec, probe, reused);
             hits += dec.line_shape_hits() - before;
