@@ -1324,7 +1324,7 @@ BOOST_AUTO_TEST_CASE(review_random_teachers) {
 
 BOOST_AUTO_TEST_CASE(review_input_depth_at_the_limit) {
     const auto spec = aibatch::output_spec::for_type<order>();
-    auto with_extra = [](std::string extra) {
+    auto with_extra = [](const std::string& extra) {
         return R"({"items":[],"mood":"neutral","counters":{},"point":[1,2],"tags":null,"priority":3,"extra":)" +
                extra + "}";
     };
@@ -1362,10 +1362,11 @@ BOOST_AUTO_TEST_CASE(review_input_depth_at_the_limit) {
     lines_agree(tdec, t0);
     for (int n = 1; n < 16; ++n) {
         std::string in = R"({"label":"r","children":[])";
-        for (int i = 0; i < n; ++i)
-            in = R"({"label":"x","children":[)" + in + "]}";
-        in = in.substr(0, in.size());
-        v.input = in.substr(0, in.size() - 0);
+        for (int i = 0; i < n; ++i) {
+            in.insert(0, R"({"label":"x","children":[)");
+            in += "]}";
+        }
+        v.input = in;
         // close the innermost
         std::string fixed = in;
         fixed.insert(fixed.find("[])") + 2, "}");
