@@ -1366,7 +1366,6 @@ BOOST_AUTO_TEST_CASE(review_input_depth_at_the_limit) {
             in.insert(0, R"({"label":"x","children":[)");
             in += "]}";
         }
-        v.input = in;
         // close the innermost
         std::string fixed = in;
         fixed.insert(fixed.find("[])") + 2, "}");
