@@ -162,12 +162,13 @@ public:
     /// The last read or read_value stopped at a handler event (not at the text).
     bool stopped() const noexcept { return stopped_; }
 
+    static constexpr int max_depth = 32; // boost::json::parse_options{}.max_depth
+
 private:
     // Every step takes the place it reads from and answers the place after what it read,
     // or nullptr: not read (or stopped_). The place stays in a register across handler
     // calls.
     using ptr = const char*;
-    static constexpr int max_depth = 32; // boost::json::parse_options{}.max_depth
 
     fast_json_status result() const {
         return stopped_ ? fast_json_status::stopped : fast_json_status::not_read;

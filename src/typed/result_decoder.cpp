@@ -1094,6 +1094,7 @@ struct line_scanner::impl {
     unsigned wait = 0;      // lines to let go before trying to learn again
     unsigned next_wait = 1; // ... after the next line that does not teach
     std::size_t hits = 0;
+    std::size_t flat_hits = 0;
 
     impl(output_mode mode, std::string tool_name) : handler(mode, std::move(tool_name)) {}
 
@@ -1125,6 +1126,11 @@ struct line_scanner::impl {
                 break;
             }
             if (pc.what == hole::input) {
+                decoded = true;
+                if (const char* q = flat_input(p, e, shape.input_depth, input, st)) {
+                    p = q;
+                    continue;
+                }
                 m.dec.start(input, st);
                 m.in_input = true;
                 m.block_input_decoded = false;
@@ -1193,6 +1199,58 @@ struct line_scanner::impl {
         out.error.message.clear();
         out.error.request_id.clear();
         return shape_match::hit;
+    }
+
+    // The tool input at p (at `depth`, as read_value counts it) when its type is a flat
+    // struct (decode_hooks.hpp) and the object there has exactly the struct's keys, in
+    // order, each with a scalar, and no whitespace (as the API writes it): each value read
+    // by the reader the general pass uses (the same room for numbers: to `e`), then given
+    // to the member's own on_scalar and check, as the driver gives it. The place after the
+    // object. nullptr for anything else, and for a value with a problem: the object is
+    // reset and the problems dropped, and the caller decodes the input through the driver,
+    // which records them with their paths.
+    const char* flat_input(const char* p, const char* e, int depth, target input,
+                           decode_state& st) {
+        if (!input.ops->flat || depth >= fast_json<hole_value>::max_depth)
+            return nullptr;
+        const flat_struct& fs = *input.ops->flat();
+        const std::size_t mark = st.issue_count();
+        const auto undo = [&]() -> const char* {
+            st.truncate_issues(mark);
+            fs.reset(input.out);
+            return nullptr;
+        };
+        if (p == e || *p != '{')
+            return nullptr;
+        ++p;
+        for (std::size_t i = 0; i < fs.size; ++i) {
+            const flat_member& m = fs.members[i];
+            if (i > 0) {
+                if (p == e || *p != ',')
+                    return undo();
+                ++p;
+            }
+            const std::size_t k = m.name.size();
+            if (static_cast<std::size_t>(e - p) < k + 4 || p[0] != '"' ||
+                std::memcmp(p + 1, m.name.data(), k) != 0 || p[k + 1] != '"' || p[k + 2] != ':')
+                return undo();
+            p += k + 3;
+            if (*p == '{' || *p == '[')
+                return undo();
+            const char* q = hole_reader.read_value(p, e, depth + 1);
+            if (!q)
+                return undo();
+            p = q;
+            m.ops->on_scalar(hole_handler.s, m.get(input.out), st);
+            if (m.check && st.issue_count() == mark)
+                m.check(input.out, st);
+            if (st.issue_count() != mark)
+                return undo();
+        }
+        if (p == e || *p != '}')
+            return undo();
+        ++flat_hits;
+        return p + 1;
     }
 
     // Digits at p, 1 to 18 of them, not led by a zero (or a lone "0"), and then no byte
@@ -1295,6 +1353,10 @@ void line_scanner::learn_shapes(bool on) noexcept {
 
 std::size_t line_scanner::shape_hits() const noexcept {
     return impl_->hits;
+}
+
+std::size_t line_scanner::flat_hits() const noexcept {
+    return impl_->flat_hits;
 }
 
 void envelope_from_tree(boost::json::value line, line_envelope& env, boost::json::object& message) {

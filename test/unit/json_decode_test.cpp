@@ -27,7 +27,29 @@ json::value encode_custom(const date& d) {
     std::snprintf(buf, sizeof buf, "%04d-%02d-%02d", d.y, d.m, d.d);
     return json::value(buf);
 }
+
+// A flat struct (every member a built-in scalar, some with field_doc checks): result
+// lines read its tool input in one loop when the keys come in order.
+struct flat_record {
+    bool flag;
+    std::int32_t count;
+    std::uint8_t level;
+    double score;
+    float ratio;
+    std::string note;
+    sentiment mood;
+};
+BOOST_DESCRIBE_STRUCT(flat_record, (), (flag, count, level, score, ratio, note, mood))
 } // namespace schema_test
+
+template <>
+struct aibatch::schema_docs<schema_test::flat_record> {
+    static constexpr aibatch::field_doc fields[] = {
+        {.name = "count", .minimum = -5, .maximum = 1000},
+        {.name = "score", .minimum = 0, .maximum = 1},
+        {.name = "note", .min_length = 1, .max_length = 12},
+    };
+};
 
 using namespace schema_test;
 
@@ -928,6 +950,149 @@ BOOST_AUTO_TEST_CASE(lines_read_through_a_learned_shape_read_as_the_tree_path_re
     // The shape read most lines (else this test would not test it).
     BOOST_TEST(shaped.line_shape_hits() > static_cast<std::size_t>(rounds / 4),
                shaped.line_shape_hits() << " of " << rounds);
+}
+
+// A flat_record input: mostly its keys in order with values of every kind its members
+// read, in and out of their ranges; sometimes another structure (a key missing, moved,
+// repeated, added, escaped or spaced; a container for a value).
+std::string flat_input(std::mt19937_64& rng) {
+    static const std::vector<std::vector<std::string>> values = {
+        {"true", "false", "false", R"("true")", "1", "null"},
+        {"0", "7", "-5", "1000", "2.0", "1e2", "1001", "-6", "2.5", R"("3")", "99999999999", "-0"},
+        {"0", "255", "17", "256", "-1", "1.0", "1e0", "3e-1"},
+        {"0", "1", "0.5", "4.05E-1", "1e-1", "0.1e1", "1.5", "-0.1", R"("x")", "1e400", "0e400",
+         "-0", "0.30000000000000004", "1.0000000000000002"},
+        {"0.25", "3.4e38", "1e39", "-0", "1", "1.17549435e-38", "1e-50", "16777217"},
+        {R"("a")", R"("free money")", R"("caf\u00e9")", R"("\"q\"")", R"("12345678901")", R"("")",
+         R"("this is much too long")", "5", "\"bad \xff\"", R"("\ud83d\ude00")", R"("tab\t")",
+         "null"},
+        {R"("positive")", R"("negative")", R"("neutral")", R"("happy")", "1", R"("Positive")"},
+    };
+    static const char* const names[] = {"flag", "count", "level", "score", "ratio", "note", "mood"};
+    std::vector<std::pair<std::string, std::string>> members;
+    for (std::size_t i = 0; i < values.size(); ++i) {
+        // The first few values of each pool are valid: most inputs decode.
+        const auto& pool = values[i];
+        const std::size_t pick =
+            rng() % 12 == 0 ? rng() % pool.size() : rng() % std::min<std::size_t>(3, pool.size());
+        members.emplace_back(std::string("\"") + names[i] + "\"", pool[pick]);
+    }
+    std::string sep = ",", colon = ":";
+    switch (rng() % 24) {
+    case 0:
+        members.erase(members.begin() + static_cast<std::ptrdiff_t>(rng() % members.size()));
+        break;
+    case 1:
+        std::swap(members[rng() % members.size()], members[rng() % members.size()]);
+        break;
+    case 2:
+        members.push_back(members[rng() % members.size()]);
+        break;
+    case 3:
+        members.insert(members.begin() + static_cast<std::ptrdiff_t>(rng() % members.size()),
+                       {R"("extra")", "1"});
+        break;
+    case 4:
+        members[rng() % members.size()].first = R"("fl\u0061g")";
+        break;
+    case 5:
+        members[0].first = R"("fl\u0061g")";
+        break;
+    case 6:
+        sep = " , ";
+        break;
+    case 7:
+        colon = " :";
+        break;
+    case 8:
+        members[rng() % members.size()].second = R"({"a":1})";
+        break;
+    case 9:
+        members[rng() % members.size()].second = "[1]";
+        break;
+    case 10:
+        members.back().second += ",";
+        break;
+    default:
+        break;
+    }
+    std::string o = "{";
+    for (std::size_t i = 0; i < members.size(); ++i) {
+        if (i > 0)
+            o += sep;
+        o += members[i].first + colon + members[i].second;
+    }
+    return o + (rng() % 40 == 0 ? " }" : "}");
+}
+
+BOOST_AUTO_TEST_CASE(flat_struct_inputs_read_in_one_loop_read_as_the_tree_path_reads_them) {
+    const std::uint64_t seed = seed_from_env();
+    std::cout << "result_lines flat inputs: AIBATCH_SEED=" << seed << "\n";
+    std::mt19937_64 rng(seed);
+    const auto spec = aibatch::output_spec::for_type<flat_record>();
+    aibatch::result_decoder<flat_record> shaped(spec);
+    aibatch::result_decoder<flat_record> general(spec);
+    general.learn_line_shapes(false);
+    aibatch::decoded_line<flat_record> reused;
+    api_values v;
+    v.name = spec.name;
+    v.input = R"({"flag":true,"count":1,"level":2,"score":0.5,"ratio":0.25,"note":"n",)"
+              R"("mood":"neutral"})";
+    // Taught by a plain line, then read through its shape, input by input.
+    BOOST_REQUIRE(taught_a_shape(shaped, api_line(v), reused));
+    BOOST_TEST(shaped.flat_input_hits() == 1u);
+    const int rounds = 4000;
+    std::size_t values = 0;
+    for (int i = 0; i < rounds; ++i) {
+        v.input = flat_input(rng);
+        const std::string line = api_line(v);
+        const line_outcome s = decode_into(shaped, line, reused);
+        const line_outcome t = tree_line<flat_record>(shaped.spec(), line);
+        const line_outcome g = streamed_line(general, line);
+        BOOST_CHECK_MESSAGE(s == t, line << "\n  tree:   " << t << "\n  shaped: " << s);
+        BOOST_CHECK_MESSAGE(s == g, line << "\n  general: " << g << "\n  shaped:  " << s);
+        values += s.has_value ? 1 : 0;
+    }
+    BOOST_TEST(general.flat_input_hits() == 0u);
+    // The loop read most inputs, and left every one with a problem to the driver.
+    const std::size_t flat = shaped.flat_input_hits() - 1;
+    std::cout << "flat inputs: " << flat << " read by the loop, " << values << " values, of "
+              << rounds << " lines\n";
+    BOOST_TEST(flat > static_cast<std::size_t>(rounds / 4), flat << " of " << rounds);
+    BOOST_TEST(flat <= values, flat << " read by the loop, " << values << " values");
+    BOOST_TEST(values < static_cast<std::size_t>(rounds), "every input decoded: no problem tried");
+}
+
+BOOST_AUTO_TEST_CASE(a_flat_input_with_a_problem_is_reported_at_its_path) {
+    const auto spec = aibatch::output_spec::for_type<flat_record>();
+    aibatch::result_decoder<flat_record> dec(spec);
+    aibatch::decoded_line<flat_record> d;
+    api_values v;
+    v.name = spec.name;
+    v.input = R"({"flag":true,"count":1,"level":2,"score":0.5,"ratio":0.25,"note":"n",)"
+              R"("mood":"neutral"})";
+    BOOST_REQUIRE(taught_a_shape(dec, api_line(v), d));
+    const std::size_t before = dec.flat_input_hits();
+    // The value read before the problem (flag) must not survive into another line, and
+    // the problem is the driver's, with its path.
+    v.input = R"({"flag":false,"count":1,"level":2,"score":1.5,"ratio":0.25,"note":"n",)"
+              R"("mood":"neutral"})";
+    dec.decode(api_line(v), d);
+    BOOST_TEST(!d.output.value.has_value());
+    BOOST_TEST(d.output.message.find("$.score") != std::string::npos, d.output.message);
+    BOOST_TEST(d.output.message.find("greater than the maximum 1") != std::string::npos,
+               d.output.message);
+    BOOST_TEST(dec.flat_input_hits() == before);
+    v.input = R"({"flag":false,"count":3,"level":2,"score":1,"ratio":0.25,"note":"m",)"
+              R"("mood":"positive"})";
+    dec.decode(api_line(v), d);
+    BOOST_REQUIRE(d.output.value.has_value());
+    BOOST_TEST(dec.flat_input_hits() == before + 1);
+    BOOST_TEST(!d.output.value->flag);
+    BOOST_TEST(d.output.value->count == 3);
+    BOOST_TEST(d.output.value->score == 1.0);
+    BOOST_TEST(d.output.value->note == "m");
+    BOOST_TEST((d.output.value->mood == sentiment::positive));
 }
 
 BOOST_AUTO_TEST_CASE(a_stream_that_changes_shape_is_learned_again) {

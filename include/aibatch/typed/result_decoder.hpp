@@ -108,6 +108,8 @@ public:
     void learn_shapes(bool on) noexcept;
     /// Lines read through the learned shape so far (tests, benchmarks).
     std::size_t shape_hits() const noexcept;
+    /// Tool inputs of a flat struct read in one loop so far (tests, benchmarks).
+    std::size_t flat_hits() const noexcept;
 
 private:
     struct impl;
@@ -207,6 +209,12 @@ public:
     void learn_line_shapes(bool on) noexcept { scanner_.learn_shapes(on); }
     /// How many lines were read through a learned shape.
     std::size_t line_shape_hits() const noexcept { return scanner_.shape_hits(); }
+    /// How many of those lines' tool inputs were read in one loop: T is a described
+    /// struct of scalar members (bool, numbers, std::string, described enums), and the
+    /// input had exactly its members' keys, in declaration order, no whitespace. Any
+    /// other input, or one with a problem, is decoded as before (the same values and
+    /// messages either way).
+    std::size_t flat_input_hits() const noexcept { return scanner_.flat_hits(); }
     /// After decode() threw: why the line is not JSON, or "" when it is JSON but not a
     /// result line.
     const std::string& not_json_why() const noexcept { return not_json_; }

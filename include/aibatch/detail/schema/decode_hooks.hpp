@@ -45,11 +45,39 @@ struct open_result {
     target captured; ///< capture: build the subtree as a json::value, then on_value
 };
 
+struct flat_struct;
+
 struct type_ops {
     void (*on_scalar)(const scalar&, void* out, decode_state&);
     open_result (*open)(bool is_array, void* out, decode_state&);
     /// Non-null for types that decode from a whole json::value.
     void (*on_value)(const boost::json::value&, void* out, decode_state&);
+    /// Non-null for a flat struct (below): its members, for a reader that takes an object
+    /// of exactly those keys in that order in one loop, and leaves anything else to the
+    /// drivers.
+    const flat_struct* (*flat)() = nullptr;
+};
+
+/// One member of a flat struct: what a driver does for a member whose value is a scalar.
+struct flat_member {
+    std::string_view name;
+    void* (*get)(void* object);
+    const type_ops* ops;
+    /// The field_doc checks of the member (null: none), as child_done makes them.
+    void (*check)(const void* object, decode_state&);
+};
+
+/// A described struct whose members are all scalars of the built-in kinds (bool,
+/// numbers, std::string, described enums). A flat reader may take an object of exactly
+/// these keys, in this order, each with a scalar value, by calling each member's
+/// on_scalar and check: on a driver's path that is all that happens, but for the path
+/// segments and object ids that matter only to a problem. So the reader may keep the
+/// value only when no problem was recorded; otherwise it resets the object and leaves
+/// the object to a driver, which records the problems with their paths.
+struct flat_struct {
+    const flat_member* members;
+    std::size_t size;
+    void (*reset)(void* object);
 };
 
 /// The "seen" flags of the members of the structs being decoded (a byte each: a

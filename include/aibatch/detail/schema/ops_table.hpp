@@ -43,7 +43,15 @@ struct ops_table {
         if constexpr (captures)
             traits::on_value(v, *static_cast<T*>(out), st);
     }
-    static constexpr type_ops value{&on_scalar, &open, captures ? &on_value : nullptr};
+    static const flat_struct* flat() noexcept {
+        if constexpr (requires { traits::flat(); })
+            return traits::flat();
+        else
+            return nullptr;
+    }
+    static constexpr bool has_flat = requires { traits::flat(); };
+    static constexpr type_ops value{&on_scalar, &open, captures ? &on_value : nullptr,
+                                    has_flat ? &flat : nullptr};
 };
 
 /// The DOM driver: decodes v into *t.out through t's hooks (src/typed/schema.cpp).

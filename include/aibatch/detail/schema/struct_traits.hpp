@@ -141,6 +141,58 @@ struct json_traits<T> {
         }
     }
     static constexpr container_ops ops{&child, &child_done, &close, n};
+
+    // --- flat structs (decode_hooks.hpp): every member a built-in scalar
+    template <class M>
+    static constexpr bool flat_scalar =
+        !has_schema_traits<M> && (std::is_arithmetic_v<M> || std::is_same_v<M, std::string> ||
+                                  (described_enum<M> && std::is_enum_v<M>));
+    static constexpr bool is_flat = [] {
+        bool all = true;
+        boost::mp11::mp_for_each<members_of<T>>([&](auto D) {
+            using M = std::remove_cvref_t<decltype(std::declval<T&>().*D.pointer)>;
+            all = all && flat_scalar<M>;
+        });
+        return all;
+    }();
+
+    static const flat_struct* flat() noexcept requires is_flat {
+        static const std::array<flat_member, n> table = [] {
+            std::array<flat_member, n> t{};
+            std::size_t i = 0;
+            boost::mp11::mp_for_each<members_of<T>>([&](auto D) {
+                using M = std::remove_cvref_t<decltype(std::declval<T&>().*D.pointer)>;
+                flat_member& m = t[i];
+                m.name = D.name;
+                m.get = [](void* o) -> void* {
+                    return &(static_cast<T*>(o)->*decltype(D)::pointer);
+                };
+                m.ops = &ops_of<M>();
+                // child_done's check: the member's field_doc, when it has one.
+                if constexpr (has_check<M>)
+                    if (field_docs_of<T>()[i])
+                        m.check = [](const void* o, decode_state& st) {
+                            static const field_doc* const fd = doc_of(decltype(D)::name);
+                            traits_for<M>::check(
+                                *fd, static_cast<const T*>(o)->*decltype(D)::pointer, st);
+                        };
+                ++i;
+            });
+            return t;
+        }();
+        static const flat_struct s{table.data(), n, [](void* o) { *static_cast<T*>(o) = T{}; }};
+        return &s;
+    }
+
+private:
+    // The field_doc of the member named `name` (one exists: flat() asked).
+    static const field_doc* doc_of(const char* name) {
+        const auto& ms = members();
+        for (std::size_t i = 0; i < n; ++i)
+            if (ms[i].name == name)
+                return field_docs_of<T>()[i];
+        return nullptr;
+    }
 };
 
 } // namespace aibatch::detail
