@@ -73,6 +73,14 @@ void outcome_ledger::prefetch(std::string_view line) const {
     items_->prefetch(i);
 }
 
+namespace {
+// Removes i from a set that is empty on almost every line: then without the tree walk.
+void drop(std::set<std::size_t>& s, std::size_t i) {
+    if (!s.empty())
+        s.erase(i);
+}
+} // namespace
+
 line_use outcome_ledger::take_line(job& j, const line_facts& line) {
     line_use use;
     auto id = ids_.parse(line.custom_id);
@@ -118,12 +126,12 @@ line_use outcome_ledger::take_line(job& j, const line_facts& line) {
         set(i, item_status::failed, "duplicate_result",
             "batch " + j.batch_id + " sent two different result lines for " +
                 std::string(line.custom_id) + "; neither is used");
-        repairable_.erase(i);
+        drop(repairable_, i);
         return use;
     }
     slots_[i].done_in_round = download_;
     slots_[i].identity = line.identity;
-    bad_lines_.erase(i);
+    drop(bad_lines_, i);
     auto& it = item(i);
     if (it.batch_id != j.batch_id)
         it.batch_id = report_id(j);
@@ -137,7 +145,7 @@ line_use outcome_ledger::take_line(job& j, const line_facts& line) {
             set(i, item_status::succeeded, {}, {});
             if (j.round > 0)
                 ++res_.repaired;
-            repairable_.erase(i);
+            drop(repairable_, i);
             use.value_for = i;
         } else {
             set(i, item_status::invalid_output, std::string(to_string(d.failure)), d.message,
@@ -152,7 +160,7 @@ line_use outcome_ledger::take_line(job& j, const line_facts& line) {
                                   ". Answer again with output that fixes these problems."));
                 feedback_[i] = std::move(fb);
             } else {
-                repairable_.erase(i);
+                drop(repairable_, i);
             }
         }
         break;
@@ -160,16 +168,16 @@ line_use outcome_ledger::take_line(job& j, const line_facts& line) {
     case result_type::errored:
         set(i, item_status::errored, line.error ? line.error->type : std::string(),
             !line.error || line.error->message.empty() ? "errored" : line.error->message);
-        repairable_.erase(i);
+        drop(repairable_, i);
         break;
     case result_type::expired:
         set(i, item_status::expired, "expired", "the batch expired before this item was processed");
-        repairable_.erase(i);
+        drop(repairable_, i);
         break;
     case result_type::canceled:
         set(i, item_status::canceled, "canceled",
             "the batch was canceled before this item was processed");
-        repairable_.erase(i);
+        drop(repairable_, i);
         break;
     }
     return use;
@@ -189,7 +197,7 @@ void outcome_ledger::take_bad_line(const job& j, const std::optional<std::string
                 " sent a result line for this item that is not a valid result: " +
                 std::string(why));
         item(id->second).batch_id = report_id(j);
-        repairable_.erase(id->second);
+        drop(repairable_, id->second);
     }
 }
 

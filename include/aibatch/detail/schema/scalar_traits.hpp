@@ -73,11 +73,15 @@ requires(std::is_integral_v<T> && !std::is_same_v<T, bool>) struct json_traits<T
     static void on_scalar(const scalar& s, T& out, decode_state& st) {
         switch (s.k) {
         case scalar::kind::int64: {
-            std::int64_t i = s.i;
-            bool ok = std::is_signed_v<T> ? (i >= static_cast<std::int64_t>(lim::min()) &&
-                                             i <= static_cast<std::int64_t>(lim::max()))
-                                          : (i >= 0 && static_cast<std::uint64_t>(i) <=
-                                                           static_cast<std::uint64_t>(lim::max()));
+            const std::int64_t i = s.i;
+            bool ok = false;
+            // One test per signedness (the other, cast, could be always false: uint64_t).
+            if constexpr (std::is_signed_v<T>)
+                ok = i >= static_cast<std::int64_t>(lim::min()) &&
+                     i <= static_cast<std::int64_t>(lim::max());
+            else
+                ok = i >= 0 &&
+                     static_cast<std::uint64_t>(i) <= static_cast<std::uint64_t>(lim::max());
             if (ok)
                 out = static_cast<T>(i);
             else
