@@ -1,9 +1,12 @@
+#include "flat_reader.hpp"
 #include "stream_decoder.hpp"
 
 #include <aibatch/typed/json_decode.hpp>
 
 #include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/parse.hpp>
+
+#include <algorithm>
 
 namespace aibatch::detail {
 
@@ -258,8 +261,33 @@ bool stream_decode(std::string_view json, target t, decode_state& st,
     return !ec;
 }
 
+namespace {
+
+// A flat struct's object, the whole text (read_flat): read in one loop; false leaves
+// the text to the driver (and `out` as it was, or reset).
+bool decoded_flat(std::string_view json, target t, decode_state& st) {
+    // fast_json's read() guard: the text is shorter than every maximum of text_handler.
+    if (!t.ops->flat ||
+        json.size() >= std::min({text_handler::max_object_size, text_handler::max_array_size,
+                                 text_handler::max_key_size, text_handler::max_string_size}))
+        return false;
+    scalar_sink sink;
+    fast_json<scalar_sink> reader(sink);
+    const char* const e = json.data() + json.size();
+    const char* q = read_flat(reader, sink, json.data(), e, 0, t, st);
+    if (q == e)
+        return true;
+    if (q) // the object, then more text: the driver's to judge
+        t.ops->flat()->reset(t.out);
+    return false;
+}
+
+} // namespace
+
 text_status decode_text(std::string_view json, target t, decode_state& st, boost::json::value& tree,
                         std::string& why) {
+    if (decoded_flat(json, t, st))
+        return text_status::decoded;
     boost::system::error_code ec;
     if (stream_decode(json, t, st, ec))
         return text_status::decoded;

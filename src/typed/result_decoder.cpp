@@ -3,6 +3,7 @@
 // unusual answers needs_tree, and the caller reads the line through
 // result_line::from_json and read_output<T> instead.
 #include "fast_json.hpp"
+#include "flat_reader.hpp"
 #include "stream_decoder.hpp"
 
 #include <aibatch/typed/result_decoder.hpp>
@@ -1033,50 +1034,7 @@ private:
 };
 
 // The handler that reads one hole's value: a scalar, kept; a container stops the read.
-struct hole_value {
-    scalar s; // (read through read_value only: no maxima needed)
-
-    static bool no(error_code& ec) {
-        ec = boost::system::errc::make_error_code(boost::system::errc::operation_canceled);
-        return false;
-    }
-    bool on_document_begin(error_code&) { return true; }
-    bool on_document_end(error_code&) { return true; }
-    bool on_object_begin(error_code& ec) { return no(ec); }
-    bool on_object_end(std::size_t, error_code& ec) { return no(ec); }
-    bool on_array_begin(error_code& ec) { return no(ec); }
-    bool on_array_end(std::size_t, error_code& ec) { return no(ec); }
-    bool on_key_part(string_view, std::size_t, error_code& ec) { return no(ec); }
-    bool on_key(string_view, std::size_t, error_code& ec) { return no(ec); }
-    bool on_string_part(string_view, std::size_t, error_code& ec) { return no(ec); }
-    bool on_string(string_view v, std::size_t, error_code&) {
-        s = scalar::of(std::string_view(v));
-        return true;
-    }
-    bool on_number_part(string_view, error_code&) { return true; }
-    bool on_int64(std::int64_t v, string_view, error_code&) {
-        s = scalar::of(v);
-        return true;
-    }
-    bool on_uint64(std::uint64_t v, string_view, error_code&) {
-        s = scalar::of(v);
-        return true;
-    }
-    bool on_double(double v, string_view, error_code&) {
-        s = scalar::of(v);
-        return true;
-    }
-    bool on_bool(bool v, error_code&) {
-        s = scalar::of(v);
-        return true;
-    }
-    bool on_null(error_code&) {
-        s = scalar::null();
-        return true;
-    }
-    bool on_comment_part(string_view, error_code& ec) { return no(ec); }
-    bool on_comment(string_view, error_code& ec) { return no(ec); }
-};
+using hole_value = scalar_sink;
 
 enum class shape_match : unsigned char { hit, miss, retry };
 
@@ -1127,7 +1085,9 @@ struct line_scanner::impl {
             }
             if (pc.what == hole::input) {
                 decoded = true;
-                if (const char* q = flat_input(p, e, shape.input_depth, input, st)) {
+                if (const char* q =
+                        read_flat(hole_reader, hole_handler, p, e, shape.input_depth, input, st)) {
+                    ++flat_hits;
                     p = q;
                     continue;
                 }
@@ -1199,58 +1159,6 @@ struct line_scanner::impl {
         out.error.message.clear();
         out.error.request_id.clear();
         return shape_match::hit;
-    }
-
-    // The tool input at p (at `depth`, as read_value counts it) when its type is a flat
-    // struct (decode_hooks.hpp) and the object there has exactly the struct's keys, in
-    // order, each with a scalar, and no whitespace (as the API writes it): each value read
-    // by the reader the general pass uses (the same room for numbers: to `e`), then given
-    // to the member's own on_scalar and check, as the driver gives it. The place after the
-    // object. nullptr for anything else, and for a value with a problem: the object is
-    // reset and the problems dropped, and the caller decodes the input through the driver,
-    // which records them with their paths.
-    const char* flat_input(const char* p, const char* e, int depth, target input,
-                           decode_state& st) {
-        if (!input.ops->flat || depth >= fast_json<hole_value>::max_depth)
-            return nullptr;
-        const flat_struct& fs = *input.ops->flat();
-        const std::size_t mark = st.issue_count();
-        const auto undo = [&]() -> const char* {
-            st.truncate_issues(mark);
-            fs.reset(input.out);
-            return nullptr;
-        };
-        if (p == e || *p != '{')
-            return nullptr;
-        ++p;
-        for (std::size_t i = 0; i < fs.size; ++i) {
-            const flat_member& m = fs.members[i];
-            if (i > 0) {
-                if (p == e || *p != ',')
-                    return undo();
-                ++p;
-            }
-            const std::size_t k = m.name.size();
-            if (static_cast<std::size_t>(e - p) < k + 4 || p[0] != '"' ||
-                std::memcmp(p + 1, m.name.data(), k) != 0 || p[k + 1] != '"' || p[k + 2] != ':')
-                return undo();
-            p += k + 3;
-            if (*p == '{' || *p == '[')
-                return undo();
-            const char* q = hole_reader.read_value(p, e, depth + 1);
-            if (!q)
-                return undo();
-            p = q;
-            m.ops->on_scalar(hole_handler.s, m.get(input.out), st);
-            if (m.check && st.issue_count() == mark)
-                m.check(input.out, st);
-            if (st.issue_count() != mark)
-                return undo();
-        }
-        if (p == e || *p != '}')
-            return undo();
-        ++flat_hits;
-        return p + 1;
     }
 
     // Digits at p, 1 to 18 of them, not led by a zero (or a lone "0"), and then no byte

@@ -91,7 +91,29 @@ struct wide_numbers {
 };
 BOOST_DESCRIBE_STRUCT(wide_numbers, (), (i64, u64, f))
 
+// A flat struct (every member a built-in scalar, some with field_doc checks): its objects
+// are read in one loop when the keys come in order (result lines, decode_json).
+struct flat_record {
+    bool flag;
+    std::int32_t count;
+    std::uint8_t level;
+    double score;
+    float ratio;
+    std::string note;
+    sentiment mood;
+};
+BOOST_DESCRIBE_STRUCT(flat_record, (), (flag, count, level, score, ratio, note, mood))
+
 } // namespace schema_test
+
+template <>
+struct aibatch::schema_docs<schema_test::flat_record> {
+    static constexpr aibatch::field_doc fields[] = {
+        {.name = "count", .minimum = -5, .maximum = 1000},
+        {.name = "score", .minimum = 0, .maximum = 1},
+        {.name = "note", .min_length = 1, .max_length = 12},
+    };
+};
 
 template <>
 struct aibatch::schema_docs<schema_test::rated> {
