@@ -1070,6 +1070,30 @@ BOOST_AUTO_TEST_CASE(flat_struct_documents_decode_as_the_tree_path_decodes_them)
     BOOST_TEST(decoded > 1000, decoded << " of 4000 decoded");
 }
 
+// A struct of scalars that cannot be assigned is no flat struct (the loop resets by
+// assigning a T{}): it decodes as before, and still compiles.
+struct unassignable {
+    int a = 0;
+    std::string b;
+    unassignable() = default;
+    unassignable(const unassignable&) = default;
+    unassignable& operator=(const unassignable&) = delete;
+};
+BOOST_DESCRIBE_STRUCT(unassignable, (), (a, b))
+
+BOOST_AUTO_TEST_CASE(only_assignable_structs_of_scalars_are_flat) {
+    namespace d = aibatch::detail;
+    static_assert(d::ops_table<flat_record>::has_flat);
+    static_assert(d::ops_table<spam_result>::has_flat);
+    static_assert(!d::ops_table<item>::has_flat); // an optional member
+    static_assert(!d::ops_table<unassignable>::has_flat);
+    BOOST_TEST(d::ops_of<flat_record>().flat()->size == 7u);
+    auto r = aibatch::decode_json<unassignable>(R"({"a":3,"b":"x"})");
+    BOOST_REQUIRE(r);
+    BOOST_TEST(r->a == 3);
+    BOOST_TEST(r->b == "x");
+}
+
 BOOST_AUTO_TEST_CASE(a_flat_input_with_a_problem_is_reported_at_its_path) {
     const auto spec = aibatch::output_spec::for_type<flat_record>();
     aibatch::result_decoder<flat_record> dec(spec);

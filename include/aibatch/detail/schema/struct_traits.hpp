@@ -147,8 +147,9 @@ struct json_traits<T> {
     static constexpr bool flat_scalar =
         !has_schema_traits<M> && (std::is_arithmetic_v<M> || std::is_same_v<M, std::string> ||
                                   (described_enum<M> && std::is_enum_v<M>));
+    // (reset() assigns a T{}: a T that cannot be is read by the drivers alone)
     static constexpr bool is_flat = [] {
-        bool all = true;
+        bool all = std::is_default_constructible_v<T> && std::is_move_assignable_v<T>;
         boost::mp11::mp_for_each<members_of<T>>([&](auto D) {
             using M = std::remove_cvref_t<decltype(std::declval<T&>().*D.pointer)>;
             all = all && flat_scalar<M>;
