@@ -147,13 +147,24 @@ struct json_traits<T> {
     static constexpr bool flat_scalar =
         !has_schema_traits<M> && (std::is_arithmetic_v<M> || std::is_same_v<M, std::string> ||
                                   (described_enum<M> && std::is_enum_v<M>));
-    // (reset() assigns a T{}: a T that cannot be is read by the drivers alone)
+    // Also: reset() assigns a T{} (a T that cannot be braced or assigned is read by the
+    // drivers alone), and the loop matches members by position, where the drivers match a
+    // key to the first member of that name: two members of one name (two bases with an
+    // x, a name listed twice) make no flat struct either.
     static constexpr bool is_flat = [] {
-        bool all = std::is_default_constructible_v<T> && std::is_move_assignable_v<T>;
+        bool all = requires(T & t) {
+            t = T{};
+        };
+        std::array<std::string_view, n> names{};
+        std::size_t i = 0;
         boost::mp11::mp_for_each<members_of<T>>([&](auto D) {
             using M = std::remove_cvref_t<decltype(std::declval<T&>().*D.pointer)>;
             all = all && flat_scalar<M>;
+            names[i++] = D.name;
         });
+        for (std::size_t a = 0; a < n; ++a)
+            for (std::size_t b = a + 1; b < n; ++b)
+                all = all && names[a] != names[b];
         return all;
     }();
 
