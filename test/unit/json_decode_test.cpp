@@ -500,7 +500,8 @@ line_outcome streamed_line(aibatch::result_decoder<T>& dec, std::string_view lin
 
 // The tree path as the engine reads a line today.
 template <class T>
-line_outcome tree_line(const aibatch::output_spec& spec, std::string_view line) {
+line_outcome tree_line(const aibatch::output_spec& spec, std::string_view line,
+                       const aibatch::decode_options& opts = {}) {
     line_outcome o;
     try {
         boost::system::error_code ec;
@@ -518,7 +519,7 @@ line_outcome tree_line(const aibatch::output_spec& spec, std::string_view line) 
                 o.stop_reason = std::string(s->get_string());
             if (const auto* u = r.message.if_contains("usage"))
                 o.token_usage = usage_json(aibatch::usage_from_json(*u));
-            auto out = aibatch::read_output<T>(r.message, spec);
+            auto out = aibatch::read_output<T>(r.message, spec, opts);
             o.has_value = out.value.has_value();
             if (o.has_value)
                 o.value = aibatch_test::decoded_value(*out.value);
@@ -1845,43 +1846,6 @@ namespace {
 
 using namespace review16;
 
-// tree_line, with decode options.
-template <class T>
-line_outcome tree_line_with(const aibatch::output_spec& spec, std::string_view line,
-                            const aibatch::decode_options& opts) {
-    line_outcome o;
-    try {
-        boost::system::error_code ec;
-        json::value v = json::parse(line, ec);
-        if (ec)
-            throw aibatch::error(aibatch::errc::bad_response, "not JSON (" + ec.message() + ")");
-        aibatch::result_line r = aibatch::result_line::from_json(std::move(v));
-        o.custom_id = r.custom_id;
-        o.type = r.type;
-        o.error = r.error.type + "|" + r.error.message + "|" + r.error.request_id;
-        if (r.type == aibatch::result_type::succeeded) {
-            if (const auto* id = r.message.if_contains("id"); id && id->is_string())
-                o.message_id = std::string(id->get_string());
-            if (const auto* s = r.message.if_contains("stop_reason"); s && s->is_string())
-                o.stop_reason = std::string(s->get_string());
-            if (const auto* u = r.message.if_contains("usage"))
-                o.token_usage = usage_json(aibatch::usage_from_json(*u));
-            auto out = aibatch::read_output<T>(r.message, spec, opts);
-            o.has_value = out.value.has_value();
-            if (o.has_value)
-                o.value = aibatch_test::decoded_value(*out.value);
-            o.failure = out.failure;
-            o.message = out.message;
-            o.raw = out.raw;
-        }
-    } catch (const aibatch::error& e) {
-        o = {};
-        o.thrown = true;
-        o.what = e.what();
-    }
-    return o;
-}
-
 // agree(), and the two values written out the same (-0 and 0 are equal json::values).
 template <class T>
 void agree_exactly(std::string_view text, const aibatch::decode_options& opts) {
@@ -1924,7 +1888,7 @@ std::size_t review16_lines(const std::string& teacher_input, const std::vector<s
         v.input = in;
         const std::string line = api_line(v);
         const line_outcome s = decode_into(shaped, line, reused);
-        const line_outcome t = tree_line_with<T>(spec, line, opts);
+        const line_outcome t = tree_line<T>(spec, line, opts);
         aibatch::decoded_line<T> fresh;
         const line_outcome g = decode_into(general, line, fresh);
         BOOST_CHECK_MESSAGE(s == t, in << " (max_issues " << opts.max_issues << ", unknown "
