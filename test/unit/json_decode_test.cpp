@@ -1058,6 +1058,45 @@ BOOST_AUTO_TEST_CASE(lines_read_through_a_learned_shape_read_as_the_tree_path_re
                shaped.line_shape_hits() << " of " << rounds);
 }
 
+using object_members = std::vector<std::pair<std::string, std::string>>;
+
+// The members of an object, changed: `what` 0 drops one, 1 swaps two, 2 repeats one, 3
+// adds the key `extra` (JSON text) with the value 1 before one; anything else leaves them.
+void reshape(object_members& m, unsigned what, std::mt19937_64& rng, const char* extra) {
+    switch (what) {
+    case 0:
+        m.erase(m.begin() + static_cast<std::ptrdiff_t>(rng() % m.size()));
+        break;
+    case 1:
+        std::swap(m[rng() % m.size()], m[rng() % m.size()]);
+        break;
+    case 2:
+        m.push_back(m[rng() % m.size()]);
+        break;
+    case 3:
+        m.insert(m.begin() + static_cast<std::ptrdiff_t>(rng() % m.size()), {extra, "1"});
+        break;
+    default:
+        break;
+    }
+}
+
+// The object's text: members joined by `sep`, key and value by `colon`, `tail` before
+// the closing brace.
+std::string object_text(const object_members& m, std::string_view sep = ",",
+                        std::string_view colon = ":", std::string_view tail = "") {
+    std::string o = "{";
+    for (std::size_t i = 0; i < m.size(); ++i) {
+        if (i > 0)
+            o += sep;
+        o += m[i].first;
+        o += colon;
+        o += m[i].second;
+    }
+    o += tail;
+    return o + "}";
+}
+
 // A flat_record input: mostly its keys in order with values of every kind its members
 // read, in and out of their ranges; sometimes another structure (a key missing, moved,
 // repeated, added, escaped or spaced; a container for a value).
@@ -1075,7 +1114,7 @@ std::string flat_input(std::mt19937_64& rng) {
         {R"("positive")", R"("negative")", R"("neutral")", R"("happy")", "1", R"("Positive")"},
     };
     static const char* const names[] = {"flag", "count", "level", "score", "ratio", "note", "mood"};
-    std::vector<std::pair<std::string, std::string>> members;
+    object_members members;
     for (std::size_t i = 0; i < values.size(); ++i) {
         // The first few values of each pool are valid: most inputs decode.
         const auto& pool = values[i];
@@ -1084,20 +1123,9 @@ std::string flat_input(std::mt19937_64& rng) {
         members.emplace_back(std::string("\"") + names[i] + "\"", pool[pick]);
     }
     std::string sep = ",", colon = ":";
-    switch (rng() % 24) {
-    case 0:
-        members.erase(members.begin() + static_cast<std::ptrdiff_t>(rng() % members.size()));
-        break;
-    case 1:
-        std::swap(members[rng() % members.size()], members[rng() % members.size()]);
-        break;
-    case 2:
-        members.push_back(members[rng() % members.size()]);
-        break;
-    case 3:
-        members.insert(members.begin() + static_cast<std::ptrdiff_t>(rng() % members.size()),
-                       {R"("extra")", "1"});
-        break;
+    const unsigned what = static_cast<unsigned>(rng() % 24);
+    reshape(members, what, rng, R"("extra")");
+    switch (what) {
     case 4:
         members[rng() % members.size()].first = R"("fl\u0061g")";
         break;
@@ -1122,13 +1150,16 @@ std::string flat_input(std::mt19937_64& rng) {
     default:
         break;
     }
-    std::string o = "{";
-    for (std::size_t i = 0; i < members.size(); ++i) {
-        if (i > 0)
-            o += sep;
-        o += members[i].first + colon + members[i].second;
-    }
-    return o + (rng() % 40 == 0 ? " }" : "}");
+    return object_text(members, sep, colon, rng() % 40 == 0 ? " " : "");
+}
+
+// A plain flat_record line, to teach a shape.
+api_values flat_teacher(const aibatch::output_spec& spec) {
+    api_values v;
+    v.name = spec.name;
+    v.input = R"({"flag":true,"count":1,"level":2,"score":0.5,"ratio":0.25,"note":"n",)"
+              R"("mood":"neutral"})";
+    return v;
 }
 
 BOOST_AUTO_TEST_CASE(flat_struct_inputs_read_in_one_loop_read_as_the_tree_path_reads_them) {
@@ -1140,10 +1171,7 @@ BOOST_AUTO_TEST_CASE(flat_struct_inputs_read_in_one_loop_read_as_the_tree_path_r
     aibatch::result_decoder<flat_record> general(spec);
     general.learn_line_shapes(false);
     aibatch::decoded_line<flat_record> reused;
-    api_values v;
-    v.name = spec.name;
-    v.input = R"({"flag":true,"count":1,"level":2,"score":0.5,"ratio":0.25,"note":"n",)"
-              R"("mood":"neutral"})";
+    api_values v = flat_teacher(spec);
     // Taught by a plain line, then read through its shape, input by input.
     BOOST_REQUIRE(taught_a_shape(shaped, api_line(v), reused));
     BOOST_TEST(shaped.flat_input_hits() == 1u);
@@ -1226,10 +1254,7 @@ BOOST_AUTO_TEST_CASE(a_flat_input_with_a_problem_is_reported_at_its_path) {
     const auto spec = aibatch::output_spec::for_type<flat_record>();
     aibatch::result_decoder<flat_record> dec(spec);
     aibatch::decoded_line<flat_record> d;
-    api_values v;
-    v.name = spec.name;
-    v.input = R"({"flag":true,"count":1,"level":2,"score":0.5,"ratio":0.25,"note":"n",)"
-              R"("mood":"neutral"})";
+    api_values v = flat_teacher(spec);
     BOOST_REQUIRE(taught_a_shape(dec, api_line(v), d));
     const std::size_t before = dec.flat_input_hits();
     // The value read before the problem (flag) must not survive into another line, and
@@ -2017,7 +2042,7 @@ std::string exotic_input(std::mt19937_64& rng, bool keep_structure) {
         &ints,   &ints,  &ints, &ints,    &ints,     &floats,
         &floats, &bools, &hues, &strings, &bounds16, &boundsd};
     // Mostly valid values: the first entry of each pool, or one at random.
-    std::vector<std::pair<std::string, std::string>> members;
+    object_members members;
     for (std::size_t i = 0; i < pools.size(); ++i) {
         const auto& pool = *pools[i];
         const bool pick = rng() % 3 == 0;
@@ -2027,34 +2052,13 @@ std::string exotic_input(std::mt19937_64& rng, bool keep_structure) {
     members[0].second = rng() % 2 ? "65" : members[0].second;
     std::string tail;
     if (!keep_structure) {
-        switch (rng() % 10) {
-        case 0:
-            members.erase(members.begin() + static_cast<std::ptrdiff_t>(rng() % members.size()));
-            break;
-        case 1:
-            members.push_back(members[rng() % members.size()]);
-            break;
-        case 2:
-            members.insert(members.begin() + static_cast<std::ptrdiff_t>(rng() % members.size()),
-                           {R"("zz")", "1"});
-            break;
-        case 3:
-            std::swap(members[rng() % members.size()], members[rng() % members.size()]);
-            break;
-        case 4:
+        const unsigned what = static_cast<unsigned>(rng() % 10);
+        if (what == 4)
             tail = " ";
-            break;
-        default:
-            break;
-        }
+        else
+            reshape(members, what, rng, R"("zz")");
     }
-    std::string o = "{";
-    for (std::size_t i = 0; i < members.size(); ++i) {
-        if (i > 0)
-            o += ",";
-        o += members[i].first + ":" + members[i].second;
-    }
-    return o + tail + "}";
+    return object_text(members, ",", ":", tail);
 }
 
 std::string forty_input(int bad_at, const std::string& bad) {
