@@ -128,6 +128,24 @@ void mutated_seeds(const char* target, void (*entry)(std::string_view), Edit edi
     }
 }
 
+// One edit of s at `at`: up to three bytes dropped, one of `pieces` put in, or else
+// other(s, at), each a third of the time.
+template <std::size_t N, class Other>
+void edit_at(std::string& s, std::size_t at, std::mt19937_64& rng, const std::string (&pieces)[N],
+             Other other) {
+    switch (rng() % 3) {
+    case 0:
+        if (at < s.size())
+            s.erase(at, 1 + rng() % 3);
+        break;
+    case 1:
+        s.insert(at, pieces[rng() % N]);
+        break;
+    default:
+        other(s, at);
+    }
+}
+
 // fast_json against basic_parser beyond the seeds: each seed changed byte by byte (the
 // bytes JSON's grammar, escapes and UTF-8 turn on), a seeded run bounded in count.
 BOOST_AUTO_TEST_CASE(json_tokens_holds_on_mutated_seeds) {
@@ -165,22 +183,13 @@ BOOST_AUTO_TEST_CASE(json_tokens_holds_on_mutated_seeds) {
                                          "123456789012345678",
                                          "18446744073709551616",
                                          std::string(1, '\0')};
-    mutated_seeds("json_tokens", &aibatch::fuzz::json_tokens,
-                  [](std::string& s, std::mt19937_64& rng) {
-                      std::size_t at = 1 + rng() % s.size();
-                      switch (rng() % 3) {
-                      case 0:
-                          if (at < s.size())
-                              s.erase(at, 1 + rng() % 3);
-                          break;
-                      case 1:
-                          s.insert(at, pieces[rng() % std::size(pieces)]);
-                          break;
-                      default:
-                          if (at < s.size())
-                              s[at] = static_cast<char>(rng());
-                      }
-                  });
+    mutated_seeds(
+        "json_tokens", &aibatch::fuzz::json_tokens, [](std::string& s, std::mt19937_64& rng) {
+            edit_at(s, 1 + rng() % s.size(), rng, pieces, [&](std::string& t, std::size_t at) {
+                if (at < t.size())
+                    t[at] = static_cast<char>(rng());
+            });
+        });
 }
 
 // The emulator's reading of create bodies against a whole-body parse beyond the seeds:
@@ -210,17 +219,10 @@ BOOST_AUTO_TEST_CASE(emulator_batch_body_holds_on_mutated_seeds) {
                                          "[]"};
     mutated_seeds("emulator_batch_body", &aibatch::fuzz::emulator_batch_body,
                   [](std::string& s, std::mt19937_64& rng) {
-                      std::size_t at = rng() % s.size();
-                      switch (rng() % 3) {
-                      case 0:
-                          s.erase(at, 1 + rng() % 3);
-                          break;
-                      case 1:
-                          s.insert(at, pieces[rng() % std::size(pieces)]);
-                          break;
-                      default:
-                          s.insert(at, s.substr(rng() % s.size(), rng() % 24));
-                      }
+                      edit_at(s, rng() % s.size(), rng, pieces,
+                              [&](std::string& t, std::size_t at) {
+                                  t.insert(at, t.substr(rng() % t.size(), rng() % 24));
+                              });
                       if (s.empty())
                           s = "{";
                   });
